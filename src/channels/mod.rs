@@ -1,0 +1,3 @@
+//! The ways messages leave the gateway.
+
+pub mod sms;

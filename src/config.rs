@@ -1,0 +1,670 @@
+//! Configuration: defaults, an optional TOML file (`--config`) and `CRHT_*` environment
+//! variables, the environment winning. Everything is parsed and checked once at start, and
+//! no error message ever repeats a value (it could be a token or a database password).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveTime;
+use figment::Figment;
+use figment::providers::Serialized;
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::domain::phone::PhoneNumber;
+
+/// Every setting, by its file key; the environment variable is `CRHT_` + the key in capitals.
+pub const KEYS: &[&str] = &[
+    "database_url",
+    "bind",
+    "public_url",
+    "referral_number",
+    "sms_provider",
+    "twilio_account_sid",
+    "twilio_auth_token",
+    "twilio_api_base",
+    "twilio_from",
+    "teams_file",
+    "risk_signals_file",
+    "reminder_offsets",
+    "quiet_hours",
+    "sms_rate_per_sec",
+    "urgent_ack_minutes",
+    "abandon_after",
+    "retention_days",
+    "log_format",
+];
+
+const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("the config file {path} is not valid TOML (line {line}): {reason}")]
+    FileSyntax {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("unknown setting `{key}` in {path} (known settings: {known})")]
+    UnknownKey {
+        key: String,
+        path: PathBuf,
+        known: String,
+    },
+    #[error("{setting}: {problem}")]
+    Invalid { setting: String, problem: String },
+}
+
+fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: format!("CRHT_{} / {key}", key.to_ascii_uppercase()),
+        problem: problem.into(),
+    }
+}
+
+/// A value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where the data lives. Debug hides any password in the URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.starts_with("sqlite:")
+            || raw.starts_with("postgres://")
+            || raw.starts_with("postgresql://")
+        {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(invalid(
+                "database_url",
+                "must start with sqlite: (e.g. sqlite://crht.db) or postgres://",
+            ))
+        }
+    }
+    pub fn is_postgres(&self) -> bool {
+        !self.0.starts_with("sqlite:")
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The URL with any password replaced, for start-up messages.
+    pub fn redacted(&self) -> String {
+        match Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("***"));
+                url.to_string()
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsProviderKind {
+    /// Outbound texts are recorded and announced, nothing leaves the machine.
+    Outbox,
+    Twilio,
+}
+
+/// Hours in which no reminder is sent, in the UK's own time (BST-aware).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuietHours {
+    Off,
+    Between { start: NaiveTime, end: NaiveTime },
+}
+
+impl QuietHours {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        if raw.eq_ignore_ascii_case("off") {
+            return Some(QuietHours::Off);
+        }
+        let (start, end) = raw.split_once('-')?;
+        let start = NaiveTime::parse_from_str(start.trim(), "%H:%M").ok()?;
+        let end = NaiveTime::parse_from_str(end.trim(), "%H:%M").ok()?;
+        (start != end).then_some(QuietHours::Between { start, end })
+    }
+}
+
+impl fmt::Display for QuietHours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QuietHours::Off => f.write_str("off"),
+            QuietHours::Between { start, end } => {
+                write!(f, "{}-{}", start.format("%H:%M"), end.format("%H:%M"))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    pub account_sid: Option<String>,
+    pub auth_token: Option<Secret>,
+    pub api_base: Url,
+    /// Sender of outbound texts.
+    pub from: PhoneNumber,
+}
+
+/// The checked configuration the gateway runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    /// Base URL the provider calls; webhook signatures are computed over it.
+    pub public_url: Url,
+    pub referral_number: PhoneNumber,
+    pub sms_provider: SmsProviderKind,
+    pub twilio: TwilioConfig,
+    /// `None`: the bundled example teams.
+    pub teams_file: Option<PathBuf>,
+    /// `None`: the bundled risk signals.
+    pub risk_signals_file: Option<PathBuf>,
+    pub reminder_offsets: Vec<Duration>,
+    pub quiet_hours: QuietHours,
+    pub sms_rate_per_sec: NonZeroU32,
+    pub urgent_ack: Duration,
+    pub abandon_after: Duration,
+    pub retention_days: u32,
+    pub log_format: LogFormat,
+    /// How often background sweeps (abandonment, escalation, retention) run.
+    pub sweep_interval: Duration,
+    /// How often job workers look for due jobs.
+    pub job_poll_interval: Duration,
+}
+
+/// Accepts any scalar as text: environment values like `+447520667111` or `10` arrive as
+/// numbers from the layering crate, and are parsed by us with a clear message instead.
+#[derive(Debug, Clone, PartialEq)]
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i128<E>(self, v: i128) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u128<E>(self, v: u128) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A list given either as `"24h,2h"` or as a TOML array.
+#[derive(Debug, Clone, PartialEq)]
+struct List(Vec<String>);
+
+impl<'de> Deserialize<'de> for List {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            One(Text),
+            Many(Vec<Text>),
+        }
+        Ok(List(match Either::deserialize(d)? {
+            Either::One(Text(s)) => s
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            Either::Many(items) => items.into_iter().map(|t| t.0).collect(),
+        }))
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Raw {
+    database_url: Option<Text>,
+    bind: Option<Text>,
+    public_url: Option<Text>,
+    referral_number: Option<Text>,
+    sms_provider: Option<Text>,
+    twilio_account_sid: Option<Text>,
+    twilio_auth_token: Option<Text>,
+    twilio_api_base: Option<Text>,
+    twilio_from: Option<Text>,
+    teams_file: Option<Text>,
+    risk_signals_file: Option<Text>,
+    reminder_offsets: Option<List>,
+    quiet_hours: Option<Text>,
+    sms_rate_per_sec: Option<Text>,
+    urgent_ack_minutes: Option<Text>,
+    abandon_after: Option<Text>,
+    retention_days: Option<Text>,
+    log_format: Option<Text>,
+}
+
+impl Config {
+    /// Loads from an optional file and the given environment (pass `std::env::vars()`;
+    /// tests pass their own pairs so they never touch the process environment).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            figment = figment.merge(Serialized::defaults(read_file(path)?));
+        }
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("CRHT_").map(str::to_ascii_lowercase) else {
+                continue;
+            };
+            if KEYS.contains(&key.as_str()) && !value.trim().is_empty() {
+                figment = figment.merge(Serialized::default(&key, value));
+            }
+        }
+        let raw: Raw = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let problem = match &e.kind {
+                figment::error::Kind::InvalidType(_, expected) => format!("expected {expected}"),
+                _ if SECRET_KEYS.contains(&key.as_str()) => "is not valid".to_owned(),
+                other => other.to_string(),
+            };
+            invalid(&key, problem)
+        })?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Config, ConfigError> {
+        let text = |v: &Option<Text>| v.as_ref().map(|t| t.0.trim().to_owned());
+        let database_url = DatabaseUrl::parse(
+            &text(&raw.database_url).unwrap_or_else(|| "sqlite://crht.db".into()),
+        )?;
+        let bind: SocketAddr = text(&raw.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|_| invalid("bind", "expected host:port, e.g. 127.0.0.1:8080"))?;
+        let public_url = match text(&raw.public_url) {
+            Some(u) => Url::parse(&u)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| invalid("public_url", "expected an http(s) URL"))?,
+            None => Url::parse(&format!("http://{bind}"))
+                .map_err(|_| invalid("public_url", "cannot be derived from bind; set it"))?,
+        };
+        let referral_number = PhoneNumber::parse(
+            &text(&raw.referral_number).unwrap_or_else(|| "+447520667111".into()),
+        )
+        .map_err(|_| invalid("referral_number", "not a valid phone number"))?;
+        let sms_provider = match text(&raw.sms_provider).as_deref().unwrap_or("outbox") {
+            p if p.eq_ignore_ascii_case("outbox") => SmsProviderKind::Outbox,
+            p if p.eq_ignore_ascii_case("twilio") => SmsProviderKind::Twilio,
+            _ => return Err(invalid("sms_provider", "expected outbox or twilio")),
+        };
+        let twilio = TwilioConfig {
+            account_sid: text(&raw.twilio_account_sid).filter(|s| !s.is_empty()),
+            auth_token: text(&raw.twilio_auth_token)
+                .filter(|s| !s.is_empty())
+                .map(Secret),
+            api_base: Url::parse(
+                &text(&raw.twilio_api_base).unwrap_or_else(|| "https://api.twilio.com".into()),
+            )
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| invalid("twilio_api_base", "expected an http(s) URL"))?,
+            from: match text(&raw.twilio_from) {
+                Some(from) => PhoneNumber::parse(&from)
+                    .map_err(|_| invalid("twilio_from", "not a valid phone number"))?,
+                None => referral_number.clone(),
+            },
+        };
+        if sms_provider == SmsProviderKind::Twilio {
+            if twilio.account_sid.is_none() {
+                return Err(invalid(
+                    "twilio_account_sid",
+                    "required when sms_provider is twilio",
+                ));
+            }
+            if twilio.auth_token.is_none() {
+                return Err(invalid(
+                    "twilio_auth_token",
+                    "required when sms_provider is twilio",
+                ));
+            }
+        }
+        let reminder_offsets = match &raw.reminder_offsets {
+            Some(List(items)) => items
+                .iter()
+                .map(|i| parse_duration(i))
+                .collect::<Option<Vec<_>>>()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| invalid("reminder_offsets", "expected durations like 24h,2h"))?,
+            None => vec![
+                Duration::from_secs(24 * 3600),
+                Duration::from_secs(2 * 3600),
+            ],
+        };
+        let quiet_hours =
+            QuietHours::parse(&text(&raw.quiet_hours).unwrap_or_else(|| "21:00-08:00".into()))
+                .ok_or_else(|| {
+                    invalid(
+                        "quiet_hours",
+                        "expected HH:MM-HH:MM (e.g. 21:00-08:00) or off",
+                    )
+                })?;
+        let number = |key: &str, v: &Option<Text>, default: u32| -> Result<u32, ConfigError> {
+            match text(v) {
+                Some(s) => s
+                    .parse()
+                    .map_err(|_| invalid(key, "expected a whole number")),
+                None => Ok(default),
+            }
+        };
+        let sms_rate_per_sec =
+            NonZeroU32::new(number("sms_rate_per_sec", &raw.sms_rate_per_sec, 10)?)
+                .ok_or_else(|| invalid("sms_rate_per_sec", "must be at least 1"))?;
+        let urgent_ack_minutes = number("urgent_ack_minutes", &raw.urgent_ack_minutes, 15)?;
+        if urgent_ack_minutes == 0 {
+            return Err(invalid("urgent_ack_minutes", "must be at least 1"));
+        }
+        let abandon_after = match text(&raw.abandon_after) {
+            Some(s) => parse_duration(&s)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid("abandon_after", "expected a duration like 30m"))?,
+            None => Duration::from_secs(30 * 60),
+        };
+        let retention_days = number("retention_days", &raw.retention_days, 90)?;
+        if retention_days == 0 {
+            return Err(invalid("retention_days", "must be at least 1"));
+        }
+        let log_format = match text(&raw.log_format).as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(invalid("log_format", "expected text or json")),
+        };
+        let path = |v: &Option<Text>| text(v).filter(|s| !s.is_empty()).map(PathBuf::from);
+        Ok(Config {
+            database_url,
+            bind,
+            public_url,
+            referral_number,
+            sms_provider,
+            twilio,
+            teams_file: path(&raw.teams_file),
+            risk_signals_file: path(&raw.risk_signals_file),
+            reminder_offsets,
+            quiet_hours,
+            sms_rate_per_sec,
+            urgent_ack: Duration::from_secs(u64::from(urgent_ack_minutes) * 60),
+            abandon_after,
+            retention_days,
+            log_format,
+            sweep_interval: Duration::from_secs(5),
+            job_poll_interval: Duration::from_millis(250),
+        })
+    }
+
+    /// Checks that only make sense for a running server: unsigned webhooks are accepted only
+    /// on a loopback address.
+    pub fn check_for_serving(&self) -> Result<(), ConfigError> {
+        if self.twilio.auth_token.is_none() && !self.bind.ip().is_loopback() {
+            return Err(invalid(
+                "twilio_auth_token",
+                "required when binding to a non-loopback address: without it anyone could \
+                 post webhooks as the SMS provider",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_duration(raw: &str) -> Option<Duration> {
+    humantime::parse_duration(raw.trim()).ok()
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, toml::Value>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.to_owned(),
+        reason: e.kind().to_string(),
+    })?;
+    let table: BTreeMap<String, toml::Value> = toml::from_str(&text).map_err(|e| {
+        // The toml error's own Display quotes the offending line, which may hold a secret.
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1))
+            .unwrap_or(0);
+        ConfigError::FileSyntax {
+            path: path.to_owned(),
+            line,
+            reason: e.message().to_owned(),
+        }
+    })?;
+    if let Some(key) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(ConfigError::UnknownKey {
+            key: key.clone(),
+            path: path.to_owned(),
+            known: KEYS.join(", "),
+        });
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let c = Config::load(None, env(&[])).expect("defaults load");
+        assert_eq!(c.database_url.expose(), "sqlite://crht.db");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.referral_number.e164(), "+447520667111");
+        assert_eq!(c.sms_provider, SmsProviderKind::Outbox);
+        assert_eq!(c.twilio.api_base.as_str(), "https://api.twilio.com/");
+        assert_eq!(c.twilio.from, c.referral_number);
+        assert_eq!(
+            c.reminder_offsets,
+            vec![Duration::from_secs(86400), Duration::from_secs(7200)]
+        );
+        assert_eq!(c.quiet_hours.to_string(), "21:00-08:00");
+        assert_eq!(c.sms_rate_per_sec.get(), 10);
+        assert_eq!(c.urgent_ack, Duration::from_secs(15 * 60));
+        assert_eq!(c.abandon_after, Duration::from_secs(30 * 60));
+        assert_eq!(c.retention_days, 90);
+        c.check_for_serving()
+            .expect("loopback without a token is allowed");
+    }
+
+    #[test]
+    fn environment_variables_set_every_documented_setting() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("CRHT_DATABASE_URL", "postgres://crht:pw@db/crht"),
+                ("CRHT_BIND", "0.0.0.0:9000"),
+                ("CRHT_PUBLIC_URL", "https://crht.example.nhs.uk"),
+                ("CRHT_REFERRAL_NUMBER", "07911 123456"),
+                ("CRHT_SMS_PROVIDER", "twilio"),
+                ("CRHT_TWILIO_ACCOUNT_SID", "AC123"),
+                ("CRHT_TWILIO_AUTH_TOKEN", "tok"),
+                ("CRHT_TWILIO_API_BASE", "http://127.0.0.1:9999"),
+                ("CRHT_TWILIO_FROM", "+447911123457"),
+                ("CRHT_TEAMS_FILE", "/etc/crht/teams.toml"),
+                ("CRHT_REMINDER_OFFSETS", "48h, 1h"),
+                ("CRHT_QUIET_HOURS", "off"),
+                ("CRHT_SMS_RATE_PER_SEC", "3"),
+                ("CRHT_URGENT_ACK_MINUTES", "5"),
+                ("CRHT_ABANDON_AFTER", "10m"),
+                ("CRHT_RETENTION_DAYS", "30"),
+                ("CRHT_TEST_POSTGRES_URL", "ignored: not a setting"),
+            ]),
+        )
+        .expect("loads");
+        assert!(c.database_url.is_postgres());
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.public_url.host_str(), Some("crht.example.nhs.uk"));
+        assert_eq!(c.referral_number.e164(), "+447911123456");
+        assert_eq!(c.sms_provider, SmsProviderKind::Twilio);
+        assert_eq!(c.twilio.from.e164(), "+447911123457");
+        assert_eq!(
+            c.teams_file.as_deref(),
+            Some(Path::new("/etc/crht/teams.toml"))
+        );
+        assert_eq!(
+            c.reminder_offsets,
+            vec![Duration::from_secs(48 * 3600), Duration::from_secs(3600)]
+        );
+        assert_eq!(c.quiet_hours, QuietHours::Off);
+        assert_eq!(c.sms_rate_per_sec.get(), 3);
+        assert_eq!(c.urgent_ack, Duration::from_secs(300));
+        assert_eq!(c.abandon_after, Duration::from_secs(600));
+        assert_eq!(c.retention_days, 30);
+        c.check_for_serving().expect("a token allows any address");
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("crht.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:7000\"\nretention_days = 10\nreminder_offsets = [\"3h\"]\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&file), env(&[("CRHT_BIND", "127.0.0.1:7001")])).expect("loads");
+        assert_eq!(c.bind.port(), 7001);
+        assert_eq!(c.retention_days, 10);
+        assert_eq!(c.reminder_offsets, vec![Duration::from_secs(3 * 3600)]);
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_never_repeat_a_secret() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("crht.toml");
+        std::fs::write(&file, "twilio_auth_token = \"s3cr3t-token\nbind = 1\n").expect("write");
+        let err = Config::load(Some(&file), env(&[]))
+            .expect_err("bad toml")
+            .to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+
+        std::fs::write(&file, "bnid = \"x\"\n").expect("write");
+        let err = Config::load(Some(&file), env(&[]))
+            .expect_err("typo")
+            .to_string();
+        assert!(err.contains("bnid") && err.contains("bind"), "{err}");
+
+        let err = Config::load(
+            None,
+            env(&[("CRHT_DATABASE_URL", "mysql://u:hunter2@h/db")]),
+        )
+        .expect_err("unsupported")
+        .to_string();
+        assert!(
+            err.contains("CRHT_DATABASE_URL") && !err.contains("hunter2"),
+            "{err}"
+        );
+
+        for (key, value) in [
+            ("CRHT_BIND", "nowhere"),
+            ("CRHT_QUIET_HOURS", "late"),
+            ("CRHT_SMS_RATE_PER_SEC", "0"),
+            ("CRHT_ABANDON_AFTER", "soon"),
+            ("CRHT_REFERRAL_NUMBER", "12345"),
+            ("CRHT_SMS_PROVIDER", "pigeon"),
+            ("CRHT_REMINDER_OFFSETS", "tomorrow"),
+        ] {
+            let err = Config::load(None, env(&[(key, value)]))
+                .expect_err(key)
+                .to_string();
+            assert!(err.contains(key), "{key}: {err}");
+            assert!(!err.contains(value), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn twilio_needs_credentials_and_public_binds_need_a_token() {
+        let err = Config::load(None, env(&[("CRHT_SMS_PROVIDER", "twilio")]))
+            .expect_err("no sid")
+            .to_string();
+        assert!(err.contains("CRHT_TWILIO_ACCOUNT_SID"), "{err}");
+        let c = Config::load(None, env(&[("CRHT_BIND", "0.0.0.0:8080")])).expect("loads");
+        let err = c.check_for_serving().expect_err("refused").to_string();
+        assert!(err.contains("CRHT_TWILIO_AUTH_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("CRHT_TWILIO_AUTH_TOKEN", "tok-very-secret"),
+                ("CRHT_DATABASE_URL", "postgres://crht:pa55word@db/crht"),
+            ]),
+        )
+        .expect("loads");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("tok-very-secret") && !shown.contains("pa55word"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,903 @@
+//! Forgiving readings of what people text back: `1`, `yes`, `y`, `yeah` and `Yes please`
+//! are the same answer. Every function here is pure and total: it returns `None` when the
+//! text is not an answer, never panics.
+
+use chrono::{Datelike, NaiveDate};
+
+use super::answers::{Age, ReferrerRole, Relationship, YesNoUnsure};
+use crate::domain::channel::{AccessNeed, Channel};
+use crate::domain::postcode::Postcode;
+
+/// Commands that work at any step (case and spacing ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Back,
+    Restart,
+    Skip,
+    /// `STOP` and the provider's other opt-out words.
+    Stop,
+    /// `START` / `UNSTOP`: opted in again.
+    Start,
+}
+
+/// The opt-out words the SMS provider itself acts on; never reuse them as reply keywords.
+pub const OPT_OUT_WORDS: [&str; 8] = [
+    "stop",
+    "stopall",
+    "unsubscribe",
+    "cancel",
+    "end",
+    "quit",
+    "revoke",
+    "optout",
+];
+
+/// Lower case, apostrophes dropped, other punctuation turned into spaces, spaces collapsed.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match c {
+            '\'' | '’' | '‘' | '`' => {}
+            c if c.is_alphanumeric() || c == '+' || c == '/' => out.push(c),
+            _ => out.push(' '),
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A whole-message command, if the text is one.
+pub fn command(text: &str) -> Option<Command> {
+    let squeezed: String = normalise(text)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    match squeezed.as_str() {
+        "help" | "info" => Some(Command::Help),
+        "back" => Some(Command::Back),
+        "restart" | "startagain" | "startover" => Some(Command::Restart),
+        "skip" => Some(Command::Skip),
+        "start" | "unstop" => Some(Command::Start),
+        w if OPT_OUT_WORDS.contains(&w) => Some(Command::Stop),
+        _ => None,
+    }
+}
+
+/// True when the text contains `phrase` as whole words.
+fn has_phrase(normalised: &str, phrase: &str) -> bool {
+    let hay = format!(" {normalised} ");
+    hay.contains(&format!(" {phrase} "))
+}
+
+fn has_any(normalised: &str, phrases: &[&str]) -> bool {
+    phrases.iter().any(|p| has_phrase(normalised, p))
+}
+
+/// The number alone (`"2"`, `"2."`, `"option 2"`), if the text is just a menu choice.
+fn menu_number(normalised: &str) -> Option<u32> {
+    let rest = normalised
+        .strip_prefix("option ")
+        .or_else(|| normalised.strip_prefix("number "))
+        .unwrap_or(normalised);
+    if rest.len() <= 2 {
+        rest.parse().ok()
+    } else {
+        None
+    }
+}
+
+const NOT_SURE: &[&str] = &[
+    "not sure",
+    "unsure",
+    "dont know",
+    "do not know",
+    "dunno",
+    "idk",
+    "maybe",
+    "no idea",
+    "not certain",
+    "dont think so not sure",
+    "possibly",
+    "perhaps",
+    "i think so",
+    "hard to say",
+];
+const NO: &[&str] = &[
+    "no",
+    "n",
+    "nope",
+    "nah",
+    "na",
+    "not really",
+    "no im not",
+    "im not",
+    "i am not",
+    "they are not",
+    "theyre not",
+    "they dont",
+    "they do not",
+    "dont",
+    "not",
+    "no they dont",
+    "no thanks",
+    "never",
+];
+const YES: &[&str] = &[
+    "yes",
+    "y",
+    "yeah",
+    "yea",
+    "yep",
+    "yup",
+    "ya",
+    "yh",
+    "aye",
+    "ok",
+    "okay",
+    "sure",
+    "correct",
+    "i am",
+    "im ok",
+    "they are",
+    "they do",
+    "they know",
+    "definitely",
+    "of course",
+    "yes please",
+];
+
+/// `1`/yes, `2`/no, `3`/not sure — with the many ways people say each.
+pub fn yes_no_unsure(text: &str) -> Option<YesNoUnsure> {
+    let n = normalise(text);
+    match menu_number(&n) {
+        Some(1) => return Some(YesNoUnsure::Yes),
+        Some(2) => return Some(YesNoUnsure::No),
+        Some(3) => return Some(YesNoUnsure::NotSure),
+        Some(_) => return None,
+        None => {}
+    }
+    // Uncertainty first: "not sure" contains "not", "i dont know" contains "dont".
+    if has_any(&n, NOT_SURE) {
+        return Some(YesNoUnsure::NotSure);
+    }
+    let first = n.split(' ').next().unwrap_or_default();
+    let starts_no = NO.contains(&first) || NO.iter().any(|p| n.starts_with(&format!("{p} ")));
+    let starts_yes = YES.contains(&first) || YES.iter().any(|p| n.starts_with(&format!("{p} ")));
+    match (starts_yes, starts_no) {
+        (true, false) => Some(YesNoUnsure::Yes),
+        (false, true) => Some(YesNoUnsure::No),
+        _ if YES.contains(&n.as_str()) => Some(YesNoUnsure::Yes),
+        _ if NO.contains(&n.as_str()) => Some(YesNoUnsure::No),
+        _ => None,
+    }
+}
+
+/// Yes or no only (for questions with no "not sure" option).
+pub fn yes_no(text: &str) -> Option<bool> {
+    match yes_no_unsure(text)? {
+        YesNoUnsure::Yes => Some(true),
+        YesNoUnsure::No => Some(false),
+        YesNoUnsure::NotSure => None,
+    }
+}
+
+const SOMEONE_ELSE: &[&str] = &[
+    "someone else",
+    "somebody else",
+    "someone",
+    "somebody",
+    "other",
+    "another person",
+    "other person",
+    "them",
+    "him",
+    "her",
+    "my",
+    "friend",
+    "family",
+    "patient",
+    "client",
+];
+const MYSELF: &[&str] = &[
+    "me", "myself", "self", "i", "im", "mine", "for me", "about me",
+];
+
+/// `1`/me/myself or `2`/someone else.
+pub fn relationship(text: &str) -> Option<Relationship> {
+    let n = normalise(text);
+    match menu_number(&n) {
+        Some(1) => return Some(Relationship::Myself),
+        Some(2) => return Some(Relationship::SomeoneElse),
+        Some(_) => return None,
+        None => {}
+    }
+    // "I'm worried about my son" says both "I" and "my son": someone else wins.
+    if has_any(&n, SOMEONE_ELSE) || referrer_role_word(&n).is_some() {
+        Some(Relationship::SomeoneElse)
+    } else if has_any(&n, MYSELF) {
+        Some(Relationship::Myself)
+    } else {
+        None
+    }
+}
+
+fn referrer_role_word(n: &str) -> Option<ReferrerRole> {
+    const FAMILY: &[&str] = &[
+        "family",
+        "mum",
+        "mom",
+        "mother",
+        "dad",
+        "father",
+        "parent",
+        "son",
+        "daughter",
+        "child",
+        "brother",
+        "sister",
+        "sibling",
+        "husband",
+        "wife",
+        "partner",
+        "boyfriend",
+        "girlfriend",
+        "grandson",
+        "granddaughter",
+        "grandparent",
+        "nan",
+        "gran",
+        "grandad",
+        "grandma",
+        "aunt",
+        "auntie",
+        "uncle",
+        "cousin",
+        "niece",
+        "nephew",
+        "relative",
+        "stepson",
+        "stepdaughter",
+    ];
+    const FRIEND: &[&str] = &[
+        "friend",
+        "mate",
+        "pal",
+        "best friend",
+        "flatmate",
+        "housemate",
+    ];
+    const CARER: &[&str] = &[
+        "carer",
+        "caregiver",
+        "care giver",
+        "support worker",
+        "personal assistant",
+    ];
+    const PROFESSIONAL: &[&str] = &[
+        "professional",
+        "gp",
+        "doctor",
+        "dr",
+        "nurse",
+        "nhs 111",
+        "111",
+        "police",
+        "police officer",
+        "officer",
+        "paramedic",
+        "ambulance",
+        "social worker",
+        "charity",
+        "charity worker",
+        "mental health worker",
+        "teacher",
+        "pharmacist",
+        "health visitor",
+        "midwife",
+        "psychiatrist",
+        "therapist",
+        "counsellor",
+        "key worker",
+        "housing officer",
+    ];
+    if has_any(n, PROFESSIONAL) {
+        Some(ReferrerRole::Professional)
+    } else if has_any(n, CARER) {
+        Some(ReferrerRole::Carer)
+    } else if has_any(n, FAMILY) {
+        Some(ReferrerRole::Family)
+    } else if has_any(n, FRIEND) {
+        Some(ReferrerRole::Friend)
+    } else if has_any(
+        n,
+        &["other", "neighbour", "neighbor", "colleague", "landlord"],
+    ) {
+        Some(ReferrerRole::Other)
+    } else {
+        None
+    }
+}
+
+/// `1` family … `5` other, or a word that says which ("her GP", "I'm his mum").
+pub fn referrer_role(text: &str) -> Option<ReferrerRole> {
+    let n = normalise(text);
+    match menu_number(&n) {
+        Some(1) => Some(ReferrerRole::Family),
+        Some(2) => Some(ReferrerRole::Friend),
+        Some(3) => Some(ReferrerRole::Carer),
+        Some(4) => Some(ReferrerRole::Professional),
+        Some(5) => Some(ReferrerRole::Other),
+        Some(_) => None,
+        None => referrer_role_word(&n),
+    }
+}
+
+/// `1` phone call, `2` text message, `3` letter.
+pub fn contact_method(text: &str) -> Option<Channel> {
+    let n = normalise(text);
+    match menu_number(&n) {
+        Some(1) => return Some(Channel::PhoneCall),
+        Some(2) => return Some(Channel::Sms),
+        Some(3) => return Some(Channel::Letter),
+        Some(_) => return None,
+        None => {}
+    }
+    let text_words = [
+        "text",
+        "texts",
+        "sms",
+        "message",
+        "text message",
+        "txt",
+        "whatsapp",
+    ];
+    let call_words = [
+        "phone",
+        "call",
+        "ring",
+        "phone call",
+        "telephone",
+        "calling",
+        "mobile",
+    ];
+    let letter_words = ["letter", "post", "mail", "writing", "letters", "by post"];
+    let hits = [
+        (has_any(&n, &text_words), Channel::Sms),
+        (has_any(&n, &call_words), Channel::PhoneCall),
+        (has_any(&n, &letter_words), Channel::Letter),
+    ];
+    let mut found = hits.iter().filter(|(hit, _)| *hit).map(|(_, c)| *c);
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        // "phone me or text" names two: the first in the person's own words is not knowable
+        // reliably, so ask again rather than guess.
+        _ => None,
+    }
+}
+
+/// Several access needs at once ("2 5", "2, 5", "large print and easy read"), or none (`8`).
+/// `Some(vec![])` means "none"; `None` means the text wasn't an answer.
+pub fn access_needs(text: &str) -> Option<Vec<AccessNeed>> {
+    let n = normalise(text);
+    if n.is_empty() {
+        return None;
+    }
+    if has_any(
+        &n,
+        &[
+            "none",
+            "no",
+            "nothing",
+            "n/a",
+            "na",
+            "no thanks",
+            "nope",
+            "not really",
+        ],
+    ) && !n.chars().any(|c| c.is_ascii_digit())
+    {
+        return Some(Vec::new());
+    }
+    let mut needs = Vec::new();
+    let mut none_chosen = false;
+    let mut understood_anything = false;
+    let spaced = n.replace('/', " ");
+    for word in spaced.split(' ') {
+        if let Ok(number) = word.parse::<usize>() {
+            match number {
+                1..=7 => needs.push(AccessNeed::ALL[number - 1]),
+                8 => none_chosen = true,
+                _ => return None,
+            }
+            understood_anything = true;
+        }
+    }
+    let named = [
+        (
+            &["bsl", "sign language", "british sign language", "signing"][..],
+            AccessNeed::Bsl,
+        ),
+        (
+            &["large print", "big print", "large text", "bigger text"][..],
+            AccessNeed::LargePrint,
+        ),
+        (&["braille"][..], AccessNeed::Braille),
+        (&["audio", "recording", "spoken"][..], AccessNeed::Audio),
+        (
+            &["easy read", "easyread", "simple words"][..],
+            AccessNeed::EasyRead,
+        ),
+        (
+            &["text message", "texts", "text"][..],
+            AccessNeed::TextMessage,
+        ),
+        (
+            &[
+                "carer",
+                "advocate",
+                "face to face",
+                "support person",
+                "someone with me",
+            ][..],
+            AccessNeed::FaceToFaceSupport,
+        ),
+    ];
+    for (phrases, need) in named {
+        if has_any(&n, phrases) {
+            needs.push(need);
+            understood_anything = true;
+        }
+    }
+    if !understood_anything {
+        return None;
+    }
+    if none_chosen && needs.is_empty() {
+        return Some(Vec::new());
+    }
+    needs.sort();
+    needs.dedup();
+    Some(needs)
+}
+
+/// No interpreter needed (`no`, `none`, `english`)?
+pub fn no_language_needed(text: &str) -> bool {
+    let n = normalise(text);
+    matches!(
+        n.as_str(),
+        "no" | "n"
+            | "none"
+            | "nope"
+            | "nah"
+            | "no thanks"
+            | "no thank you"
+            | "english"
+            | "english is fine"
+            | "english please"
+            | "not needed"
+            | "no need"
+            | "no interpreter"
+            | "2"
+    ) || (has_phrase(&n, "no") && has_phrase(&n, "english"))
+}
+
+/// A language name as the person wrote it, tidied ("polish" → "Polish").
+pub fn language(text: &str) -> Option<String> {
+    let n = normalise(text);
+    if n.is_empty() || n.len() > 60 || n.chars().all(|c| c.is_ascii_digit() || c == ' ') {
+        return None;
+    }
+    if matches!(n.as_str(), "yes" | "y" | "yeah" | "yes please" | "1") {
+        return None;
+    }
+    if has_any(&n, &["bsl", "sign language", "british sign language"]) {
+        return Some("British Sign Language".to_owned());
+    }
+    let cleaned = text
+        .trim()
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != ')');
+    let mut chars = cleaned.chars();
+    let first = chars.next()?;
+    Some(first.to_uppercase().chain(chars).collect())
+}
+
+/// "No"/"nothing" for the free-text optional questions.
+pub fn says_nothing_more(text: &str) -> bool {
+    let n = normalise(text);
+    matches!(
+        n.as_str(),
+        "no" | "n"
+            | "none"
+            | "nope"
+            | "nah"
+            | "no thanks"
+            | "no thank you"
+            | "nothing"
+            | "nothing else"
+            | "no nothing"
+            | "thats all"
+            | "thats it"
+            | "n/a"
+            | "na"
+    )
+}
+
+/// "Are you 18 or over?": `1`/yes, `2`/no, an age like `34`, or a date of birth.
+pub fn age(text: &str, today: NaiveDate) -> Option<Age> {
+    let n = normalise(text);
+    if let Some(dob) = date_of_birth(text, today) {
+        if dob > today || today.year() - dob.year() > 120 {
+            return None;
+        }
+        let years = years_between(dob, today);
+        return Some(Age {
+            over_18: years >= 18,
+            years: Some(years),
+            date_of_birth: Some(dob),
+        });
+    }
+    match menu_number(&n) {
+        Some(1) => return Some(adult(true)),
+        Some(2) => return Some(adult(false)),
+        _ => {}
+    }
+    if has_any(
+        &n,
+        &[
+            "under 18",
+            "under eighteen",
+            "child",
+            "minor",
+            "teenager",
+            "teen",
+        ],
+    ) {
+        return Some(adult(false));
+    }
+    if has_any(
+        &n,
+        &[
+            "18 or over",
+            "over 18",
+            "18+",
+            "adult",
+            "over eighteen",
+            "18 or older",
+            "older than 18",
+        ],
+    ) {
+        return Some(adult(true));
+    }
+    let numbers: Vec<u32> = n
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    if let [number] = numbers[..] {
+        // A year of birth on its own: only sure when it is not the borderline year.
+        if (1900..=9999).contains(&number) {
+            let at_most = today.year() - number as i32;
+            return match at_most {
+                a if !(0..=121).contains(&a) => None,
+                a if a - 1 >= 18 => Some(adult(true)),
+                a if a < 18 => Some(adult(false)),
+                _ => None,
+            };
+        }
+        if (3..=120).contains(&number) {
+            return Some(Age {
+                over_18: number >= 18,
+                years: Some(number),
+                date_of_birth: None,
+            });
+        }
+        return None;
+    }
+    if numbers.is_empty() {
+        return yes_no(text).map(adult);
+    }
+    None
+}
+
+fn adult(over_18: bool) -> Age {
+    Age {
+        over_18,
+        years: None,
+        date_of_birth: None,
+    }
+}
+
+fn years_between(born: NaiveDate, today: NaiveDate) -> u32 {
+    let mut years = today.year() - born.year();
+    if (today.month(), today.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    years.max(0) as u32
+}
+
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+fn month_number(word: &str) -> Option<u32> {
+    let w = word.to_ascii_lowercase();
+    if w.len() < 3 {
+        return None;
+    }
+    MONTHS
+        .iter()
+        .position(|m| w.starts_with(m) || (w == "sept"))
+        .map(|i| i as u32 + 1)
+}
+
+/// UK-style dates: `01/02/1990`, `1-2-90`, `1.2.1990`, `1990-02-01`, `1st February 1990`,
+/// `Feb 1 1990`. Two-digit years are taken as the most recent past century.
+pub fn date_of_birth(text: &str, today: NaiveDate) -> Option<NaiveDate> {
+    let t = text.trim().to_ascii_lowercase();
+    let parts: Vec<&str> = t
+        .split(|c: char| c == '/' || c == '-' || c == '.' || c == ' ' || c == ',')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.len() != 3 {
+        return None;
+    }
+    let strip_suffix = |p: &str| -> String {
+        p.trim_end_matches("st")
+            .trim_end_matches("nd")
+            .trim_end_matches("rd")
+            .trim_end_matches("th")
+            .to_owned()
+    };
+    let num = |p: &str| strip_suffix(p).parse::<u32>().ok();
+    let (day, month, year) = if parts[0].len() == 4 && parts[0].chars().all(|c| c.is_ascii_digit())
+    {
+        (num(parts[2])?, num(parts[1])?, num(parts[0])?)
+    } else if let Some(m) = month_number(parts[1]) {
+        (num(parts[0])?, m, num(parts[2])?)
+    } else if let Some(m) = month_number(parts[0]) {
+        (num(parts[1])?, m, num(parts[2])?)
+    } else {
+        (num(parts[0])?, num(parts[1])?, num(parts[2])?)
+    };
+    let year = match year {
+        y if y < 100 && parts.iter().any(|p| p.len() == 2) => {
+            // 90 → 1990, 05 → 2005: the century that makes it a past date.
+            let this_year = today.year() as u32 % 100;
+            if y > this_year { 1900 + y } else { 2000 + y }
+        }
+        y if (1000..=9999).contains(&y) => y,
+        _ => return None,
+    };
+    NaiveDate::from_ymd_opt(year as i32, month, day)
+}
+
+/// A postcode in the text, alone or inside a sentence ("my postcode is LS1 4DY").
+pub fn postcode_in(text: &str) -> Option<Postcode> {
+    if let Ok(postcode) = Postcode::parse(text) {
+        return Some(postcode);
+    }
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.iter().enumerate().find_map(|(i, word)| {
+        let pair = words.get(i + 1).map(|next| format!("{word} {next}"));
+        pair.and_then(|p| Postcode::parse(&p).ok())
+            .or_else(|| Postcode::parse(word).ok())
+    })
+}
+
+/// Free text trimmed and capped so one long text cannot fill a field without end.
+pub fn free_text(text: &str, max_chars: usize) -> Option<String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(trimmed.chars().take(max_chars).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).expect("valid date")
+    }
+
+    #[test]
+    fn commands_ignore_case_spacing_and_punctuation() {
+        for (text, want) in [
+            ("HELP", Command::Help),
+            (" help ", Command::Help),
+            ("Back", Command::Back),
+            ("re start", Command::Restart),
+            ("RESTART!", Command::Restart),
+            ("skip", Command::Skip),
+            ("STOP", Command::Stop),
+            ("stop.", Command::Stop),
+            ("Stop All", Command::Stop),
+            ("STOPALL", Command::Stop),
+            ("unsubscribe", Command::Stop),
+            ("CANCEL", Command::Stop),
+            ("end", Command::Stop),
+            ("Quit", Command::Stop),
+            ("revoke", Command::Stop),
+            ("opt out", Command::Stop),
+            ("OPTOUT", Command::Stop),
+            ("START", Command::Start),
+            ("unstop", Command::Start),
+        ] {
+            assert_eq!(command(text), Some(want), "{text:?}");
+        }
+        for text in [
+            "I can't stop crying",
+            "help me please",
+            "go back to sleep",
+            "",
+            "yes",
+        ] {
+            assert_eq!(command(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn yes_no_unsure_accepts_the_forms_people_use() {
+        use YesNoUnsure::*;
+        for (text, want) in [
+            ("1", Yes),
+            ("yes", Yes),
+            ("Y", Yes),
+            ("yeah", Yes),
+            ("Yes please", Yes),
+            ("yep!", Yes),
+            ("yes they do", Yes),
+            ("2", No),
+            ("no", No),
+            ("Nope", No),
+            ("not really", No),
+            ("no I'm not", No),
+            ("they don't", No),
+            ("3", NotSure),
+            ("not sure", NotSure),
+            ("I don't know", NotSure),
+            ("dunno", NotSure),
+            ("maybe", NotSure),
+        ] {
+            assert_eq!(yes_no_unsure(text), Some(want), "{text:?}");
+        }
+        for text in ["4", "purple", "", "12"] {
+            assert_eq!(yes_no_unsure(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn relationship_reads_numbers_and_words() {
+        use Relationship::*;
+        for (text, want) in [
+            ("1", Myself),
+            ("me", Myself),
+            ("Myself", Myself),
+            ("it's for me", Myself),
+            ("2", SomeoneElse),
+            ("someone else", SomeoneElse),
+            ("I'm worried about my son", SomeoneElse),
+            ("my mum", SomeoneElse),
+            ("a patient of mine", SomeoneElse),
+        ] {
+            assert_eq!(relationship(text), Some(want), "{text:?}");
+        }
+        assert_eq!(relationship("7"), None);
+        assert_eq!(relationship("hello"), None);
+    }
+
+    #[test]
+    fn referrer_role_reads_numbers_and_words() {
+        use ReferrerRole::*;
+        for (text, want) in [
+            ("1", Family),
+            ("2", Friend),
+            ("3", Carer),
+            ("4", Professional),
+            ("5", Other),
+            ("I'm her mum", Family),
+            ("friend", Friend),
+            ("his carer", Carer),
+            ("GP", Professional),
+            ("police officer", Professional),
+            ("NHS 111", Professional),
+            ("paramedic", Professional),
+            ("charity worker", Professional),
+            ("neighbour", Other),
+        ] {
+            assert_eq!(referrer_role(text), Some(want), "{text:?}");
+        }
+        assert_eq!(referrer_role("6"), None);
+        assert_eq!(referrer_role("blah"), None);
+    }
+
+    #[test]
+    fn contact_method_reads_numbers_and_words() {
+        assert_eq!(contact_method("1"), Some(Channel::PhoneCall));
+        assert_eq!(contact_method("2"), Some(Channel::Sms));
+        assert_eq!(contact_method("3"), Some(Channel::Letter));
+        assert_eq!(contact_method("Text message please"), Some(Channel::Sms));
+        assert_eq!(contact_method("phone me"), Some(Channel::PhoneCall));
+        assert_eq!(contact_method("by post"), Some(Channel::Letter));
+        assert_eq!(contact_method("phone or text"), None);
+        assert_eq!(contact_method("4"), None);
+    }
+
+    #[test]
+    fn access_needs_takes_several_at_once() {
+        use AccessNeed::*;
+        assert_eq!(access_needs("2 5"), Some(vec![LargePrint, EasyRead]));
+        assert_eq!(access_needs("2,5"), Some(vec![LargePrint, EasyRead]));
+        assert_eq!(access_needs("5 and 2"), Some(vec![LargePrint, EasyRead]));
+        assert_eq!(access_needs("1"), Some(vec![Bsl]));
+        assert_eq!(access_needs("7"), Some(vec![FaceToFaceSupport]));
+        assert_eq!(access_needs("8"), Some(vec![]));
+        assert_eq!(access_needs("none"), Some(vec![]));
+        assert_eq!(access_needs("No"), Some(vec![]));
+        assert_eq!(
+            access_needs("large print and BSL"),
+            Some(vec![Bsl, LargePrint])
+        );
+        assert_eq!(access_needs("9"), None);
+        assert_eq!(access_needs("purple"), None);
+    }
+
+    #[test]
+    fn age_accepts_yes_no_numbers_and_dates() {
+        let t = today();
+        assert!(age("1", t).is_some_and(|a| a.over_18));
+        assert!(age("yes", t).is_some_and(|a| a.over_18));
+        assert!(age("2", t).is_some_and(|a| !a.over_18));
+        assert!(age("no", t).is_some_and(|a| !a.over_18));
+        let a = age("34", t).expect("an age");
+        assert_eq!((a.over_18, a.years), (true, Some(34)));
+        let a = age("I'm 17", t).expect("an age");
+        assert_eq!((a.over_18, a.years), (false, Some(17)));
+        assert!(age("18", t).is_some_and(|a| a.over_18));
+        let a = age("01/02/1990", t).expect("a date of birth");
+        assert_eq!(a.years, Some(36));
+        assert_eq!(a.date_of_birth, NaiveDate::from_ymd_opt(1990, 2, 1));
+        // Eighteenth birthday tomorrow: still 17 today.
+        assert!(age("24/11/2008", t).is_some_and(|a| !a.over_18));
+        assert!(age("23/11/2008", t).is_some_and(|a| a.over_18));
+        assert!(age("1st February 1990", t).is_some_and(|a| a.years == Some(36)));
+        assert!(age("1990-02-01", t).is_some_and(|a| a.years == Some(36)));
+        assert!(age("1980", t).is_some_and(|a| a.over_18));
+        assert!(age("2015", t).is_some_and(|a| !a.over_18));
+        assert_eq!(age("2008", t), None, "born 2008 may be 17 or 18: ask again");
+        assert_eq!(age("31/02/1990", t), None);
+        assert_eq!(age("01/01/2030", t), None);
+        assert_eq!(age("500", t), None);
+        assert_eq!(age("purple", t), None);
+    }
+
+    #[test]
+    fn postcodes_are_found_inside_sentences() {
+        let found = |t: &str| postcode_in(t).map(|p| p.as_str().to_owned());
+        assert_eq!(found("ls14dy").as_deref(), Some("LS1 4DY"));
+        assert_eq!(
+            found("my postcode is LS1 4DY thanks").as_deref(),
+            Some("LS1 4DY")
+        );
+        assert_eq!(found("it's bd1 1aa.").as_deref(), Some("BD1 1AA"));
+        assert_eq!(found("near Leeds"), None);
+        assert_eq!(found("I am 34"), None);
+    }
+
+    #[test]
+    fn language_and_nothing_more() {
+        assert!(no_language_needed("no"));
+        assert!(no_language_needed("English"));
+        assert!(no_language_needed("No thanks"));
+        assert!(!no_language_needed("Polish"));
+        assert_eq!(language("polish").as_deref(), Some("Polish"));
+        assert_eq!(language("BSL").as_deref(), Some("British Sign Language"));
+        assert_eq!(language("yes"), None);
+        assert!(says_nothing_more("No"));
+        assert!(says_nothing_more("nothing else"));
+        assert!(!says_nothing_more("I have a guide dog"));
+    }
+}

@@ -1,0 +1,567 @@
+//! Exhaustive tests of the referral conversation, plus a property test over random texts.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+
+fn wording() -> &'static Wording {
+    static WORDING: std::sync::OnceLock<Wording> = std::sync::OnceLock::new();
+    WORDING.get_or_init(Wording::english)
+}
+
+fn ctx() -> Context<'static> {
+    Context {
+        today: NaiveDate::from_ymd_opt(2026, 11, 23).expect("valid date"),
+        reference: "CRHT-7K3M9Q",
+        wording: wording(),
+    }
+}
+
+fn reply(turn: &Turn) -> String {
+    turn.replies.join("\n\n")
+}
+
+/// Starts a conversation and sends each text in turn, returning the last turn.
+fn run(texts: &[&str]) -> (Conversation, Turn) {
+    let (mut c, mut turn) = Conversation::begin("hello", &ctx());
+    for text in texts {
+        turn = c.step(text, &ctx());
+    }
+    (c, turn)
+}
+
+const SELF_PATH: &[&str] = &[
+    "1",
+    "Sam, they/them",
+    "34",
+    "ls14dy",
+    "1",
+    "not sleeping, very anxious",
+    "2",
+    "no",
+    "2 5",
+    "I have a guide dog",
+];
+
+const OTHER_PATH: &[&str] = &[
+    "2",
+    "4",
+    "Dr Jo Patel",
+    "1",
+    "07911 123456",
+    "Alex",
+    "yes",
+    "Leeds",
+    "1",
+    "hearing voices",
+    "1",
+    "Polish",
+    "8",
+    "no",
+];
+
+#[test]
+fn the_first_reply_tells_the_person_to_call_999_and_asks_the_first_question() {
+    let (c, turn) = Conversation::begin("hello", &ctx());
+    let text = reply(&turn);
+    assert!(text.contains("999"), "{text}");
+    assert!(text.contains("yourself or someone else"), "{text}");
+    assert_eq!(c.step, Step::Relationship);
+    assert_eq!(c.status, Status::Active);
+}
+
+#[test]
+fn a_self_referral_walks_every_step_in_order() {
+    let (mut c, _) = Conversation::begin("hi", &ctx());
+    let mut seen = vec![c.step];
+    for text in SELF_PATH {
+        c.step(text, &ctx());
+        seen.push(c.step);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            Step::Relationship,
+            Step::Name,
+            Step::Age,
+            Step::Postcode,
+            Step::Safety,
+            Step::Situation,
+            Step::ContactMethod,
+            Step::Language,
+            Step::AccessNeeds,
+            Step::AnythingElse,
+            Step::Confirm,
+        ]
+    );
+}
+
+#[test]
+fn a_referral_for_someone_else_asks_about_the_referrer_too() {
+    let (mut c, _) = Conversation::begin("hi", &ctx());
+    let mut seen = vec![c.step];
+    for text in OTHER_PATH {
+        c.step(text, &ctx());
+        seen.push(c.step);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            Step::Relationship,
+            Step::ReferrerRole,
+            Step::ReferrerName,
+            Step::Consent,
+            Step::SubjectPhone,
+            Step::Name,
+            Step::Age,
+            Step::Postcode,
+            Step::Safety,
+            Step::Situation,
+            Step::ContactMethod,
+            Step::Language,
+            Step::AccessNeeds,
+            Step::AnythingElse,
+            Step::Confirm,
+        ]
+    );
+    let answers = serde_json::Value::Object(c.answers.to_json());
+    assert_eq!(answers["relationship"], "someone_else");
+    assert_eq!(answers["referrer_role"], "professional");
+    assert_eq!(answers["referrer_name"], "Dr Jo Patel");
+    assert_eq!(answers["consent"], "yes");
+    assert_eq!(answers["subject_phone"], "+447911123456");
+    assert_eq!(answers["postcode"], "Leeds");
+    assert_eq!(answers["contact_method"], "phone_call");
+    assert_eq!(answers["language"], "Polish");
+    assert_eq!(answers["access_needs"], json!([]));
+    assert_eq!(answers["anything_else"], serde_json::Value::Null);
+}
+
+#[test]
+fn yes_at_the_summary_submits_with_the_reference_what_to_have_ready_and_999() {
+    let mut texts = SELF_PATH.to_vec();
+    texts.push("Yes please");
+    let (c, turn) = run(&texts);
+    assert_eq!(c.status, Status::Completed);
+    assert_eq!(c.outcome, Some(Outcome::Submitted));
+    assert_eq!(turn.effects, vec![Effect::Submitted]);
+    let text = reply(&turn);
+    for needle in [
+        "CRHT-7K3M9Q",
+        "medicines",
+        "doses",
+        "hospital",
+        "worries",
+        "999",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+    let answers = serde_json::Value::Object(c.answers.to_json());
+    assert_eq!(answers["relationship"], "self");
+    assert_eq!(answers["name"], "Sam, they/them");
+    assert_eq!(answers["age"], json!({"over_18": true, "years": 34}));
+    assert_eq!(answers["postcode"], "LS1 4DY");
+    assert_eq!(answers["safety"], "yes");
+    assert_eq!(answers["situation"], "not sleeping, very anxious");
+    assert_eq!(answers["contact_method"], "sms");
+    assert_eq!(answers["language"], serde_json::Value::Null);
+    assert_eq!(answers["access_needs"], json!(["large_print", "easy_read"]));
+    assert_eq!(answers["anything_else"], "I have a guide dog");
+}
+
+#[test]
+fn the_summary_shows_the_answers_before_sending() {
+    let (c, turn) = run(SELF_PATH);
+    assert_eq!(c.step, Step::Confirm);
+    let text = reply(&turn);
+    for needle in ["Sam, they/them", "LS1 4DY", "text message", "YES"] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+}
+
+#[test]
+fn every_step_id_round_trips_and_is_the_contract_name() {
+    let ids: Vec<_> = Step::ALL.iter().map(|s| s.id()).collect();
+    assert_eq!(
+        ids,
+        [
+            "relationship",
+            "referrer_role",
+            "referrer_name",
+            "consent",
+            "subject_phone",
+            "name",
+            "age",
+            "postcode",
+            "safety",
+            "situation",
+            "contact_method",
+            "language",
+            "access_needs",
+            "anything_else",
+            "confirm"
+        ]
+    );
+    for step in Step::ALL {
+        assert_eq!(Step::from_id(step.id()), Some(step));
+        assert_eq!(serde_json::to_value(step).ok(), Some(json!(step.id())));
+    }
+}
+
+#[test]
+fn an_answer_that_is_not_understood_is_asked_again_kindly() {
+    let (c, turn) = run(&["purple"]);
+    assert_eq!(c.step, Step::Relationship);
+    let text = reply(&turn);
+    assert!(text.contains("Sorry"), "{text}");
+    assert!(text.contains("yourself or someone else"), "{text}");
+}
+
+#[test]
+fn help_works_at_any_step_and_repeats_the_question() {
+    let (c, turn) = run(&["1", "Sam", "help"]);
+    assert_eq!(c.step, Step::Age);
+    let text = reply(&turn);
+    assert!(text.contains("999") && text.contains("STOP"), "{text}");
+    assert!(text.contains("18 or over"), "{text}");
+}
+
+#[test]
+fn back_goes_to_the_previous_question_and_a_new_answer_keeps_the_old_one() {
+    let (mut c, _) = run(&["1", "Sam"]);
+    assert_eq!(c.step, Step::Age);
+    let turn = c.step("BACK", &ctx());
+    assert_eq!(c.step, Step::Name);
+    assert!(reply(&turn).contains("What name"));
+    c.step("Samira", &ctx());
+    assert_eq!(c.answers.name.as_deref(), Some("Samira"));
+    assert_eq!(c.step, Step::Age);
+    assert!(
+        c.superseded
+            .iter()
+            .any(|s| s.step == Step::Name && s.value == json!("Sam"))
+    );
+}
+
+#[test]
+fn back_at_the_first_question_says_so() {
+    let (c, turn) = run(&["back"]);
+    assert_eq!(c.step, Step::Relationship);
+    assert!(reply(&turn).contains("first question"));
+}
+
+#[test]
+fn edit_at_the_summary_goes_back() {
+    let mut texts = SELF_PATH.to_vec();
+    texts.push("edit");
+    let (c, _) = run(&texts);
+    assert_eq!(c.step, Step::AnythingElse);
+    assert_eq!(c.status, Status::Active);
+}
+
+#[test]
+fn restart_starts_again_with_999_and_keeps_what_was_said() {
+    let (c, turn) = run(&["1", "Sam", "34", "RESTART"]);
+    assert_eq!(c.step, Step::Relationship);
+    assert!(c.answers.name.is_none());
+    assert!(reply(&turn).contains("999"));
+    let kept: BTreeSet<_> = c.superseded.iter().map(|s| s.step).collect();
+    assert!(kept.contains(&Step::Name) && kept.contains(&Step::Age));
+}
+
+#[test]
+fn skip_works_only_on_optional_questions() {
+    let (c, turn) = run(&["2", "1", "skip"]);
+    assert_eq!(c.step, Step::Consent, "referrer_name is optional");
+    assert!(reply(&turn).contains("agree"));
+    let (c, turn) = run(&["1", "skip"]);
+    assert_eq!(c.step, Step::Name, "name is required");
+    assert!(reply(&turn).contains("can't be skipped"));
+}
+
+#[test]
+fn subject_phone_accepts_numbers_and_skip_and_asks_again_when_wrong() {
+    let (c, turn) = run(&["2", "1", "Jo", "1", "12345"]);
+    assert_eq!(c.step, Step::SubjectPhone);
+    assert!(reply(&turn).contains("doesn't look right"));
+    let (c, _) = run(&["2", "1", "Jo", "1", "SKIP"]);
+    assert_eq!(c.step, Step::Name);
+    assert_eq!(c.answers.subject_phone, Some(Optional::Skipped));
+    let (c, _) = run(&["2", "1", "Jo", "1", "+44 7911 123456"]);
+    assert_eq!(
+        c.answers
+            .subject_phone
+            .as_ref()
+            .and_then(Optional::given)
+            .map(PhoneNumber::e164),
+        Some("+447911123456")
+    );
+}
+
+#[test]
+fn postcodes_are_normalised_towns_accepted_and_bad_postcodes_questioned() {
+    let (c, _) = run(&["1", "Sam", "34", " ls1  4dy "]);
+    assert_eq!(
+        c.answers.postcode,
+        Postcode::parse("LS1 4DY").ok().map(Place::Postcode)
+    );
+    let (c, _) = run(&["1", "Sam", "34", "Wakefield"]);
+    assert_eq!(c.answers.postcode, Some(Place::Town("Wakefield".into())));
+    let (c, turn) = run(&["1", "Sam", "34", "LS1 4D"]);
+    assert_eq!(c.step, Step::Postcode);
+    assert!(reply(&turn).contains("postcode doesn't look right"));
+}
+
+#[test]
+fn not_safe_right_now_is_urgent_and_the_reply_carries_999() {
+    for (answer, reason) in [
+        ("2", UrgentReason::NotSafeNow),
+        ("no", UrgentReason::NotSafeNow),
+        ("3", UrgentReason::UnsureIfSafeNow),
+        ("not sure", UrgentReason::UnsureIfSafeNow),
+    ] {
+        let (c, turn) = run(&["1", "Sam", "34", "LS1 4DY", answer]);
+        assert_eq!(turn.effects, vec![Effect::Urgent(reason)], "{answer}");
+        assert!(reply(&turn).contains("999"), "{answer}");
+        assert_eq!(c.step, Step::Situation, "the conversation goes on");
+    }
+    let (_, turn) = run(&["1", "Sam", "34", "LS1 4DY", "yes"]);
+    assert!(turn.effects.is_empty());
+}
+
+#[test]
+fn under_18s_are_signposted_with_999_and_recorded() {
+    for age in ["2", "16", "no", "01/01/2015"] {
+        let (c, turn) = run(&["1", "Sam", age]);
+        assert_eq!(c.status, Status::Completed, "{age}");
+        assert_eq!(c.outcome, Some(Outcome::Signposted));
+        assert_eq!(turn.effects, vec![Effect::Signposted]);
+        let text = reply(&turn);
+        assert!(text.contains("999") && text.contains("111") && text.contains("Childline"));
+    }
+}
+
+#[test]
+fn back_after_signposting_reopens_the_age_question() {
+    let (mut c, _) = run(&["1", "Sam", "16"]);
+    let turn = c.step("back", &ctx());
+    assert_eq!(c.status, Status::Active);
+    assert_eq!(c.step, Step::Age);
+    assert!(reply(&turn).contains("18 or over"));
+    c.step("26", &ctx());
+    assert_eq!(c.step, Step::Postcode);
+}
+
+#[test]
+fn stop_opts_out_once_keeps_the_answers_and_start_resumes() {
+    let (mut c, turn) = run(&["1", "Sam", "STOP"]);
+    assert_eq!(c.status, Status::Stopped);
+    assert!(c.opted_out);
+    assert_eq!(turn.effects, vec![Effect::OptedOut]);
+    assert!(reply(&turn).contains("999"));
+    assert_eq!(c.answers.name.as_deref(), Some("Sam"));
+
+    let again = c.step("stop", &ctx());
+    assert!(again.replies.is_empty(), "confirmed once only");
+    let quiet = c.step("34", &ctx());
+    assert!(quiet.replies.is_empty());
+    assert_eq!(c.step, Step::Age, "nothing moves while opted out");
+
+    let turn = c.step("START", &ctx());
+    assert_eq!(turn.effects, vec![Effect::OptedIn]);
+    assert_eq!(c.status, Status::Active);
+    assert!(reply(&turn).contains("18 or over"));
+}
+
+#[test]
+fn every_opt_out_word_opts_out() {
+    for word in [
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "REVOKE",
+        "OPTOUT",
+    ] {
+        let (c, turn) = run(&["1", word]);
+        assert!(c.opted_out, "{word}");
+        assert_eq!(turn.effects, vec![Effect::OptedOut], "{word}");
+    }
+}
+
+#[test]
+fn unstop_opts_back_in() {
+    let (mut c, _) = run(&["STOP"]);
+    let turn = c.step("unstop", &ctx());
+    assert!(!c.opted_out);
+    assert_eq!(turn.effects, vec![Effect::OptedIn]);
+}
+
+#[test]
+fn stop_as_the_very_first_text_still_mentions_999() {
+    let (c, turn) = Conversation::begin("STOP", &ctx());
+    assert!(c.opted_out);
+    assert_eq!(c.status, Status::Stopped);
+    assert!(reply(&turn).contains("999"));
+}
+
+#[test]
+fn an_abandoned_conversation_resumes_where_it_stopped() {
+    let (mut c, _) = run(&["1", "Sam"]);
+    c.status = Status::Abandoned;
+    let turn = c.step("34", &ctx());
+    assert_eq!(c.status, Status::Active);
+    assert_eq!(c.step, Step::Postcode);
+    assert!(reply(&turn).contains("postcode"));
+}
+
+#[test]
+fn more_text_at_the_summary_is_added_not_lost() {
+    let mut texts = SELF_PATH.to_vec();
+    texts.push("also my partner will come with me");
+    let (c, turn) = run(&texts);
+    assert_eq!(c.step, Step::Confirm);
+    assert!(reply(&turn).contains("added"));
+    assert_eq!(
+        c.answers
+            .anything_else
+            .as_ref()
+            .and_then(Optional::given)
+            .map(String::as_str),
+        Some("I have a guide dog\nalso my partner will come with me")
+    );
+    let mut texts = SELF_PATH.to_vec();
+    texts.push("no");
+    let (c, turn) = run(&texts);
+    assert_eq!(c.status, Status::Active);
+    assert!(reply(&turn).contains("What would you like to change"));
+}
+
+#[test]
+fn after_submitting_texts_get_a_short_reply_and_restart_begins_a_new_referral() {
+    let mut texts = SELF_PATH.to_vec();
+    texts.push("yes");
+    let (mut c, _) = run(&texts);
+    let turn = c.step("thank you", &ctx());
+    assert!(reply(&turn).contains("CRHT-7K3M9Q") && reply(&turn).contains("999"));
+    assert!(turn.effects.is_empty());
+    let turn = c.step("restart", &ctx());
+    assert_eq!(turn.effects, vec![Effect::NewReferral]);
+    assert_eq!(c.status, Status::Active);
+    assert_eq!(c.step, Step::Relationship);
+    assert!(c.answers.name.is_none());
+    assert!(reply(&turn).contains("999"));
+}
+
+#[test]
+fn language_yes_asks_which_and_no_means_none() {
+    let base = &SELF_PATH[..7];
+    let mut texts = base.to_vec();
+    texts.push("yes");
+    let (c, turn) = run(&texts);
+    assert_eq!(c.step, Step::Language);
+    assert!(reply(&turn).contains("Which language"));
+    texts.push("Urdu");
+    let (c, _) = run(&texts);
+    assert_eq!(c.step, Step::AccessNeeds);
+    assert_eq!(c.answers.language, Some(Optional::Given("Urdu".into())));
+}
+
+#[test]
+fn switching_to_myself_keeps_referrer_answers_out_of_the_sent_referral() {
+    let (mut c, _) = run(&["2", "1", "Jo", "1", "skip", "Alex"]);
+    for _ in 0..6 {
+        c.step("back", &ctx());
+    }
+    assert_eq!(c.step, Step::Relationship);
+    for text in SELF_PATH {
+        c.step(text, &ctx());
+    }
+    c.step("yes", &ctx());
+    assert_eq!(c.outcome, Some(Outcome::Submitted));
+    assert!(c.answers.referrer_role.is_none());
+    assert!(c.superseded.iter().any(|s| s.step == Step::ReferrerRole));
+}
+
+#[test]
+fn state_survives_a_round_trip_through_json() {
+    let mut texts = OTHER_PATH.to_vec();
+    texts.push("yes");
+    let (c, _) = run(&texts);
+    let stored = serde_json::to_string(&c).expect("serialises");
+    let back: Conversation = serde_json::from_str(&stored).expect("deserialises");
+    assert_eq!(back, c);
+}
+
+fn any_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("1".to_owned()),
+        Just("2".to_owned()),
+        Just("3".to_owned()),
+        Just("8".to_owned()),
+        Just("yes".to_owned()),
+        Just("no".to_owned()),
+        Just("not sure".to_owned()),
+        Just("BACK".to_owned()),
+        Just("RESTART".to_owned()),
+        Just("SKIP".to_owned()),
+        Just("HELP".to_owned()),
+        Just("STOP".to_owned()),
+        Just("START".to_owned()),
+        Just("edit".to_owned()),
+        Just("34".to_owned()),
+        Just("16".to_owned()),
+        Just("LS1 4DY".to_owned()),
+        Just("07911 123456".to_owned()),
+        Just("2 5".to_owned()),
+        any::<String>(),
+        "[a-z ]{0,20}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Random texts in any order never panic, always get a reply unless the person opted
+    /// out, and never lose an answer already given.
+    #[test]
+    fn random_texts_never_panic_always_reply_and_never_lose_an_answer(
+        first in any_text(),
+        texts in proptest::collection::vec(any_text(), 0..40),
+    ) {
+        let (mut c, turn) = Conversation::begin(&first, &ctx());
+        prop_assert!(!turn.replies.is_empty());
+        let mut given: Vec<(Step, serde_json::Value)> = Vec::new();
+        for text in &texts {
+            let was_opted_out = c.opted_out;
+            let turn = c.step(text, &ctx());
+            if turn.effects.contains(&Effect::NewReferral) {
+                // The old answers stay with the old referral; start tracking afresh.
+                given.clear();
+            }
+            let opted_out_quietly = was_opted_out && c.opted_out;
+            prop_assert!(opted_out_quietly || !turn.replies.is_empty(), "no reply to {text:?}");
+            prop_assert!(turn.replies.iter().all(|r| !r.trim().is_empty()));
+            for step in Step::ALL {
+                if let Some(v) = c.answers.get_json(step) && !given.contains(&(step, v.clone())) {
+                    given.push((step, v));
+                }
+            }
+        }
+        for (step, value) in given {
+            // Text added at the summary extends "anything else" rather than replacing it.
+            let extended = |v: &serde_json::Value| match (v.as_str(), value.as_str()) {
+                (Some(now), Some(before)) => step == Step::AnythingElse && now.starts_with(before),
+                _ => false,
+            };
+            let still_there = c.answers.get_json(step).as_ref().is_some_and(|v| *v == value || extended(v))
+                || c.superseded.iter().any(|s| s.step == step && (s.value == value || extended(&s.value)));
+            prop_assert!(still_there, "lost {step:?} = {value}");
+        }
+    }
+}

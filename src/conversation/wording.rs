@@ -1,0 +1,238 @@
+//! What the conversation says, loaded from `message-templates/<lang>/conversation.toml` so
+//! the clinical team can review and change the words without reading code.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+/// Every entry the conversation uses; a file missing one (or carrying an unknown one) fails
+/// to load.
+pub const KEYS: &[&str] = &[
+    "welcome",
+    "help",
+    "risk",
+    "not_safe",
+    "not_safe_other",
+    "stopped",
+    "started",
+    "not_understood",
+    "first_question",
+    "cannot_skip",
+    "bad_phone",
+    "bad_postcode",
+    "bad_age",
+    "which_language",
+    "added",
+    "ask_relationship",
+    "ask_referrer_role",
+    "ask_referrer_name",
+    "ask_consent",
+    "ask_subject_phone",
+    "ask_name",
+    "ask_age",
+    "ask_postcode",
+    "ask_safety",
+    "ask_situation",
+    "ask_contact_method",
+    "ask_language",
+    "ask_access_needs",
+    "ask_anything_else",
+    "ask_confirm",
+    "confirm_no",
+    "submitted",
+    "signposted",
+    "already_sent",
+    "already_signposted",
+    "on_call_alert",
+];
+
+/// Said when an entry cannot be rendered: short, safe, and never blank.
+const FALLBACK: &str = "Sorry, something went wrong on our side. In an emergency call 999. \
+                        Otherwise please call 0800 129 9999 or NHS 111.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WordingError {
+    #[error("conversation wording is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("conversation wording lacks the entry `{0}`")]
+    Missing(&'static str),
+    #[error("conversation wording has an unknown entry `{0}`")]
+    Unknown(String),
+    #[error("conversation wording entry `{key}` is not a valid template: {source}")]
+    Template {
+        key: String,
+        source: minijinja::Error,
+    },
+}
+
+/// The loaded, checked wording of one language.
+pub struct Wording {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Wording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wording").finish_non_exhaustive()
+    }
+}
+
+/// The variables every entry may use (see the header of conversation.toml).
+#[derive(Debug, Default, Serialize)]
+pub struct Vars {
+    pub about_self: bool,
+    pub reference: String,
+    /// The team's name (staff-facing texts only).
+    pub team: String,
+    pub a: DisplayAnswers,
+}
+
+/// Answers as short display strings; empty when not given.
+#[derive(Debug, Default, Serialize)]
+pub struct DisplayAnswers {
+    pub role: String,
+    pub referrer_name: String,
+    pub consent: String,
+    pub subject_phone: String,
+    pub name: String,
+    pub age: String,
+    pub place: String,
+    pub safety: String,
+    pub situation: String,
+    pub contact_method: String,
+    pub language: String,
+    pub access_needs: String,
+    pub anything_else: String,
+}
+
+impl Wording {
+    pub fn from_toml(text: &str) -> Result<Self, WordingError> {
+        let entries: BTreeMap<String, String> = toml::from_str(text)?;
+        if let Some(unknown) = entries.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(WordingError::Unknown(unknown.clone()));
+        }
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for key in KEYS {
+            let source = entries.get(*key).ok_or(WordingError::Missing(key))?;
+            env.add_template_owned(key.to_string(), source.trim().to_owned())
+                .map_err(|source| WordingError::Template {
+                    key: key.to_string(),
+                    source,
+                })?;
+        }
+        Ok(Self { env })
+    }
+
+    /// The English wording shipped with the gateway (a test proves it loads and renders).
+    pub fn english() -> Self {
+        #[allow(clippy::expect_used)]
+        Self::from_toml(include_str!("../../message-templates/en/conversation.toml"))
+            .expect("bundled English wording is checked by tests")
+    }
+
+    /// Renders one entry; on a template error returns a safe fallback rather than nothing.
+    pub fn render(&self, key: &str, vars: &Vars) -> String {
+        self.try_render(key, vars).unwrap_or_else(|err| {
+            tracing::error!(entry = key, error = %err, "conversation wording failed to render");
+            FALLBACK.to_owned()
+        })
+    }
+
+    pub fn try_render(&self, key: &str, vars: &Vars) -> Result<String, minijinja::Error> {
+        self.env
+            .get_template(key)?
+            .render(minijinja::value::Serde(vars))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(about_self: bool) -> Vars {
+        Vars {
+            about_self,
+            reference: "CRHT-7K3M9Q".into(),
+            team: "Leeds Crisis Team".into(),
+            a: DisplayAnswers {
+                role: "family".into(),
+                referrer_name: "Jo".into(),
+                consent: "yes".into(),
+                subject_phone: "07911 123456".into(),
+                name: "Sam".into(),
+                age: "yes".into(),
+                place: "LS1 4DY".into(),
+                safety: "yes".into(),
+                situation: "not sleeping".into(),
+                contact_method: "text message".into(),
+                language: "none".into(),
+                access_needs: "none".into(),
+                anything_else: "none".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn every_entry_renders_in_strict_mode_for_both_kinds_of_referrer() {
+        let wording = Wording::english();
+        for about_self in [true, false] {
+            for key in KEYS {
+                let text = wording
+                    .try_render(key, &sample(about_self))
+                    .unwrap_or_else(|e| panic!("{key}: {e}"));
+                assert!(!text.trim().is_empty(), "{key} rendered blank");
+                assert!(
+                    !text.contains("{{") && !text.contains("{%"),
+                    "{key}: {text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn safety_texts_mention_999() {
+        let wording = Wording::english();
+        for key in [
+            "welcome",
+            "help",
+            "risk",
+            "not_safe",
+            "not_safe_other",
+            "stopped",
+            "submitted",
+            "signposted",
+            "already_sent",
+        ] {
+            let text = wording.render(key, &sample(true));
+            assert!(text.contains("999"), "{key} must mention 999: {text}");
+        }
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_not_a_blank() {
+        let wording = Wording::from_toml(
+            &include_str!("../../message-templates/en/conversation.toml")
+                .replace("{{ reference }}", "{{ no_such_variable }}"),
+        )
+        .expect("still loads");
+        assert!(wording.try_render("submitted", &sample(true)).is_err());
+        assert!(wording.render("submitted", &sample(true)).contains("999"));
+    }
+
+    #[test]
+    fn missing_and_unknown_entries_are_refused() {
+        assert!(matches!(
+            Wording::from_toml("welcome = \"hi\""),
+            Err(WordingError::Missing(_))
+        ));
+        let extra = format!(
+            "{}\nsurprise = \"x\"\n",
+            include_str!("../../message-templates/en/conversation.toml")
+        );
+        assert!(matches!(
+            Wording::from_toml(&extra),
+            Err(WordingError::Unknown(k)) if k == "surprise"
+        ));
+    }
+}

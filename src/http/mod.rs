@@ -1,0 +1,113 @@
+//! HTTP: the provider's webhooks, the staff API under `/api/v1`, and operations endpoints.
+//! Handlers translate HTTP into calls on the store and the domain, nothing more.
+
+pub mod auth;
+pub mod error;
+mod ops;
+pub mod referrals;
+mod staff_audit;
+pub mod webhooks;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use serde::Serialize;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::ToSchema;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::intake::Intake;
+use crate::metrics::{HttpLabels, Metrics, RouteLabels};
+use crate::store::Store;
+
+/// Everything a handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub intake: Arc<Intake>,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+}
+
+/// Lists are `{"items": [...]}` so they can grow fields (paging) without breaking clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct List<T> {
+    pub items: Vec<T>,
+}
+
+impl<T> List<T> {
+    pub fn of(items: impl IntoIterator<Item = T>) -> Self {
+        Self {
+            items: items.into_iter().collect(),
+        }
+    }
+}
+
+/// Staff API bodies are small JSON documents.
+const MAX_API_BYTES: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(referrals::router())
+        .merge(staff_audit::router())
+        .layer(DefaultBodyLimit::max(MAX_API_BYTES));
+    let webhooks = webhooks::router().layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(webhooks)
+        .merge(ops::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    error::problem(StatusCode::NOT_FOUND, "no such resource")
+}
+
+async fn method_not_allowed() -> Response {
+    error::problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+}
+
+/// Counts and times every request by its route template — never by its raw path, which
+/// can hold a phone number (`/conversations/+44…`).
+async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    app.metrics
+        .http_requests
+        .get_or_create(&HttpLabels {
+            route: route.clone(),
+            method: method.clone(),
+            status,
+        })
+        .inc();
+    app.metrics
+        .http_seconds
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(elapsed.as_secs_f64());
+    tracing::debug!(%method, %route, status, elapsed_ms = elapsed.as_millis() as u64, "request");
+    response
+}

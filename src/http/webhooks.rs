@@ -1,0 +1,148 @@
+//! The SMS provider's webhooks: inbound texts and delivery receipts.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::phone::PhoneNumber;
+use crate::store::{InboundOutcome, InboundText};
+use crate::twilio::{signature, twiml};
+
+/// Twilio's largest text is 1,600 characters; with every other field and UTF-8 and
+/// percent-encoding, 64 KiB is far above any real webhook.
+pub const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/twilio/sms", post(inbound_sms))
+        .route("/webhooks/twilio/status", post(status_callback))
+}
+
+/// Form fields, in the order received.
+type Params = Vec<(String, String)>;
+
+/// Checks `X-Twilio-Signature` when an auth token is configured; 403 otherwise, before
+/// anything is stored.
+fn verified_params(
+    app: &AppState,
+    headers: &HeaderMap,
+    uri: &OriginalUri,
+    body: &[u8],
+) -> Result<Params, ApiError> {
+    let params: Params = form_urlencoded::parse(body).into_owned().collect();
+    if let Some(token) = &app.config.twilio.auth_token {
+        let url = format!(
+            "{}{}",
+            app.config.public_url.as_str().trim_end_matches('/'),
+            uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        );
+        let valid = headers
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|sig| signature::verify(token.expose(), &url, &params, sig));
+        if !valid {
+            app.metrics.reject("bad_signature");
+            tracing::warn!("webhook refused: missing or invalid X-Twilio-Signature");
+            return Err(ApiError::Forbidden(
+                "invalid or missing X-Twilio-Signature".into(),
+            ));
+        }
+    }
+    Ok(params)
+}
+
+fn field<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn twiml_response(replies: &[String]) -> Response {
+    let mut response = (StatusCode::OK, twiml::reply(replies)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
+    response
+}
+
+/// A text to the referral number. Answers 200 with TwiML only after the text is committed.
+#[tracing::instrument(skip_all)]
+async fn inbound_sms(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.inspect_err(|_| app.metrics.reject("too_large"))?;
+    let params = verified_params(&app, &headers, &uri, &body)?;
+    let provider_id = field(&params, "MessageSid")
+        .or_else(|| field(&params, "SmsMessageSid"))
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            app.metrics.reject("no_message_sid");
+            ApiError::BadRequest("MessageSid is required".into())
+        })?;
+    let from = field(&params, "From")
+        .and_then(|f| PhoneNumber::parse(f).ok())
+        .ok_or_else(|| {
+            app.metrics.reject("bad_from");
+            ApiError::BadRequest("From must be a valid phone number".into())
+        })?;
+    let text = InboundText {
+        provider_id: provider_id.to_owned(),
+        from,
+        body: field(&params, "Body").unwrap_or_default().to_owned(),
+        received_at: app.clock.now(),
+    };
+    let today = app.clock.today_in_uk();
+    let intake = &app.intake;
+    let decide = |snapshot: &crate::store::Snapshot| {
+        intake.decide(snapshot, &text.body, today, text.received_at)
+    };
+    let outcome = app.store.record_inbound(&text, &decide).await?;
+    let replies = match outcome {
+        InboundOutcome::Fresh { replies, .. } => {
+            app.metrics.inbound_texts.inc();
+            tracing::info!(from = %text.from, "text stored");
+            replies
+        }
+        InboundOutcome::Duplicate { replies } => {
+            app.metrics.inbound_duplicates.inc();
+            tracing::info!(from = %text.from, "provider retry of a stored text; same reply");
+            replies
+        }
+    };
+    Ok(twiml_response(&replies))
+}
+
+/// Delivery receipts for texts we sent.
+#[tracing::instrument(skip_all)]
+async fn status_callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body?;
+    let params = verified_params(&app, &headers, &uri, &body)?;
+    let sid = field(&params, "MessageSid")
+        .ok_or_else(|| ApiError::BadRequest("MessageSid is required".into()))?;
+    let status = field(&params, "MessageStatus")
+        .or_else(|| field(&params, "SmsStatus"))
+        .ok_or_else(|| ApiError::BadRequest("MessageStatus is required".into()))?;
+    let error_code = field(&params, "ErrorCode").filter(|c| !c.is_empty());
+    let updated = app
+        .store
+        .record_delivery_status(sid, status, error_code, app.clock.now())
+        .await?;
+    tracing::info!(status, updated, "delivery receipt");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

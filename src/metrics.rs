@@ -1,0 +1,145 @@
+//! Prometheus metrics, one registry per running gateway (so tests never share counters).
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    pub inbound_texts: Counter,
+    pub inbound_duplicates: Counter,
+    pub webhooks_rejected: Family<RejectLabels, Counter>,
+    pub urgent_referrals: Counter,
+    pub sms_sent: Counter,
+    pub sms_failed: Counter,
+    pub sms_retries: Counter,
+    pub conversations_abandoned: Counter,
+    pub http_requests: Family<HttpLabels, Counter>,
+    pub http_seconds: Family<RouteLabels, Histogram>,
+    pub up: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("crht");
+        let inbound_texts = Counter::default();
+        registry.register(
+            "inbound_texts",
+            "Texts received and durably stored",
+            inbound_texts.clone(),
+        );
+        let inbound_duplicates = Counter::default();
+        registry.register(
+            "inbound_duplicates",
+            "Provider retries of a text already stored (answered again, nothing changed)",
+            inbound_duplicates.clone(),
+        );
+        let webhooks_rejected = Family::<RejectLabels, Counter>::default();
+        registry.register(
+            "webhooks_rejected",
+            "Webhooks refused, by reason",
+            webhooks_rejected.clone(),
+        );
+        let urgent_referrals = Counter::default();
+        registry.register(
+            "urgent_flags",
+            "Texts that showed risk or an unsafe answer",
+            urgent_referrals.clone(),
+        );
+        let sms_sent = Counter::default();
+        registry.register("sms_sent", "Texts handed to the provider", sms_sent.clone());
+        let sms_failed = Counter::default();
+        registry.register(
+            "sms_failed",
+            "Texts the provider refused for good",
+            sms_failed.clone(),
+        );
+        let sms_retries = Counter::default();
+        registry.register(
+            "sms_retries",
+            "Send attempts retried after a temporary failure",
+            sms_retries.clone(),
+        );
+        let conversations_abandoned = Counter::default();
+        registry.register(
+            "conversations_abandoned",
+            "Conversations marked abandoned after going idle",
+            conversations_abandoned.clone(),
+        );
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            http_requests.clone(),
+        );
+        let http_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_seconds.clone(),
+        );
+        let up = Gauge::default();
+        up.set(1);
+        registry.register("up", "1 while the gateway runs", up.clone());
+        Self {
+            registry: Arc::new(registry),
+            inbound_texts,
+            inbound_duplicates,
+            webhooks_rejected,
+            urgent_referrals,
+            sms_sent,
+            sms_failed,
+            sms_retries,
+            conversations_abandoned,
+            http_requests,
+            http_seconds,
+            up,
+        }
+    }
+
+    pub fn reject(&self, reason: &'static str) {
+        self.webhooks_rejected
+            .get_or_create(&RejectLabels { reason })
+            .inc();
+    }
+
+    /// The registry in the OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

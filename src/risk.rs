@@ -1,0 +1,2068 @@
+//! Risk screening of inbound texts (safety rule 2): which risk-of-harm signals a text shows, so
+//! the service can answer with 999, flag the referral urgent and alert on-call at once.
+//!
+//! The phrases live in `config/risk-signals.toml`, which clinicians review; this module only
+//! reads that file and matches it. It is pure (no I/O, no logging: a message body must never
+//! reach a log) and it leans towards flagging: a false alarm costs a phone call, a miss can
+//! cost a life.
+//!
+//! How a text is read. The file's phrases go through the same steps, so clinicians write a
+//! phrase the way people text it.
+//! 1. Emoji listed in `[emoji]` become words ("💊" → "pills"). Letters are lower-cased.
+//!    Apostrophes, zero-width characters and combining accents are dropped ("don't" = "dont").
+//! 2. Letters and digits make words. `. , ; : ! ?`, line breaks, dashes, emoji and any other
+//!    non-ASCII symbol end a clause; spaces and other ASCII punctuation only end a word.
+//! 3. Two readings are screened and their signals joined: the words as written, and a
+//!    leetspeak reading where a word mixing letters with 0 1 3 4 5 @ $ reads as letters
+//!    ("su1c1de"), and a lone "2" or "4" as "to" or "for". Numbers ("30 tablets") stay
+//!    numbers in the first reading, so patterns still see them.
+//! 4. `[spellings]` rewrites shorthand, contractions and misspellings to one form
+//!    ("do not" → "dont", "going to" → "gonna", "u" → "you"), even across punctuation
+//!    ("Do. Not. Want. To. Live." still reads "dont wanna live").
+//! 5. `[clauses] break_words` ("but", "and", …) start a new clause, as punctuation does.
+//! 6. Phrases match whole words, with repeated letters squeezed ("diiie" = "die", "too" =
+//!    "to") and spaces inside a phrase ignored ("kill my self" = "kill myself"), so "kms"
+//!    never matches inside "kmsx". A one-word phrase must be spelt in full or stretched
+//!    ("nooose" but never "nose"). A phrase of two or more words is also looked for inside
+//!    one long run-together word ("#iwanttodie"). Phrases match across punctuation: a missed
+//!    phrase is worse than an odd match.
+//! 7. Phrases and patterns are tried on the words both with spellings applied and as
+//!    written, so a spelling never hides a phrase ("it is not safe" reads "it isnt safe" yet
+//!    still holds "not safe"). Patterns see the words joined by single spaces.
+//!
+//! When a match is ignored. A `[not_risk]` expression that holds the whole match in one
+//! sentence ("hurt her feelings") silences it. A negation cue silences it only when it comes
+//! within the window before the match, in the same clause, with only bridge words between, is
+//! not itself undone ("can't not", "why not"), and the text has no uncertainty cue anywhere.
+//! A phrase's own words ("can't go on") are never its cue: cues are looked for before it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+/// The rules shipped with the service, as reviewed by the clinical team.
+const BUNDLED_RULES: &str = include_str!("../config/risk-signals.toml");
+
+/// Widest negation window the file may set: a wider one would let a "not" early in a long
+/// sentence silence a risk phrase that it has nothing to do with.
+const MAX_NEGATION_WINDOW: usize = 6;
+
+/// Shortest key of a risk phrase looked for inside a run-together word ("iwanttodie"):
+/// long enough that no English word holds one by chance.
+const MIN_RUN_ON_KEY: usize = 8;
+
+/// Longest `[spellings]` variant, in words; anything longer belongs in a phrase list.
+const MAX_SPELLING_WORDS: usize = 3;
+
+/// Straight and curly apostrophes and look-alikes people type for one.
+const APOSTROPHES: [char; 8] = [
+    '\'', '\u{2019}', '\u{2018}', '`', '\u{00B4}', '\u{02BC}', '\u{2032}', '\u{FF07}',
+];
+
+/// A risk-signal file that cannot be used; each message names the entry at fault so a
+/// clinician can fix the file without reading code.
+#[derive(Debug, thiserror::Error)]
+pub enum RiskConfigError {
+    #[error("the risk-signal file is not valid (bad TOML, a missing field or an unknown key): {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("the risk-signal file defines no signals")]
+    NoSignals,
+    #[error(
+        "signal name `{name}` must be lower case letters and digits joined by single underscores, e.g. `self_harm`"
+    )]
+    BadSignalName { name: String },
+    #[error("signal `{signal}` has an empty description; say what it catches, staff see it")]
+    MissingDescription { signal: String },
+    #[error("signal `{signal}` has no phrases, patterns or together rules, so it could never flag")]
+    NoRules { signal: String },
+    #[error("{place}: entry {number} is empty")]
+    EmptyPhrase { place: String, number: usize },
+    #[error(
+        "{place}: `{phrase}` contains `{character}`; phrases are words only (letters, digits, spaces, apostrophes, hyphens), use `patterns` for anything else"
+    )]
+    BadPhrase {
+        place: String,
+        phrase: String,
+        character: char,
+    },
+    #[error("{place}: `{phrase}` must be a single word")]
+    NotOneWord { place: String, phrase: String },
+    #[error("spellings: `{variant}` is longer than {max} words")]
+    SpellingTooLong { variant: String, max: usize },
+    #[error("spellings: `{variant}` is listed under both `{first}` and `{second}`")]
+    ConflictingSpelling {
+        variant: String,
+        first: String,
+        second: String,
+    },
+    #[error("{place}: pattern `{pattern}` is not a valid regular expression: {source}")]
+    InvalidPattern {
+        place: String,
+        pattern: String,
+        #[source]
+        source: regex::Error,
+    },
+    #[error("{place}: pattern `{pattern}` matches an empty text, so it would flag every message")]
+    PatternMatchesEmpty { place: String, pattern: String },
+    #[error("negation.window must be between 1 and {max}, not {window}")]
+    BadWindow { window: usize, max: usize },
+    #[error(
+        "{place}: a together rule needs `any_of` and at least one of `and_any_of` or `or_signals`"
+    )]
+    IncompleteTogether { place: String },
+    #[error("{place}: `or_signals` names `{name}`, which is not a signal in this file")]
+    UnknownSignal { place: String, name: String },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file, as written by clinicians. Unknown keys are errors, so a misspelt key never
+// silently drops a list of phrases.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    clauses: ClausesIn,
+    negation: NegationIn,
+    uncertainty: UncertaintyIn,
+    #[serde(default)]
+    spellings: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    emoji: BTreeMap<String, String>,
+    #[serde(default)]
+    not_risk: NotRiskIn,
+    signals: BTreeMap<String, SignalIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClausesIn {
+    break_words: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NegationIn {
+    window: usize,
+    cues: Vec<String>,
+    bridge_words: Vec<String>,
+    undone_by: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UncertaintyIn {
+    cues: Vec<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotRiskIn {
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalIn {
+    description: String,
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    together: Vec<TogetherIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TogetherIn {
+    any_of: Vec<String>,
+    #[serde(default)]
+    and_any_of: Vec<String>,
+    #[serde(default)]
+    or_signals: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loaded rules.
+
+/// Loaded, validated risk-signal rules.
+#[derive(Clone)]
+pub struct RiskScreen {
+    /// Sorted by name, so `screen` returns names in order.
+    signals: Vec<Signal>,
+    together: Vec<Together>,
+    /// Every phrase of every list (signals, cues, together rules, not-risk), by matching key.
+    phrases: PhraseIndex,
+    not_risk_patterns: Vec<Regex>,
+    reader: TextReader,
+    negation_window: usize,
+    bridge_words: HashSet<String>,
+    undone_by: HashSet<String>,
+}
+
+#[derive(Clone)]
+struct Signal {
+    name: String,
+    patterns: Vec<Regex>,
+}
+
+/// Flags `signal` when a word from `any_of` and one from `and_any_of` both stand in the text,
+/// or a word from `any_of` stands and one of `or_signals` flagged on its own.
+#[derive(Clone)]
+struct Together {
+    signal: usize,
+    or_signals: Vec<usize>,
+}
+
+/// What a phrase in the index belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Signal(usize),
+    NegationCue,
+    UncertaintyCue,
+    NotRisk,
+    TogetherAny(usize),
+    TogetherWith(usize),
+}
+
+/// One match: words `start..end` of a reading.
+#[derive(Clone, Copy, Debug)]
+struct Hit {
+    owner: Owner,
+    start: usize,
+    end: usize,
+}
+
+impl RiskScreen {
+    pub fn from_toml(text: &str) -> Result<Self, RiskConfigError> {
+        let file: RulesFile = toml::from_str(text)?;
+        let reader = TextReader::load(&file)?;
+
+        let window = file.negation.window;
+        if !(1..=MAX_NEGATION_WINDOW).contains(&window) {
+            return Err(RiskConfigError::BadWindow {
+                window,
+                max: MAX_NEGATION_WINDOW,
+            });
+        }
+        let mut phrases = PhraseIndex::default();
+        phrases.add_all(
+            &reader,
+            "negation.cues",
+            &file.negation.cues,
+            Owner::NegationCue,
+        )?;
+        let bridge_words =
+            reader.single_words("negation.bridge_words", &file.negation.bridge_words)?;
+        let undone_by = reader.single_words("negation.undone_by", &file.negation.undone_by)?;
+        phrases.add_all(
+            &reader,
+            "uncertainty.cues",
+            &file.uncertainty.cues,
+            Owner::UncertaintyCue,
+        )?;
+        phrases.add_all(
+            &reader,
+            "not_risk.phrases",
+            &file.not_risk.phrases,
+            Owner::NotRisk,
+        )?;
+        let not_risk_patterns = compile_patterns("not_risk.patterns", &file.not_risk.patterns)?;
+
+        if file.signals.is_empty() {
+            return Err(RiskConfigError::NoSignals);
+        }
+        let position: HashMap<&str, usize> = file
+            .signals
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.as_str(), i))
+            .collect();
+        let mut signals = Vec::with_capacity(file.signals.len());
+        let mut together = Vec::new();
+        for (i, (name, signal)) in file.signals.iter().enumerate() {
+            if !is_signal_name(name) {
+                return Err(RiskConfigError::BadSignalName { name: name.clone() });
+            }
+            if signal.description.trim().is_empty() {
+                return Err(RiskConfigError::MissingDescription {
+                    signal: name.clone(),
+                });
+            }
+            if signal.phrases.is_empty() && signal.patterns.is_empty() && signal.together.is_empty()
+            {
+                return Err(RiskConfigError::NoRules {
+                    signal: name.clone(),
+                });
+            }
+            phrases.add_all(
+                &reader,
+                &format!("signals.{name}.phrases"),
+                &signal.phrases,
+                Owner::Signal(i),
+            )?;
+            let patterns = compile_patterns(&format!("signals.{name}.patterns"), &signal.patterns)?;
+            for (n, rule) in signal.together.iter().enumerate() {
+                let place = format!("signals.{name}.together[{}]", n + 1);
+                if rule.any_of.is_empty()
+                    || (rule.and_any_of.is_empty() && rule.or_signals.is_empty())
+                {
+                    return Err(RiskConfigError::IncompleteTogether { place });
+                }
+                let id = together.len();
+                phrases.add_all(
+                    &reader,
+                    &format!("{place}.any_of"),
+                    &rule.any_of,
+                    Owner::TogetherAny(id),
+                )?;
+                phrases.add_all(
+                    &reader,
+                    &format!("{place}.and_any_of"),
+                    &rule.and_any_of,
+                    Owner::TogetherWith(id),
+                )?;
+                let or_signals = rule
+                    .or_signals
+                    .iter()
+                    .map(|other| {
+                        position.get(other.as_str()).copied().ok_or_else(|| {
+                            RiskConfigError::UnknownSignal {
+                                place: place.clone(),
+                                name: other.clone(),
+                            }
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                together.push(Together {
+                    signal: i,
+                    or_signals,
+                });
+            }
+            signals.push(Signal {
+                name: name.clone(),
+                patterns,
+            });
+        }
+
+        Ok(Self {
+            signals,
+            together,
+            phrases,
+            not_risk_patterns,
+            reader,
+            negation_window: window,
+            bridge_words,
+            undone_by,
+        })
+    }
+
+    /// The rules shipped in config/risk-signals.toml.
+    pub fn bundled() -> Self {
+        // The test `bundled_rules_load` proves this file loads, so this never panics in a
+        // build whose tests passed.
+        Self::from_toml(BUNDLED_RULES)
+            .expect("config/risk-signals.toml is invalid; run `cargo test risk` to see why")
+    }
+
+    /// Names of the signals the text shows, sorted and de-duplicated; empty when none.
+    pub fn screen(&self, text: &str) -> Vec<String> {
+        let words = self.reader.words(text);
+        let mut readings = vec![self.reader.read(&words, false)];
+        readings.extend(self.reader.read_leetspeak(&words));
+        let found: Vec<Vec<Hit>> = readings.iter().map(|r| self.find(r)).collect();
+        let uncertain = found
+            .iter()
+            .flatten()
+            .any(|hit| hit.owner == Owner::UncertaintyCue);
+
+        let mut flagged = vec![false; self.signals.len()];
+        let mut together_any = vec![false; self.together.len()];
+        let mut together_with = vec![false; self.together.len()];
+        for (reading, hits) in readings.iter().zip(&found) {
+            let context = MatchContext::new(self, reading, hits, uncertain);
+            for hit in hits {
+                let slot = match hit.owner {
+                    Owner::Signal(i) => &mut flagged[i],
+                    Owner::TogetherAny(r) => &mut together_any[r],
+                    Owner::TogetherWith(r) => &mut together_with[r],
+                    Owner::NegationCue | Owner::UncertaintyCue | Owner::NotRisk => continue,
+                };
+                if !*slot && context.stands(hit) {
+                    *slot = true;
+                }
+            }
+        }
+        let direct = flagged.clone();
+        for (r, rule) in self.together.iter().enumerate() {
+            if together_any[r] && (together_with[r] || rule.or_signals.iter().any(|&s| direct[s])) {
+                flagged[rule.signal] = true;
+            }
+        }
+        self.signals
+            .iter()
+            .zip(flagged)
+            .filter(|(_, f)| *f)
+            .map(|(s, _)| s.name.clone())
+            .collect()
+    }
+
+    /// Every signal name the rules define (for docs and validation).
+    pub fn signal_names(&self) -> Vec<String> {
+        self.signals.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// Every phrase and pattern match in one reading, before negation and exceptions.
+    fn find(&self, reading: &Reading) -> Vec<Hit> {
+        let keys: Vec<&str> = reading.words.iter().map(|w| w.key.as_str()).collect();
+        let texts: Vec<&str> = reading.words.iter().map(|w| w.text.as_str()).collect();
+        let mut hits = self.phrases.find(&keys, &texts);
+        let written_keys: Vec<&str> = reading.written_keys.iter().map(String::as_str).collect();
+        let written_texts: Vec<&str> = reading.written_texts.iter().map(String::as_str).collect();
+        let written_hits = self.phrases.find(&written_keys, &written_texts);
+        let run_on_hits = self.phrases.find_run_on(&written_keys);
+        hits.extend(written_hits.into_iter().chain(run_on_hits).map(|hit| {
+            let (start, end) = reading.written_span(hit.start, hit.end);
+            Hit { start, end, ..hit }
+        }));
+        for (i, signal) in self.signals.iter().enumerate() {
+            for pattern in &signal.patterns {
+                reading.pattern_hits(pattern, Owner::Signal(i), &mut hits);
+            }
+        }
+        for pattern in &self.not_risk_patterns {
+            reading.pattern_hits(pattern, Owner::NotRisk, &mut hits);
+        }
+        hits
+    }
+}
+
+impl fmt::Debug for RiskScreen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RiskScreen")
+            .field("signals", &self.signals.len())
+            .field("phrases", &self.phrases.count)
+            .field(
+                "patterns",
+                &self.signals.iter().map(|s| s.patterns.len()).sum::<usize>(),
+            )
+            .field("together_rules", &self.together.len())
+            .finish()
+    }
+}
+
+/// Everything needed to judge whether a hit in one reading stands.
+struct MatchContext<'a> {
+    screen: &'a RiskScreen,
+    words: &'a [Word],
+    uncertain: bool,
+    /// For each word position, where the negation cues ending just before it start.
+    cues_ending_at: Vec<Vec<usize>>,
+    /// Words that undo a following cue: `undone_by` words and every cue's words.
+    negative: Vec<bool>,
+    /// Not-risk expressions, each within one sentence.
+    not_risk: Vec<(usize, usize)>,
+}
+
+impl<'a> MatchContext<'a> {
+    fn new(screen: &'a RiskScreen, reading: &'a Reading, hits: &[Hit], uncertain: bool) -> Self {
+        let words = reading.words.as_slice();
+        let mut cues_ending_at = vec![Vec::new(); words.len() + 1];
+        let mut negative: Vec<bool> = words
+            .iter()
+            .map(|w| screen.undone_by.contains(&w.key))
+            .collect();
+        let mut not_risk = Vec::new();
+        for hit in hits {
+            match hit.owner {
+                Owner::NegationCue => {
+                    cues_ending_at[hit.end].push(hit.start);
+                    negative[hit.start..hit.end].fill(true);
+                }
+                Owner::NotRisk if words[hit.start].sentence == words[hit.end - 1].sentence => {
+                    not_risk.push((hit.start, hit.end));
+                }
+                _ => {}
+            }
+        }
+        Self {
+            screen,
+            words,
+            uncertain,
+            cues_ending_at,
+            negative,
+            not_risk,
+        }
+    }
+
+    fn stands(&self, hit: &Hit) -> bool {
+        let excepted = self
+            .not_risk
+            .iter()
+            .any(|&(start, end)| start <= hit.start && hit.end <= end);
+        !excepted && (self.uncertain || !self.negated(hit.start))
+    }
+
+    /// Whether a cue negates the match starting at word `start` (see the module docs).
+    fn negated(&self, start: usize) -> bool {
+        let clause = self.words[start].clause;
+        let mut end = start;
+        for _ in 0..self.screen.negation_window {
+            if end == 0 {
+                return false;
+            }
+            let cue = self.cues_ending_at[end]
+                .iter()
+                .copied()
+                .filter(|&cue| {
+                    self.words[cue].clause == clause && self.words[end - 1].clause == clause
+                })
+                .min();
+            if let Some(cue) = cue {
+                return !self.undone(cue, clause);
+            }
+            let before = &self.words[end - 1];
+            if before.clause != clause || !self.screen.bridge_words.contains(&before.key) {
+                return false;
+            }
+            end -= 1;
+        }
+        false
+    }
+
+    /// Whether the cue starting at word `cue` is undone by a negative word just before it.
+    fn undone(&self, cue: usize, clause: usize) -> bool {
+        let from = cue.saturating_sub(self.screen.negation_window);
+        (from..cue)
+            .rev()
+            .take_while(|&w| self.words[w].clause == clause)
+            .any(|w| self.negative[w])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a text into words.
+
+/// How the file says texts (and its own phrases) are read: emoji, spellings, clause breaks.
+#[derive(Clone, Default)]
+struct TextReader {
+    emoji: Vec<(String, String)>,
+    /// Squeezed variant words joined by spaces → the word it is read as.
+    spellings: HashMap<String, String>,
+    longest_spelling: usize,
+    break_words: HashSet<String>,
+}
+
+/// A word as written, lower case, before spellings.
+struct WrittenWord {
+    text: String,
+    sentence: usize,
+}
+
+/// A word as read, after spellings.
+#[derive(Debug)]
+struct Word {
+    text: String,
+    /// `text` with repeated letters squeezed: what phrases compare.
+    key: String,
+    /// Punctuation-delimited; spellings and not-risk expressions stay inside one.
+    sentence: usize,
+    /// A sentence further split by break words; negation stays inside one.
+    clause: usize,
+}
+
+/// One reading of a text (as written, or as leetspeak).
+struct Reading {
+    words: Vec<Word>,
+    /// The words before spellings, and squeezed, for phrases.
+    written_texts: Vec<String>,
+    written_keys: Vec<String>,
+    /// The words before spellings, joined by single spaces, for patterns.
+    written_text: String,
+    written_starts: Vec<usize>,
+    written_to_word: Vec<usize>,
+    /// The words after spellings, joined by single spaces, for patterns.
+    text: String,
+    starts: Vec<usize>,
+}
+
+enum CharKind {
+    Word,
+    Ignored,
+    WordBreak,
+    ClauseBreak,
+}
+
+fn char_kind(c: char) -> CharKind {
+    if c.is_alphanumeric() || c == '@' || c == '$' {
+        return CharKind::Word;
+    }
+    if APOSTROPHES.contains(&c)
+        || matches!(c,
+            '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{0300}'..='\u{036F}')
+    {
+        return CharKind::Ignored;
+    }
+    if c == '\n' || c == '\r' {
+        return CharKind::ClauseBreak;
+    }
+    if c.is_whitespace() {
+        return CharKind::WordBreak;
+    }
+    if c.is_ascii() {
+        return match c {
+            '.' | ',' | ';' | ':' | '!' | '?' => CharKind::ClauseBreak,
+            _ => CharKind::WordBreak,
+        };
+    }
+    match c {
+        // curly double quotes, guillemets, Unicode hyphens
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' | '\u{2010}'
+        | '\u{2011}' => CharKind::WordBreak,
+        _ => CharKind::ClauseBreak,
+    }
+}
+
+/// Collapses runs of one letter ("killll" → "kil", "too" → "to"); digits are left alone so
+/// "100" stays a hundred.
+fn squeeze(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut last = None;
+    for c in word.chars() {
+        if Some(c) == last && !c.is_numeric() {
+            continue;
+        }
+        out.push(c);
+        last = Some(c);
+    }
+    out
+}
+
+/// Appends a word's key to a phrase key, squeezing across the join, so spaces inside a
+/// phrase do not matter ("kill my self" and "killmyself" both read "kilmyself").
+fn push_key(key: &mut String, word_key: &str) {
+    let mut chars = word_key.chars();
+    if let (Some(last), Some(first)) = (key.chars().next_back(), word_key.chars().next())
+        && last == first
+        && !first.is_numeric()
+    {
+        chars.next();
+    }
+    key.extend(chars);
+}
+
+fn leet_letter(c: char) -> Option<char> {
+    match c {
+        '0' => Some('o'),
+        '1' | '!' => Some('i'),
+        '3' => Some('e'),
+        '4' | '@' => Some('a'),
+        '5' | '$' => Some('s'),
+        _ => None,
+    }
+}
+
+/// The leetspeak reading of a word, when it has one: a word with letters whose digits and
+/// symbols all read as letters ("k1ll", "k!ll", "$uicide"), or a lone "2" / "4".
+fn read_leet(word: &str) -> Option<String> {
+    match word {
+        "2" => return Some("to".to_owned()),
+        "4" => return Some("for".to_owned()),
+        _ => {}
+    }
+    if !word.chars().any(char::is_alphabetic) || !word.chars().any(|c| leet_letter(c).is_some()) {
+        return None;
+    }
+    let read: String = word.chars().map(|c| leet_letter(c).unwrap_or(c)).collect();
+    read.chars().all(char::is_alphabetic).then_some(read)
+}
+
+impl TextReader {
+    fn load(file: &RulesFile) -> Result<Self, RiskConfigError> {
+        let mut reader = Self::default();
+        for (emoji, word) in &file.emoji {
+            let emoji = emoji.replace('\u{FE0F}', "");
+            if emoji.trim().is_empty() {
+                return Err(RiskConfigError::EmptyPhrase {
+                    place: "emoji".to_owned(),
+                    number: reader.emoji.len() + 1,
+                });
+            }
+            check_phrase_text("emoji", reader.emoji.len(), word)?;
+            reader.emoji.push((emoji, word.clone()));
+        }
+
+        for (canonical, variants) in &file.spellings {
+            check_phrase_text("spellings", 0, canonical)?;
+            let canonical_words = reader.words(canonical);
+            let [canonical_word] = canonical_words.as_slice() else {
+                return Err(RiskConfigError::NotOneWord {
+                    place: "spellings".to_owned(),
+                    phrase: canonical.clone(),
+                });
+            };
+            let canonical_key = squeeze(&canonical_word.text);
+            let place = format!("spellings.{canonical}");
+            for (n, variant) in variants.iter().enumerate() {
+                check_phrase_text(&place, n, variant)?;
+                let words = reader.words(variant);
+                if words.len() > MAX_SPELLING_WORDS {
+                    return Err(RiskConfigError::SpellingTooLong {
+                        variant: variant.clone(),
+                        max: MAX_SPELLING_WORDS,
+                    });
+                }
+                let key = words
+                    .iter()
+                    .map(|w| squeeze(&w.text))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if key == canonical_key {
+                    continue;
+                }
+                if let Some(first) = reader.spellings.get(&key)
+                    && *first != canonical_word.text
+                {
+                    return Err(RiskConfigError::ConflictingSpelling {
+                        variant: variant.clone(),
+                        first: first.clone(),
+                        second: canonical.clone(),
+                    });
+                }
+                reader.longest_spelling = reader.longest_spelling.max(words.len());
+                reader.spellings.insert(key, canonical_word.text.clone());
+            }
+        }
+
+        reader.break_words =
+            reader.single_words("clauses.break_words", &file.clauses.break_words)?;
+        Ok(reader)
+    }
+
+    /// The words of a text as written: emoji read, lower case, apostrophes dropped,
+    /// each with the number of the sentence it is in.
+    fn words(&self, text: &str) -> Vec<WrittenWord> {
+        let with_emoji_read;
+        let text = if self.emoji.iter().any(|(e, _)| text.contains(e.as_str())) {
+            let mut read = text.replace('\u{FE0F}', "");
+            for (emoji, word) in &self.emoji {
+                read = read.replace(emoji.as_str(), &format!(" {word} "));
+            }
+            with_emoji_read = read;
+            with_emoji_read.as_str()
+        } else {
+            text
+        };
+
+        let chars: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+        let mut words = Vec::new();
+        let mut current = String::new();
+        let mut sentence = 0;
+        for (i, &c) in chars.iter().enumerate() {
+            // "k!ll": a `!` between letters is leetspeak for "i", not the end of a clause.
+            let kind = if c == '!'
+                && i > 0
+                && chars[i - 1].is_alphabetic()
+                && chars.get(i + 1).is_some_and(|n| n.is_alphabetic())
+            {
+                CharKind::Word
+            } else {
+                char_kind(c)
+            };
+            match kind {
+                CharKind::Word => current.push(c),
+                CharKind::Ignored => {}
+                CharKind::WordBreak => end_word(&mut words, &mut current, sentence),
+                CharKind::ClauseBreak => {
+                    end_word(&mut words, &mut current, sentence);
+                    sentence += 1;
+                }
+            }
+        }
+        end_word(&mut words, &mut current, sentence);
+        words
+    }
+
+    /// The leetspeak reading, or `None` when it would be the same as the words as written.
+    fn read_leetspeak(&self, written: &[WrittenWord]) -> Option<Reading> {
+        written
+            .iter()
+            .any(|w| read_leet(&w.text).is_some())
+            .then(|| self.read(written, true))
+    }
+
+    /// Reads written words into words: leetspeak (when asked), spellings, clauses.
+    fn read(&self, written: &[WrittenWord], leet: bool) -> Reading {
+        let texts: Vec<String> = written
+            .iter()
+            .map(|w| {
+                leet.then(|| read_leet(&w.text))
+                    .flatten()
+                    .unwrap_or_else(|| w.text.clone())
+            })
+            .collect();
+        let keys: Vec<String> = texts.iter().map(|t| squeeze(t)).collect();
+        let drafts: Vec<Word> = texts
+            .iter()
+            .zip(&keys)
+            .zip(written)
+            .map(|((text, key), w)| Word {
+                text: text.clone(),
+                key: key.clone(),
+                sentence: w.sentence,
+                clause: 0,
+            })
+            .collect();
+        // Twice, so a misspelling inside a contraction still reads ("wnt 2" → "want to" → "wanna").
+        let (drafts, first_map) = self.respell(drafts);
+        let (mut words, second_map) = self.respell(drafts);
+        let written_to_word: Vec<usize> = first_map.iter().map(|&i| second_map[i]).collect();
+
+        let mut clause = 0;
+        for k in 1..words.len() {
+            if words[k].sentence != words[k - 1].sentence
+                || self.break_words.contains(&words[k].key)
+            {
+                clause += 1;
+            }
+            words[k].clause = clause;
+        }
+
+        let (written_text, written_starts) = join_words(texts.iter().map(String::as_str));
+        let (text, starts) = join_words(words.iter().map(|w| w.text.as_str()));
+        Reading {
+            words,
+            written_texts: texts,
+            written_keys: keys,
+            written_text,
+            written_starts,
+            written_to_word,
+            text,
+            starts,
+        }
+    }
+
+    /// Words with `[spellings]` applied, and for each word given, the word it became.
+    fn respell(&self, words: Vec<Word>) -> (Vec<Word>, Vec<usize>) {
+        let keys: Vec<String> = words.iter().map(|w| w.key.clone()).collect();
+        let mut respelt: Vec<Word> = Vec::with_capacity(words.len());
+        let mut map = Vec::with_capacity(words.len());
+        let mut words = words.into_iter().enumerate();
+        while let Some((i, word)) = words.next() {
+            map.push(respelt.len());
+            match self.spelling_at(&keys, i) {
+                Some((len, text)) => {
+                    for _ in 1..len {
+                        words.next();
+                        map.push(respelt.len());
+                    }
+                    respelt.push(Word {
+                        key: squeeze(&text),
+                        text,
+                        ..word
+                    });
+                }
+                None => respelt.push(word),
+            }
+        }
+        (respelt, map)
+    }
+
+    /// The longest spelling that starts at word `i`. It may cross punctuation; the word it
+    /// makes belongs to the sentence of its first word, so a cue made across a full stop
+    /// ("do. not") never negates what follows.
+    fn spelling_at(&self, keys: &[String], i: usize) -> Option<(usize, String)> {
+        let longest = self.longest_spelling.min(keys.len() - i);
+        (1..=longest).rev().find_map(|len| {
+            let key = keys[i..i + len].join(" ");
+            self.spellings.get(&key).map(|word| (len, word.clone()))
+        })
+    }
+
+    /// A phrase from the file read as words, or an error naming it when it is not words.
+    fn phrase(
+        &self,
+        place: &str,
+        index: usize,
+        phrase: &str,
+    ) -> Result<Vec<Word>, RiskConfigError> {
+        check_phrase_text(place, index, phrase)?;
+        let words = self.read(&self.words(phrase), false).words;
+        if words.is_empty() {
+            return Err(RiskConfigError::EmptyPhrase {
+                place: place.to_owned(),
+                number: index + 1,
+            });
+        }
+        Ok(words)
+    }
+
+    /// A list of one-word entries, as the keys they are compared by.
+    fn single_words(
+        &self,
+        place: &str,
+        list: &[String],
+    ) -> Result<HashSet<String>, RiskConfigError> {
+        let mut keys = HashSet::with_capacity(list.len());
+        for (n, entry) in list.iter().enumerate() {
+            let mut words = self.phrase(place, n, entry)?;
+            match (words.pop(), words.is_empty()) {
+                (Some(word), true) => keys.insert(word.key),
+                _ => {
+                    return Err(RiskConfigError::NotOneWord {
+                        place: place.to_owned(),
+                        phrase: entry.clone(),
+                    });
+                }
+            };
+        }
+        Ok(keys)
+    }
+}
+
+fn end_word(words: &mut Vec<WrittenWord>, current: &mut String, sentence: usize) {
+    if !current.is_empty() {
+        words.push(WrittenWord {
+            text: std::mem::take(current),
+            sentence,
+        });
+    }
+}
+
+/// Words joined by single spaces, and where each starts.
+fn join_words<'a>(words: impl Iterator<Item = &'a str>) -> (String, Vec<usize>) {
+    let mut text = String::new();
+    let mut starts = Vec::new();
+    for word in words {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        starts.push(text.len());
+        text.push_str(word);
+    }
+    (text, starts)
+}
+
+/// The words `start..end` that the bytes `from..to` of a joined text cover.
+fn word_span(starts: &[usize], from: usize, to: usize) -> Option<(usize, usize)> {
+    if from >= to {
+        return None;
+    }
+    let start = starts.partition_point(|&s| s <= from).checked_sub(1)?;
+    let end = starts.partition_point(|&s| s < to);
+    (start < end).then_some((start, end))
+}
+
+impl Reading {
+    /// The words that the written words `start..end` were read into.
+    fn written_span(&self, start: usize, end: usize) -> (usize, usize) {
+        (
+            self.written_to_word[start],
+            self.written_to_word[end - 1] + 1,
+        )
+    }
+
+    /// Pattern matches on both joined texts. After each match the search restarts at the
+    /// next word, so a negated match cannot hide an overlapping one that stands.
+    fn pattern_hits(&self, pattern: &Regex, owner: Owner, hits: &mut Vec<Hit>) {
+        for (text, starts, written) in [
+            (&self.text, &self.starts, false),
+            (&self.written_text, &self.written_starts, true),
+        ] {
+            let mut at = 0;
+            while let Some(m) = pattern.find_at(text, at) {
+                if let Some((start, end)) = word_span(starts, m.start(), m.end()) {
+                    let (start, end) = if written {
+                        self.written_span(start, end)
+                    } else {
+                        (start, end)
+                    };
+                    hits.push(Hit { owner, start, end });
+                }
+                let next = starts.partition_point(|&s| s <= m.start());
+                match starts.get(next) {
+                    Some(&next_start) => at = next_start,
+                    None => break,
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phrase lookup.
+
+/// Phrases by matching key (squeezed words run together), so a text is matched against all
+/// lists in one pass over its words. Each phrase is indexed both with spellings applied and
+/// as written.
+#[derive(Clone, Default)]
+struct PhraseIndex {
+    by_key: HashMap<String, Vec<Entry>>,
+    longest_key: usize,
+    count: usize,
+    /// Risk phrases of two or more words with long keys, also looked for inside a single
+    /// run-together word ("#iwanttodie").
+    run_on: Vec<(String, Owner)>,
+}
+
+/// One phrase under its key.
+#[derive(Clone, PartialEq)]
+struct Entry {
+    owner: Owner,
+    /// A one-word phrase's letters. Squeezing alone would let "nose" match "noose", so a
+    /// one-word phrase must be spelt in full, or with a letter stretched ("nooooose").
+    exact: Option<String>,
+}
+
+/// Whether a word has a letter typed three or more times in a row ("diiie").
+fn is_stretched(word: &str) -> bool {
+    let chars: Vec<char> = word.chars().collect();
+    chars
+        .windows(3)
+        .any(|w| w[0] == w[1] && w[1] == w[2] && !w[0].is_numeric())
+}
+
+impl PhraseIndex {
+    fn add_all(
+        &mut self,
+        reader: &TextReader,
+        place: &str,
+        phrases: &[String],
+        owner: Owner,
+    ) -> Result<(), RiskConfigError> {
+        for (n, phrase) in phrases.iter().enumerate() {
+            let read: Vec<(String, String)> = reader
+                .phrase(place, n, phrase)?
+                .into_iter()
+                .map(|w| (w.key, w.text))
+                .collect();
+            let written: Vec<(String, String)> = reader
+                .words(phrase)
+                .into_iter()
+                .map(|w| (squeeze(&w.text), w.text))
+                .collect();
+            for words in [read, written] {
+                let mut key = String::new();
+                for (word_key, _) in &words {
+                    push_key(&mut key, word_key);
+                }
+                self.longest_key = self.longest_key.max(key.len());
+                let exact = match words.as_slice() {
+                    [(_, text)] => Some(text.clone()),
+                    _ => None,
+                };
+                let run_on = (key.clone(), owner);
+                if matches!(owner, Owner::Signal(_))
+                    && exact.is_none()
+                    && key.len() >= MIN_RUN_ON_KEY
+                    && !self.run_on.contains(&run_on)
+                {
+                    self.run_on.push(run_on);
+                }
+                let entry = Entry { owner, exact };
+                let entries = self.by_key.entry(key).or_default();
+                if !entries.contains(&entry) {
+                    entries.push(entry);
+                }
+            }
+            self.count += 1;
+        }
+        Ok(())
+    }
+
+    /// Matches over a sequence of words, given as keys and texts; `start..end` index into it.
+    fn find(&self, keys: &[&str], texts: &[&str]) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        for start in 0..keys.len() {
+            let mut key = String::new();
+            let mut letters = String::new();
+            for end in start..keys.len() {
+                push_key(&mut key, keys[end]);
+                letters.push_str(texts[end]);
+                if key.len() > self.longest_key {
+                    break;
+                }
+                let Some(entries) = self.by_key.get(&key) else {
+                    continue;
+                };
+                for entry in entries {
+                    let spelt = entry
+                        .exact
+                        .as_ref()
+                        .is_none_or(|exact| *exact == letters || is_stretched(&letters));
+                    if spelt {
+                        hits.push(Hit {
+                            owner: entry.owner,
+                            start,
+                            end: end + 1,
+                        });
+                    }
+                }
+            }
+        }
+        hits
+    }
+
+    /// Risk phrases inside single run-together words.
+    fn find_run_on(&self, keys: &[&str]) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        for (i, word_key) in keys.iter().enumerate() {
+            if word_key.len() <= MIN_RUN_ON_KEY {
+                continue;
+            }
+            for (phrase_key, owner) in &self.run_on {
+                if word_key.len() > phrase_key.len() && word_key.contains(phrase_key.as_str()) {
+                    hits.push(Hit {
+                        owner: *owner,
+                        start: i,
+                        end: i + 1,
+                    });
+                }
+            }
+        }
+        hits
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers.
+
+fn is_signal_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('_')
+        && !name.contains("__")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn check_phrase_text(place: &str, index: usize, phrase: &str) -> Result<(), RiskConfigError> {
+    if phrase.trim().is_empty() {
+        return Err(RiskConfigError::EmptyPhrase {
+            place: place.to_owned(),
+            number: index + 1,
+        });
+    }
+    let allowed = |c: char| c.is_alphanumeric() || c == ' ' || c == '-' || APOSTROPHES.contains(&c);
+    match phrase.chars().find(|&c| !allowed(c)) {
+        Some(character) => Err(RiskConfigError::BadPhrase {
+            place: place.to_owned(),
+            phrase: phrase.to_owned(),
+            character,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn compile_patterns(place: &str, patterns: &[String]) -> Result<Vec<Regex>, RiskConfigError> {
+    let compile = |source: &str| RegexBuilder::new(source).case_insensitive(true).build();
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(n, pattern)| {
+            let invalid = |source| RiskConfigError::InvalidPattern {
+                place: place.to_owned(),
+                pattern: pattern.clone(),
+                source,
+            };
+            if pattern.trim().is_empty() {
+                return Err(RiskConfigError::EmptyPhrase {
+                    place: place.to_owned(),
+                    number: n + 1,
+                });
+            }
+            // Compiled alone first, so a stray `)` cannot escape the whole-word wrapper.
+            if compile(pattern).map_err(invalid)?.is_match("") {
+                return Err(RiskConfigError::PatternMatchesEmpty {
+                    place: place.to_owned(),
+                    pattern: pattern.clone(),
+                });
+            }
+            compile(&format!(r"\b(?:{pattern})\b")).map_err(invalid)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn bundled() -> &'static RiskScreen {
+        static SCREEN: OnceLock<RiskScreen> = OnceLock::new();
+        SCREEN.get_or_init(RiskScreen::bundled)
+    }
+
+    fn flags(text: &str) -> Vec<String> {
+        bundled().screen(text)
+    }
+
+    const ALL_SIGNALS: [&str; 9] = [
+        "command_hallucinations",
+        "farewell",
+        "harm_to_others",
+        "not_safe",
+        "overdose_taken",
+        "self_harm",
+        "suicidal_intent",
+        "suicide_plan_or_means",
+        "third_party_at_risk",
+    ];
+
+    #[test]
+    fn bundled_rules_load() {
+        let loaded = RiskScreen::from_toml(BUNDLED_RULES);
+        assert!(loaded.is_ok(), "bundled rules fail to load: {loaded:?}");
+        assert_eq!(bundled().signal_names(), ALL_SIGNALS);
+    }
+
+    #[test]
+    fn every_signal_has_a_phrase_or_pattern() {
+        let file: RulesFile = toml::from_str(BUNDLED_RULES).expect("bundled file parses");
+        for (name, signal) in &file.signals {
+            assert!(
+                !signal.phrases.is_empty() || !signal.patterns.is_empty(),
+                "signal {name} has no phrase and no pattern"
+            );
+            assert!(
+                !signal.description.trim().is_empty(),
+                "{name} has no description"
+            );
+        }
+    }
+
+    /// Each phrase in the file, texted on its own, raises its own signal: catches a phrase
+    /// that a spelling rewrite or a not-risk expression has made unmatchable.
+    #[test]
+    fn every_bundled_phrase_flags_its_own_signal() {
+        let file: RulesFile = toml::from_str(BUNDLED_RULES).expect("bundled file parses");
+        for (name, signal) in &file.signals {
+            for phrase in &signal.phrases {
+                assert!(
+                    flags(phrase).contains(name),
+                    "phrase {phrase:?} does not flag {name}: {:?}",
+                    flags(phrase)
+                );
+            }
+            for rule in &signal.together {
+                for means in &rule.any_of {
+                    for context in &rule.and_any_of {
+                        let text = format!("{means}. {context}");
+                        assert!(flags(&text).contains(name), "{text:?} does not flag {name}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn debug_is_short_and_clone_screens_the_same() {
+        let shown = format!("{:?}", bundled());
+        assert!(shown.starts_with("RiskScreen {"), "{shown}");
+        assert!(shown.len() < 200, "{shown}");
+        let copy = bundled().clone();
+        assert_eq!(copy.screen("I want to die"), ["suicidal_intent"]);
+    }
+
+    /// Texts that must flag, with the signals each must include (others may also flag).
+    const MUST_FLAG: &[(&str, &[&str])] = &[
+        // suicidal intent or ideation, with misspellings, shorthand and leetspeak
+        ("I want to kill myself", &["suicidal_intent"]),
+        ("i want to die", &["suicidal_intent"]),
+        ("I wanna die", &["suicidal_intent"]),
+        ("i wana die", &["suicidal_intent"]),
+        ("want 2 die", &["suicidal_intent"]),
+        ("I want too die", &["suicidal_intent"]),
+        ("I WANT TO DIE", &["suicidal_intent"]),
+        ("I want to die!!!!!", &["suicidal_intent"]),
+        ("i...want...to...die", &["suicidal_intent"]),
+        ("want-to-die", &["suicidal_intent"]),
+        ("I w4nt t0 d1e", &["suicidal_intent"]),
+        ("I want to d1e", &["suicidal_intent"]),
+        ("I'm suicidal", &["suicidal_intent"]),
+        ("feeling suicidle tonight", &["suicidal_intent"]),
+        ("i feel sucidal", &["suicidal_intent"]),
+        ("thinking about suicde", &["suicidal_intent"]),
+        ("having thoughts of sucide", &["suicidal_intent"]),
+        ("su1c1de", &["suicidal_intent"]),
+        ("$uicidal af", &["suicidal_intent"]),
+        ("5uicide", &["suicidal_intent"]),
+        ("kms", &["suicidal_intent"]),
+        ("KMS", &["suicidal_intent"]),
+        ("honestly kms 😭😭", &["suicidal_intent"]),
+        ("kys", &["suicidal_intent"]),
+        ("I'm going to unalive myself", &["suicidal_intent"]),
+        ("i want to end it all", &["suicidal_intent"]),
+        ("I'm going to end it", &["suicidal_intent"]),
+        ("I just want to end it tonight", &["suicidal_intent"]),
+        ("I cant go on", &["suicidal_intent"]),
+        ("I can't go on like this", &["suicidal_intent"]),
+        ("I cannot go on", &["suicidal_intent"]),
+        ("I can\u{2019}t go on", &["suicidal_intent"]),
+        ("I don't want to be here anymore", &["suicidal_intent"]),
+        ("dont want to be here", &["suicidal_intent"]),
+        ("I do not want to be here", &["suicidal_intent"]),
+        ("I don\u{2019}t wanna be here", &["suicidal_intent"]),
+        ("I don't want to wake up tomorrow", &["suicidal_intent"]),
+        ("I hope I don't wake up", &["suicidal_intent"]),
+        ("there's no reason to live", &["suicidal_intent"]),
+        (
+            "everyone would be better off without me",
+            &["suicidal_intent"],
+        ),
+        ("they'd be better off without me", &["suicidal_intent"]),
+        ("I'd be better off dead", &["suicidal_intent"]),
+        ("no point living", &["suicidal_intent"]),
+        ("theres no point in living anymore", &["suicidal_intent"]),
+        ("what's the point in living", &["suicidal_intent"]),
+        ("I wish I was dead", &["suicidal_intent"]),
+        ("i want to kill my self", &["suicidal_intent"]),
+        ("i want to killmyself", &["suicidal_intent"]),
+        ("I want to kiiiiill myself", &["suicidal_intent"]),
+        ("gonna kill meself", &["suicidal_intent"]),
+        ("I want to kill myslef", &["suicidal_intent"]),
+        ("I'm going to top myself", &["suicidal_intent"]),
+        ("I'm gonna do myself in", &["suicidal_intent"]),
+        ("I've been thinking about ending it", &["suicidal_intent"]),
+        ("Im so tired of living", &["suicidal_intent"]),
+        ("I can't do this anymore", &["suicidal_intent"]),
+        ("I can't take it any more", &["suicidal_intent"]),
+        ("I'm ready to die", &["suicidal_intent"]),
+        ("I don't think I want to live anymore", &["suicidal_intent"]),
+        ("I don't know if I can go on", &["suicidal_intent"]),
+        ("I'm not sure I want to be alive", &["suicidal_intent"]),
+        ("I don't see the point anymore", &["suicidal_intent"]),
+        ("life isn't worth living", &["suicidal_intent"]),
+        ("no one would miss me if I died", &["suicidal_intent"]),
+        ("kill\u{200B}myself", &["suicidal_intent"]),
+        ("kill. myself", &["suicidal_intent"]),
+        // multi-sentence, other languages and emoji around English
+        (
+            "Hi. I need help with my mum. Actually I want to die.",
+            &["suicidal_intent"],
+        ),
+        (
+            "مجھے مدد چاہیے۔ I want to kill myself",
+            &["suicidal_intent"],
+        ),
+        ("میں بہت پریشان ہوں I want to die ہوں", &["suicidal_intent"]),
+        ("Mujhe bahut dukh hai. I want to die", &["suicidal_intent"]),
+        (
+            "Nie wiem co robić, chcę umrzeć. I want to die",
+            &["suicidal_intent"],
+        ),
+        (
+            "Proszę pomóż. Wziąłem 30 tabletek. I've taken 30 tablets",
+            &["overdose_taken"],
+        ),
+        ("😭😭 i want to die 💔", &["suicidal_intent"]),
+        ("I want to die 🙏🏽", &["suicidal_intent"]),
+        ("ＩＭ ＯＫ. want to die", &["suicidal_intent"]),
+        // self-harm
+        ("I've been cutting again", &["self_harm"]),
+        ("I cut myself last night", &["self_harm"]),
+        ("I want to hurt myself", &["self_harm"]),
+        ("i keep hurting my self", &["self_harm"]),
+        ("i hurt meself again", &["self_harm"]),
+        ("relapsed on sh", &["self_harm"]),
+        ("I self harmed", &["self_harm"]),
+        ("self-harm urges are bad", &["self_harm"]),
+        ("I keep burning myself with a lighter", &["self_harm"]),
+        ("I've been starving myself", &["self_harm"]),
+        // suicide plan or means
+        ("I've got a rope", &["suicide_plan_or_means"]),
+        ("I'm on the bridge", &["suicide_plan_or_means"]),
+        (
+            "standing on the edge of the bridge",
+            &["suicide_plan_or_means"],
+        ),
+        (
+            "I'm going to jump in front of a train",
+            &["suicide_plan_or_means"],
+        ),
+        ("gonna step in front of a bus", &["suicide_plan_or_means"]),
+        (
+            "I'm going to take all my tablets",
+            &["suicide_plan_or_means"],
+        ),
+        (
+            "I've been stockpiling my tablets",
+            &["suicide_plan_or_means"],
+        ),
+        ("im saving up my pills", &["suicide_plan_or_means"]),
+        (
+            "I can't cope, I've got paracetamol here",
+            &["suicide_plan_or_means"],
+        ),
+        ("💊💊💊 had enough", &["suicide_plan_or_means"]),
+        (
+            "how many paracetamol would it take",
+            &["suicide_plan_or_means"],
+        ),
+        ("I want to hang myself", &["suicide_plan_or_means"]),
+        ("I tied a noose", &["suicide_plan_or_means"]),
+        (
+            "sitting in the car with the exhaust running",
+            &["suicide_plan_or_means"],
+        ),
+        ("I'm going to overdose", &["suicide_plan_or_means"]),
+        ("I have a gun", &["suicide_plan_or_means"]),
+        (
+            "I want to die and I have tablets",
+            &["suicidal_intent", "suicide_plan_or_means"],
+        ),
+        ("carbon monoxide", &["suicide_plan_or_means"]),
+        ("I've got the knife in my hand", &["suicide_plan_or_means"]),
+        // an overdose already taken
+        ("I've taken 30 tablets", &["overdose_taken"]),
+        ("I've taken 30 tablets!!! 😭😭", &["overdose_taken"]),
+        ("ive taken 30 paracetamol", &["overdose_taken"]),
+        ("ive taken 30 paracetemol", &["overdose_taken"]),
+        ("I took all my pills", &["overdose_taken"]),
+        ("just took a whole box of paracetamol", &["overdose_taken"]),
+        ("I swallowed a load of tablets", &["overdose_taken"]),
+        ("took 16 co-codamol", &["overdose_taken"]),
+        ("I've OD'd", &["overdose_taken"]),
+        ("I\u{2019}ve OD\u{2019}d on my meds", &["overdose_taken"]),
+        ("I've taken an overdose", &["overdose_taken"]),
+        ("I took too many tablets", &["overdose_taken"]),
+        ("i took 3 sleeping tablets", &["overdose_taken"]),
+        ("I've had 20 sertraline", &["overdose_taken"]),
+        ("I took my pills with vodka", &["overdose_taken"]),
+        ("taken the lot", &["overdose_taken"]),
+        ("I've taken thirty tablets", &["overdose_taken"]),
+        // harm to others
+        ("I'm going to kill him", &["harm_to_others"]),
+        ("I want to stab someone", &["harm_to_others"]),
+        ("I'm going to hurt my mum", &["harm_to_others"]),
+        ("I'll kill you", &["harm_to_others"]),
+        ("ill kill u", &["harm_to_others"]),
+        ("I want to hurt the baby", &["harm_to_others"]),
+        (
+            "I keep having thoughts of killing my neighbour",
+            &["harm_to_others"],
+        ),
+        ("I could kill her", &["harm_to_others"]),
+        ("He's threatening to kill me", &["harm_to_others"]),
+        ("I feel like hurting people", &["harm_to_others"]),
+        ("I am going to strangle my boyfriend", &["harm_to_others"]),
+        // someone else at immediate risk
+        ("My son says he's going to end it", &["third_party_at_risk"]),
+        ("she's taken pills", &["third_party_at_risk"]),
+        ("She\u{2019}s taken pills", &["third_party_at_risk"]),
+        (
+            "my daughter has taken an overdose",
+            &["third_party_at_risk", "overdose_taken"],
+        ),
+        (
+            "My husband is talking about killing himself",
+            &["third_party_at_risk"],
+        ),
+        ("my friend wants to die", &["third_party_at_risk"]),
+        (
+            "my mum is suicidal",
+            &["third_party_at_risk", "suicidal_intent"],
+        ),
+        ("he's threatening to jump", &["third_party_at_risk"]),
+        (
+            "My brother is missing and he left a note",
+            &["third_party_at_risk"],
+        ),
+        (
+            "she said she'll be dead by morning",
+            &["third_party_at_risk"],
+        ),
+        ("my dad has gone missing", &["third_party_at_risk"]),
+        ("I can't wake him up", &["third_party_at_risk"]),
+        (
+            "my partner just swallowed a load of tablets",
+            &["overdose_taken"],
+        ),
+        (
+            "Hi. I'm worried about my mum. She's taken pills and won't wake up.",
+            &["third_party_at_risk"],
+        ),
+        // farewell
+        ("this is goodbye", &["farewell"]),
+        ("I won't be here tomorrow", &["farewell"]),
+        ("i wont be here tmrw", &["farewell"]),
+        ("say bye to my kids for me", &["farewell"]),
+        ("please look after my dog", &["farewell"]),
+        ("by the time you read this I'll be gone", &["farewell"]),
+        ("I've written a note", &["farewell"]),
+        ("Goodbye everyone. Sorry for everything", &["farewell"]),
+        // not safe
+        ("I'm not safe", &["not_safe"]),
+        ("I am not safe", &["not_safe"]),
+        ("I don't feel safe right now", &["not_safe"]),
+        ("I can't keep myself safe", &["not_safe"]),
+        // command hallucinations
+        (
+            "the voices are telling me to hurt people",
+            &["command_hallucinations", "harm_to_others"],
+        ),
+        ("voices telling me to jump", &["command_hallucinations"]),
+    ];
+
+    /// Ordinary texts that must not flag.
+    const MUST_NOT_FLAG: &[&str] = &[
+        "",
+        "hello",
+        "Hi",
+        "yes",
+        "2",
+        "I need help with my mum",
+        "can you call me tomorrow",
+        "Can I change my appointment to Tuesday?",
+        "My son is 19 and lives with me",
+        "I'm a paramedic referring a patient",
+        "Is the crisis team open at weekends?",
+        "Please call my partner, he knows about my care",
+        "thanks, bye",
+        "ok goodbye",
+        "Bye for now",
+        "I'm feeling low but safe",
+        "I'm safe",
+        "Yes I am safe right now",
+        "no, I'm fine thanks",
+        // "die" must not match inside other words or idioms
+        "my diet is going badly",
+        "I died laughing",
+        "I'm dying to see my grandson",
+        "the battery died",
+        "I'm dead tired",
+        "My dog died last week and I'm sad",
+        // everyday "kill", "hurt", "shoot"
+        "My back is killing me",
+        "this heat is killing me",
+        "Killing time before my appointment",
+        "I could murder a cup of tea",
+        "I hurt her feelings and feel bad",
+        "I think I hurt my mum's feelings",
+        "I'll shoot you a text later",
+        "Hit me up when you can",
+        "I ran 10 kms today",
+        "kmsx",
+        "I cut my finger cooking",
+        "I need to cut my hair",
+        // medicines in ordinary use: no amount, no distress, nothing taken in excess
+        "I take my tablets every morning",
+        "I took my tablets this morning",
+        "She's taken her tablets today",
+        "He took 2 paracetamol for his headache",
+        "I stopped taking my tablets because of side effects",
+        "My mum has dementia and forgets her medication",
+        "Can you tell me how many tablets I should take?",
+        "I need a repeat prescription for sertraline",
+        // places and vehicles in ordinary use
+        "The train was late so I missed my appointment",
+        "I'm on the bus",
+        "I walked over the bridge to the clinic",
+        "I'm going to the bridge club on Friday",
+        // negated risk phrases
+        "I'm not going to hurt myself",
+        "I don't want to die",
+        "I do not want to die",
+        "I would never kill myself",
+        "I'm not suicidal",
+        "I'm not suicidal, I just need to talk to someone",
+        "I have no thoughts of suicide",
+        "I don't have any suicidal thoughts",
+        "I haven't self harmed in months",
+        "I'm not thinking about suicide",
+        "I'm not going to end it",
+        "I'm not going to kill myself, I promise",
+        "I'd never take an overdose",
+        "I would never hurt anyone",
+        "I don't want to hurt anyone",
+        "I'm not going to hurt myself or anyone else",
+        "I'm not in danger",
+        "I'm not unsafe",
+        "I don't feel unsafe",
+        "No. I'm not going to hurt myself.",
+        // other languages only, and emoji only
+        "Nie, dziękuję",
+        "مجھے مدد چاہیے",
+        "😊👍",
+        "🙂🙃😉",
+    ];
+
+    #[test]
+    fn texts_that_must_flag() {
+        let mut failures = Vec::new();
+        for (text, expected) in MUST_FLAG {
+            let got = flags(text);
+            if let Some(missing) = expected.iter().find(|s| !got.iter().any(|g| g == *s)) {
+                failures.push(format!("{text:?}: missing {missing}, got {got:?}"));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} missed:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn texts_that_must_not_flag() {
+        let failures: Vec<String> = MUST_NOT_FLAG
+            .iter()
+            .map(|text| (text, flags(text)))
+            .filter(|(_, got)| !got.is_empty())
+            .map(|(text, got)| format!("{text:?}: {got:?}"))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} false alarms:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+
+    /// False alarms we accept on purpose: each is close to a real risk text, and a missed
+    /// signal costs more than a call. Kept here so the choice is visible and reviewed.
+    #[test]
+    fn texts_knowingly_flagged() {
+        let cases: &[(&str, &str)] = &[
+            // self-harm phrase used for an accident
+            ("I cut myself shaving", "self_harm"),
+            // a jumping plan phrase used for an everyday jump
+            ("I'm going to jump in the shower", "suicide_plan_or_means"),
+            // a patient rearranging an appointment uses a farewell phrase
+            ("I won't be here tomorrow, can we rearrange?", "farewell"),
+            // the "not" is too far from "hurt myself" to count (window of 3 words)
+            ("I'm not going to do anything to hurt myself", "self_harm"),
+            // hyperbole that is also how a threat of violence is reported
+            (
+                "my mum's gonna kill me when she sees my room",
+                "harm_to_others",
+            ),
+            // the word "suicide" in a film title
+            ("Watching Suicide Squad", "suicidal_intent"),
+            // three tablets count as an overdose taken
+            ("I had 3 paracetamol for my headache", "overdose_taken"),
+            // a means word with distress, whatever the topic
+            (
+                "I can't cope with the train strike",
+                "suicide_plan_or_means",
+            ),
+            // "today" is a time limit, a hedge that turns off negation
+            ("I won't hurt myself today", "self_harm"),
+        ];
+        for (text, signal) in cases {
+            assert!(
+                flags(text).iter().any(|s| s == signal),
+                "{text:?} no longer flags {signal}"
+            );
+        }
+    }
+
+    #[test]
+    fn negation_switches_off_only_a_nearby_cue_in_the_same_clause() {
+        let cases: &[(&str, &[&str])] = &[
+            ("I'm not going to hurt myself", &[]),
+            ("I don't want to die", &[]),
+            ("I won't kill myself", &[]),
+            ("I'm not really going to hurt myself", &[]),
+            ("I no longer want to kill myself", &[]),
+            // the cue belongs to another clause
+            ("not ok and I want to kill myself", &["suicidal_intent"]),
+            ("not ok, want to die", &["suicidal_intent"]),
+            ("I'm not ok but I want to die", &["suicidal_intent"]),
+            ("No. I want to die", &["suicidal_intent"]),
+            ("I'm not 😭 want to die", &["suicidal_intent"]),
+            // words between the cue and the phrase that are not bridge words
+            ("I'm not ok I want to die", &["suicidal_intent"]),
+            ("No I want to die", &["suicidal_intent"]),
+            (
+                "I never thought I would want to kill myself",
+                &["suicidal_intent"],
+            ),
+            ("I didn't mean to hurt myself", &["self_harm"]),
+            // the cue is too far before the phrase
+            (
+                "I have never felt so much like I want to die",
+                &["suicidal_intent"],
+            ),
+            // a cue after the phrase negates nothing
+            ("I want to die, not live", &["suicidal_intent"]),
+            // phrases with their own negation are never negated by it
+            ("I dont want to be here", &["suicidal_intent"]),
+            ("I can't go on", &["suicidal_intent"]),
+            ("I don't want to wake up", &["suicidal_intent"]),
+            ("there is no reason to live", &["suicidal_intent"]),
+            ("I'm not safe", &["not_safe"]),
+            // double negatives and "why not"
+            ("I can't not hurt myself", &["self_harm"]),
+            ("I cannot not hurt myself", &["self_harm"]),
+            ("I'm not able to not hurt myself", &["self_harm"]),
+            ("why not just kill myself", &["suicidal_intent"]),
+            ("why not kill myself", &["suicidal_intent"]),
+            (
+                "the only reason I don't kill myself is my kids",
+                &["suicidal_intent"],
+            ),
+            (
+                "if I don't kill myself tonight it will be tomorrow",
+                &["suicidal_intent"],
+            ),
+            ("I'm trying not to hurt myself", &["self_harm"]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(flags(text), *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn uncertainty_anywhere_turns_negation_off() {
+        let cases: &[(&str, &[&str])] = &[
+            ("I'm not sure I won't hurt myself", &["self_harm"]),
+            ("I don't know if I won't hurt myself", &["self_harm"]),
+            ("I won't hurt myself, maybe", &["self_harm"]),
+            ("I might not kill myself", &["suicidal_intent"]),
+            ("I'm scared I'll hurt myself", &["self_harm"]),
+            (
+                "I'm afraid I might not be able to stop myself. I won't kill myself",
+                &["suicidal_intent"],
+            ),
+            ("I can't promise I won't hurt myself", &["self_harm"]),
+            ("I'm worried I'll hurt myself", &["self_harm"]),
+            ("I won't kill myself tonight", &["suicidal_intent"]),
+            ("I'm not going to kill myself yet", &["suicidal_intent"]),
+            ("I'm not going to kill myself for now", &["suicidal_intent"]),
+            ("I don't think I'll hurt myself", &["self_harm"]),
+            ("idk, I'm not suicidal", &["suicidal_intent"]),
+            (
+                "I'm not suicidal but part of me wants to die",
+                &["suicidal_intent"],
+            ),
+            (
+                "I'm not going to kill myself but I want to",
+                &["suicidal_intent"],
+            ),
+            // uncertainty on its own is not a risk signal
+            ("I'm not sure what time my appointment is", &[]),
+            ("maybe call me after lunch", &[]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(flags(text), *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn results_are_sorted_and_unique() {
+        let got = flags(
+            "I want to kill myself. I want to kill myself. I've taken 30 tablets. This is goodbye",
+        );
+        // tablets alongside another signal also count as means
+        assert_eq!(
+            got,
+            [
+                "farewell",
+                "overdose_taken",
+                "suicidal_intent",
+                "suicide_plan_or_means"
+            ]
+        );
+    }
+
+    #[test]
+    fn leetspeak_reads_letters_but_keeps_numbers() {
+        assert_eq!(flags("su1c1de"), ["suicidal_intent"]);
+        assert_eq!(flags("k1ll mys3lf"), ["suicidal_intent"]);
+        // "30" must stay a number for the overdose pattern
+        assert_eq!(flags("taken 30 tablets"), ["overdose_taken"]);
+        // "2" alone is a number, too small to be an overdose
+        assert!(flags("took 2 tablets").is_empty());
+    }
+
+    // ---- rules file errors ------------------------------------------------------------------
+
+    const MINIMAL: &str = r#"
+[clauses]
+break_words = ["but"]
+
+[negation]
+window = 3
+cues = ["not"]
+bridge_words = ["going", "to"]
+undone_by = ["can't"]
+
+[uncertainty]
+cues = ["not sure"]
+
+[signals.self_harm]
+description = "Hurting themselves"
+phrases = ["hurt myself"]
+"#;
+
+    fn load_error(text: &str) -> String {
+        RiskScreen::from_toml(text)
+            .expect_err("these rules should be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn minimal_rules_work() {
+        let screen = RiskScreen::from_toml(MINIMAL).expect("minimal rules load");
+        assert_eq!(screen.screen("I want to hurt myself"), ["self_harm"]);
+        assert!(screen.screen("I'm not going to hurt myself").is_empty());
+        assert_eq!(
+            screen.screen("not sure. not going to hurt myself"),
+            ["self_harm"]
+        );
+        assert_eq!(screen.signal_names(), ["self_harm"]);
+    }
+
+    #[test]
+    fn bad_toml_is_refused() {
+        let message = load_error("[signals.self_harm\nphrases = [");
+        assert!(message.contains("not valid"), "{message}");
+        let message = load_error("");
+        assert!(message.contains("clauses"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let message = load_error(&format!("{MINIMAL}colour = \"red\"\n"));
+        assert!(message.contains("colour"), "{message}");
+        let message = load_error(&MINIMAL.replace("phrases = ", "phrase = "));
+        assert!(message.contains("phrase"), "{message}");
+        let message = load_error(&format!("{MINIMAL}\n[extra]\nthing = 1\n"));
+        assert!(message.contains("extra"), "{message}");
+    }
+
+    #[test]
+    fn invalid_regex_is_refused_naming_signal_and_pattern() {
+        let message = load_error(&format!("{MINIMAL}patterns = ['(took|taken 30']\n"));
+        assert!(message.contains("signals.self_harm.patterns"), "{message}");
+        assert!(message.contains("(took|taken 30"), "{message}");
+        // a stray `)` must not escape the whole-word wrapper
+        let message = load_error(&format!("{MINIMAL}patterns = ['a)|(b']\n"));
+        assert!(message.contains("a)|(b"), "{message}");
+    }
+
+    #[test]
+    fn pattern_matching_everything_is_refused() {
+        let message = load_error(&format!("{MINIMAL}patterns = ['x*']\n"));
+        assert!(message.contains("matches an empty text"), "{message}");
+        assert!(message.contains("x*"), "{message}");
+    }
+
+    #[test]
+    fn empty_phrase_is_refused_naming_where() {
+        let message = load_error(&MINIMAL.replace(r#"["hurt myself"]"#, r#"["hurt myself", " "]"#));
+        assert!(message.contains("signals.self_harm.phrases"), "{message}");
+        assert!(message.contains("entry 2"), "{message}");
+        let message = load_error(&MINIMAL.replace(r#"cues = ["not sure"]"#, r#"cues = ["'"]"#));
+        assert!(message.contains("uncertainty.cues"), "{message}");
+    }
+
+    #[test]
+    fn phrase_with_punctuation_is_refused() {
+        let message = load_error(&MINIMAL.replace("hurt myself", "hurt myself!"));
+        assert!(message.contains("hurt myself!"), "{message}");
+        assert!(message.contains("`!`"), "{message}");
+    }
+
+    #[test]
+    fn other_rule_mistakes_are_refused() {
+        let cases = [
+            (MINIMAL.replace("self_harm", "Self-Harm"), "Self-Harm"),
+            (MINIMAL.replace("Hurting themselves", " "), "description"),
+            (
+                MINIMAL.replace(r#"phrases = ["hurt myself"]"#, ""),
+                "no phrases, patterns or together rules",
+            ),
+            (MINIMAL.replace("window = 3", "window = 0"), "negation.window"),
+            (MINIMAL.replace(r#"["going", "to"]"#, r#"["going home"]"#), "going home"),
+            (MINIMAL.replace("[signals.self_harm]\ndescription = \"Hurting themselves\"\nphrases = [\"hurt myself\"]\n", ""), "signals"),
+            (
+                format!(
+                    "{MINIMAL}[[signals.self_harm.together]]\nany_of = [\"rope\"]\nor_signals = [\"no_such_signal\"]\n"
+                ),
+                "no_such_signal",
+            ),
+            (
+                format!("{MINIMAL}[[signals.self_harm.together]]\nany_of = [\"rope\"]\n"),
+                "together[1]",
+            ),
+            (
+                format!("{MINIMAL}[spellings]\ndont = [\"do not\"]\nnot = [\"do not\"]\n"),
+                "do not",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = load_error(&text);
+            assert!(
+                message.contains(expected),
+                "{expected:?} not in {message:?}"
+            );
+        }
+    }
+
+    // ---- properties -------------------------------------------------------------------------
+
+    const POSITIVE: &[(&str, &str)] = &[
+        ("I want to kill myself", "suicidal_intent"),
+        ("I'm not going to lie, I want to die", "suicidal_intent"),
+        ("I've taken 30 tablets", "overdose_taken"),
+        ("I'm going to hurt my mum", "harm_to_others"),
+        ("my son says he's going to end it", "third_party_at_risk"),
+        ("this is goodbye", "farewell"),
+        ("I can't go on", "suicidal_intent"),
+        ("I'm not sure I won't hurt myself", "self_harm"),
+        ("I'm on the bridge", "suicide_plan_or_means"),
+        ("I'm not safe", "not_safe"),
+    ];
+
+    const NEUTRAL_WORDS: &[&str] = &[
+        "hello",
+        "thanks",
+        "the",
+        "weather",
+        "is",
+        "nice",
+        "my",
+        "appointment",
+        "bus",
+        "tea",
+        "garden",
+        "tuesday",
+        "please",
+        "call",
+        "me",
+        "back",
+        "dog",
+        "walk",
+        "work",
+        "football",
+        "shopping",
+        "book",
+        "film",
+        "music",
+        "kitchen",
+        "not",
+        "no",
+        "never",
+        "don't",
+        "ok",
+        "fine",
+        "feelings",
+        "with",
+        "kindness",
+        "them",
+        "a",
+        "an",
+        "i",
+        "you",
+        "bye",
+        "but",
+    ];
+
+    /// Fragments that exercise every branch of the reader: emoji, apostrophes, leetspeak,
+    /// numbers, clause breaks, combining marks, right-to-left text.
+    const FRAGMENTS: &[&str] = &[
+        "kill",
+        "myself",
+        "my self",
+        "k1ll",
+        "$",
+        "@",
+        "0",
+        "30",
+        "2",
+        "4",
+        "tablets",
+        "'",
+        "’",
+        "don't",
+        "not",
+        ".",
+        ",",
+        "!",
+        "?",
+        "\n",
+        " ",
+        "-",
+        "—",
+        "…",
+        "💊",
+        "🔪",
+        "😭",
+        "\u{FE0F}",
+        "\u{200B}",
+        "\u{0301}",
+        "İ",
+        "ß",
+        "مجھے",
+        "ہوں",
+        "۔",
+        "zabiję",
+        "się",
+        "ＩＭ",
+        "𝓀",
+        "but",
+        "and",
+        "maybe",
+        "no longer",
+        "why",
+        "can't",
+        "kms",
+        "end it",
+        "sh",
+        "\t",
+        "\"",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_text_screens_without_panicking(text in proptest::collection::vec(any::<char>(), 0..2000)) {
+            let text: String = text.into_iter().collect();
+            let got = bundled().screen(&text);
+            prop_assert!(got.windows(2).all(|w| w[0] < w[1]), "not sorted and unique: {:?}", got);
+        }
+
+        #[test]
+        fn tricky_fragments_screen_without_panicking(parts in proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..300)) {
+            let text = parts.concat();
+            let got = bundled().screen(&text);
+            prop_assert!(got.iter().all(|s| ALL_SIGNALS.contains(&s.as_str())));
+        }
+
+        #[test]
+        fn neutral_text_after_a_signal_keeps_it(
+            (text, signal) in proptest::sample::select(POSITIVE),
+            words in proptest::collection::vec(proptest::sample::select(NEUTRAL_WORDS), 0..40),
+        ) {
+            let longer = format!("{text}. {}", words.join(" "));
+            let got = bundled().screen(&longer);
+            prop_assert!(got.iter().any(|s| s == signal), "{:?} lost {}: {:?}", longer, signal, got);
+        }
+
+        #[test]
+        fn neutral_text_before_a_signal_keeps_it(
+            (text, signal) in proptest::sample::select(POSITIVE),
+            words in proptest::collection::vec(proptest::sample::select(NEUTRAL_WORDS), 0..40),
+        ) {
+            let longer = format!("{}. {text}", words.join(" "));
+            let got = bundled().screen(&longer);
+            prop_assert!(got.iter().any(|s| s == signal), "{:?} lost {}: {:?}", longer, signal, got);
+        }
+
+        #[test]
+        fn capitals_make_no_difference((text, _) in proptest::sample::select(POSITIVE)) {
+            prop_assert_eq!(bundled().screen(&text.to_uppercase()), bundled().screen(text));
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Twilio, the SMS provider: webhook signatures, TwiML replies and the REST API client.
+
+pub mod signature;
+pub mod twiml;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use serde::Deserialize;
+use url::Url;
+
+use crate::channels::sms::{SendError, SentSms, SmsProvider};
+use crate::config::{Secret, TwilioConfig};
+use crate::domain::phone::PhoneNumber;
+
+/// Sends texts through `POST {api_base}/2010-04-01/Accounts/{sid}/Messages.json`.
+#[derive(Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    messages_url: String,
+    account_sid: String,
+    auth_token: Secret,
+    from: PhoneNumber,
+    status_callback: Url,
+}
+
+impl std::fmt::Debug for TwilioClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioClient")
+            .field("messages_url", &self.messages_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the Twilio client cannot be built: {0}")]
+pub struct ClientError(String);
+
+/// Twilio's JSON answer to a send (only what we use).
+#[derive(Debug, Deserialize)]
+struct Created {
+    sid: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiError {
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+}
+
+impl TwilioClient {
+    pub fn new(config: &TwilioConfig, public_url: &Url) -> Result<Self, ClientError> {
+        crate::install_tls_provider();
+        let account_sid = config
+            .account_sid
+            .clone()
+            .ok_or_else(|| ClientError("no account SID".into()))?;
+        let auth_token = config
+            .auth_token
+            .clone()
+            .ok_or_else(|| ClientError("no auth token".into()))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| ClientError(e.to_string()))?;
+        let base = config.api_base.as_str().trim_end_matches('/');
+        let status_callback = public_url
+            .join("webhooks/twilio/status")
+            .map_err(|e| ClientError(e.to_string()))?;
+        Ok(Self {
+            http,
+            messages_url: format!("{base}/2010-04-01/Accounts/{account_sid}/Messages.json"),
+            account_sid,
+            auth_token,
+            from: config.from.clone(),
+            status_callback,
+        })
+    }
+}
+
+#[async_trait]
+impl SmsProvider for TwilioClient {
+    fn name(&self) -> &'static str {
+        "twilio"
+    }
+
+    async fn send(&self, to: &PhoneNumber, body: &str) -> Result<SentSms, SendError> {
+        let response = self
+            .http
+            .post(&self.messages_url)
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
+            .form(&[
+                ("To", to.e164()),
+                ("From", self.from.e164()),
+                ("Body", body),
+                ("StatusCallback", self.status_callback.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(transport_reason(&e)))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| SendError::Transient(transport_reason(&e)))?;
+        if status.is_success() {
+            let created: Created = serde_json::from_slice(&bytes)
+                .map_err(|_| SendError::Transient("unreadable answer from Twilio".into()))?;
+            return Ok(SentSms {
+                provider_id: created.sid,
+                status: created.status.unwrap_or_else(|| "queued".into()),
+            });
+        }
+        let code = serde_json::from_slice::<ApiError>(&bytes)
+            .ok()
+            .and_then(|e| e.code)
+            .map(|c| match c {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            });
+        Err(match status {
+            StatusCode::TOO_MANY_REQUESTS => SendError::RateLimited { retry_after },
+            s if s.is_server_error() => SendError::Transient(format!("Twilio answered {s}")),
+            StatusCode::REQUEST_TIMEOUT => SendError::Transient("Twilio answered 408".into()),
+            s => SendError::Permanent {
+                code,
+                reason: format!("Twilio answered {s}"),
+            },
+        })
+    }
+}
+
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "transport error".into()
+    }
+}

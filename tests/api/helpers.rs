@@ -1,0 +1,528 @@
+//! The test harness: a real gateway on a loopback port with its own database (a fresh SQLite
+//! file, or a fresh PostgreSQL database created and dropped here), and a fake Twilio REST API
+//! that is a real HTTP server recording what it is sent.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use chrono::{TimeZone, Utc};
+use crht_gateway::App;
+use crht_gateway::clock::{Clock, ManualClock, SystemClock};
+use crht_gateway::config::Config;
+use crht_gateway::domain::role::Role;
+use crht_gateway::http::auth::{generate_token, hash_token};
+use crht_gateway::twilio::{signature, twiml};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub const AUTH_TOKEN: &str = "test-auth-token-0123456789abcdef";
+pub const ACCOUNT_SID: &str = "ACtest0000000000000000000000000000";
+
+#[derive(Debug, Clone)]
+pub enum Engine {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Engine {
+    /// PostgreSQL when `CRHT_TEST_POSTGRES_URL` is set. Under CI it must be set: no silent skip.
+    pub fn postgres() -> Option<Engine> {
+        match std::env::var("CRHT_TEST_POSTGRES_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(Engine::Postgres(url)),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!(
+                    "CI=true but CRHT_TEST_POSTGRES_URL is not set: the PostgreSQL half of the suite must run"
+                )
+            }
+            _ => {
+                eprintln!(
+                    "CRHT_TEST_POSTGRES_URL not set: skipping the PostgreSQL run of this test"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Runs an async test body once per engine: `mod name { sqlite, postgres }`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Engine::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(engine) = $crate::helpers::Engine::postgres() {
+                        super::$name(engine).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A database of its own for one test, removed when the test ends.
+struct TestDatabase {
+    url: String,
+    cleanup: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    async fn create(engine: &Engine) -> TestDatabase {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("crht.db").display());
+                TestDatabase {
+                    url,
+                    cleanup: None,
+                    _dir: Some(dir),
+                }
+            }
+            Engine::Postgres(admin_url) => {
+                use sqlx::Connection;
+                let name = format!(
+                    "crht_test_{}",
+                    ulid::Ulid::generate().to_string().to_lowercase()
+                );
+                let mut admin = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("CRHT_TEST_POSTGRES_URL must reach a PostgreSQL server");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create the test database");
+                let mut url = url::Url::parse(admin_url).expect("CRHT_TEST_POSTGRES_URL is a URL");
+                url.set_path(&name);
+                TestDatabase {
+                    url: url.to_string(),
+                    cleanup: Some((admin_url.clone(), name)),
+                    _dir: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.cleanup.take() {
+            // Drop runs outside async; a short-lived thread with its own runtime does it.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    use sqlx::Connection;
+                    if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&mut admin)
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// What the fake Twilio API received.
+#[derive(Debug, Clone)]
+pub struct SentText {
+    pub to: String,
+    pub from: String,
+    pub body: String,
+    pub status_callback: Option<String>,
+    pub account_sid: String,
+    pub authorised: bool,
+}
+
+#[derive(Debug, Default)]
+struct FakeTwilioState {
+    sent: Vec<SentText>,
+    /// Status codes to answer with before succeeding (e.g. 500, 429).
+    failures: VecDeque<u16>,
+    attempts: usize,
+}
+
+/// A real HTTP server standing in for Twilio's REST API.
+#[derive(Debug, Clone)]
+pub struct FakeTwilio {
+    pub base: String,
+    state: Arc<Mutex<FakeTwilioState>>,
+}
+
+impl FakeTwilio {
+    pub async fn start() -> FakeTwilio {
+        let state = Arc::new(Mutex::new(FakeTwilioState::default()));
+        let app = axum::Router::new()
+            .route("/2010-04-01/Accounts/{sid}/Messages.json", post(fake_send))
+            .with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake twilio");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeTwilio { base, state }
+    }
+
+    pub fn sent(&self) -> Vec<SentText> {
+        self.state.lock().expect("lock").sent.clone()
+    }
+
+    pub fn attempts(&self) -> usize {
+        self.state.lock().expect("lock").attempts
+    }
+
+    /// The next sends fail with these statuses, in order.
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.state.lock().expect("lock").failures.extend(statuses);
+    }
+
+    /// Waits until at least `n` texts were accepted.
+    pub async fn wait_for(&self, n: usize) -> Vec<SentText> {
+        for _ in 0..200 {
+            let sent = self.sent();
+            if sent.len() >= n {
+                return sent;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "fake Twilio received {} texts, expected {n}",
+            self.sent().len()
+        );
+    }
+}
+
+async fn fake_send(
+    State(state): State<Arc<Mutex<FakeTwilioState>>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> impl IntoResponse {
+    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let expected_auth = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{ACCOUNT_SID}:{AUTH_TOKEN}")
+        )
+    );
+    let authorised = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected_auth);
+    let mut state = state.lock().expect("lock");
+    state.attempts += 1;
+    if let Some(code) = state.failures.pop_front() {
+        let status = StatusCode::from_u16(code).expect("status");
+        let body = serde_json::json!({"code": if code == 400 { 21610 } else { 20500 }, "message": "scripted failure", "status": code});
+        return (status, axum::Json(body)).into_response();
+    }
+    state.sent.push(SentText {
+        to: get("To").unwrap_or_default(),
+        from: get("From").unwrap_or_default(),
+        body: get("Body").unwrap_or_default(),
+        status_callback: get("StatusCallback"),
+        account_sid: sid,
+        authorised,
+    });
+    let id = format!("SM{:032}", state.sent.len());
+    (
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({"sid": id, "status": "queued"})),
+    )
+        .into_response()
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub app: Arc<App>,
+    pub twilio: FakeTwilio,
+    pub admin: String,
+    pub clinician: String,
+    pub scheduler: String,
+    pub clock: Option<ManualClock>,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    messages_sent: u64,
+    _db: TestDatabase,
+}
+
+/// Adjusts the test gateway's configuration.
+pub type Tweak = fn(&mut Config);
+
+pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_app_with(engine, |_| {}, false).await
+}
+
+pub async fn spawn_app_with(engine: Engine, tweak: Tweak, manual_clock: bool) -> TestApp {
+    // Server logs show with `RUST_LOG=… cargo test -- --nocapture`.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let db = TestDatabase::create(&engine).await;
+    let twilio = FakeTwilio::start().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("addr");
+    let base = format!("http://{address}");
+    let env = [
+        ("CRHT_DATABASE_URL", db.url.clone()),
+        ("CRHT_BIND", address.to_string()),
+        ("CRHT_PUBLIC_URL", base.clone()),
+        ("CRHT_SMS_PROVIDER", "twilio".to_owned()),
+        ("CRHT_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
+        ("CRHT_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
+        ("CRHT_TWILIO_API_BASE", twilio.base.clone()),
+    ]
+    .map(|(k, v)| (k.to_owned(), v));
+    let mut config = Config::load(None, env).expect("test config loads");
+    config.job_poll_interval = Duration::from_millis(100);
+    config.sweep_interval = Duration::from_secs(3600);
+    tweak(&mut config);
+    let manual = manual_clock.then(|| {
+        ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 23, 14, 0, 0)
+                .single()
+                .expect("time"),
+        )
+    });
+    let clock: Arc<dyn Clock> = match &manual {
+        Some(m) => Arc::new(m.clone()),
+        None => Arc::new(SystemClock),
+    };
+    let app = Arc::new(App::build(config, clock).await.expect("gateway builds"));
+    let mut tokens = Vec::new();
+    for (name, role) in [
+        ("admin-ann", Role::Admin),
+        ("clinician-cal", Role::Clinician),
+        ("scheduler-sam", Role::Scheduler),
+    ] {
+        let token = generate_token();
+        app.store()
+            .create_token(
+                &ulid::Ulid::generate().to_string(),
+                name,
+                role,
+                &hash_token(&token),
+                Utc::now(),
+            )
+            .await
+            .expect("token");
+        tokens.push(token);
+    }
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(app.clone().serve(listener, shutdown.clone()));
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        app,
+        twilio,
+        admin: tokens[0].clone(),
+        clinician: tokens[1].clone(),
+        scheduler: tokens[2].clone(),
+        clock: manual,
+        shutdown,
+        server: Some(server),
+        messages_sent: 0,
+        _db: db,
+    }
+}
+
+/// A reply from the gateway to a text.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub texts: Vec<String>,
+    pub raw: String,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        self.texts.join("\n")
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Posts Twilio's inbound webhook, signed as Twilio would sign it.
+    pub async fn post_signed(&self, path: &str, params: &[(&str, &str)]) -> reqwest::Response {
+        let url = self.url(path);
+        let owned: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let sig = signature::compute(AUTH_TOKEN, &url, &owned);
+        self.http
+            .post(&url)
+            .header("X-Twilio-Signature", sig)
+            .form(&owned)
+            .send()
+            .await
+            .expect("webhook request")
+    }
+
+    /// Texts the referral number from `from` with a fresh message id.
+    pub async fn text(&mut self, from: &str, body: &str) -> Reply {
+        self.messages_sent += 1;
+        let sid = format!("SM{:032x}", self.messages_sent);
+        self.text_with_sid(from, body, &sid).await
+    }
+
+    pub async fn text_with_sid(&self, from: &str, body: &str, sid: &str) -> Reply {
+        let response = self
+            .post_signed(
+                "/webhooks/twilio/sms",
+                &[
+                    ("MessageSid", sid),
+                    ("AccountSid", ACCOUNT_SID),
+                    ("From", from),
+                    ("To", "+447520667111"),
+                    ("Body", body),
+                    ("NumMedia", "0"),
+                ],
+            )
+            .await;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let raw = response.text().await.expect("body");
+        let texts = if status == 200 {
+            twiml::messages(&raw).expect("TwiML parses")
+        } else {
+            Vec::new()
+        };
+        Reply {
+            status,
+            content_type,
+            texts,
+            raw,
+        }
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(&format!("/api/v1{path}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn post_json(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(&format!("/api/v1{path}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// The number's conversation, as staff see it.
+    pub async fn conversation(&self, phone: &str) -> Value {
+        let (status, body) = self
+            .get(&self.admin, &format!("/conversations/{}", urlencode(phone)))
+            .await;
+        assert_eq!(status, 200, "conversation for {phone}: {body}");
+        body
+    }
+
+    pub async fn referral(&self, id: &str) -> Value {
+        let (status, body) = self.get(&self.admin, &format!("/referrals/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Texts each answer in turn, checking the conversation is at the expected step first.
+    pub async fn answer_steps(&mut self, phone: &str, steps: &[(&str, &str)]) -> Reply {
+        let mut last = None;
+        for (step, answer) in steps {
+            let conversation = self.conversation(phone).await;
+            assert_eq!(conversation["step"], *step, "before answering {answer:?}");
+            let reply = self.text(phone, answer).await;
+            assert_eq!(reply.status, 200, "{}", reply.raw);
+            last = Some(reply);
+        }
+        last.expect("at least one step")
+    }
+
+    pub fn advance(&self, by: chrono::TimeDelta) {
+        self.clock
+            .as_ref()
+            .expect("spawned with a manual clock")
+            .advance(by);
+    }
+
+    /// Stops the gateway gracefully (and checks it did stop).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let result = tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("gateway stops within 20 s");
+            result.expect("server task").expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A self-referral through every step, answers by step id.
+pub const SELF_REFERRAL: &[(&str, &str)] = &[
+    ("relationship", "1"),
+    ("name", "Sam, they/them"),
+    ("age", "34"),
+    ("postcode", "ls14dy"),
+    ("safety", "1"),
+    ("situation", "not sleeping for days, very anxious"),
+    ("contact_method", "2"),
+    ("language", "no"),
+    ("access_needs", "2 5"),
+    ("anything_else", "I have a guide dog"),
+    ("confirm", "yes"),
+];

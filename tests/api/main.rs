@@ -1,0 +1,11 @@
+//! Integration tests: the real gateway on a loopback port, a real database per test (SQLite,
+//! and PostgreSQL when CRHT_TEST_POSTGRES_URL is set), and a fake Twilio that is a real HTTP
+//! server. Storage tests run once per engine: `test_name::sqlite` and `test_name::postgres`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod intake;
+mod ops;
+mod safety;
+mod staff;
+mod webhooks;
