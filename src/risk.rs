@@ -239,6 +239,8 @@ struct Hit {
 }
 
 impl RiskScreen {
+    /// Loads the rules from the text of a risk-signal file, refusing anything that could
+    /// silently weaken the screen (unknown keys, empty phrases, bad patterns).
     pub fn from_toml(text: &str) -> Result<Self, RiskConfigError> {
         let file: RulesFile = toml::from_str(text)?;
         let reader = TextReader::load(&file)?;
@@ -372,9 +374,8 @@ impl RiskScreen {
 
     /// Names of the signals the text shows, sorted and de-duplicated; empty when none.
     pub fn screen(&self, text: &str) -> Vec<String> {
-        let words = self.reader.words(text);
-        let mut readings = vec![self.reader.read(&words, false)];
-        readings.extend(self.reader.read_leetspeak(&words));
+        let mut readings = vec![self.reader.read(&self.reader.words(text, false), false)];
+        readings.extend(self.reader.read_leetspeak(text));
         let found: Vec<Vec<Hit>> = readings.iter().map(|r| self.find(r)).collect();
         let uncertain = found
             .iter()
@@ -700,7 +701,7 @@ impl TextReader {
 
         for (canonical, variants) in &file.spellings {
             check_phrase_text("spellings", 0, canonical)?;
-            let canonical_words = reader.words(canonical);
+            let canonical_words = reader.words(canonical, false);
             let [canonical_word] = canonical_words.as_slice() else {
                 return Err(RiskConfigError::NotOneWord {
                     place: "spellings".to_owned(),
@@ -711,7 +712,7 @@ impl TextReader {
             let place = format!("spellings.{canonical}");
             for (n, variant) in variants.iter().enumerate() {
                 check_phrase_text(&place, n, variant)?;
-                let words = reader.words(variant);
+                let words = reader.words(variant, false);
                 if words.len() > MAX_SPELLING_WORDS {
                     return Err(RiskConfigError::SpellingTooLong {
                         variant: variant.clone(),
@@ -746,8 +747,9 @@ impl TextReader {
     }
 
     /// The words of a text as written: emoji read, lower case, apostrophes dropped,
-    /// each with the number of the sentence it is in.
-    fn words(&self, text: &str) -> Vec<WrittenWord> {
+    /// each with the number of the sentence it is in. For leetspeak, a `!` between letters
+    /// is a letter ("k!ll"); otherwise it ends a clause ("die!please" is two words).
+    fn words(&self, text: &str, leet: bool) -> Vec<WrittenWord> {
         let with_emoji_read;
         let text = if self.emoji.iter().any(|(e, _)| text.contains(e.as_str())) {
             let mut read = text.replace('\u{FE0F}', "");
@@ -765,8 +767,8 @@ impl TextReader {
         let mut current = String::new();
         let mut sentence = 0;
         for (i, &c) in chars.iter().enumerate() {
-            // "k!ll": a `!` between letters is leetspeak for "i", not the end of a clause.
-            let kind = if c == '!'
+            let kind = if leet
+                && c == '!'
                 && i > 0
                 && chars[i - 1].is_alphabetic()
                 && chars.get(i + 1).is_some_and(|n| n.is_alphabetic())
@@ -789,12 +791,13 @@ impl TextReader {
         words
     }
 
-    /// The leetspeak reading, or `None` when it would be the same as the words as written.
-    fn read_leetspeak(&self, written: &[WrittenWord]) -> Option<Reading> {
+    /// The leetspeak reading, or `None` when the text has no leetspeak.
+    fn read_leetspeak(&self, text: &str) -> Option<Reading> {
+        let written = self.words(text, true);
         written
             .iter()
             .any(|w| read_leet(&w.text).is_some())
-            .then(|| self.read(written, true))
+            .then(|| self.read(&written, true))
     }
 
     /// Reads written words into words: leetspeak (when asked), spellings, clauses.
@@ -893,7 +896,7 @@ impl TextReader {
         phrase: &str,
     ) -> Result<Vec<Word>, RiskConfigError> {
         check_phrase_text(place, index, phrase)?;
-        let words = self.read(&self.words(phrase), false).words;
+        let words = self.read(&self.words(phrase, false), false).words;
         if words.is_empty() {
             return Err(RiskConfigError::EmptyPhrase {
                 place: place.to_owned(),
@@ -1043,7 +1046,7 @@ impl PhraseIndex {
                 .map(|w| (w.key, w.text))
                 .collect();
             let written: Vec<(String, String)> = reader
-                .words(phrase)
+                .words(phrase, false)
                 .into_iter()
                 .map(|w| (squeeze(&w.text), w.text))
                 .collect();
@@ -1345,6 +1348,35 @@ mod tests {
         ("no one would miss me if I died", &["suicidal_intent"]),
         ("kill\u{200B}myself", &["suicidal_intent"]),
         ("kill. myself", &["suicidal_intent"]),
+        ("i w@nt 2 k!ll my$elf", &["suicidal_intent"]),
+        ("I wanna d!e", &["suicidal_intent"]),
+        ("I want to die!please help", &["suicidal_intent"]),
+        ("#iwanttodie", &["suicidal_intent"]),
+        ("I want to k i l l myself", &["suicidal_intent"]),
+        ("i wnt 2 die", &["suicidal_intent"]),
+        ("i dnt wnt 2 live", &["suicidal_intent"]),
+        ("Do. Not. Want. To. Live.", &["suicidal_intent"]),
+        (
+            "I want to go to sleep and not wake up",
+            &["suicidal_intent"],
+        ),
+        (
+            "ive had enough of everything i just want it to stop",
+            &["suicidal_intent"],
+        ),
+        (
+            "I don't want to die, I just want the pain to stop",
+            &["suicidal_intent"],
+        ),
+        ("Everyone hates me. I'm a burden", &["suicidal_intent"]),
+        ("Nobody would care if I was gone", &["suicidal_intent"]),
+        ("tired of being alive", &["suicidal_intent"]),
+        ("sewer slide", &["suicidal_intent"]),
+        ("ctb tonight", &["suicidal_intent"]),
+        (
+            "Paramedic: patient expressing suicidal ideation",
+            &["suicidal_intent"],
+        ),
         // multi-sentence, other languages and emoji around English
         (
             "Hi. I need help with my mum. Actually I want to die.",
@@ -1417,6 +1449,23 @@ mod tests {
         ("I'm going to overdose", &["suicide_plan_or_means"]),
         ("I have a gun", &["suicide_plan_or_means"]),
         (
+            "I've got a bottle of vodka and all my pills",
+            &["suicide_plan_or_means"],
+        ),
+        (
+            "I'm going to drive my car into a tree",
+            &["suicide_plan_or_means"],
+        ),
+        (
+            "What happens if you take 50 paracetamol",
+            &["suicide_plan_or_means"],
+        ),
+        ("nooooose", &["suicide_plan_or_means"]),
+        (
+            "Police here, male on a bridge threatening to jump",
+            &["suicide_plan_or_means"],
+        ),
+        (
             "I want to die and I have tablets",
             &["suicidal_intent", "suicide_plan_or_means"],
         ),
@@ -1438,6 +1487,14 @@ mod tests {
         ("i took 3 sleeping tablets", &["overdose_taken"]),
         ("I've had 20 sertraline", &["overdose_taken"]),
         ("I took my pills with vodka", &["overdose_taken"]),
+        (
+            "I've drunk a bottle of wine and taken my tablets",
+            &["overdose_taken"],
+        ),
+        (
+            "My patient has taken an overdose of 30 paracetamol",
+            &["overdose_taken"],
+        ),
         ("taken the lot", &["overdose_taken"]),
         ("I've taken thirty tablets", &["overdose_taken"]),
         // harm to others
@@ -1484,6 +1541,19 @@ mod tests {
         ("my dad has gone missing", &["third_party_at_risk"]),
         ("I can't wake him up", &["third_party_at_risk"]),
         (
+            "my mate said hes gonna top himself",
+            &["third_party_at_risk"],
+        ),
+        (
+            "My husband has locked himself in the bathroom with pills",
+            &["third_party_at_risk"],
+        ),
+        (
+            "My partner has a knife and says he will kill me",
+            &["harm_to_others"],
+        ),
+        ("I'm scared I'll hurt my baby", &["harm_to_others"]),
+        (
             "my partner just swallowed a load of tablets",
             &["overdose_taken"],
         ),
@@ -1500,11 +1570,15 @@ mod tests {
         ("by the time you read this I'll be gone", &["farewell"]),
         ("I've written a note", &["farewell"]),
         ("Goodbye everyone. Sorry for everything", &["farewell"]),
+        ("i gave away my things", &["farewell"]),
+        ("i've written letters to my family", &["farewell"]),
         // not safe
         ("I'm not safe", &["not_safe"]),
         ("I am not safe", &["not_safe"]),
         ("I don't feel safe right now", &["not_safe"]),
         ("I can't keep myself safe", &["not_safe"]),
+        ("it is not safe for me here", &["not_safe"]),
+        ("I need help I've done something stupid", &["not_safe"]),
         // command hallucinations
         (
             "the voices are telling me to hurt people",
@@ -1554,6 +1628,8 @@ mod tests {
         "kmsx",
         "I cut my finger cooking",
         "I need to cut my hair",
+        "my nose is blocked",
+        "I hurt my nose",
         // medicines in ordinary use: no amount, no distress, nothing taken in excess
         "I take my tablets every morning",
         "I took my tablets this morning",
@@ -1563,6 +1639,8 @@ mod tests {
         "My mum has dementia and forgets her medication",
         "Can you tell me how many tablets I should take?",
         "I need a repeat prescription for sertraline",
+        "I took all my tablets as prescribed today",
+        "I had to take 2 extra paracetamol for my back pain",
         // places and vehicles in ordinary use
         "The train was late so I missed my appointment",
         "I'm on the bus",
@@ -1589,6 +1667,13 @@ mod tests {
         "I'm not unsafe",
         "I don't feel unsafe",
         "No. I'm not going to hurt myself.",
+        "I've not taken an overdose",
+        "I have no intention of killing myself",
+        "I'm not gonna kms",
+        "Denies suicidal ideation",
+        "I'm a GP. Patient has no current suicidal intent",
+        "my son isn't going to kill himself",
+        "I'm on the edge of my seat",
         // other languages only, and emoji only
         "Nie, dziękuję",
         "مجھے مدد چاہیے",
@@ -1658,6 +1743,15 @@ mod tests {
             ),
             // "today" is a time limit, a hedge that turns off negation
             ("I won't hurt myself today", "self_harm"),
+            // a phrase with its own "don't" about an appointment time
+            (
+                "I don't want to be here at 9am, can we do later?",
+                "suicidal_intent",
+            ),
+            // "no" just before "not" reads as a double negative ("no way I'm not ...")
+            ("no im not going to hurt myself", "self_harm"),
+            // "of" and "off" read alike, so this reads like "off the bridge"
+            ("a picture of the bridge", "suicide_plan_or_means"),
         ];
         for (text, signal) in cases {
             assert!(

@@ -578,7 +578,7 @@ pub fn age(text: &str, today: NaiveDate) -> Option<Age> {
             let at_most = today.year() - number as i32;
             return match at_most {
                 a if !(0..=121).contains(&a) => None,
-                a if a - 1 >= 18 => Some(adult(true)),
+                a if a > 18 => Some(adult(true)),
                 a if a < 18 => Some(adult(false)),
                 _ => None,
             };
@@ -634,7 +634,7 @@ fn month_number(word: &str) -> Option<u32> {
 pub fn date_of_birth(text: &str, today: NaiveDate) -> Option<NaiveDate> {
     let t = text.trim().to_ascii_lowercase();
     let parts: Vec<&str> = t
-        .split(|c: char| c == '/' || c == '-' || c == '.' || c == ' ' || c == ',')
+        .split(['/', '-', '.', ' ', ','])
         .filter(|p| !p.is_empty())
         .collect();
     if parts.len() != 3 {

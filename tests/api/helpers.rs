@@ -168,6 +168,7 @@ pub struct FakeTwilio {
 
 impl FakeTwilio {
     pub async fn start() -> FakeTwilio {
+        crht_gateway::install_tls_provider();
         let state = Arc::new(Mutex::new(FakeTwilioState::default()));
         let app = axum::Router::new()
             .route("/2010-04-01/Accounts/{sid}/Messages.json", post(fake_send))

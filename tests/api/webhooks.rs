@@ -269,3 +269,85 @@ async fn delivery_receipts_are_signed_and_move_status_forward_only(engine: Engin
     assert!(statuses.contains(&"delivered".to_owned()), "{statuses:?}");
     app.stop().await;
 }
+
+on_both_engines!(
+    on_call_alerts_retry_with_backoff_through_provider_outages,
+    a_permanent_provider_refusal_is_recorded_not_retried,
+);
+
+async fn on_call_alerts_retry_with_backoff_through_provider_outages(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    // Wakefield has one on-call number: one alert, which meets a 500, a 429 and a 503 first.
+    app.twilio.fail_next(&[500, 429, 503]);
+    app.text(PHONE, "hello").await;
+    app.answer_steps(
+        PHONE,
+        &[
+            ("relationship", "1"),
+            ("name", "Sam"),
+            ("age", "40"),
+            ("postcode", "WF1 2AB"),
+        ],
+    )
+    .await;
+    let started = std::time::Instant::now();
+    app.text(PHONE, "I am going to end my life").await;
+    let sent = app.twilio.wait_for(1).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "+447911100031");
+    assert_eq!(app.twilio.attempts(), 4, "three failures, then success");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1500),
+        "the retries backed off ({:?})",
+        started.elapsed()
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("crht_sms_retries_total 3"), "{metrics}");
+    app.stop().await;
+}
+
+async fn a_permanent_provider_refusal_is_recorded_not_retried(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    app.twilio.fail_next(&[400]);
+    app.text(PHONE, "hello").await;
+    app.answer_steps(
+        PHONE,
+        &[
+            ("relationship", "1"),
+            ("name", "Sam"),
+            ("age", "40"),
+            ("postcode", "WF1 2AB"),
+        ],
+    )
+    .await;
+    app.text(PHONE, "I am going to end my life").await;
+    let referral_id = app.conversation(PHONE).await["referral_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut alerts = serde_json::Value::Null;
+    for _ in 0..100 {
+        alerts = app.referral(&referral_id).await["alerts"].clone();
+        if alerts[0]["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(alerts[0]["status"], "failed", "{alerts}");
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        app.twilio.attempts(),
+        1,
+        "a permanent refusal is not retried"
+    );
+    assert!(app.twilio.sent().is_empty());
+    app.stop().await;
+}
