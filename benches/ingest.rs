@@ -175,6 +175,7 @@ fn main() {
 }
 
 async fn bench() {
+    crht_gateway::install_tls_provider();
     let texts = env_usize("INGEST_TEXTS", 6000);
     let concurrency = env_usize("INGEST_CONCURRENCY", 32);
     let token = std::env::var("INGEST_AUTH_TOKEN").unwrap_or_else(|_| "bench-auth-token".into());

@@ -282,3 +282,42 @@ fn migrate_creates_the_database_and_config_errors_are_clear_and_secret_free() {
     );
     assert!(String::from_utf8_lossy(&exposed.stderr).contains("CRHT_TWILIO_AUTH_TOKEN"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_texts_a_running_gateway_from_the_terminal_signing_like_twilio() {
+    let twilio = FakeTwilio::start().await;
+    let gateway = Gateway::start(&twilio).await;
+    let mut simulate = Command::new(BIN)
+        .args(["simulate", "--from", "07911 123456", "--url", &gateway.base])
+        .current_dir(gateway.dir.path())
+        .envs(gateway.env.iter().cloned())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = simulate.stdin.take().unwrap();
+        stdin.write_all(b"hello\n1\nSam\n").unwrap();
+    }
+    let output = simulate.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("999"), "{stdout}");
+    assert!(stdout.contains("yourself or someone else"), "{stdout}");
+    assert!(
+        stdout.contains("18 or over"),
+        "three texts, three replies: {stdout}"
+    );
+    let (_, log) = gateway.stop();
+    assert!(
+        !log.contains("bad_signature"),
+        "the simulator signs its texts"
+    );
+}
