@@ -9,13 +9,13 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::NaiveTime;
 use figment::Figment;
 use figment::providers::Serialized;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::domain::phone::PhoneNumber;
+pub use crate::domain::schedule::QuietHours;
 
 /// Every setting, by its file key; the environment variable is `CRHT_` + the key in capitals.
 pub const KEYS: &[&str] = &[
@@ -135,37 +135,6 @@ pub enum SmsProviderKind {
     /// Outbound texts are recorded and announced, nothing leaves the machine.
     Outbox,
     Twilio,
-}
-
-/// Hours in which no reminder is sent, in the UK's own time (BST-aware).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuietHours {
-    Off,
-    Between { start: NaiveTime, end: NaiveTime },
-}
-
-impl QuietHours {
-    pub fn parse(raw: &str) -> Option<Self> {
-        let raw = raw.trim();
-        if raw.eq_ignore_ascii_case("off") {
-            return Some(QuietHours::Off);
-        }
-        let (start, end) = raw.split_once('-')?;
-        let start = NaiveTime::parse_from_str(start.trim(), "%H:%M").ok()?;
-        let end = NaiveTime::parse_from_str(end.trim(), "%H:%M").ok()?;
-        (start != end).then_some(QuietHours::Between { start, end })
-    }
-}
-
-impl fmt::Display for QuietHours {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            QuietHours::Off => f.write_str("off"),
-            QuietHours::Between { start, end } => {
-                write!(f, "{}-{}", start.format("%H:%M"), end.format("%H:%M"))
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

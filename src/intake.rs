@@ -1,16 +1,28 @@
-//! Deciding what one inbound text does: risk screening first, then the conversation, then
-//! the referral's fields and any on-call alert. Pure: the store calls `decide` inside its
-//! transaction and persists the result.
+//! Deciding what one inbound text does: risk screening first, then — for a patient's number —
+//! a brief answer, the appointment action and the team inbox, or — for anyone else — the
+//! referral conversation, the referral's fields and any on-call alert. Pure: the store calls
+//! `decide` inside its transaction and persists the result.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::json;
 
 use crate::conversation::answers::Place;
+use crate::conversation::parse::{self, Command};
 use crate::conversation::wording::{Vars, Wording};
 use crate::conversation::{Context, Conversation, Effect, Outcome, Status};
+use crate::domain::channel::Channel;
 use crate::domain::referral::ReferralStatus;
+use crate::domain::schedule::describe_when;
 use crate::domain::teams::Teams;
+use crate::outbound::TEAM_PHONE;
 use crate::risk::RiskScreen;
-use crate::store::{ConversationChange, Decision, NewMessage, ReferralFields, Snapshot};
+use crate::store::{
+    AppointmentAction, ConversationChange, Decision, NewInboxItem, NewMessage, PatientContact,
+    PatientDecision, ReferralDecision, ReferralFields, Snapshot,
+};
+use crate::templates::Templates;
 
 /// The purpose recorded on alerts to on-call staff.
 pub const ON_CALL_ALERT: &str = "on_call_alert";
@@ -20,6 +32,7 @@ pub struct Intake {
     pub risk: RiskScreen,
     pub teams: Teams,
     pub wording: Wording,
+    pub templates: Arc<Templates>,
 }
 
 impl Intake {
@@ -30,9 +43,25 @@ impl Intake {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Decision {
-        // Safety rule 2: screened before anything else, whatever the conversation's state.
+        // Safety rule 2: screened before anything else, whatever the number is to us.
         let signals = self.risk.screen(text);
+        // A text from a patient's number is not a new referral.
+        match pick_patient(&snapshot.patients) {
+            Some(patient) => Decision::Patient(self.patient_text(snapshot, patient, text, signals)),
+            None => Decision::Referral(Box::new(
+                self.referral_text(snapshot, text, signals, today, now),
+            )),
+        }
+    }
 
+    fn referral_text(
+        &self,
+        snapshot: &Snapshot,
+        text: &str,
+        signals: Vec<String>,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> ReferralDecision {
         let (change, turn, mut fields, reference) = match &snapshot.current {
             Some(current) => {
                 let mut state = current.state.clone();
@@ -135,13 +164,170 @@ impl Intake {
             _ => None,
         });
 
-        Decision {
+        ReferralDecision {
             replies,
             conversation: change,
             referral: fields,
             alerts,
             opt_out,
         }
+    }
+
+    /// A patient's text: answered briefly (risk first), acted on (`YES` confirms and `C`
+    /// cancels their next appointment), and put in the team's inbox.
+    fn patient_text(
+        &self,
+        snapshot: &Snapshot,
+        patient: &PatientContact,
+        text: &str,
+        signals: Vec<String>,
+    ) -> PatientDecision {
+        let mut parts = Vec::new();
+        let mut inbox = Vec::new();
+        let mut alerts = Vec::new();
+        let mut appointment = None;
+        let mut opt_out = None;
+        let next = patient.next_appointment.as_ref();
+        let when = next.map(|a| describe_when(a.starts_at)).unwrap_or_default();
+        let vars = json!({
+            "preferred_name": patient.preferred_name,
+            "team_phone": TEAM_PHONE,
+            "when": when,
+        });
+        let reply = |name: &str| self.patient_reply(patient, name, &vars);
+        if !signals.is_empty() {
+            parts.push(self.wording.render("risk", &Vars::default()));
+            let team = self.team_or_default(patient.team.as_deref());
+            let vars = Vars {
+                team: team.name.clone(),
+                ..Vars::default()
+            };
+            let body = self.wording.render("on_call_alert_patient", &vars);
+            alerts = team
+                .on_call
+                .iter()
+                .map(|to| NewMessage {
+                    purpose: ON_CALL_ALERT.to_owned(),
+                    to: to.clone(),
+                    body: body.clone(),
+                })
+                .collect();
+            inbox.push(NewInboxItem {
+                kind: "risk".into(),
+                urgent: true,
+                summary: format!(
+                    "A text from {} shows risk of harm ({}). On-call has been alerted.",
+                    patient.preferred_name,
+                    signals.join(", ")
+                ),
+                body: Some(text.to_owned()),
+                appointment_id: None,
+            });
+        }
+        let mut replies_allowed = !snapshot.opted_out;
+        match parse::command(text) {
+            Some(Command::Stop) => {
+                opt_out = Some(true);
+                if !snapshot.opted_out {
+                    parts.push(self.wording.render("patient_stopped", &Vars::default()));
+                }
+                replies_allowed = true;
+            }
+            Some(Command::Start) => {
+                opt_out = Some(false);
+                replies_allowed = true;
+                parts.push(self.wording.render("patient_started", &Vars::default()));
+            }
+            _ => {
+                let word = parse::normalise(text);
+                let says_yes = parse::yes_no(text) == Some(true) || word == "confirm";
+                match next {
+                    Some(next) if signals.is_empty() && says_yes => {
+                        appointment = Some(AppointmentAction::Confirm(next.id.clone()));
+                        parts.push(reply("confirmed_reply"));
+                        inbox.push(NewInboxItem {
+                            kind: "appointment_confirmed".into(),
+                            urgent: false,
+                            summary: format!(
+                                "{} confirmed their appointment on {when} by text.",
+                                patient.preferred_name
+                            ),
+                            body: None,
+                            appointment_id: Some(next.id.clone()),
+                        });
+                    }
+                    Some(next) if signals.is_empty() && word == "c" => {
+                        appointment = Some(AppointmentAction::Cancel(next.id.clone()));
+                        parts.push(reply("cancelled_reply"));
+                        inbox.push(NewInboxItem {
+                            kind: "appointment_cancelled".into(),
+                            urgent: false,
+                            summary: format!(
+                                "{} cancelled their appointment on {when} by text; its reminders are withdrawn. Please rearrange.",
+                                patient.preferred_name
+                            ),
+                            body: None,
+                            appointment_id: Some(next.id.clone()),
+                        });
+                    }
+                    _ => {
+                        parts.push(reply("received_reply"));
+                        if signals.is_empty() {
+                            inbox.push(NewInboxItem {
+                                kind: "patient_text".into(),
+                                urgent: false,
+                                summary: format!("A text from {}.", patient.preferred_name),
+                                body: Some(text.to_owned()),
+                                appointment_id: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if !replies_allowed {
+            // Opted out of texts: only the 999 answer to a risk text still goes.
+            parts.truncate(usize::from(!signals.is_empty()));
+        }
+        PatientDecision {
+            patient_id: patient.id.clone(),
+            replies: if parts.is_empty() {
+                Vec::new()
+            } else {
+                vec![parts.join("\n\n")]
+            },
+            risk_signals: signals,
+            alerts,
+            appointment,
+            inbox,
+            opt_out,
+        }
+    }
+
+    fn patient_reply(
+        &self,
+        patient: &PatientContact,
+        name: &str,
+        vars: &serde_json::Value,
+    ) -> String {
+        match self.templates.render(
+            name,
+            Channel::Sms,
+            patient.language.as_deref(),
+            patient.easy_read,
+            vars,
+        ) {
+            Ok(rendered) => rendered.text,
+            Err(error) => {
+                tracing::error!(template = name, %error, "reply template failed; sending the fallback");
+                self.wording.render("patient_fallback", &Vars::default())
+            }
+        }
+    }
+
+    fn team_or_default(&self, id: Option<&str>) -> &crate::domain::teams::Team {
+        id.and_then(|id| self.teams.get(id))
+            .unwrap_or_else(|| self.teams.default_team())
     }
 
     fn fresh_referral(&self) -> ReferralFields {
@@ -160,17 +346,31 @@ impl Intake {
     /// One text per on-call number; reference and team only — never the person's number or
     /// words.
     fn on_call_alerts(&self, team_id: &str, reference: &str) -> Vec<NewMessage> {
-        let team = self
-            .teams
-            .get(team_id)
-            .unwrap_or_else(|| self.teams.default_team());
+        self.referral_alerts(team_id, reference, "on_call_alert", false)
+    }
+
+    /// Alerts about an urgent referral: to on-call (`to_escalation` false) or to the team's
+    /// escalation numbers (on-call again when the team lists none).
+    pub fn referral_alerts(
+        &self,
+        team_id: &str,
+        reference: &str,
+        wording: &str,
+        to_escalation: bool,
+    ) -> Vec<NewMessage> {
+        let team = self.team_or_default(Some(team_id));
         let vars = Vars {
             reference: reference.to_owned(),
             team: team.name.clone(),
             ..Vars::default()
         };
-        let body = self.wording.render("on_call_alert", &vars);
-        team.on_call
+        let body = self.wording.render(wording, &vars);
+        let numbers = if to_escalation && !team.escalation.is_empty() {
+            &team.escalation
+        } else {
+            &team.on_call
+        };
+        numbers
             .iter()
             .map(|to| NewMessage {
                 purpose: ON_CALL_ALERT.to_owned(),
@@ -190,4 +390,14 @@ fn conversation_status(state: &Conversation) -> ReferralStatus {
         (Status::Abandoned, _) => ReferralStatus::Abandoned,
         (Status::Active, _) => ReferralStatus::InProgress,
     }
+}
+
+/// The patient a text is from: the one with the soonest appointment, else the most recently
+/// updated (the store lists them that way).
+fn pick_patient(patients: &[PatientContact]) -> Option<&PatientContact> {
+    patients
+        .iter()
+        .filter(|p| p.next_appointment.is_some())
+        .min_by_key(|p| p.next_appointment.as_ref().map(|a| a.starts_at))
+        .or_else(|| patients.first())
 }

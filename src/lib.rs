@@ -14,9 +14,11 @@ pub mod intake;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod risk;
 pub mod simulate;
 pub mod store;
+pub mod templates;
 pub mod twilio;
 
 use std::sync::Arc;
@@ -31,10 +33,19 @@ use config::{Config, SmsProviderKind};
 use conversation::wording::Wording;
 use domain::teams::Teams;
 use intake::Intake;
-use jobs::delivery::DeliveryContext;
+use jobs::Workers;
+use jobs::delivery::{DeliveryContext, Pace};
+use jobs::reminders::ReminderContext;
 use metrics::Metrics;
+use outbound::Outbound;
 use risk::RiskScreen;
-use store::{Pool, Store};
+use store::{AuditEntry, Store};
+use templates::Templates;
+
+/// A new sortable unique id (a ULID).
+pub fn new_id() -> String {
+    ulid::Ulid::generate().to_string()
+}
 
 /// reqwest is built without a default TLS crypto provider (one crypto library, ring, for the
 /// whole binary); install it once before any client is made.
@@ -46,8 +57,7 @@ pub fn install_tls_provider() {
 /// A gateway ready to serve.
 pub struct App {
     pub state: http::AppState,
-    pub pool: Pool,
-    pub delivery: Arc<DeliveryContext>,
+    pub workers: Workers,
 }
 
 impl App {
@@ -89,37 +99,57 @@ impl App {
             ),
         };
         let metrics = Metrics::new();
-        let delivery = Arc::new(DeliveryContext::new(
-            store.clone(),
+        let templates = Arc::new(Templates::bundled());
+        let outbound = Arc::new(Outbound {
+            store: store.clone(),
+            templates: templates.clone(),
+            teams: teams.clone(),
+            clock: clock.clone(),
+            quiet_hours: config.quiet_hours,
+            reminder_offsets: config.reminder_offsets.clone(),
+        });
+        let delivery = Arc::new(DeliveryContext {
+            store: store.clone(),
             sms,
-            clock.clone(),
-            config.sms_rate_per_sec,
-            metrics.clone(),
-        ));
+            clock: clock.clone(),
+            pace: Pace::new(config.sms_rate_per_sec),
+            metrics: metrics.clone(),
+            backoff: jobs::delivery::default_backoff(),
+            outbound: outbound.clone(),
+        });
+        let reminders = Arc::new(ReminderContext {
+            outbound: outbound.clone(),
+            clock: clock.clone(),
+        });
         let intake = Arc::new(Intake {
             risk,
             teams,
             wording: Wording::english(),
+            templates,
         });
+        let workers = Workers {
+            pool,
+            delivery,
+            reminders,
+            poll_interval: config.job_poll_interval,
+        };
         let state = http::AppState {
             store,
             intake,
+            outbound,
             config: Arc::new(config),
             clock,
             metrics,
         };
-        Ok(App {
-            state,
-            pool,
-            delivery,
-        })
+        Ok(App { state, workers })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.state.store
     }
 
-    /// One pass of the background sweeps (abandonment); `serve` runs it on a timer.
+    /// One pass of the background sweeps (abandonment, escalation); `serve` runs it on a
+    /// timer, tests call it with a clock they move.
     pub async fn sweep(&self) -> anyhow::Result<()> {
         let app = &self.state;
         let now = app.clock.now();
@@ -130,6 +160,54 @@ impl App {
         if abandoned > 0 {
             app.metrics.conversations_abandoned.inc_by(abandoned);
             tracing::info!(abandoned, "idle conversations marked abandoned");
+        }
+        self.escalate(now).await?;
+        Ok(())
+    }
+
+    /// Urgent referrals nobody acknowledged within `CRHT_URGENT_ACK_MINUTES`: on-call is
+    /// alerted again; after twice that, the team's escalation numbers. Every step audited.
+    async fn escalate(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+        let app = &self.state;
+        let ack = chrono::TimeDelta::from_std(app.config.urgent_ack)
+            .context("urgent_ack is out of range")?;
+        for referral in app.store.unacknowledged_urgent().await? {
+            let Some(urgent_at) = referral.urgent_at else {
+                continue;
+            };
+            let level = referral.escalation_level;
+            let steps = i32::try_from(level + 1).unwrap_or(i32::MAX);
+            if now < urgent_at + ack * steps {
+                continue;
+            }
+            let (action, to_escalation) = match level {
+                0 => ("referral.escalated.on_call_again", false),
+                _ => ("referral.escalated.escalation_numbers", true),
+            };
+            let alerts = app.intake.referral_alerts(
+                &referral.team,
+                &referral.reference,
+                "on_call_escalation",
+                to_escalation,
+            );
+            let audit = AuditEntry {
+                at: now,
+                actor: "crht-gateway".into(),
+                role: "system".into(),
+                action: action.into(),
+                target: format!("referral:{}", referral.id),
+            };
+            if app
+                .store
+                .escalate(&referral.id, level, &alerts, &audit)
+                .await?
+            {
+                tracing::warn!(
+                    referral_id = referral.id,
+                    level = level + 1,
+                    "urgent referral escalated: not acknowledged"
+                );
+            }
         }
         Ok(())
     }
@@ -149,12 +227,7 @@ impl App {
                  loopback address; never do this in production)"
             );
         }
-        let workers = tokio::spawn(jobs::run_delivery_workers(
-            app.pool.clone(),
-            app.delivery.clone(),
-            config.job_poll_interval,
-            shutdown.clone(),
-        ));
+        let workers = tokio::spawn(jobs::run(app.workers.clone(), shutdown.clone()));
         let sweeps = {
             let app = app.clone();
             let shutdown = shutdown.clone();
@@ -177,7 +250,7 @@ impl App {
         tracing::info!(
             %address,
             database = app.state.store.engine(),
-            provider = app.delivery.sms.name(),
+            provider = app.workers.delivery.sms.name(),
             "crht-gateway listening"
         );
         let router = http::router(app.state.clone());

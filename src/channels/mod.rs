@@ -1,3 +1,4 @@
 //! The ways messages leave the gateway.
 
+pub mod letter;
 pub mod sms;

@@ -45,6 +45,11 @@ pub const KEYS: &[&str] = &[
     "already_sent",
     "already_signposted",
     "on_call_alert",
+    "on_call_escalation",
+    "on_call_alert_patient",
+    "patient_stopped",
+    "patient_started",
+    "patient_fallback",
 ];
 
 /// Said when an entry cannot be rendered: short, safe, and never blank.
@@ -113,6 +118,8 @@ impl Wording {
         }
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Debug info would carry people's names and words into error output and logs.
+        env.set_debug(false);
         for key in KEYS {
             let source = entries.get(*key).ok_or(WordingError::Missing(key))?;
             env.add_template_owned(key.to_string(), source.trim().to_owned())
@@ -203,6 +210,9 @@ mod tests {
             "submitted",
             "signposted",
             "already_sent",
+            "patient_stopped",
+            "patient_started",
+            "patient_fallback",
         ] {
             let text = wording.render(key, &sample(true));
             assert!(text.contains("999"), "{key} must mention 999: {text}");

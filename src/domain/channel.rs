@@ -3,7 +3,19 @@
 use serde::{Deserialize, Serialize};
 
 /// How a message reaches a patient (also what a referrer asks the team to use).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Sms,
@@ -19,11 +31,29 @@ impl Channel {
             Channel::Letter => "letter",
         }
     }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Channel::Sms, Channel::PhoneCall, Channel::Letter]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+    }
 }
 
 /// Communication and access needs from the Accessible Information Standard list on the
 /// service page; the numbering matches the referral conversation's question.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessNeed {
     Bsl,
@@ -57,5 +87,9 @@ impl AccessNeed {
             AccessNeed::TextMessage => "text_message",
             AccessNeed::FaceToFaceSupport => "face_to_face_support",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == text)
     }
 }

@@ -73,9 +73,13 @@ pub enum TeamsError {
         reason: PhoneError,
     },
     #[error(
-        "team {team:?}: on_call number {masked} cannot receive texts, and urgent alerts are texts"
+        "team {team:?}: {field} number {masked} cannot receive texts, and urgent alerts are texts"
     )]
-    OnCallNotMobile { team: String, masked: String },
+    OnCallNotMobile {
+        team: String,
+        field: &'static str,
+        masked: String,
+    },
     #[error(
         "team {team:?}: postcode_areas entry {entry:?} is not an area like \"LS\" or a district like \"LS1\""
     )]
@@ -166,13 +170,16 @@ impl Teams {
             if on_call.is_empty() {
                 return Err(TeamsError::NoOnCall { team: id });
             }
-            if let Some(landline) = on_call.iter().find(|n| !n.is_mobile()) {
-                return Err(TeamsError::OnCallNotMobile {
-                    masked: landline.masked(),
-                    team: id,
-                });
-            }
             let escalation = parse_numbers(&id, "escalation", &entry.escalation)?;
+            for (field, numbers) in [("on_call", &on_call), ("escalation", &escalation)] {
+                if let Some(landline) = numbers.iter().find(|n| !n.is_mobile()) {
+                    return Err(TeamsError::OnCallNotMobile {
+                        field,
+                        masked: landline.masked(),
+                        team: id,
+                    });
+                }
+            }
 
             let mut postcode_areas = Vec::with_capacity(entry.postcode_areas.len());
             for raw in &entry.postcode_areas {
@@ -414,7 +421,7 @@ name = "Leeds"
 postcode_areas = ["LS", "ec1"]
 towns = ["Leeds", "Hebden Bridge"]
 on_call = ["07911 200011", "+44 7911 200012"]
-escalation = ["0113 496 0011"]
+escalation = ["07911 100019"]
 
 [[team]]
 id = "bradford"
@@ -600,7 +607,7 @@ on_call = ["0044 7911 200021"]
             ),
             (
                 example_with(
-                    "escalation = [\"0113 496 0011\"]",
+                    "escalation = [\"07911 100019\"]",
                     "escalation = [\"12345\"]",
                 ),
                 "team \"leeds\": escalation number *** *** is not usable",

@@ -120,6 +120,8 @@ impl From<JsonRejection> for ApiError {
                 "send JSON with Content-Type: application/json".into(),
             ),
             JsonRejection::BytesRejection(b) => b.into(),
+            // Well-formed JSON that does not fit the shape: a field with a wrong value.
+            JsonRejection::JsonDataError(e) => ApiError::Unprocessable(e.body_text()),
             other => ApiError::BadRequest(other.body_text()),
         }
     }

@@ -1,9 +1,12 @@
 //! HTTP: the provider's webhooks, the staff API under `/api/v1`, and operations endpoints.
 //! Handlers translate HTTP into calls on the store and the domain, nothing more.
 
+mod appointments;
 pub mod auth;
 pub mod error;
+mod messages;
 mod ops;
+mod patients;
 pub mod referrals;
 mod staff_audit;
 pub mod webhooks;
@@ -24,6 +27,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::intake::Intake;
 use crate::metrics::{HttpLabels, Metrics, RouteLabels};
+use crate::outbound::Outbound;
 use crate::store::Store;
 
 /// Everything a handler may use.
@@ -31,6 +35,7 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub intake: Arc<Intake>,
+    pub outbound: Arc<Outbound>,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
@@ -56,6 +61,9 @@ const MAX_API_BYTES: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(referrals::router())
+        .merge(patients::router())
+        .merge(appointments::router())
+        .merge(messages::router())
         .merge(staff_audit::router())
         .layer(DefaultBodyLimit::max(MAX_API_BYTES));
     let webhooks = webhooks::router().layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES));

@@ -11,7 +11,8 @@ use axum::routing::post;
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::phone::PhoneNumber;
-use crate::store::{InboundOutcome, InboundText};
+use crate::jobs::delivery::{NumberProblem, cannot_text, classify, resend_delay};
+use crate::store::{InboundOutcome, InboundText, ReceiptOutcome};
 use crate::twilio::{signature, twiml};
 
 /// Twilio's largest text is 1,600 characters; with every other field and UTF-8 and
@@ -109,7 +110,7 @@ async fn inbound_sms(
     };
     let outcome = app.store.record_inbound(&text, &decide).await?;
     let replies = match outcome {
-        InboundOutcome::Fresh { replies, .. } => {
+        InboundOutcome::Fresh { replies } => {
             app.metrics.inbound_texts.inc();
             tracing::info!(from = %text.from, "text stored");
             replies
@@ -123,7 +124,13 @@ async fn inbound_sms(
     Ok(twiml_response(&replies))
 }
 
-/// Delivery receipts for texts we sent.
+/// How many times a text the network reported as temporarily undeliverable is sent again
+/// before the next channel is tried.
+const RESENDS: i64 = 3;
+
+/// Delivery receipts for texts we sent. Statuses only move forward; a receipt repeated
+/// (same message and status) changes nothing. A patient's text that failed for good falls
+/// back to their next channel.
 #[tracing::instrument(skip_all)]
 async fn status_callback(
     State(app): State<AppState>,
@@ -134,15 +141,41 @@ async fn status_callback(
     let body = body?;
     let params = verified_params(&app, &headers, &uri, &body)?;
     let sid = field(&params, "MessageSid")
+        .or_else(|| field(&params, "SmsSid"))
         .ok_or_else(|| ApiError::BadRequest("MessageSid is required".into()))?;
     let status = field(&params, "MessageStatus")
         .or_else(|| field(&params, "SmsStatus"))
         .ok_or_else(|| ApiError::BadRequest("MessageStatus is required".into()))?;
     let error_code = field(&params, "ErrorCode").filter(|c| !c.is_empty());
-    let updated = app
+    let now = app.clock.now();
+    let outcome = app
         .store
-        .record_delivery_status(sid, status, error_code, app.clock.now())
+        .record_receipt(sid, status, error_code, now)
         .await?;
-    tracing::info!(status, updated, "delivery receipt");
+    let ReceiptOutcome::Applied { message, moved } = outcome else {
+        tracing::info!(status, ?outcome, "delivery receipt needs nothing");
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    tracing::info!(status, moved, message_id = message.id, "delivery receipt");
+    if moved && matches!(status, "undelivered" | "failed") && message.is_to_patient() {
+        let resend = match classify(error_code) {
+            NumberProblem::Temporary if message.attempts < RESENDS => {
+                resend_delay(usize::try_from(message.attempts).unwrap_or(0))
+            }
+            _ => None,
+        };
+        match resend {
+            Some(delay) => {
+                let at = now + chrono::TimeDelta::from_std(delay).unwrap_or_default();
+                app.store.resend_message(&message.id, at, now).await?;
+            }
+            None => cannot_text(&app.outbound, &message, error_code, &app.clock)
+                .await
+                .map_err(|e| match e {
+                    crate::outbound::OutboundError::Store(e) => e.into(),
+                    other => ApiError::Internal(other.into()),
+                })?,
+        }
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

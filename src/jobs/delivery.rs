@@ -1,19 +1,42 @@
-//! Sending one stored message through the SMS provider, at most as fast as the provider
-//! allows, retrying temporary failures with exponential backoff.
+//! Sending one stored text through the SMS provider: paced to the provider's rate, retrying
+//! temporary failures with exponential backoff, and — for a patient's message — falling back
+//! to the next channel when the text cannot go.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data};
-use backon::{ExponentialBuilder, Retryable};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 
 use crate::channels::sms::{SendError, SmsProvider};
 use crate::clock::Clock;
 use crate::domain::phone::PhoneNumber;
 use crate::metrics::Metrics;
-use crate::store::{Delivery, Store, StoreError};
+use crate::outbound::{Outbound, OutboundError};
+use crate::store::{Delivery, Message, Store, StoreError};
+
+/// Keeps sends under the provider's rate (`CRHT_SMS_RATE_PER_SEC`) across every worker of
+/// every gateway on the database: each send first reserves a slot in a row they all share.
+/// (An in-process limiter could not see the other gateways.)
+#[derive(Debug, Clone, Copy)]
+pub struct Pace {
+    interval: Duration,
+}
+
+impl Pace {
+    pub fn new(rate_per_sec: NonZeroU32) -> Self {
+        Self {
+            interval: Duration::from_secs_f64(1.0 / f64::from(rate_per_sec.get())),
+        }
+    }
+
+    async fn wait(&self, store: &dyn Store, clock: &dyn Clock) -> Result<(), StoreError> {
+        let wait = store.reserve_send_slot(self.interval, clock.now()).await?;
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}
 
 /// What sending needs; shared by every delivery job of a process.
 #[derive(Debug)]
@@ -21,32 +44,15 @@ pub struct DeliveryContext {
     pub store: Arc<dyn Store>,
     pub sms: Arc<dyn SmsProvider>,
     pub clock: Arc<dyn Clock>,
-    pub limiter: DefaultDirectRateLimiter,
+    pub pace: Pace,
     pub metrics: Metrics,
     pub backoff: ExponentialBuilder,
+    /// For a patient's message that cannot go by text.
+    pub outbound: Arc<Outbound>,
 }
 
-impl DeliveryContext {
-    pub fn new(
-        store: Arc<dyn Store>,
-        sms: Arc<dyn SmsProvider>,
-        clock: Arc<dyn Clock>,
-        rate_per_sec: NonZeroU32,
-        metrics: Metrics,
-    ) -> Self {
-        Self {
-            store,
-            sms,
-            clock,
-            limiter: RateLimiter::direct(Quota::per_second(rate_per_sec)),
-            metrics,
-            backoff: default_backoff(),
-        }
-    }
-}
-
-/// 0.5 s, 1 s, 2 s … capped at 30 s, with jitter; six tries before the job is handed back to
-/// the queue (which tries again, up to its own limit).
+/// 0.5 s, 1 s, 2 s … capped at 30 s, with jitter; six tries in all before a patient's
+/// message falls back (an alert to staff is handed back to the queue and tried again).
 pub fn default_backoff() -> ExponentialBuilder {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(500))
@@ -55,37 +61,69 @@ pub fn default_backoff() -> ExponentialBuilder {
         .with_jitter()
 }
 
+/// The wait before the `attempt`-th resend of a text the network reported as temporarily
+/// undeliverable (from the same backoff policy).
+pub fn resend_delay(attempt: usize) -> Option<Duration> {
+    default_backoff().build().nth(attempt)
+}
+
+/// What a provider error code says about the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberProblem {
+    /// 21610: the person texted STOP to the provider.
+    OptedOut,
+    /// The number cannot take texts (invalid, not a mobile, unreachable carrier, blocked).
+    Unusable,
+    /// Worth another try later (handset off, carrier hiccup).
+    Temporary,
+    /// Anything else: give up on this text, keep the number.
+    Other,
+}
+
+/// Twilio's error codes, as documented for Programmable Messaging.
+pub fn classify(code: Option<&str>) -> NumberProblem {
+    match code.unwrap_or_default() {
+        "21610" => NumberProblem::OptedOut,
+        "21211" | "21612" | "21614" | "21408" | "30004" | "30005" | "30006" => {
+            NumberProblem::Unusable
+        }
+        "30001" | "30002" | "30003" | "30008" | "30009" | "30010" => NumberProblem::Temporary,
+        _ => NumberProblem::Other,
+    }
+}
+
 /// How a delivery attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
     Sent {
         provider_id: String,
     },
-    /// The provider refused for good; recorded as failed.
+    /// The provider refused for good; recorded, and a patient's message fell back.
     Refused {
         code: Option<String>,
     },
-    /// Already sent or withdrawn: nothing done.
+    /// Already sent, withdrawn or rerouted: nothing done.
     Skipped,
-}
-
-/// The apalis handler.
-#[tracing::instrument(skip_all, fields(message_id = %job.message_id))]
-pub async fn deliver(job: Delivery, ctx: Data<Arc<DeliveryContext>>) -> Result<(), BoxDynError> {
-    match deliver_message(&ctx, &job.message_id).await {
-        Ok(_) => Ok(()),
-        Err(DeliveryError::Store(e)) => Err(e.into()),
-        Err(DeliveryError::StillFailing(e)) => Err(e.into()),
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Outbound(#[from] OutboundError),
     /// Temporary failures outlasted the backoff; the queue will try again.
     #[error("provider still failing: {0}")]
     StillFailing(SendError),
+}
+
+/// The apalis handler.
+#[tracing::instrument(skip_all, fields(message_id = %job.message_id))]
+pub async fn deliver(job: Delivery, ctx: Data<Arc<DeliveryContext>>) -> Result<(), BoxDynError> {
+    deliver_message(&ctx, &job.message_id)
+        .await
+        .map(|_| ())
+        .map_err(Into::into)
 }
 
 pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivered, DeliveryError> {
@@ -109,7 +147,10 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
         });
     };
     let attempt = || async {
-        ctx.limiter.until_ready().await;
+        ctx.pace
+            .wait(ctx.store.as_ref(), ctx.clock.as_ref())
+            .await
+            .map_err(|e| SendError::Transient(format!("rate slot unavailable: {e}")))?;
         ctx.sms.send(&to, body).await
     };
     let result = attempt
@@ -143,12 +184,74 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
                 .await?;
             ctx.metrics.sms_failed.inc();
             tracing::warn!(reason, code = ?code, "provider refused the text for good");
+            cannot_text(&ctx.outbound, &message, code.as_deref(), &ctx.clock).await?;
             Ok(Delivered::Refused { code })
         }
+        Err(transient) if message.is_to_patient() => {
+            // A patient's message does not wait for the provider forever: next channel.
+            tracing::warn!(error = %transient, "provider still failing after backoff; falling back");
+            ctx.store
+                .finish_sending(
+                    id,
+                    "failed",
+                    None,
+                    Some("provider_unavailable"),
+                    ctx.clock.now(),
+                )
+                .await?;
+            ctx.outbound
+                .fall_back(&message, "provider_unavailable")
+                .await?;
+            Ok(Delivered::Refused {
+                code: Some("provider_unavailable".into()),
+            })
+        }
         Err(transient) => {
-            // Left in `sending`: the queue's next attempt claims it again.
+            // An alert to staff is never given up: the queue tries again.
             tracing::warn!(error = %transient, "provider still failing after backoff");
+            ctx.store
+                .finish_sending(id, "queued", None, None, ctx.clock.now())
+                .await?;
             Err(DeliveryError::StillFailing(transient))
         }
     }
+}
+
+/// A text to a patient failed for good: record what it says about their number, and try the
+/// next channel.
+pub async fn cannot_text(
+    outbound: &Outbound,
+    message: &Message,
+    code: Option<&str>,
+    clock: &Arc<dyn Clock>,
+) -> Result<(), OutboundError> {
+    let Some(patient_id) = message
+        .patient_id
+        .as_ref()
+        .filter(|_| message.is_to_patient())
+    else {
+        return Ok(());
+    };
+    let now = clock.now();
+    match classify(code) {
+        NumberProblem::OptedOut => {
+            outbound
+                .store
+                .set_patient_sms_state(patient_id, Some(true), None, now)
+                .await?;
+        }
+        NumberProblem::Unusable => {
+            outbound
+                .store
+                .set_patient_sms_state(patient_id, None, code, now)
+                .await?;
+        }
+        NumberProblem::Temporary | NumberProblem::Other => {}
+    }
+    let reason = match classify(code) {
+        NumberProblem::OptedOut => "sms_opted_out".to_owned(),
+        _ => format!("sms_failed_{}", code.unwrap_or("unknown")),
+    };
+    outbound.fall_back(message, &reason).await?;
+    Ok(())
 }

@@ -1,72 +1,54 @@
 //! The job queue (apalis, in the same database) and the jobs it runs.
 //!
 //! Jobs are enqueued by the store inside the transaction of the change that needs them; the
-//! handlers here are plain async functions, callable directly in tests.
+//! handlers here are plain async functions, callable directly in tests. Every handler is safe
+//! to run twice: delivery is at-least-once, and each checks the database before acting.
 
 pub mod delivery;
+pub mod reminders;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::BackendExt;
-use apalis::prelude::{Monitor, WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BackendExt, Monitor, WorkerBuilder, WorkerBuilderExt};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{DELIVERY_QUEUE, Delivery, Pool};
+use crate::store::{Delivery, Pool, ReminderJob, queues};
 use delivery::DeliveryContext;
+use reminders::ReminderContext;
 
-/// How many messages one process sends at once.
-const DELIVERY_CONCURRENCY: usize = 4;
+/// How many jobs of one queue a process runs at once.
+const CONCURRENCY: usize = 4;
 
 /// A killed worker's jobs are taken up again after `HEARTBEAT × MISSED_HEARTBEATS`.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 const MISSED_HEARTBEATS: usize = 3;
 
-/// Runs the delivery workers until `shutdown`, restarting them (after a pause) if the
-/// database goes away and comes back.
-pub async fn run_delivery_workers(
-    pool: Pool,
-    ctx: Arc<DeliveryContext>,
-    poll_interval: Duration,
-    shutdown: CancellationToken,
-) {
-    // Worker names must be unique per process so a restarted gateway rescues the jobs a
-    // killed one left running instead of waiting for its own old name to go stale.
-    let instance = ulid::Ulid::generate().to_string().to_lowercase();
-    let mut generation = 0usize;
-    while !shutdown.is_cancelled() {
-        generation += 1;
-        let name = format!("{DELIVERY_QUEUE}-{instance}-{generation}");
-        let signal = {
-            let shutdown = shutdown.clone();
-            async move {
-                shutdown.cancelled().await;
-                Ok(())
-            }
-        };
-        let ctx = ctx.clone();
-        let result = match &pool {
+/// Builds and runs one queue's workers on the engine's storage until shutdown.
+macro_rules! run_queue {
+    ($pool:expr, $args:ty, $queue:expr, $name:expr, $poll:expr, $ctx:expr, $handler:path, $signal:expr) => {
+        match $pool {
             Pool::Sqlite(pool) => {
                 let pool = pool.clone();
                 Monitor::new()
                     .shutdown_timeout(Duration::from_secs(10))
                     .register(move |restarts| {
-                        let storage = apalis_sqlite::SqliteStorage::<Delivery>::new(&pool)
+                        let storage = apalis_sqlite::SqliteStorage::<$args>::new(&pool)
                             .with_config(
                                 apalis_sqlite::Config::default()
-                                    .queue(DELIVERY_QUEUE)
+                                    .queue($queue)
                                     .heartbeat_interval(HEARTBEAT)
                                     .missed_heartbeats(MISSED_HEARTBEATS),
                             );
-                        WorkerBuilder::new(format!("{name}-{restarts}"))
-                            .backend(storage.poll_with_interval(poll_interval))
-                            .data(ctx.clone())
-                            .concurrency(DELIVERY_CONCURRENCY)
+                        WorkerBuilder::new(format!("{}-{restarts}", $name))
+                            .backend(storage.poll_with_interval($poll))
+                            .data($ctx.clone())
+                            .concurrency(CONCURRENCY)
                             .catch_panic()
                             .enable_tracing()
-                            .build(delivery::deliver)
+                            .build($handler)
                     })
-                    .run_with_signal(signal)
+                    .run_with_signal($signal)
                     .await
             }
             Pool::Postgres(pool) => {
@@ -74,27 +56,104 @@ pub async fn run_delivery_workers(
                 Monitor::new()
                     .shutdown_timeout(Duration::from_secs(10))
                     .register(move |restarts| {
-                        let storage = apalis_postgres::PostgresStorage::<Delivery>::new(&pool)
+                        let storage = apalis_postgres::PostgresStorage::<$args>::new(&pool)
                             .with_config(
                                 apalis_postgres::Config::default()
-                                    .queue(DELIVERY_QUEUE)
+                                    .queue($queue)
                                     .heartbeat_interval(HEARTBEAT)
                                     .missed_heartbeats(MISSED_HEARTBEATS),
                             );
-                        WorkerBuilder::new(format!("{name}-{restarts}"))
-                            .backend(storage.poll_with_interval(poll_interval))
-                            .data(ctx.clone())
-                            .concurrency(DELIVERY_CONCURRENCY)
+                        WorkerBuilder::new(format!("{}-{restarts}", $name))
+                            .backend(storage.poll_with_interval($poll))
+                            .data($ctx.clone())
+                            .concurrency(CONCURRENCY)
                             .catch_panic()
                             .enable_tracing()
-                            .build(delivery::deliver)
+                            .build($handler)
                     })
-                    .run_with_signal(signal)
+                    .run_with_signal($signal)
                     .await
             }
+        }
+    };
+}
+
+/// What the workers run with.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    pub pool: Pool,
+    pub delivery: Arc<DeliveryContext>,
+    pub reminders: Arc<ReminderContext>,
+    pub poll_interval: Duration,
+}
+
+/// Runs every queue's workers until `shutdown`, restarting them (after a pause) if the
+/// database goes away and comes back.
+pub async fn run(workers: Workers, shutdown: CancellationToken) {
+    // Worker names are unique per process so a restarted gateway rescues the jobs a killed
+    // one left running instead of waiting for its own old name to go stale.
+    let instance = crate::new_id().to_lowercase();
+    let deliveries = supervise(queues::DELIVERIES, shutdown.clone(), {
+        let workers = workers.clone();
+        let instance = instance.clone();
+        move |generation, signal| {
+            let workers = workers.clone();
+            let name = format!("{}-{instance}-{generation}", queues::DELIVERIES);
+            async move {
+                run_queue!(
+                    &workers.pool,
+                    Delivery,
+                    queues::DELIVERIES,
+                    name,
+                    workers.poll_interval,
+                    workers.delivery,
+                    delivery::deliver,
+                    signal
+                )
+            }
+        }
+    });
+    let reminders = supervise(
+        queues::REMINDERS,
+        shutdown.clone(),
+        move |generation, signal| {
+            let workers = workers.clone();
+            let name = format!("{}-{instance}-{generation}", queues::REMINDERS);
+            async move {
+                run_queue!(
+                    &workers.pool,
+                    ReminderJob,
+                    queues::REMINDERS,
+                    name,
+                    workers.poll_interval,
+                    workers.reminders,
+                    reminders::remind,
+                    signal
+                )
+            }
+        },
+    );
+    tokio::join!(deliveries, reminders);
+}
+
+/// Runs `start` until shutdown, starting it again two seconds after each failure.
+async fn supervise<F, Fut>(queue: &'static str, shutdown: CancellationToken, start: F)
+where
+    F: Fn(usize, futures::future::BoxFuture<'static, std::io::Result<()>>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), apalis::prelude::MonitorError>>,
+{
+    let mut generation = 0usize;
+    while !shutdown.is_cancelled() {
+        generation += 1;
+        let signal = {
+            let shutdown = shutdown.clone();
+            Box::pin(async move {
+                shutdown.cancelled().await;
+                Ok(())
+            }) as futures::future::BoxFuture<'static, std::io::Result<()>>
         };
-        if let Err(error) = result {
-            tracing::error!(%error, "delivery workers stopped; restarting shortly");
+        if let Err(error) = start(generation, signal).await {
+            tracing::error!(queue, %error, "workers stopped; restarting shortly");
         }
         tokio::select! {
             _ = shutdown.cancelled() => {}

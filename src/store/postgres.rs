@@ -2,11 +2,16 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-use super::queries::{JobInsert, store_impl};
-use super::{Result, Ts};
+use super::outbox::outbox_store_impl;
+use super::patients::patient_store_impl;
+use super::referrals::referral_store_impl;
+use super::rows::JobInsert;
+use super::shared::shared_impl;
+use super::{Result, Ts, store_impl};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -33,15 +38,15 @@ impl PgStore {
 
     /// Texts from one number are handled one at a time across every replica, so no
     /// conversation step is ever applied twice or out of order.
-    async fn lock_phone(tx: &mut Transaction<'static, Postgres>, phone: &str) -> Result<()> {
+    async fn lock_phone(conn: &mut PgConnection, phone: &str) -> Result<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(phone)
-            .execute(&mut **tx)
+            .execute(conn)
             .await?;
         Ok(())
     }
 
-    async fn enqueue(tx: &mut Transaction<'static, Postgres>, job: &JobInsert) -> Result<()> {
+    async fn enqueue(conn: &mut PgConnection, job: &JobInsert) -> Result<()> {
         // apalis-postgres' own insert, with our transaction: the job exists iff the change does.
         sqlx::query(
             "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
@@ -55,9 +60,45 @@ impl PgStore {
         .bind(job.max_attempts)
         .bind(job.run_at.map(Ts))
         .bind(&job.idempotency_key)
-        .execute(&mut **tx)
+        .execute(conn)
         .await?;
         Ok(())
+    }
+
+    /// Withdraws a job that has not started; one that a worker holds runs, and finds its
+    /// work withdrawn.
+    async fn kill_job(conn: &mut PgConnection, job_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE apalis.jobs SET status = 'Killed', done_at = now() \
+             WHERE id = $1 AND status = 'Pending' AND lock_by IS NULL",
+        )
+        .bind(job_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// One row holds the next free send slot for every replica; the database's own clock
+    /// decides, so replicas' clocks need not agree.
+    async fn reserve_slot(&self, interval: Duration, _now: DateTime<Utc>) -> Result<Duration> {
+        let mut tx = self.pool.begin().await?;
+        // Losing a reservation in a crash costs nothing; no need to wait for the disk.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        let (wait,): (f64,) = sqlx::query_as(
+            "WITH slot AS ( \
+               INSERT INTO sms_rate (id, next_slot) VALUES (1, clock_timestamp() + make_interval(secs => $1)) \
+               ON CONFLICT (id) DO UPDATE SET next_slot = \
+                 GREATEST(sms_rate.next_slot, clock_timestamp()) + make_interval(secs => $1) \
+               RETURNING next_slot) \
+             SELECT EXTRACT(EPOCH FROM (next_slot - make_interval(secs => $1) - clock_timestamp()))::float8 FROM slot",
+        )
+        .bind(interval.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Duration::from_secs_f64(wait.max(0.0)))
     }
 
     async fn run_migrations(&self) -> Result<()> {
@@ -72,4 +113,8 @@ impl PgStore {
     }
 }
 
-store_impl!(PgStore, Postgres, "postgres");
+shared_impl!(PgStore, PgConnection);
+referral_store_impl!(PgStore);
+patient_store_impl!(PgStore);
+outbox_store_impl!(PgStore);
+store_impl!(PgStore, "postgres");

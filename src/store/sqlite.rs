@@ -10,8 +10,14 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::Result;
-use super::queries::{JobInsert, store_impl};
+use chrono::{DateTime, Utc};
+
+use super::outbox::outbox_store_impl;
+use super::patients::patient_store_impl;
+use super::referrals::referral_store_impl;
+use super::rows::JobInsert;
+use super::shared::shared_impl;
+use super::{Result, Ts, store_impl};
 
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -80,11 +86,11 @@ impl SqliteStore {
     }
 
     /// Nothing to do: `BEGIN IMMEDIATE` already serialises every writer.
-    async fn lock_phone(_tx: &mut WriteTx, _phone: &str) -> Result<()> {
+    async fn lock_phone(_conn: &mut SqliteConnection, _phone: &str) -> Result<()> {
         Ok(())
     }
 
-    async fn enqueue(tx: &mut WriteTx, job: &JobInsert) -> Result<()> {
+    async fn enqueue(conn: &mut SqliteConnection, job: &JobInsert) -> Result<()> {
         // apalis-sqlite's own insert, with our transaction: the job exists iff the change does.
         sqlx::query(
             "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
@@ -98,9 +104,42 @@ impl SqliteStore {
         .bind(i64::from(job.max_attempts))
         .bind(job.run_at.map(|t| t.timestamp()))
         .bind(&job.idempotency_key)
-        .execute(&mut **tx)
+        .execute(conn)
         .await?;
         Ok(())
+    }
+
+    /// Withdraws a job that has not started; one that a worker holds runs, and finds its
+    /// work withdrawn.
+    async fn kill_job(conn: &mut SqliteConnection, job_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE Jobs SET status = 'Killed', done_at = strftime('%s', 'now') \
+             WHERE id = $1 AND status = 'Pending' AND lock_by IS NULL",
+        )
+        .bind(job_id)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// One row holds the next free send slot for every gateway on this file (they share the
+    /// machine, and so its clock).
+    async fn reserve_slot(&self, interval: Duration, now: DateTime<Utc>) -> Result<Duration> {
+        let mut tx = self.begin_write().await?;
+        let next: Option<(Ts,)> = sqlx::query_as("SELECT next_slot FROM sms_rate WHERE id = 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let slot = next.map_or(now, |(next,)| next.0.max(now));
+        let step = chrono::TimeDelta::from_std(interval).unwrap_or(chrono::TimeDelta::MAX);
+        sqlx::query(
+            "INSERT INTO sms_rate (id, next_slot) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET next_slot = excluded.next_slot",
+        )
+        .bind(Ts(slot + step))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((slot - now).to_std().unwrap_or_default())
     }
 
     async fn run_migrations(&self) -> Result<()> {
@@ -115,4 +154,8 @@ impl SqliteStore {
     }
 }
 
-store_impl!(SqliteStore, Sqlite, "sqlite");
+shared_impl!(SqliteStore, SqliteConnection);
+referral_store_impl!(SqliteStore);
+patient_store_impl!(SqliteStore);
+outbox_store_impl!(SqliteStore);
+store_impl!(SqliteStore, "sqlite");

@@ -143,6 +143,9 @@ impl Drop for TestDatabase {
 /// What the fake Twilio API received.
 #[derive(Debug, Clone)]
 pub struct SentText {
+    /// When the fake received it (for rate checks).
+    pub at: std::time::Instant,
+    pub sid: String,
     pub to: String,
     pub from: String,
     pub body: String,
@@ -154,8 +157,8 @@ pub struct SentText {
 #[derive(Debug, Default)]
 struct FakeTwilioState {
     sent: Vec<SentText>,
-    /// Status codes to answer with before succeeding (e.g. 500, 429).
-    failures: VecDeque<u16>,
+    /// Status codes (and Twilio error codes) to answer with before succeeding.
+    failures: VecDeque<(u16, u32)>,
     attempts: usize,
 }
 
@@ -191,9 +194,21 @@ impl FakeTwilio {
         self.state.lock().expect("lock").attempts
     }
 
-    /// The next sends fail with these statuses, in order.
+    /// The next sends fail with these statuses, in order (4xx ones as 21610, opted out).
     pub fn fail_next(&self, statuses: &[u16]) {
-        self.state.lock().expect("lock").failures.extend(statuses);
+        let codes = statuses
+            .iter()
+            .map(|s| (*s, if *s < 500 && *s != 429 { 21610 } else { 20500 }));
+        self.state.lock().expect("lock").failures.extend(codes);
+    }
+
+    /// The next send is refused with HTTP 400 and this Twilio error code.
+    pub fn refuse_next(&self, code: u32) {
+        self.state
+            .lock()
+            .expect("lock")
+            .failures
+            .push_back((400, code));
     }
 
     /// Waits until at least `n` texts were accepted.
@@ -214,7 +229,7 @@ impl FakeTwilio {
 
 async fn fake_send(
     State(state): State<Arc<Mutex<FakeTwilioState>>>,
-    Path(sid): Path<String>,
+    Path(account): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> impl IntoResponse {
@@ -233,23 +248,29 @@ async fn fake_send(
         .is_some_and(|v| v == expected_auth);
     let mut state = state.lock().expect("lock");
     state.attempts += 1;
-    if let Some(code) = state.failures.pop_front() {
-        let status = StatusCode::from_u16(code).expect("status");
-        let body = serde_json::json!({"code": if code == 400 { 21610 } else { 20500 }, "message": "scripted failure", "status": code});
-        return (status, axum::Json(body)).into_response();
+    if let Some((status, code)) = state.failures.pop_front() {
+        let body =
+            serde_json::json!({"code": code, "message": "scripted failure", "status": status});
+        return (
+            StatusCode::from_u16(status).expect("status"),
+            axum::Json(body),
+        )
+            .into_response();
     }
+    let sid = format!("SM{:032}", state.sent.len() + 1);
     state.sent.push(SentText {
+        at: std::time::Instant::now(),
+        sid: sid.clone(),
         to: get("To").unwrap_or_default(),
         from: get("From").unwrap_or_default(),
         body: get("Body").unwrap_or_default(),
         status_callback: get("StatusCallback"),
-        account_sid: sid,
+        account_sid: account,
         authorised,
     });
-    let id = format!("SM{:032}", state.sent.len());
     (
         StatusCode::CREATED,
-        axum::Json(serde_json::json!({"sid": id, "status": "queued"})),
+        axum::Json(serde_json::json!({"sid": sid, "status": "queued"})),
     )
         .into_response()
 }
@@ -295,6 +316,9 @@ pub async fn spawn_app_with(engine: Engine, tweak: Tweak, manual_clock: bool) ->
         ("CRHT_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
         ("CRHT_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("CRHT_TWILIO_API_BASE", twilio.base.clone()),
+        // Reminders must not wait for the night to pass when the suite runs late; the
+        // quiet-hours tests set their own.
+        ("CRHT_QUIET_HOURS", "off".to_owned()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
     let mut config = Config::load(None, env).expect("test config loads");
@@ -484,6 +508,100 @@ impl TestApp {
         last.expect("at least one step")
     }
 
+    pub async fn patch_json(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .patch(self.url(&format!("/api/v1{path}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("PATCH");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> u16 {
+        self.http
+            .delete(self.url(&format!("/api/v1{path}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("DELETE")
+            .status()
+            .as_u16()
+    }
+
+    /// Registers a patient (as a scheduler) and returns them.
+    pub async fn create_patient(&self, passport: Value) -> Value {
+        let (status, body) = self.post_json(&self.scheduler, "/patients", passport).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// A delivery receipt from the provider, signed.
+    pub async fn receipt(&self, sid: &str, status: &str, error_code: Option<&str>) -> u16 {
+        let mut params = vec![
+            ("MessageSid", sid),
+            ("MessageStatus", status),
+            ("AccountSid", ACCOUNT_SID),
+        ];
+        if let Some(code) = error_code {
+            params.push(("ErrorCode", code));
+        }
+        self.post_signed("/webhooks/twilio/status", &params)
+            .await
+            .status()
+            .as_u16()
+    }
+
+    /// Every message to the patient, newest first.
+    pub async fn messages(&self, patient_id: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&self.scheduler, &format!("/patients/{patient_id}/messages"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until the patient's messages satisfy `done`, returning them.
+    pub async fn wait_for_messages(
+        &self,
+        patient_id: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        for _ in 0..300 {
+            let messages = self.messages(patient_id).await;
+            if done(&messages) {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "messages never reached the expected state: {:#?}",
+            self.messages(patient_id).await
+        );
+    }
+
+    /// A second gateway on the same database and fake provider (as a second replica).
+    pub async fn spawn_replica(&self) -> Replica {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let mut config = (*self.app.state.config).clone();
+        config.bind = listener.local_addr().expect("addr");
+        let clock: Arc<dyn Clock> = match &self.clock {
+            Some(m) => Arc::new(m.clone()),
+            None => Arc::new(SystemClock),
+        };
+        let app = Arc::new(App::build(config, clock).await.expect("replica builds"));
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(app.serve(listener, shutdown.clone()));
+        Replica {
+            shutdown,
+            server: Some(server),
+        }
+    }
+
     pub fn advance(&self, by: chrono::TimeDelta) {
         self.clock
             .as_ref()
@@ -500,6 +618,27 @@ impl TestApp {
                 .expect("gateway stops within 20 s");
             result.expect("server task").expect("server ran cleanly");
         }
+    }
+}
+
+/// Another gateway process sharing the test's database.
+pub struct Replica {
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Replica {
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(20), server).await;
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 

@@ -7,6 +7,7 @@ mod cli;
 mod helpers;
 mod intake;
 mod ops;
+mod outbound;
 mod safety;
 mod staff;
 mod webhooks;

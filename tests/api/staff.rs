@@ -184,10 +184,20 @@ async fn bad_requests_get_clear_problem_json(engine: Engine) {
         .post_json(&app.clinician, &path, json!({"status": "in_progress"}))
         .await;
     assert_eq!(status, 422, "{body}");
-    let (status, _) = app
+    let (status, body) = app
         .post_json(&app.clinician, &path, json!({"state": "closed"}))
         .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422, "a field missing: {body}");
+    let malformed = app
+        .http
+        .post(app.url(&format!("/api/v1{path}")))
+        .bearer_auth(&app.clinician)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400, "malformed JSON");
     let (status, _) = app
         .post_json(
             &app.clinician,

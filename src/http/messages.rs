@@ -1,0 +1,393 @@
+//! Brief updates and other messages to patients; the staff call and print lists; the inbox.
+
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Staff;
+use super::error::{ApiError, Problem};
+use super::patients::find_patient;
+use super::{AppState, List};
+use crate::domain::patient::Purpose;
+use crate::outbound::{MessageRequest, OutboundError};
+use crate::store::{InboxFilter, InboxItem, Message, MessageEvent, Skipped, Task, TaskFilter};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/patients/{id}/messages",
+            post(queue_message).get(list_messages),
+        )
+        .route("/tasks", get(list_tasks))
+        .route("/tasks/{id}/complete", post(complete_task))
+        .route("/tasks/{id}/letter.pdf", get(task_letter))
+        .route("/inbox", get(list_inbox))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MessageIn {
+    /// `urgent`, `reminder`, `update` or `non_urgent`: picks the patient's channel list.
+    pub purpose: String,
+    /// Staff's own words (for `update`, and for `non_urgent` letters).
+    pub text: Option<String>,
+    /// A template from message-templates/ (e.g. `cancellation`, `urgent`, `general_letter`).
+    pub template: Option<String>,
+    /// The template's variables.
+    #[schema(value_type = Option<Object>)]
+    pub vars: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryOut {
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub channel: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageOut {
+    pub id: String,
+    pub purpose: String,
+    /// `sms`, `phone_call` or `letter`; null when no channel could be used.
+    pub channel: Option<String>,
+    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or `task_created`.
+    pub status: String,
+    /// Channels passed over, and why (e.g. `sms_opted_out`, `no_address`).
+    pub skipped: Vec<Skipped>,
+    pub template: Option<String>,
+    pub body: Option<String>,
+    pub appointment_id: Option<String>,
+    /// The template language used (`en` when the patient's language has none yet).
+    pub language: Option<String>,
+    /// The patient's language had no wording of its own, or they need an interpreter.
+    pub interpreter_may_be_needed: bool,
+    /// Every status the message passed through, oldest first.
+    pub history: Vec<HistoryOut>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn message_out(message: Message, history: Vec<MessageEvent>) -> MessageOut {
+    MessageOut {
+        id: message.id,
+        purpose: message.purpose,
+        channel: (message.channel != "none").then_some(message.channel),
+        status: message.status,
+        skipped: message.skipped,
+        template: message.template,
+        body: message.body,
+        appointment_id: message.appointment_id,
+        language: message.language,
+        interpreter_may_be_needed: message.interpreter_may_be_needed,
+        history: history
+            .into_iter()
+            .map(|e| HistoryOut {
+                at: e.at,
+                status: e.status,
+                channel: e.channel,
+                detail: e.detail,
+            })
+            .collect(),
+        created_at: message.created_at,
+        updated_at: message.updated_at,
+    }
+}
+
+/// Queues a message by the patient's own channels for its purpose.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/messages", tag = "messages",
+    params(("id" = String, Path)), request_body = MessageIn, security(("bearer" = [])),
+    responses((status = 202, body = MessageOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn queue_message(
+    State(app): State<AppState>,
+    staff: Staff,
+    Path(patient_id): Path<String>,
+    body: Result<Json<MessageIn>, JsonRejection>,
+) -> Result<(StatusCode, Json<MessageOut>), ApiError> {
+    let Json(input) = body?;
+    let purpose = Purpose::parse(&input.purpose).ok_or_else(|| {
+        ApiError::Unprocessable("purpose must be urgent, reminder, update or non_urgent".into())
+    })?;
+    let text = input
+        .text
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let mut vars = input.vars.unwrap_or_default();
+    let template = match (input.template, text) {
+        (Some(template), text) => {
+            if let Some(text) = text {
+                vars.insert("text".into(), Value::String(text));
+            }
+            template
+        }
+        (None, Some(text)) if matches!(purpose, Purpose::Update | Purpose::NonUrgent) => {
+            vars.insert("text".into(), Value::String(text));
+            match purpose {
+                Purpose::NonUrgent => "general_letter".to_owned(),
+                _ => "update".to_owned(),
+            }
+        }
+        (None, None) if purpose == Purpose::Urgent => "urgent".to_owned(),
+        _ => {
+            return Err(ApiError::Unprocessable(
+                "give a template (with its vars), or text for an update".into(),
+            ));
+        }
+    };
+    if !app.outbound.templates.has(&template) {
+        return Err(ApiError::Unprocessable(format!(
+            "no template `{template}`; known: {}",
+            app.outbound.templates.names().join(", ")
+        )));
+    }
+    let patient = find_patient(&app, &patient_id).await?;
+    let request = MessageRequest {
+        purpose,
+        template,
+        vars,
+        appointment_id: None,
+        reminder_key: None,
+    };
+    let id = app
+        .outbound
+        .send(&patient, &request)
+        .await
+        .map_err(|e| match e {
+            OutboundError::Template(e) => ApiError::Unprocessable(e.to_string()),
+            OutboundError::Letter(e) => ApiError::Internal(e.into()),
+            OutboundError::Store(e) => e.into(),
+        })?;
+    app.store
+        .audit(&staff.audit_entry(app.clock.now(), "message.queue", format!("message:{id}")))
+        .await?;
+    let (message, history) = app
+        .store
+        .messages_for_patient(&patient_id)
+        .await?
+        .into_iter()
+        .find(|(m, _)| m.id == id)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("queued message {id} not found")))?;
+    Ok((StatusCode::ACCEPTED, Json(message_out(message, history))))
+}
+
+/// Every message to the patient (reminders, notices, updates, urgent), newest first.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/messages", tag = "messages",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = List<MessageOut>), (status = 404, body = Problem)))]
+pub async fn list_messages(
+    State(app): State<AppState>,
+    _staff: Staff,
+    Path(patient_id): Path<String>,
+) -> Result<Json<List<MessageOut>>, ApiError> {
+    find_patient(&app, &patient_id).await?;
+    let messages = app.store.messages_for_patient(&patient_id).await?;
+    Ok(Json(List::of(
+        messages
+            .into_iter()
+            .filter(|(m, _)| m.is_to_patient())
+            .map(|(m, h)| message_out(m, h)),
+    )))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskOut {
+    pub id: String,
+    /// `phone_call` or `letter`.
+    pub kind: String,
+    pub patient_id: Option<String>,
+    pub message_id: Option<String>,
+    /// `open` or `done`.
+    pub status: String,
+    /// What to do: who to call and what to say, or where to post the letter.
+    pub text: String,
+    /// For letters: where to fetch the PDF.
+    pub letter_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_by: Option<String>,
+}
+
+impl From<Task> for TaskOut {
+    fn from(t: Task) -> Self {
+        TaskOut {
+            letter_url: t
+                .has_letter
+                .then(|| format!("/api/v1/tasks/{}/letter.pdf", t.id)),
+            id: t.id,
+            kind: t.kind,
+            patient_id: t.patient_id,
+            message_id: t.message_id,
+            status: t.status,
+            text: t.text,
+            created_at: t.created_at,
+            completed_at: t.completed_at,
+            completed_by: t.completed_by,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TaskQuery {
+    /// `phone_call` or `letter`.
+    pub kind: Option<String>,
+    /// `open` or `done`.
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// The call list and the print list.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery), security(("bearer" = [])),
+    responses((status = 200, body = List<TaskOut>), (status = 400, body = Problem)))]
+pub async fn list_tasks(
+    State(app): State<AppState>,
+    _staff: Staff,
+    query: Result<Query<TaskQuery>, QueryRejection>,
+) -> Result<Json<List<TaskOut>>, ApiError> {
+    let Query(query) = query?;
+    if query
+        .kind
+        .as_deref()
+        .is_some_and(|k| !matches!(k, "phone_call" | "letter"))
+    {
+        return Err(ApiError::BadRequest(
+            "kind must be phone_call or letter".into(),
+        ));
+    }
+    if query
+        .status
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "open" | "done"))
+    {
+        return Err(ApiError::BadRequest("status must be open or done".into()));
+    }
+    let tasks = app
+        .store
+        .tasks(&TaskFilter {
+            kind: query.kind,
+            status: query.status,
+            limit: query.limit.unwrap_or(500).clamp(1, 5000),
+        })
+        .await?;
+    Ok(Json(List::of(tasks.into_iter().map(Into::into))))
+}
+
+/// The call was made or the letter posted.
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", params(("id" = String, Path)),
+    security(("bearer" = [])), responses((status = 200, body = TaskOut), (status = 404, body = Problem)))]
+pub async fn complete_task(
+    State(app): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<TaskOut>, ApiError> {
+    let now = app.clock.now();
+    let task = app
+        .store
+        .complete_task(&id, &staff.0.name, now)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no task {id}")))?;
+    app.store
+        .audit(&staff.audit_entry(now, "task.complete", format!("task:{id}")))
+        .await?;
+    Ok(Json(task.into()))
+}
+
+/// The letter to print, as a PDF.
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/letter.pdf", tag = "tasks", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = Problem)))]
+pub async fn task_letter(
+    State(app): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let pdf = app
+        .store
+        .task_letter(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no letter for task {id}")))?;
+    app.store
+        .audit(&staff.audit_entry(app.clock.now(), "letter.read", format!("task:{id}")))
+        .await?;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/pdf")
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"letter-{id}.pdf\""),
+        )
+        .body(Body::from(pdf))
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboxOut {
+    pub id: String,
+    /// `patient_text`, `appointment_confirmed`, `appointment_cancelled`, `risk`,
+    /// `undeliverable`.
+    pub kind: String,
+    pub urgent: bool,
+    pub summary: String,
+    /// The patient's words, when a text.
+    pub body: Option<String>,
+    pub patient_id: Option<String>,
+    pub referral_id: Option<String>,
+    pub appointment_id: Option<String>,
+    pub message_id: Option<String>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<InboxItem> for InboxOut {
+    fn from(i: InboxItem) -> Self {
+        InboxOut {
+            id: i.id,
+            kind: i.kind,
+            urgent: i.urgent,
+            summary: i.summary,
+            body: i.body,
+            patient_id: i.patient_id,
+            referral_id: i.referral_id,
+            appointment_id: i.appointment_id,
+            message_id: i.message_id,
+            status: i.status,
+            created_at: i.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct InboxQuery {
+    /// `open` or `done`.
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// What patients texted, and what the team should know: urgent first, then oldest.
+#[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", params(InboxQuery), security(("bearer" = [])),
+    responses((status = 200, body = List<InboxOut>)))]
+pub async fn list_inbox(
+    State(app): State<AppState>,
+    staff: Staff,
+    query: Result<Query<InboxQuery>, QueryRejection>,
+) -> Result<Json<List<InboxOut>>, ApiError> {
+    let Query(query) = query?;
+    app.store
+        .audit(&staff.audit_entry(app.clock.now(), "inbox.read", "inbox".into()))
+        .await?;
+    let items = app
+        .store
+        .inbox(&InboxFilter {
+            status: query.status,
+            limit: query.limit.unwrap_or(500).clamp(1, 5000),
+        })
+        .await?;
+    Ok(Json(List::of(items.into_iter().map(Into::into))))
+}

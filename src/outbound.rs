@@ -1,0 +1,412 @@
+//! Messages to patients: which channel, what words, and what happens when a channel fails.
+//!
+//! For each message the first usable channel in the patient's ranked list for its purpose is
+//! chosen; channels passed over are recorded with the reason, for staff to see. A text that
+//! fails for good (e.g. the person texted STOP to the provider) falls back to the next
+//! channel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::channels::letter::{self, Letter, LetterError};
+use crate::clock::Clock;
+use crate::domain::channel::Channel;
+use crate::domain::patient::{Purpose, wants_easy_read, wants_large_print};
+use crate::domain::schedule::{self, QuietHours, describe_date, describe_when, plan_reminder};
+use crate::domain::teams::Teams;
+use crate::store::{
+    Appointment, AppointmentPlace, Message, Patient, PreparedMessage, ReminderPlan, Route, Skipped,
+    Store, StoreError,
+};
+use crate::templates::{TemplateError, Templates};
+
+/// The team's number on the service page, given in every message.
+pub const TEAM_PHONE: &str = "0800 129 9999";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    /// The template or its variables are wrong (the caller's mistake: 422).
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("the letter could not be rendered: {0}")]
+    Letter(#[from] LetterError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to send and why.
+#[derive(Debug, Clone)]
+pub struct MessageRequest {
+    pub purpose: Purpose,
+    pub template: String,
+    /// The template's own variables (the patient's name and the team's number are added).
+    pub vars: Map<String, Value>,
+    pub appointment_id: Option<String>,
+    pub reminder_key: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Outbound {
+    pub store: Arc<dyn Store>,
+    pub templates: Arc<Templates>,
+    pub teams: Teams,
+    pub clock: Arc<dyn Clock>,
+    /// The service's quiet hours, for patients without their own.
+    pub quiet_hours: QuietHours,
+    pub reminder_offsets: Vec<Duration>,
+}
+
+/// Why a channel cannot be used for this patient now; `None` when it can.
+pub fn unusable(patient: &Patient, channel: Channel) -> Option<String> {
+    match channel {
+        Channel::Sms => match &patient.mobile {
+            None => Some("no_mobile".into()),
+            Some(_) if patient.sms_opted_out => Some("sms_opted_out".into()),
+            Some(_) if patient.mobile_failed.is_some() => Some(format!(
+                "mobile_failed_{}",
+                patient.mobile_failed.as_deref().unwrap_or_default()
+            )),
+            Some(mobile) if !mobile.is_mobile() => Some("not_a_mobile".into()),
+            Some(_) => None,
+        },
+        Channel::PhoneCall => (patient.mobile.is_none() && patient.landline.is_none())
+            .then(|| "no_phone_number".into()),
+        Channel::Letter => patient.address.is_empty().then(|| "no_address".into()),
+    }
+}
+
+impl Outbound {
+    /// Chooses the channel and renders the words for it. Channels already tried (in
+    /// `skipped`) are not tried again.
+    pub fn prepare(
+        &self,
+        patient: &Patient,
+        request: &MessageRequest,
+        id: String,
+        mut skipped: Vec<Skipped>,
+    ) -> Result<PreparedMessage, OutboundError> {
+        let vars = self.vars_for(patient, &request.vars);
+        let mut language = None;
+        let mut fell_back = false;
+        let mut route = None;
+        for channel in patient.contact_preferences.channels(request.purpose) {
+            if skipped.iter().any(|s| s.channel == channel) {
+                continue;
+            }
+            if let Some(reason) = unusable(patient, channel) {
+                skipped.push(Skipped { channel, reason });
+                continue;
+            }
+            let rendered = self.templates.render(
+                &request.template,
+                channel,
+                patient.language.as_deref(),
+                wants_easy_read(&patient.access_needs),
+                &vars,
+            )?;
+            language = Some(rendered.language.clone());
+            fell_back = rendered.fell_back_to_english;
+            route = Some(self.route(patient, channel, rendered.text)?);
+            break;
+        }
+        let route = route.unwrap_or_else(|| Route::Nowhere {
+            summary: format!(
+                "No way to send this {} message to {}: {}",
+                request.purpose.as_str().replace('_', "-"),
+                patient.name,
+                if skipped.is_empty() {
+                    "no channels are listed".to_owned()
+                } else {
+                    skipped
+                        .iter()
+                        .map(|s| format!("{} ({})", s.channel.as_str(), s.reason))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+        });
+        Ok(PreparedMessage {
+            id,
+            purpose: request.purpose.as_str().to_owned(),
+            patient_id: Some(patient.id.clone()),
+            referral_id: None,
+            appointment_id: request.appointment_id.clone(),
+            reminder_key: request.reminder_key.clone(),
+            template: Some(request.template.clone()),
+            vars: Some(Value::Object(request.vars.clone())),
+            language,
+            interpreter_may_be_needed: fell_back || patient.interpreter,
+            skipped,
+            route,
+        })
+    }
+
+    /// Prepares and queues a message; returns its id.
+    pub async fn send(
+        &self,
+        patient: &Patient,
+        request: &MessageRequest,
+    ) -> Result<String, OutboundError> {
+        let prepared = self.prepare(patient, request, crate::new_id(), Vec::new())?;
+        self.store
+            .queue_message(&prepared, self.clock.now())
+            .await?;
+        Ok(prepared.id)
+    }
+
+    /// The message's current channel failed for good: try the next one. `false` if the
+    /// message is not a patient's or had already moved on.
+    pub async fn fall_back(&self, message: &Message, reason: &str) -> Result<bool, OutboundError> {
+        let (Some(patient_id), Some(template)) = (&message.patient_id, &message.template) else {
+            return Ok(false);
+        };
+        let Some(channel) = Channel::parse(&message.channel) else {
+            return Ok(false);
+        };
+        let Some(patient) = self.store.patient(patient_id).await? else {
+            return Ok(false);
+        };
+        let Some(purpose) = Purpose::parse(&message.purpose) else {
+            return Ok(false);
+        };
+        let failed = Skipped {
+            channel,
+            reason: reason.to_owned(),
+        };
+        let request = MessageRequest {
+            purpose,
+            template: template.clone(),
+            vars: match &message.vars {
+                Some(Value::Object(vars)) => vars.clone(),
+                _ => Map::new(),
+            },
+            appointment_id: message.appointment_id.clone(),
+            reminder_key: None,
+        };
+        let mut skipped = message.skipped.clone();
+        skipped.push(failed.clone());
+        let next = self.prepare(&patient, &request, message.id.clone(), skipped)?;
+        tracing::info!(
+            message_id = message.id,
+            from = channel.as_str(),
+            to = next.route.channel().map_or("none", Channel::as_str),
+            reason,
+            "falling back to the next channel"
+        );
+        Ok(self
+            .store
+            .reroute_message(&failed, &next, self.clock.now())
+            .await?)
+    }
+
+    /// The reminders of an appointment starting at `starts_at`, as seen now.
+    pub fn plan_reminders(&self, starts_at: DateTime<Utc>, quiet: QuietHours) -> Vec<ReminderPlan> {
+        let now = self.clock.now();
+        self.reminder_offsets
+            .iter()
+            .filter_map(|offset| {
+                let offset = TimeDelta::from_std(*offset).ok()?;
+                let due_at = starts_at - offset;
+                Some(ReminderPlan {
+                    offset_seconds: offset.num_seconds(),
+                    due_at,
+                    plan: plan_reminder(due_at, starts_at, now, quiet),
+                })
+            })
+            .collect()
+    }
+
+    /// The patient's quiet hours, else the service's.
+    pub fn quiet_hours_for(&self, patient: &Patient) -> QuietHours {
+        patient.quiet_hours.unwrap_or(self.quiet_hours)
+    }
+
+    fn team_name(&self, patient: &Patient) -> String {
+        patient
+            .team
+            .as_deref()
+            .and_then(|id| self.teams.get(id))
+            .unwrap_or_else(|| self.teams.default_team())
+            .name
+            .clone()
+    }
+
+    fn vars_for(&self, patient: &Patient, own: &Map<String, Value>) -> Value {
+        let mut vars = Map::new();
+        vars.insert("preferred_name".into(), json!(patient.preferred_name()));
+        vars.insert("team_phone".into(), json!(TEAM_PHONE));
+        vars.insert("team_name".into(), json!(self.team_name(patient)));
+        for (k, v) in own {
+            vars.insert(k.clone(), v.clone());
+        }
+        Value::Object(vars)
+    }
+
+    fn route(
+        &self,
+        patient: &Patient,
+        channel: Channel,
+        body: String,
+    ) -> Result<Route, OutboundError> {
+        Ok(match channel {
+            Channel::Sms => Route::Sms {
+                // `unusable` checked the mobile is there.
+                to: patient
+                    .mobile
+                    .clone()
+                    .ok_or_else(|| StoreError::Corrupt("sms chosen without a mobile".into()))?,
+                body,
+            },
+            Channel::PhoneCall => {
+                let numbers: Vec<&str> = [&patient.mobile, &patient.landline]
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p.e164())
+                    .collect();
+                Route::PhoneCall {
+                    task_text: format!(
+                        "Call {} on {}.\n\n{}",
+                        patient.preferred_name(),
+                        numbers.join(" or "),
+                        body
+                    ),
+                    body,
+                }
+            }
+            Channel::Letter => {
+                let letter = Letter {
+                    recipient: patient.name.clone(),
+                    address_lines: patient.address.lines.clone(),
+                    postcode: patient
+                        .address
+                        .postcode
+                        .as_ref()
+                        .map(|p| p.as_str().to_owned()),
+                    date: describe_date(self.clock.now()),
+                    team_name: self.team_name(patient),
+                    team_phone: TEAM_PHONE.to_owned(),
+                    body: body.clone(),
+                    large_print: wants_large_print(&patient.access_needs),
+                };
+                let pdf = letter::render_pdf(&letter)?;
+                let mut address = letter.address_lines.clone();
+                address.extend(letter.postcode.clone());
+                Route::Letter {
+                    task_text: format!(
+                        "Print{} and post to {}, {}.",
+                        if letter.large_print {
+                            " in large print"
+                        } else {
+                            ""
+                        },
+                        patient.name,
+                        address.join(", ")
+                    ),
+                    body,
+                    pdf,
+                }
+            }
+        })
+    }
+}
+
+/// A reminder's or notice's variables for one appointment.
+pub fn appointment_vars(
+    appointment: &Appointment,
+    first_of_assessment: bool,
+) -> Map<String, Value> {
+    let place = match (appointment.place, &appointment.site_name) {
+        (AppointmentPlace::Site, Some(site)) if !site.trim().is_empty() => format!("at {site}"),
+        (AppointmentPlace::Site, _) => "at our site".to_owned(),
+        (AppointmentPlace::Home, _) => "at your home".to_owned(),
+    };
+    let mut vars = Map::new();
+    vars.insert("when".into(), json!(describe_when(appointment.starts_at)));
+    vars.insert("place".into(), json!(place));
+    vars.insert("kind".into(), json!(appointment.kind.replace('_', " ")));
+    vars.insert("first_of_assessment".into(), json!(first_of_assessment));
+    if let Some(staff) = &appointment.staff_name {
+        vars.insert("staff_name".into(), json!(staff));
+    }
+    vars
+}
+
+/// Re-exported for callers that only need the service-wide check.
+pub use schedule::SkipReason;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::phone::PhoneNumber;
+    use crate::store::Address;
+
+    fn patient() -> Patient {
+        Patient {
+            id: "p1".into(),
+            name: "Sam Taylor".into(),
+            preferred_name: Some("Sam".into()),
+            pronouns: None,
+            mobile: PhoneNumber::parse("07911 123456").ok(),
+            landline: PhoneNumber::parse("0113 496 0000").ok(),
+            address: Address {
+                lines: vec!["12 Park Row".into(), "Leeds".into()],
+                postcode: crate::domain::postcode::Postcode::parse("LS1 4DY").ok(),
+            },
+            language: None,
+            interpreter: false,
+            access_needs: vec![],
+            support_person: None,
+            service_animal: None,
+            quiet_hours: None,
+            team: None,
+            contact_preferences: Default::default(),
+            sms_opted_out: false,
+            mobile_failed: None,
+            urgent: false,
+            risk_signals: vec![],
+            notes: None,
+            referral_id: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn each_channel_knows_why_it_cannot_be_used() {
+        let mut p = patient();
+        assert_eq!(unusable(&p, Channel::Sms), None);
+        assert_eq!(unusable(&p, Channel::PhoneCall), None);
+        assert_eq!(unusable(&p, Channel::Letter), None);
+        p.sms_opted_out = true;
+        assert_eq!(unusable(&p, Channel::Sms).as_deref(), Some("sms_opted_out"));
+        p.sms_opted_out = false;
+        p.mobile_failed = Some("21211".into());
+        assert_eq!(
+            unusable(&p, Channel::Sms).as_deref(),
+            Some("mobile_failed_21211")
+        );
+        p.mobile = None;
+        assert_eq!(unusable(&p, Channel::Sms).as_deref(), Some("no_mobile"));
+        assert_eq!(
+            unusable(&p, Channel::PhoneCall),
+            None,
+            "the landline still works"
+        );
+        p.landline = None;
+        assert_eq!(
+            unusable(&p, Channel::PhoneCall).as_deref(),
+            Some("no_phone_number")
+        );
+        p.address.lines.clear();
+        assert_eq!(unusable(&p, Channel::Letter).as_deref(), Some("no_address"));
+        let mut landline_only = patient();
+        landline_only.mobile = PhoneNumber::parse("0113 496 0001").ok();
+        assert_eq!(
+            unusable(&landline_only, Channel::Sms).as_deref(),
+            Some("not_a_mobile")
+        );
+    }
+}

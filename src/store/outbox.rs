@@ -1,0 +1,597 @@
+//! Messages leaving the gateway (on-call alerts and patient messages), their delivery
+//! receipts, the staff call and print lists, and the team inbox.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Result;
+use crate::domain::channel::Channel;
+use crate::domain::phone::PhoneNumber;
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: String,
+    pub purpose: String,
+    pub referral_id: Option<String>,
+    pub patient_id: Option<String>,
+    pub appointment_id: Option<String>,
+    pub channel: String,
+    pub to: Option<String>,
+    pub body: Option<String>,
+    pub status: String,
+    pub provider_id: Option<String>,
+    pub error_code: Option<String>,
+    pub attempts: i64,
+    pub template: Option<String>,
+    pub vars: Option<serde_json::Value>,
+    pub language: Option<String>,
+    pub interpreter_may_be_needed: bool,
+    pub skipped: Vec<Skipped>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// A message to a patient (as opposed to an alert to on-call staff about them).
+    pub fn is_to_patient(&self) -> bool {
+        self.patient_id.is_some() && self.template.is_some()
+    }
+}
+
+/// A channel passed over, and why (staff see these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Skipped {
+    pub channel: Channel,
+    pub reason: String,
+}
+
+/// One step of a message's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageEvent {
+    pub at: DateTime<Utc>,
+    pub status: String,
+    pub channel: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// How a prepared message leaves.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Through the SMS provider, by the job queue.
+    Sms { to: PhoneNumber, body: String },
+    /// A task on the staff call list, with what to say.
+    PhoneCall { body: String, task_text: String },
+    /// A task on the print list, with the rendered letter.
+    Letter {
+        body: String,
+        task_text: String,
+        pdf: Vec<u8>,
+    },
+    /// No channel can be used: recorded as failed, and the team told in its inbox.
+    Nowhere { summary: String },
+}
+
+impl Route {
+    pub fn channel(&self) -> Option<Channel> {
+        match self {
+            Route::Sms { .. } => Some(Channel::Sms),
+            Route::PhoneCall { .. } => Some(Channel::PhoneCall),
+            Route::Letter { .. } => Some(Channel::Letter),
+            Route::Nowhere { .. } => None,
+        }
+    }
+}
+
+/// A message ready to store, with its channel chosen and its words rendered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedMessage {
+    pub id: String,
+    pub purpose: String,
+    pub patient_id: Option<String>,
+    pub referral_id: Option<String>,
+    pub appointment_id: Option<String>,
+    /// `<reminder id>:<version>`: at most one message per reminder version.
+    pub reminder_key: Option<String>,
+    pub template: Option<String>,
+    pub vars: Option<serde_json::Value>,
+    pub language: Option<String>,
+    pub interpreter_may_be_needed: bool,
+    pub skipped: Vec<Skipped>,
+    pub route: Route,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub kind: String,
+    pub patient_id: Option<String>,
+    pub message_id: Option<String>,
+    pub status: String,
+    pub text: String,
+    pub has_letter: bool,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub limit: u32,
+}
+
+/// Something for the team to see: a patient's text, a confirmation or cancellation by
+/// text, a message no channel could carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    pub id: String,
+    pub kind: String,
+    pub patient_id: Option<String>,
+    pub referral_id: Option<String>,
+    pub appointment_id: Option<String>,
+    pub message_id: Option<String>,
+    pub urgent: bool,
+    pub summary: String,
+    pub body: Option<String>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInboxItem {
+    pub kind: String,
+    pub urgent: bool,
+    pub summary: String,
+    pub body: Option<String>,
+    pub appointment_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InboxFilter {
+    pub status: Option<String>,
+    pub limit: u32,
+}
+
+/// What a delivery receipt did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReceiptOutcome {
+    /// The same message id and status came before: nothing changed.
+    Duplicate,
+    /// No message carries this provider id (any more).
+    Unknown,
+    /// Recorded; `moved` says whether the message's status moved forward.
+    Applied { message: Box<Message>, moved: bool },
+}
+
+#[async_trait]
+pub trait OutboxStore {
+    async fn message(&self, id: &str) -> Result<Option<Message>>;
+
+    async fn messages_for_referral(&self, referral_id: &str) -> Result<Vec<Message>>;
+
+    /// Every message to a patient, newest first, each with its history.
+    async fn messages_for_patient(
+        &self,
+        patient_id: &str,
+    ) -> Result<Vec<(Message, Vec<MessageEvent>)>>;
+
+    /// Stores a message and what carries it (a send job, a task, or an inbox item).
+    async fn queue_message(&self, message: &PreparedMessage, at: DateTime<Utc>) -> Result<()>;
+
+    /// Claims a queued text for sending; `false` when it was sent, withdrawn or rerouted.
+    async fn start_sending(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
+
+    async fn finish_sending(
+        &self,
+        id: &str,
+        status: &str,
+        provider_id: Option<&str>,
+        error_code: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Sends a text again at `run_at` (the network said it was temporarily undeliverable);
+    /// `false` if the message has moved on since.
+    async fn resend_message(
+        &self,
+        id: &str,
+        run_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    /// Falls back: the message's current channel (`failed`) is recorded as skipped and the
+    /// message goes by `next`'s route instead. `false` if the message had already moved on.
+    async fn reroute_message(
+        &self,
+        failed: &Skipped,
+        next: &PreparedMessage,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    /// A delivery receipt: de-duplicated by (provider id, status); statuses only move forward.
+    async fn record_receipt(
+        &self,
+        provider_id: &str,
+        status: &str,
+        error_code: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<ReceiptOutcome>;
+
+    /// Records what the provider said about a patient's mobile: opted out (21610) or failed
+    /// for good (the error code).
+    async fn set_patient_sms_state(
+        &self,
+        patient_id: &str,
+        opted_out: Option<bool>,
+        mobile_failed: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>>;
+
+    async fn task(&self, id: &str) -> Result<Option<Task>>;
+
+    async fn complete_task(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Option<Task>>;
+
+    async fn task_letter(&self, id: &str) -> Result<Option<Vec<u8>>>;
+
+    async fn inbox(&self, filter: &InboxFilter) -> Result<Vec<InboxItem>>;
+
+    /// Reserves the next send slot shared by every gateway on this database (at most one per
+    /// `interval`) and says how long to wait for it.
+    async fn reserve_send_slot(&self, interval: Duration, now: DateTime<Utc>) -> Result<Duration>;
+}
+
+/// Implements `OutboxStore` for an engine's store (see `sqlite.rs` / `postgres.rs`).
+macro_rules! outbox_store_impl {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::OutboxStore for $store {
+            async fn message(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Message>> {
+                let row: Option<$crate::store::rows::MessageRow> =
+                    sqlx::query_as("SELECT * FROM messages WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn messages_for_referral(
+                &self,
+                referral_id: &str,
+            ) -> $crate::store::Result<Vec<$crate::store::Message>> {
+                let rows: Vec<$crate::store::rows::MessageRow> = sqlx::query_as(
+                    "SELECT * FROM messages WHERE referral_id = $1 ORDER BY created_at, id",
+                )
+                .bind(referral_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn messages_for_patient(
+                &self,
+                patient_id: &str,
+            ) -> $crate::store::Result<Vec<($crate::store::Message, Vec<$crate::store::MessageEvent>)>> {
+                let rows: Vec<$crate::store::rows::MessageRow> = sqlx::query_as(
+                    "SELECT * FROM messages WHERE patient_id = $1 ORDER BY created_at DESC, id DESC",
+                )
+                .bind(patient_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let events: Vec<$crate::store::rows::EventRow> = sqlx::query_as(
+                    "SELECT e.message_id, e.at, e.status, e.channel, e.detail FROM message_events e \
+                     JOIN messages m ON m.id = e.message_id WHERE m.patient_id = $1 ORDER BY e.seq",
+                )
+                .bind(patient_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|row| {
+                        let history = events
+                            .iter()
+                            .filter(|e| e.message_id == row.id)
+                            .map(|e| e.clone().into())
+                            .collect();
+                        Ok((row.try_into()?, history))
+                    })
+                    .collect()
+            }
+
+            async fn queue_message(
+                &self,
+                message: &$crate::store::PreparedMessage,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.begin_write().await?;
+                Self::insert_message(&mut *tx, message, at).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn start_sending(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 \
+                     WHERE id = $2 AND channel = 'sms' AND status IN ('queued', 'sending')",
+                )
+                .bind($crate::store::Ts(at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    Self::message_event(&mut *tx, id, at, "sending", Some("sms"), None).await?;
+                }
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_sending(
+                &self,
+                id: &str,
+                status: &str,
+                provider_id: Option<&str>,
+                error_code: Option<&str>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "UPDATE messages SET status = $1, provider_id = COALESCE($2, provider_id), \
+                     error_code = $3, updated_at = $4 WHERE id = $5 AND status = 'sending'",
+                )
+                .bind(status)
+                .bind(provider_id)
+                .bind(error_code)
+                .bind($crate::store::Ts(at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let detail = error_code.map(|c| format!("provider error {c}"));
+                Self::message_event(&mut *tx, id, at, status, Some("sms"), detail.as_deref()).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn resend_message(
+                &self,
+                id: &str,
+                run_at: chrono::DateTime<chrono::Utc>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE messages SET status = 'queued', provider_id = NULL, updated_at = $1 \
+                     WHERE id = $2 AND channel = 'sms' AND status IN ('undelivered', 'failed')",
+                )
+                .bind($crate::store::Ts(at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    let mut job = $crate::store::rows::delivery_job(id)?;
+                    job.run_at = Some(run_at);
+                    job.idempotency_key = Some(format!("message-{id}-{}", job.id));
+                    Self::enqueue(&mut *tx, &job).await?;
+                    Self::message_event(&mut *tx, id, at, "queued", Some("sms"), Some("sent again after a temporary failure")).await?;
+                }
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn reroute_message(
+                &self,
+                failed: &$crate::store::Skipped,
+                next: &$crate::store::PreparedMessage,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let row: Option<$crate::store::rows::MessageRow> =
+                    sqlx::query_as("SELECT * FROM messages WHERE id = $1")
+                        .bind(&next.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(row) = row else { return Ok(false) };
+                if row.channel != failed.channel.as_str() {
+                    // Another receipt already moved this message on.
+                    return Ok(false);
+                }
+                Self::message_event(
+                    &mut *tx,
+                    &next.id,
+                    at,
+                    "skipped",
+                    Some(failed.channel.as_str()),
+                    Some(&failed.reason),
+                )
+                .await?;
+                Self::route_message(&mut *tx, next, at).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn record_receipt(
+                &self,
+                provider_id: &str,
+                status: &str,
+                error_code: Option<&str>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<$crate::store::ReceiptOutcome> {
+                use $crate::store::{ReceiptOutcome, Ts};
+                let mut tx = self.begin_write().await?;
+                let fresh = sqlx::query(
+                    "INSERT INTO delivery_receipts (provider_id, status, error_code, at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (provider_id, status) DO NOTHING",
+                )
+                .bind(provider_id)
+                .bind(status)
+                .bind(error_code)
+                .bind(Ts(at))
+                .execute(&mut *tx)
+                .await?;
+                if fresh.rows_affected() == 0 {
+                    tx.commit().await?;
+                    return Ok(ReceiptOutcome::Duplicate);
+                }
+                let row: Option<$crate::store::rows::MessageRow> =
+                    sqlx::query_as("SELECT * FROM messages WHERE provider_id = $1")
+                        .bind(provider_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(row) = row else {
+                    tx.commit().await?;
+                    return Ok(ReceiptOutcome::Unknown);
+                };
+                let moved = $crate::store::delivery_rank(status) > $crate::store::delivery_rank(&row.status)
+                    && row.channel == "sms";
+                if moved {
+                    sqlx::query(
+                        "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code), \
+                         updated_at = $3 WHERE id = $4",
+                    )
+                    .bind(status)
+                    .bind(error_code)
+                    .bind(Ts(at))
+                    .bind(&row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let detail = error_code.map(|c| format!("provider error {c}"));
+                Self::message_event(&mut *tx, &row.id, at, status, Some("sms"), detail.as_deref()).await?;
+                tx.commit().await?;
+                let message = self.message(&row.id).await?.ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt("message vanished mid-receipt".into())
+                })?;
+                Ok(ReceiptOutcome::Applied {
+                    message: Box::new(message),
+                    moved,
+                })
+            }
+
+            async fn set_patient_sms_state(
+                &self,
+                patient_id: &str,
+                opted_out: Option<bool>,
+                mobile_failed: Option<&str>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "UPDATE patients SET sms_opted_out = COALESCE($1, sms_opted_out), \
+                     mobile_failed = COALESCE($2, mobile_failed), updated_at = $3 WHERE id = $4",
+                )
+                .bind(opted_out)
+                .bind(mobile_failed)
+                .bind($crate::store::Ts(at))
+                .bind(patient_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn tasks(
+                &self,
+                filter: &$crate::store::TaskFilter,
+            ) -> $crate::store::Result<Vec<$crate::store::Task>> {
+                let rows: Vec<$crate::store::rows::TaskRow> = sqlx::query_as(
+                    "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
+                     created_at, completed_at, completed_by FROM tasks \
+                     WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR status = $2) \
+                     ORDER BY created_at, id LIMIT $3",
+                )
+                .bind(&filter.kind)
+                .bind(&filter.status)
+                .bind(i64::from(filter.limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn task(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Task>> {
+                let row: Option<$crate::store::rows::TaskRow> = sqlx::query_as(
+                    "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
+                     created_at, completed_at, completed_by FROM tasks WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn complete_task(
+                &self,
+                id: &str,
+                by: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<Option<$crate::store::Task>> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE tasks SET status = 'done', completed_at = $1, completed_by = $2 \
+                     WHERE id = $3 AND status = 'open'",
+                )
+                .bind($crate::store::Ts(at))
+                .bind(by)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    // The call was made / the letter posted: the message has gone.
+                    let message: Option<(Option<String>, String)> =
+                        sqlx::query_as("SELECT message_id, kind FROM tasks WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some((Some(message_id), kind)) = message {
+                        sqlx::query("UPDATE messages SET status = 'sent', updated_at = $1 WHERE id = $2")
+                            .bind($crate::store::Ts(at))
+                            .bind(&message_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        let detail = format!("task completed by {by}");
+                        Self::message_event(&mut *tx, &message_id, at, "sent", Some(&kind), Some(&detail)).await?;
+                    }
+                }
+                tx.commit().await?;
+                self.task(id).await
+            }
+
+            async fn task_letter(&self, id: &str) -> $crate::store::Result<Option<Vec<u8>>> {
+                let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT pdf FROM tasks WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.and_then(|(pdf,)| pdf))
+            }
+
+            async fn inbox(
+                &self,
+                filter: &$crate::store::InboxFilter,
+            ) -> $crate::store::Result<Vec<$crate::store::InboxItem>> {
+                let rows: Vec<$crate::store::rows::InboxRow> = sqlx::query_as(
+                    "SELECT * FROM inbox_items WHERE ($1 IS NULL OR status = $1) \
+                     ORDER BY urgent DESC, created_at, id LIMIT $2",
+                )
+                .bind(&filter.status)
+                .bind(i64::from(filter.limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn reserve_send_slot(
+                &self,
+                interval: std::time::Duration,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<std::time::Duration> {
+                self.reserve_slot(interval, now).await
+            }
+        }
+    };
+}
+
+pub(super) use outbox_store_impl;

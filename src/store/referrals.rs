@@ -1,0 +1,765 @@
+//! Inbound texts, the referral conversations they drive, the triage queue, escalation of
+//! urgent referrals, staff tokens and the audit log.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{NewInboxItem, Result};
+use crate::conversation::Conversation;
+use crate::domain::phone::PhoneNumber;
+use crate::domain::referral::ReferralStatus;
+use crate::domain::role::Role;
+
+/// A text received from the SMS provider.
+#[derive(Debug, Clone)]
+pub struct InboundText {
+    pub provider_id: String,
+    pub from: PhoneNumber,
+    pub body: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What the inbound decision sees, read under the number's lock.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Patients whose mobile this is (a text from a patient is not a new referral).
+    pub patients: Vec<PatientContact>,
+    pub current: Option<CurrentConversation>,
+    pub opted_out: bool,
+    /// The reference a referral begun by this text will carry.
+    pub new_reference: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CurrentConversation {
+    pub id: String,
+    pub state: Conversation,
+    pub referral: Referral,
+}
+
+/// A patient as the inbound path needs them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientContact {
+    pub id: String,
+    pub preferred_name: String,
+    pub language: Option<String>,
+    /// Their passport asks for easy-read wording.
+    pub easy_read: bool,
+    pub team: Option<String>,
+    pub urgent: bool,
+    pub risk_signals: Vec<String>,
+    /// The next appointment not yet started or cancelled.
+    pub next_appointment: Option<UpcomingAppointment>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpcomingAppointment {
+    pub id: String,
+    pub starts_at: DateTime<Utc>,
+    pub status: String,
+}
+
+/// A referral's fields as the intake decides them (the store only persists them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferralFields {
+    pub status: ReferralStatus,
+    pub urgent: bool,
+    pub risk_signals: Vec<String>,
+    pub urgent_at: Option<DateTime<Utc>>,
+    pub team: String,
+    pub answers: serde_json::Map<String, serde_json::Value>,
+    pub incomplete: bool,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+/// Whether the text continues the number's conversation or begins a new one (and with it a
+/// new referral).
+#[derive(Debug, Clone)]
+pub enum ConversationChange {
+    Continue(Conversation),
+    Begin(Conversation),
+}
+
+/// A text to on-call staff, sent through the job queue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub purpose: String,
+    pub to: PhoneNumber,
+    pub body: String,
+}
+
+/// Everything one inbound text changes, decided before any of it is written.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    Referral(Box<ReferralDecision>),
+    Patient(PatientDecision),
+}
+
+#[derive(Debug, Clone)]
+pub struct ReferralDecision {
+    pub replies: Vec<String>,
+    pub conversation: ConversationChange,
+    pub referral: ReferralFields,
+    pub alerts: Vec<NewMessage>,
+    /// `Some(true)`: opted out of texts; `Some(false)`: opted back in.
+    pub opt_out: Option<bool>,
+}
+
+/// A text from a patient: answered briefly, acted on, and put in the team's inbox.
+#[derive(Debug, Clone)]
+pub struct PatientDecision {
+    pub patient_id: String,
+    pub replies: Vec<String>,
+    /// New risk signals: the patient is flagged urgent with them.
+    pub risk_signals: Vec<String>,
+    pub alerts: Vec<NewMessage>,
+    pub appointment: Option<AppointmentAction>,
+    pub inbox: Vec<NewInboxItem>,
+    pub opt_out: Option<bool>,
+}
+
+/// What a patient's reply does to their next appointment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppointmentAction {
+    Confirm(String),
+    Cancel(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundOutcome {
+    /// Stored for the first time; the replies to send.
+    Fresh { replies: Vec<String> },
+    /// The provider sent this message id before: the same replies again, nothing changed.
+    Duplicate { replies: Vec<String> },
+}
+
+/// A referral as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Referral {
+    pub id: String,
+    pub reference: String,
+    pub status: ReferralStatus,
+    pub urgent: bool,
+    pub risk_signals: Vec<String>,
+    pub urgent_at: Option<DateTime<Utc>>,
+    pub team: String,
+    pub answers: serde_json::Map<String, serde_json::Value>,
+    pub incomplete: bool,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub escalation_level: i64,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// The number that texted (E.164).
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Referral {
+    pub fn fields(&self) -> ReferralFields {
+        ReferralFields {
+            status: self.status,
+            urgent: self.urgent,
+            risk_signals: self.risk_signals.clone(),
+            urgent_at: self.urgent_at,
+            team: self.team.clone(),
+            answers: self.answers.clone(),
+            incomplete: self.incomplete,
+            submitted_at: self.submitted_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReferralFilter {
+    pub status: Option<ReferralStatus>,
+    pub limit: u32,
+}
+
+/// The number's current conversation, as staff see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSummary {
+    pub step: String,
+    pub status: String,
+    pub referral_id: String,
+    pub last_text_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TranscriptItem {
+    pub direction: String,
+    pub body: Option<String>,
+    pub at: DateTime<Utc>,
+    pub provider_id: Option<String>,
+}
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// The decision function the inbound transaction calls once it holds the number's lock.
+pub type Decide<'a> = &'a (dyn Fn(&Snapshot) -> Decision + Send + Sync);
+
+#[async_trait]
+pub trait ReferralStore {
+    /// The inbound path in one transaction: de-duplicate by provider id, load what the number
+    /// is to us under a per-number lock, decide, and store the text, the replies and every
+    /// consequence (conversation, referral or patient, alerts, inbox) — all or nothing.
+    async fn record_inbound(
+        &self,
+        text: &InboundText,
+        decide: Decide<'_>,
+    ) -> Result<InboundOutcome>;
+
+    async fn conversation(&self, phone: &PhoneNumber) -> Result<Option<ConversationSummary>>;
+
+    async fn referrals(&self, filter: &ReferralFilter) -> Result<Vec<Referral>>;
+
+    async fn referral(&self, id: &str) -> Result<Option<Referral>>;
+
+    async fn transcript(&self, referral_id: &str) -> Result<Vec<TranscriptItem>>;
+
+    /// Staff's status change; `None` when there is no such referral.
+    async fn set_referral_status(
+        &self,
+        id: &str,
+        status: ReferralStatus,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Referral>>;
+
+    /// Marks conversations idle since before `idle_since` as abandoned (their referrals enter
+    /// the triage queue as incomplete). Returns how many.
+    async fn abandon_idle(&self, idle_since: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Urgent referrals nobody has acknowledged, with escalation steps still to come.
+    async fn unacknowledged_urgent(&self) -> Result<Vec<Referral>>;
+
+    /// Takes an urgent referral from escalation level `from` to `from + 1`, queueing the
+    /// alerts and auditing the step in one transaction; `false` if another gateway did it
+    /// first or staff acknowledged it meanwhile.
+    async fn escalate(
+        &self,
+        referral_id: &str,
+        from: i64,
+        alerts: &[NewMessage],
+        audit: &AuditEntry,
+    ) -> Result<bool>;
+
+    async fn audit(&self, entry: &AuditEntry) -> Result<()>;
+
+    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+
+    async fn create_token(
+        &self,
+        id: &str,
+        name: &str,
+        role: Role,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
+}
+
+/// Implements `ReferralStore` for an engine's store (see `sqlite.rs` / `postgres.rs`).
+macro_rules! referral_store_impl {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::ReferralStore for $store {
+            async fn record_inbound(
+                &self,
+                text: &$crate::store::InboundText,
+                decide: $crate::store::Decide<'_>,
+            ) -> $crate::store::Result<$crate::store::InboundOutcome> {
+                use $crate::store::rows::{new_id, to_json_text, CurrentRow, PatientContactRow, UpcomingRow};
+                use $crate::store::{Decision, InboundOutcome, Snapshot, StoreError, Ts};
+
+                let phone = text.from.e164();
+                let at = text.received_at;
+                let now = Ts(at);
+                let mut tx = self.begin_write().await?;
+                Self::lock_phone(&mut *tx, phone).await?;
+
+                let seen: Option<(String,)> = sqlx::query_as(
+                    "SELECT id FROM texts WHERE provider_id = $1 AND direction = 'inbound'",
+                )
+                .bind(&text.provider_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((inbound_id,)) = seen {
+                    let replies: Vec<(Option<String>,)> =
+                        sqlx::query_as("SELECT body FROM texts WHERE reply_to = $1 ORDER BY seq")
+                            .bind(&inbound_id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    tx.commit().await?;
+                    return Ok(InboundOutcome::Duplicate {
+                        replies: replies.into_iter().filter_map(|(b,)| b).collect(),
+                    });
+                }
+
+                let contacts: Vec<PatientContactRow> = sqlx::query_as(
+                    "SELECT id, name, preferred_name, language, access_needs, team, urgent, risk_signals FROM patients \
+                     WHERE mobile = $1 ORDER BY updated_at DESC, id",
+                )
+                .bind(phone)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut patients = Vec::with_capacity(contacts.len());
+                for contact in contacts {
+                    let next: Option<UpcomingRow> = sqlx::query_as(
+                        "SELECT id, starts_at, status FROM appointments \
+                         WHERE patient_id = $1 AND status <> 'cancelled' AND starts_at > $2 \
+                         ORDER BY starts_at, id LIMIT 1",
+                    )
+                    .bind(&contact.id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    patients.push(contact.into_contact(next)?);
+                }
+                let current: Option<CurrentRow> = sqlx::query_as(
+                    "SELECT c.id AS conversation_id, c.state, c.status AS conversation_status, r.* \
+                     FROM conversations c JOIN referrals r ON r.id = c.referral_id \
+                     WHERE c.phone = $1 AND c.is_current",
+                )
+                .bind(phone)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let current = current.map(CurrentRow::into_current).transpose()?;
+                let opted_out: Option<(bool,)> =
+                    sqlx::query_as("SELECT opted_out FROM sms_opt_outs WHERE phone = $1")
+                        .bind(phone)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let new_reference = $crate::domain::reference::ReferralRef::generate();
+                let snapshot = Snapshot {
+                    patients,
+                    current,
+                    opted_out: opted_out.is_some_and(|(o,)| o),
+                    new_reference: new_reference.as_str().to_owned(),
+                };
+
+                let inbound_id = new_id();
+                let (replies, opt_out) = match decide(&snapshot) {
+                    Decision::Referral(decision) => {
+                        let (conversation_id, referral_id) = Self::apply_referral_decision(
+                            &mut *tx,
+                            phone,
+                            &snapshot,
+                            &decision,
+                            new_reference.as_str(),
+                            at,
+                        )
+                        .await?;
+                        Self::insert_text(
+                            &mut *tx,
+                            $crate::store::shared::NewText {
+                                id: &inbound_id,
+                                referral_id: Some(&referral_id),
+                                conversation_id: Some(&conversation_id),
+                                patient_id: None,
+                                phone,
+                                direction: "inbound",
+                                body: &text.body,
+                                provider_id: Some(&text.provider_id),
+                                reply_to: None,
+                                at,
+                            },
+                        )
+                        .await?;
+                        for reply in &decision.replies {
+                            Self::insert_text(
+                            &mut *tx,
+                            $crate::store::shared::NewText {
+                                id: &new_id(),
+                                referral_id: Some(&referral_id),
+                                conversation_id: Some(&conversation_id),
+                                patient_id: None,
+                                phone,
+                                direction: "outbound",
+                                body: reply,
+                                provider_id: None,
+                                reply_to: Some(&inbound_id),
+                                at,
+                            },
+                        )
+                            .await?;
+                        }
+                        for alert in &decision.alerts {
+                            Self::insert_alert(&mut *tx, alert, Some(&referral_id), None, at).await?;
+                        }
+                        (decision.replies, decision.opt_out)
+                    }
+                    Decision::Patient(decision) => {
+                        let patient = &decision.patient_id;
+                        if !decision.risk_signals.is_empty() {
+                            let known = snapshot
+                                .patients
+                                .iter()
+                                .find(|p| &p.id == patient)
+                                .map(|p| p.risk_signals.clone())
+                                .unwrap_or_default();
+                            let mut signals = known;
+                            for signal in &decision.risk_signals {
+                                if !signals.contains(signal) {
+                                    signals.push(signal.clone());
+                                }
+                            }
+                            signals.sort();
+                            sqlx::query(
+                                "UPDATE patients SET urgent = TRUE, risk_signals = $1, updated_at = $2 \
+                                 WHERE id = $3",
+                            )
+                            .bind(to_json_text(&signals)?)
+                            .bind(now)
+                            .bind(patient)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        if let Some(opted_out) = decision.opt_out {
+                            sqlx::query("UPDATE patients SET sms_opted_out = $1, updated_at = $2 WHERE id = $3")
+                                .bind(opted_out)
+                                .bind(now)
+                                .bind(patient)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        match &decision.appointment {
+                            Some($crate::store::AppointmentAction::Confirm(id)) => {
+                                sqlx::query(
+                                    "UPDATE appointments SET status = 'confirmed', updated_at = $1 \
+                                     WHERE id = $2 AND status = 'booked'",
+                                )
+                                .bind(now)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            Some($crate::store::AppointmentAction::Cancel(id)) => {
+                                Self::cancel_appointment_in(&mut *tx, id, "cancelled_by_patient", at).await?;
+                            }
+                            None => {}
+                        }
+                        Self::insert_text(
+                            &mut *tx,
+                            $crate::store::shared::NewText {
+                                id: &inbound_id,
+                                referral_id: None,
+                                conversation_id: None,
+                                patient_id: Some(patient),
+                                phone,
+                                direction: "inbound",
+                                body: &text.body,
+                                provider_id: Some(&text.provider_id),
+                                reply_to: None,
+                                at,
+                            },
+                        )
+                        .await?;
+                        for reply in &decision.replies {
+                            Self::insert_text(
+                            &mut *tx,
+                            $crate::store::shared::NewText {
+                                id: &new_id(),
+                                referral_id: None,
+                                conversation_id: None,
+                                patient_id: Some(patient),
+                                phone,
+                                direction: "outbound",
+                                body: reply,
+                                provider_id: None,
+                                reply_to: Some(&inbound_id),
+                                at,
+                            },
+                        )
+                            .await?;
+                        }
+                        for alert in &decision.alerts {
+                            Self::insert_alert(&mut *tx, alert, None, Some(patient), at).await?;
+                        }
+                        for item in &decision.inbox {
+                            sqlx::query(
+                                "INSERT INTO inbox_items (id, kind, patient_id, appointment_id, message_id, \
+                                 urgent, summary, body, status, created_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
+                            )
+                            .bind(new_id())
+                            .bind(&item.kind)
+                            .bind(patient)
+                            .bind(&item.appointment_id)
+                            .bind(&inbound_id)
+                            .bind(item.urgent)
+                            .bind(&item.summary)
+                            .bind(&item.body)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        (decision.replies, decision.opt_out)
+                    }
+                };
+                if let Some(opted_out) = opt_out {
+                    sqlx::query(
+                        "INSERT INTO sms_opt_outs (phone, opted_out, updated_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (phone) DO UPDATE SET opted_out = excluded.opted_out, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(phone)
+                    .bind(opted_out)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await.map_err(StoreError::from)?;
+                Ok(InboundOutcome::Fresh { replies })
+            }
+
+            async fn conversation(
+                &self,
+                phone: &$crate::domain::phone::PhoneNumber,
+            ) -> $crate::store::Result<Option<$crate::store::ConversationSummary>> {
+                let row: Option<$crate::store::rows::SummaryRow> = sqlx::query_as(
+                    "SELECT step, status, referral_id, last_text_at FROM conversations \
+                     WHERE phone = $1 AND is_current",
+                )
+                .bind(phone.e164())
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn referrals(
+                &self,
+                filter: &$crate::store::ReferralFilter,
+            ) -> $crate::store::Result<Vec<$crate::store::Referral>> {
+                use $crate::store::rows::ReferralRow;
+                let rows: Vec<ReferralRow> = match filter.status {
+                    Some(status) => sqlx::query_as(
+                        "SELECT * FROM referrals WHERE status = $1 \
+                         ORDER BY urgent DESC, created_at, id LIMIT $2",
+                    )
+                    .bind(status.as_str())
+                    .bind(i64::from(filter.limit))
+                    .fetch_all(&self.pool)
+                    .await?,
+                    None => sqlx::query_as(
+                        "SELECT * FROM referrals WHERE status <> 'closed' \
+                         ORDER BY urgent DESC, created_at, id LIMIT $1",
+                    )
+                    .bind(i64::from(filter.limit))
+                    .fetch_all(&self.pool)
+                    .await?,
+                };
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn referral(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Referral>> {
+                let row: Option<$crate::store::rows::ReferralRow> =
+                    sqlx::query_as("SELECT * FROM referrals WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn transcript(
+                &self,
+                referral_id: &str,
+            ) -> $crate::store::Result<Vec<$crate::store::TranscriptItem>> {
+                let rows: Vec<$crate::store::rows::TranscriptRow> = sqlx::query_as(
+                    "SELECT direction, body, at, provider_id FROM texts \
+                     WHERE referral_id = $1 ORDER BY seq",
+                )
+                .bind(referral_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn set_referral_status(
+                &self,
+                id: &str,
+                status: $crate::domain::referral::ReferralStatus,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<Option<$crate::store::Referral>> {
+                use $crate::store::Ts;
+                let mut tx = self.begin_write().await?;
+                let acknowledged = matches!(
+                    status,
+                    $crate::domain::referral::ReferralStatus::Acknowledged
+                        | $crate::domain::referral::ReferralStatus::Accepted
+                );
+                let done = sqlx::query(
+                    "UPDATE referrals SET status = $1, updated_at = $2, \
+                     acknowledged_at = CASE WHEN $3 AND acknowledged_at IS NULL THEN $2 ELSE acknowledged_at END \
+                     WHERE id = $4",
+                )
+                .bind(status.as_str())
+                .bind(Ts(at))
+                .bind(acknowledged)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.referral(id).await
+            }
+
+            async fn abandon_idle(
+                &self,
+                idle_since: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<u64> {
+                use $crate::store::Ts;
+                let mut tx = self.begin_write().await?;
+                // Conversations first, referrals second: the same lock order as the inbound
+                // path, and a conversation texted meanwhile is no longer idle when re-checked.
+                let abandoned: Vec<(String,)> = sqlx::query_as(
+                    "UPDATE conversations SET status = 'abandoned' \
+                     WHERE is_current AND status = 'active' AND last_text_at < $1 \
+                     RETURNING referral_id",
+                )
+                .bind(Ts(idle_since))
+                .fetch_all(&mut *tx)
+                .await?;
+                for (referral_id,) in &abandoned {
+                    sqlx::query(
+                        "UPDATE referrals SET status = 'abandoned', updated_at = $1 \
+                         WHERE id = $2 AND status = 'in_progress'",
+                    )
+                    .bind(Ts(now))
+                    .bind(referral_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(abandoned.len() as u64)
+            }
+
+            async fn unacknowledged_urgent(&self) -> $crate::store::Result<Vec<$crate::store::Referral>> {
+                let rows: Vec<$crate::store::rows::ReferralRow> = sqlx::query_as(
+                    "SELECT * FROM referrals WHERE urgent AND escalation_level < 2 \
+                     AND acknowledged_at IS NULL AND status NOT IN ('acknowledged', 'accepted', 'closed') \
+                     ORDER BY urgent_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn escalate(
+                &self,
+                referral_id: &str,
+                from: i64,
+                alerts: &[$crate::store::NewMessage],
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<bool> {
+                use $crate::store::Ts;
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE referrals SET escalation_level = $1, updated_at = $2 \
+                     WHERE id = $3 AND escalation_level = $4 AND acknowledged_at IS NULL \
+                     AND status NOT IN ('acknowledged', 'accepted', 'closed')",
+                )
+                .bind(from + 1)
+                .bind(Ts(audit.at))
+                .bind(referral_id)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                for alert in alerts {
+                    Self::insert_alert(&mut *tx, alert, Some(referral_id), None, audit.at).await?;
+                }
+                Self::insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn audit(&self, entry: &$crate::store::AuditEntry) -> $crate::store::Result<()> {
+                let mut tx = self.begin_write().await?;
+                Self::insert_audit(&mut *tx, entry).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_log(&self, limit: u32) -> $crate::store::Result<Vec<$crate::store::AuditEntry>> {
+                let rows: Vec<$crate::store::rows::AuditRow> = sqlx::query_as(
+                    "SELECT at, actor, role, action, target FROM audit_log ORDER BY seq DESC LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn create_token(
+                &self,
+                id: &str,
+                name: &str,
+                role: $crate::domain::role::Role,
+                hash: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO api_tokens (id, name, role, token_hash, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(name)
+                .bind(role.as_str())
+                .bind(hash)
+                .bind($crate::store::Ts(at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn token_by_hash(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::ApiToken>> {
+                let row: Option<(String, String, String)> =
+                    sqlx::query_as("SELECT id, name, role FROM api_tokens WHERE token_hash = $1")
+                        .bind(hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(|(id, name, role)| {
+                    Ok($crate::store::ApiToken {
+                        role: $crate::domain::role::Role::parse(&role).ok_or_else(|| {
+                            $crate::store::StoreError::Corrupt(format!("token role {role}"))
+                        })?,
+                        id,
+                        name,
+                    })
+                })
+                .transpose()
+            }
+        }
+    };
+}
+
+pub(super) use referral_store_impl;

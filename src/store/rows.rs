@@ -1,0 +1,553 @@
+//! Rows as the database returns them, and their conversion into the store's types.
+//!
+//! The queries themselves (in `referrals.rs`, `patients.rs`, `outbox.rs`, `shared.rs`) are
+//! written once for both engines: placeholders are `$1`-style, which SQLite also understands;
+//! timestamps go through `Ts`; JSON is stored as text.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sqlx::FromRow;
+
+use super::{
+    Address, Appointment, AuditEntry, ConversationSummary, CurrentConversation, Delivery,
+    InboxItem, Message, MessageEvent, Patient, PatientContact, Referral, Reminder, ReminderJob,
+    StoreError, Task, TranscriptItem, Ts, UpcomingAppointment, queues,
+};
+use crate::conversation::{Conversation, Status};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::postcode::Postcode;
+use crate::domain::referral::ReferralStatus;
+use crate::domain::schedule::QuietHours;
+
+/// A job row for the apalis queue, written inside the caller's transaction so the job exists
+/// exactly when the business change does.
+#[derive(Debug, Clone)]
+pub(super) struct JobInsert {
+    pub id: String,
+    pub queue: &'static str,
+    pub payload: Vec<u8>,
+    /// `None`: due now by the database's own clock.
+    pub run_at: Option<DateTime<Utc>>,
+    pub max_attempts: i32,
+    pub idempotency_key: Option<String>,
+}
+
+/// Send one message now.
+pub(super) fn delivery_job(message_id: &str) -> Result<JobInsert, StoreError> {
+    Ok(JobInsert {
+        id: new_id(),
+        queue: queues::DELIVERIES,
+        payload: serde_json::to_vec(&Delivery {
+            message_id: message_id.to_owned(),
+        })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        run_at: None,
+        max_attempts: 25,
+        idempotency_key: Some(format!("message-{message_id}")),
+    })
+}
+
+/// Compose one reminder at `send_at`.
+pub(super) fn reminder_job(
+    job_id: &str,
+    reminder_id: &str,
+    version: i64,
+    send_at: DateTime<Utc>,
+) -> Result<JobInsert, StoreError> {
+    Ok(JobInsert {
+        id: job_id.to_owned(),
+        queue: queues::REMINDERS,
+        payload: serde_json::to_vec(&ReminderJob {
+            reminder_id: reminder_id.to_owned(),
+            version,
+        })
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        run_at: Some(send_at),
+        max_attempts: 25,
+        idempotency_key: Some(format!("reminder-{reminder_id}-v{version}")),
+    })
+}
+
+pub(super) fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// A snake_case enum as the text stored for it.
+pub(super) fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn parse_enum<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("{what} {text}")))
+}
+
+fn phone(what: &str, text: Option<String>) -> Result<Option<PhoneNumber>, StoreError> {
+    text.map(|t| PhoneNumber::parse(&t).map_err(|_| StoreError::Corrupt(format!("{what} number"))))
+        .transpose()
+}
+
+pub(super) fn new_id() -> String {
+    ulid::Ulid::generate().to_string()
+}
+
+/// A unique-constraint violation becomes a conflict the API can answer with 409.
+pub(super) fn conflict_on_unique(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict("already exists".into())
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct ReferralRow {
+    pub id: String,
+    pub reference: String,
+    pub status: String,
+    pub urgent: bool,
+    pub risk_signals: String,
+    pub urgent_at: Option<Ts>,
+    pub team: String,
+    pub answers: String,
+    pub incomplete: bool,
+    pub submitted_at: Option<Ts>,
+    pub escalation_level: i64,
+    pub acknowledged_at: Option<Ts>,
+    pub phone: Option<String>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl TryFrom<ReferralRow> for Referral {
+    type Error = StoreError;
+    fn try_from(row: ReferralRow) -> Result<Self, StoreError> {
+        Ok(Referral {
+            status: ReferralStatus::parse(&row.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("referral status {}", row.status)))?,
+            risk_signals: from_json("risk signals", &row.risk_signals)?,
+            answers: from_json("answers", &row.answers)?,
+            id: row.id,
+            reference: row.reference,
+            urgent: row.urgent,
+            urgent_at: row.urgent_at.map(|t| t.0),
+            team: row.team,
+            incomplete: row.incomplete,
+            submitted_at: row.submitted_at.map(|t| t.0),
+            escalation_level: row.escalation_level,
+            acknowledged_at: row.acknowledged_at.map(|t| t.0),
+            phone: row.phone,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct CurrentRow {
+    pub conversation_id: String,
+    pub state: String,
+    pub conversation_status: String,
+    #[sqlx(flatten)]
+    pub referral: ReferralRow,
+}
+
+impl CurrentRow {
+    pub fn into_current(self) -> Result<CurrentConversation, StoreError> {
+        let mut state: Conversation = from_json("conversation state", &self.state)?;
+        // The column is the truth: sweeps change it without rewriting the JSON.
+        state.status = parse_enum::<Status>("conversation status", &self.conversation_status)?;
+        Ok(CurrentConversation {
+            id: self.conversation_id,
+            state,
+            referral: self.referral.try_into()?,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct PatientContactRow {
+    pub id: String,
+    pub name: String,
+    pub preferred_name: Option<String>,
+    pub language: Option<String>,
+    pub access_needs: String,
+    pub team: Option<String>,
+    pub urgent: bool,
+    pub risk_signals: String,
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct UpcomingRow {
+    pub id: String,
+    pub starts_at: Ts,
+    pub status: String,
+}
+
+impl PatientContactRow {
+    pub fn into_contact(self, next: Option<UpcomingRow>) -> Result<PatientContact, StoreError> {
+        Ok(PatientContact {
+            preferred_name: self
+                .preferred_name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or(self.name),
+            risk_signals: from_json("risk signals", &self.risk_signals)?,
+            easy_read: crate::domain::patient::wants_easy_read(&from_json::<Vec<_>>(
+                "access needs",
+                &self.access_needs,
+            )?),
+            language: self.language,
+            id: self.id,
+            team: self.team,
+            urgent: self.urgent,
+            next_appointment: next.map(|n| UpcomingAppointment {
+                id: n.id,
+                starts_at: n.starts_at.0,
+                status: n.status,
+            }),
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct SummaryRow {
+    pub step: String,
+    pub status: String,
+    pub referral_id: String,
+    pub last_text_at: Ts,
+}
+
+impl From<SummaryRow> for ConversationSummary {
+    fn from(row: SummaryRow) -> Self {
+        ConversationSummary {
+            step: row.step,
+            status: row.status,
+            referral_id: row.referral_id,
+            last_text_at: row.last_text_at.0,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct TranscriptRow {
+    pub direction: String,
+    pub body: Option<String>,
+    pub at: Ts,
+    pub provider_id: Option<String>,
+}
+
+impl From<TranscriptRow> for TranscriptItem {
+    fn from(row: TranscriptRow) -> Self {
+        TranscriptItem {
+            direction: row.direction,
+            body: row.body,
+            at: row.at.0,
+            provider_id: row.provider_id,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct MessageRow {
+    pub id: String,
+    pub purpose: String,
+    pub referral_id: Option<String>,
+    pub patient_id: Option<String>,
+    pub appointment_id: Option<String>,
+    pub channel: String,
+    pub to_phone: Option<String>,
+    pub body: Option<String>,
+    pub status: String,
+    pub provider_id: Option<String>,
+    pub error_code: Option<String>,
+    pub attempts: i64,
+    pub template: Option<String>,
+    pub vars: Option<String>,
+    pub language: Option<String>,
+    pub interpreter_may_be_needed: bool,
+    pub skipped: String,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
+        Ok(Message {
+            skipped: from_json("skipped channels", &row.skipped)?,
+            vars: row
+                .vars
+                .as_deref()
+                .map(|v| from_json("message vars", v))
+                .transpose()?,
+            id: row.id,
+            purpose: row.purpose,
+            referral_id: row.referral_id,
+            patient_id: row.patient_id,
+            appointment_id: row.appointment_id,
+            channel: row.channel,
+            to: row.to_phone,
+            body: row.body,
+            status: row.status,
+            provider_id: row.provider_id,
+            error_code: row.error_code,
+            attempts: row.attempts,
+            template: row.template,
+            language: row.language,
+            interpreter_may_be_needed: row.interpreter_may_be_needed,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        })
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(super) struct EventRow {
+    pub message_id: String,
+    pub at: Ts,
+    pub status: String,
+    pub channel: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<EventRow> for MessageEvent {
+    fn from(row: EventRow) -> Self {
+        MessageEvent {
+            at: row.at.0,
+            status: row.status,
+            channel: row.channel,
+            detail: row.detail,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct TaskRow {
+    pub id: String,
+    pub kind: String,
+    pub patient_id: Option<String>,
+    pub message_id: Option<String>,
+    pub status: String,
+    pub text: String,
+    pub has_letter: bool,
+    pub created_at: Ts,
+    pub completed_at: Option<Ts>,
+    pub completed_by: Option<String>,
+}
+
+impl From<TaskRow> for Task {
+    fn from(row: TaskRow) -> Self {
+        Task {
+            id: row.id,
+            kind: row.kind,
+            patient_id: row.patient_id,
+            message_id: row.message_id,
+            status: row.status,
+            text: row.text,
+            has_letter: row.has_letter,
+            created_at: row.created_at.0,
+            completed_at: row.completed_at.map(|t| t.0),
+            completed_by: row.completed_by,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct InboxRow {
+    pub id: String,
+    pub kind: String,
+    pub patient_id: Option<String>,
+    pub referral_id: Option<String>,
+    pub appointment_id: Option<String>,
+    pub message_id: Option<String>,
+    pub urgent: bool,
+    pub summary: String,
+    pub body: Option<String>,
+    pub status: String,
+    pub created_at: Ts,
+}
+
+impl From<InboxRow> for InboxItem {
+    fn from(row: InboxRow) -> Self {
+        InboxItem {
+            id: row.id,
+            kind: row.kind,
+            patient_id: row.patient_id,
+            referral_id: row.referral_id,
+            appointment_id: row.appointment_id,
+            message_id: row.message_id,
+            urgent: row.urgent,
+            summary: row.summary,
+            body: row.body,
+            status: row.status,
+            created_at: row.created_at.0,
+        }
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct PatientRow {
+    pub id: String,
+    pub name: String,
+    pub preferred_name: Option<String>,
+    pub pronouns: Option<String>,
+    pub mobile: Option<String>,
+    pub landline: Option<String>,
+    pub address_lines: String,
+    pub postcode: Option<String>,
+    pub language: Option<String>,
+    pub interpreter: bool,
+    pub access_needs: String,
+    pub support_person: Option<String>,
+    pub service_animal: Option<String>,
+    pub quiet_hours: Option<String>,
+    pub team: Option<String>,
+    pub contact_preferences: String,
+    pub sms_opted_out: bool,
+    pub mobile_failed: Option<String>,
+    pub urgent: bool,
+    pub risk_signals: String,
+    pub notes: Option<String>,
+    pub referral_id: Option<String>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl TryFrom<PatientRow> for Patient {
+    type Error = StoreError;
+    fn try_from(row: PatientRow) -> Result<Self, StoreError> {
+        Ok(Patient {
+            mobile: phone("mobile", row.mobile)?,
+            landline: phone("landline", row.landline)?,
+            address: Address {
+                lines: from_json("address", &row.address_lines)?,
+                postcode: row
+                    .postcode
+                    .map(|p| {
+                        Postcode::parse(&p).map_err(|_| StoreError::Corrupt("postcode".into()))
+                    })
+                    .transpose()?,
+            },
+            access_needs: from_json("access needs", &row.access_needs)?,
+            quiet_hours: row
+                .quiet_hours
+                .map(|q| {
+                    QuietHours::parse(&q).ok_or_else(|| StoreError::Corrupt("quiet hours".into()))
+                })
+                .transpose()?,
+            contact_preferences: from_json("contact preferences", &row.contact_preferences)?,
+            risk_signals: from_json("risk signals", &row.risk_signals)?,
+            id: row.id,
+            name: row.name,
+            preferred_name: row.preferred_name,
+            pronouns: row.pronouns,
+            language: row.language,
+            interpreter: row.interpreter,
+            support_person: row.support_person,
+            service_animal: row.service_animal,
+            team: row.team,
+            sms_opted_out: row.sms_opted_out,
+            mobile_failed: row.mobile_failed,
+            urgent: row.urgent,
+            notes: row.notes,
+            referral_id: row.referral_id,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct AppointmentRow {
+    pub id: String,
+    pub patient_id: String,
+    pub starts_at: Ts,
+    pub place: String,
+    pub site_name: Option<String>,
+    pub kind: String,
+    pub staff_name: Option<String>,
+    pub status: String,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(super) struct ReminderRow {
+    pub id: String,
+    pub appointment_id: String,
+    pub offset_seconds: i64,
+    pub due_at: Ts,
+    pub send_at: Option<Ts>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub version: i64,
+    pub message_id: Option<String>,
+}
+
+impl TryFrom<ReminderRow> for Reminder {
+    type Error = StoreError;
+    fn try_from(row: ReminderRow) -> Result<Self, StoreError> {
+        Ok(Reminder {
+            status: parse_enum("reminder status", &row.status)?,
+            id: row.id,
+            appointment_id: row.appointment_id,
+            offset_seconds: row.offset_seconds,
+            due_at: row.due_at.0,
+            send_at: row.send_at.map(|t| t.0),
+            reason: row.reason,
+            version: row.version,
+            message_id: row.message_id,
+        })
+    }
+}
+
+pub(super) fn appointment_from(
+    row: AppointmentRow,
+    reminders: Vec<ReminderRow>,
+) -> Result<Appointment, StoreError> {
+    Ok(Appointment {
+        place: parse_enum("appointment place", &row.place)?,
+        status: parse_enum("appointment status", &row.status)?,
+        reminders: reminders
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_, _>>()?,
+        id: row.id,
+        patient_id: row.patient_id,
+        starts_at: row.starts_at.0,
+        site_name: row.site_name,
+        kind: row.kind,
+        staff_name: row.staff_name,
+        created_at: row.created_at.0,
+        updated_at: row.updated_at.0,
+    })
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct AuditRow {
+    pub at: Ts,
+    pub actor: String,
+    pub role: String,
+    pub action: String,
+    pub target: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        AuditEntry {
+            at: row.at.0,
+            actor: row.actor,
+            role: row.role,
+            action: row.action,
+            target: row.target,
+        }
+    }
+}

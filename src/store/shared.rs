@@ -1,0 +1,507 @@
+//! Statements used inside more than one transaction, written once and given to each engine's
+//! store as inherent functions on its connection type (`shared_impl!`).
+
+/// One text of a transcript, either way.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NewText<'a> {
+    pub id: &'a str,
+    pub referral_id: Option<&'a str>,
+    pub conversation_id: Option<&'a str>,
+    pub patient_id: Option<&'a str>,
+    pub phone: &'a str,
+    pub direction: &'a str,
+    pub body: &'a str,
+    pub provider_id: Option<&'a str>,
+    pub reply_to: Option<&'a str>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+macro_rules! shared_impl {
+    ($store:ty, $conn:ty) => {
+        impl $store {
+            pub(super) async fn insert_text(
+                conn: &mut $conn,
+                text: $crate::store::shared::NewText<'_>,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO texts (id, referral_id, conversation_id, patient_id, phone, direction, \
+                     body, provider_id, reply_to, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(text.id)
+                .bind(text.referral_id)
+                .bind(text.conversation_id)
+                .bind(text.patient_id)
+                .bind(text.phone)
+                .bind(text.direction)
+                .bind(text.body)
+                .bind(text.provider_id)
+                .bind(text.reply_to)
+                .bind($crate::store::Ts(text.at))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            pub(super) async fn insert_audit(
+                conn: &mut $conn,
+                entry: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, role, action, target) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind($crate::store::Ts(entry.at))
+                .bind(&entry.actor)
+                .bind(&entry.role)
+                .bind(&entry.action)
+                .bind(&entry.target)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            pub(super) async fn message_event(
+                conn: &mut $conn,
+                message_id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+                status: &str,
+                channel: Option<&str>,
+                detail: Option<&str>,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO message_events (message_id, at, status, channel, detail) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(message_id)
+                .bind($crate::store::Ts(at))
+                .bind(status)
+                .bind(channel)
+                .bind(detail)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// A text to on-call staff: the message and its send job, together.
+            pub(super) async fn insert_alert(
+                conn: &mut $conn,
+                alert: &$crate::store::NewMessage,
+                referral_id: Option<&str>,
+                patient_id: Option<&str>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let message_id = $crate::store::rows::new_id();
+                sqlx::query(
+                    "INSERT INTO messages (id, purpose, referral_id, patient_id, channel, to_phone, body, \
+                     status, attempts, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'sms', $5, $6, 'queued', 0, $7, $7)",
+                )
+                .bind(&message_id)
+                .bind(&alert.purpose)
+                .bind(referral_id)
+                .bind(patient_id)
+                .bind(alert.to.e164())
+                .bind(&alert.body)
+                .bind($crate::store::Ts(at))
+                .execute(&mut *conn)
+                .await?;
+                Self::message_event(&mut *conn, &message_id, at, "queued", Some("sms"), None).await?;
+                Self::enqueue(&mut *conn, &$crate::store::rows::delivery_job(&message_id)?).await
+            }
+
+            /// A prepared message: its row, then whatever carries it.
+            pub(super) async fn insert_message(
+                conn: &mut $conn,
+                message: &$crate::store::PreparedMessage,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                use $crate::store::rows::to_json_text;
+                sqlx::query(
+                    "INSERT INTO messages (id, purpose, referral_id, patient_id, appointment_id, reminder_id, \
+                     channel, status, attempts, template, vars, language, interpreter_may_be_needed, \
+                     skipped, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'none', 'queued', 0, $7, $8, $9, $10, '[]', $11, $11)",
+                )
+                .bind(&message.id)
+                .bind(&message.purpose)
+                .bind(&message.referral_id)
+                .bind(&message.patient_id)
+                .bind(&message.appointment_id)
+                .bind(&message.reminder_key)
+                .bind(&message.template)
+                .bind(message.vars.as_ref().map(to_json_text).transpose()?)
+                .bind(&message.language)
+                .bind(message.interpreter_may_be_needed)
+                .bind($crate::store::Ts(at))
+                .execute(&mut *conn)
+                .await?;
+                Self::route_message(&mut *conn, message, at).await
+            }
+
+            /// Points the message at its route (a text, a call, a letter, or nowhere) and
+            /// creates what carries it.
+            pub(super) async fn route_message(
+                conn: &mut $conn,
+                message: &$crate::store::PreparedMessage,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                use $crate::store::rows::{new_id, to_json_text};
+                use $crate::store::{Route, Ts};
+                let (channel, to, body, status) = match &message.route {
+                    Route::Sms { to, body } => ("sms", Some(to.e164()), Some(body.as_str()), "queued"),
+                    Route::PhoneCall { body, .. } => ("phone_call", None, Some(body.as_str()), "task_created"),
+                    Route::Letter { body, .. } => ("letter", None, Some(body.as_str()), "task_created"),
+                    Route::Nowhere { .. } => ("none", None, None, "failed"),
+                };
+                sqlx::query(
+                    "UPDATE messages SET channel = $1, to_phone = $2, body = $3, status = $4, \
+                     provider_id = NULL, error_code = NULL, skipped = $5, updated_at = $6 WHERE id = $7",
+                )
+                .bind(channel)
+                .bind(to)
+                .bind(body)
+                .bind(status)
+                .bind(to_json_text(&message.skipped)?)
+                .bind(Ts(at))
+                .bind(&message.id)
+                .execute(&mut *conn)
+                .await?;
+                for skipped in &message.skipped {
+                    let already: Option<(i64,)> = sqlx::query_as(
+                        "SELECT COUNT(*) FROM message_events WHERE message_id = $1 AND status = 'skipped' \
+                         AND channel = $2",
+                    )
+                    .bind(&message.id)
+                    .bind(skipped.channel.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                    if already.is_none_or(|(n,)| n == 0) {
+                        Self::message_event(
+                            &mut *conn,
+                            &message.id,
+                            at,
+                            "skipped",
+                            Some(skipped.channel.as_str()),
+                            Some(&skipped.reason),
+                        )
+                        .await?;
+                    }
+                }
+                let detail = match &message.route {
+                    Route::Nowhere { summary } => Some(summary.as_str()),
+                    _ => None,
+                };
+                Self::message_event(&mut *conn, &message.id, at, status, Some(channel), detail).await?;
+                match &message.route {
+                    Route::Sms { .. } => {
+                        Self::enqueue(&mut *conn, &$crate::store::rows::delivery_job(&message.id)?).await?;
+                    }
+                    Route::PhoneCall { task_text, .. } | Route::Letter { task_text, .. } => {
+                        let pdf = match &message.route {
+                            Route::Letter { pdf, .. } => Some(pdf.clone()),
+                            _ => None,
+                        };
+                        sqlx::query(
+                            "INSERT INTO tasks (id, kind, patient_id, message_id, status, text, pdf, created_at) \
+                             VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
+                        )
+                        .bind(new_id())
+                        .bind(channel)
+                        .bind(&message.patient_id)
+                        .bind(&message.id)
+                        .bind(task_text)
+                        .bind(pdf)
+                        .bind(Ts(at))
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Route::Nowhere { summary } => {
+                        sqlx::query(
+                            "INSERT INTO inbox_items (id, kind, patient_id, appointment_id, message_id, urgent, \
+                             summary, body, status, created_at) \
+                             VALUES ($1, 'undeliverable', $2, $3, $4, $5, $6, NULL, 'open', $7)",
+                        )
+                        .bind(new_id())
+                        .bind(&message.patient_id)
+                        .bind(&message.appointment_id)
+                        .bind(&message.id)
+                        .bind(message.purpose == "urgent")
+                        .bind(summary)
+                        .bind(Ts(at))
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                Ok(())
+            }
+
+            /// Writes every field of a patient (insert or update).
+            pub(super) async fn write_patient(
+                conn: &mut $conn,
+                p: &$crate::store::Patient,
+                insert: bool,
+            ) -> $crate::store::Result<bool> {
+                use $crate::store::rows::to_json_text;
+                use $crate::store::Ts;
+                let sql = if insert {
+                    "INSERT INTO patients (name, preferred_name, pronouns, mobile, landline, address_lines, \
+                     postcode, language, interpreter, access_needs, support_person, service_animal, \
+                     quiet_hours, team, contact_preferences, sms_opted_out, mobile_failed, urgent, \
+                     risk_signals, notes, referral_id, updated_at, id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                     $18, $19, $20, $21, $22, $23, $24)"
+                } else {
+                    "UPDATE patients SET name = $1, preferred_name = $2, pronouns = $3, mobile = $4, \
+                     landline = $5, address_lines = $6, postcode = $7, language = $8, interpreter = $9, \
+                     access_needs = $10, support_person = $11, service_animal = $12, quiet_hours = $13, \
+                     team = $14, contact_preferences = $15, sms_opted_out = $16, mobile_failed = $17, \
+                     urgent = $18, risk_signals = $19, notes = $20, referral_id = $21, updated_at = $22 \
+                     WHERE id = $23 AND created_at = $24"
+                };
+                let done = sqlx::query(sql)
+                    .bind(&p.name)
+                    .bind(&p.preferred_name)
+                    .bind(&p.pronouns)
+                    .bind(p.mobile.as_ref().map(|m| m.e164().to_owned()))
+                    .bind(p.landline.as_ref().map(|m| m.e164().to_owned()))
+                    .bind(to_json_text(&p.address.lines)?)
+                    .bind(p.address.postcode.as_ref().map(|c| c.as_str().to_owned()))
+                    .bind(&p.language)
+                    .bind(p.interpreter)
+                    .bind(to_json_text(&p.access_needs)?)
+                    .bind(&p.support_person)
+                    .bind(&p.service_animal)
+                    .bind(p.quiet_hours.map(|q| q.to_string()))
+                    .bind(&p.team)
+                    .bind(to_json_text(&p.contact_preferences)?)
+                    .bind(p.sms_opted_out)
+                    .bind(&p.mobile_failed)
+                    .bind(p.urgent)
+                    .bind(to_json_text(&p.risk_signals)?)
+                    .bind(&p.notes)
+                    .bind(&p.referral_id)
+                    .bind(Ts(p.updated_at))
+                    .bind(&p.id)
+                    .bind(Ts(p.created_at))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::store::rows::conflict_on_unique)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Plans (or plans again) an appointment's reminders: one row per offset, its
+            /// version moved on, its old job withdrawn and a new one scheduled.
+            pub(super) async fn plan_reminders(
+                conn: &mut $conn,
+                appointment_id: &str,
+                plans: &[$crate::store::ReminderPlan],
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                use $crate::domain::schedule::Plan;
+                use $crate::store::rows::{new_id, reminder_job};
+                use $crate::store::Ts;
+                let existing: Vec<(String, i64, i64, Option<String>)> = sqlx::query_as(
+                    "SELECT id, offset_seconds, version, job_id FROM reminders WHERE appointment_id = $1",
+                )
+                .bind(appointment_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                for (_, offset, _, job_id) in &existing {
+                    if let Some(job_id) = job_id {
+                        Self::kill_job(&mut *conn, job_id).await?;
+                    }
+                    if !plans.iter().any(|p| p.offset_seconds == *offset) {
+                        sqlx::query(
+                            "UPDATE reminders SET status = 'cancelled', reason = 'offset_removed', \
+                             send_at = NULL, job_id = NULL, version = version + 1, updated_at = $1 \
+                             WHERE appointment_id = $2 AND offset_seconds = $3 AND status = 'pending'",
+                        )
+                        .bind(Ts(at))
+                        .bind(appointment_id)
+                        .bind(offset)
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                }
+                for plan in plans {
+                    let (status, send_at, reason) = match plan.plan {
+                        Plan::SendAt(t) => ("pending", Some(t), None),
+                        Plan::Skip(why) => ("skipped", None, Some(why.as_str())),
+                    };
+                    let previous = existing.iter().find(|(_, o, _, _)| *o == plan.offset_seconds);
+                    let (id, version) = match previous {
+                        Some((id, _, version, _)) => (id.clone(), version + 1),
+                        None => (new_id(), 1),
+                    };
+                    let job_id = send_at.map(|_| new_id());
+                    sqlx::query(
+                        "INSERT INTO reminders (id, appointment_id, offset_seconds, due_at, send_at, status, \
+                         reason, version, job_id, message_id, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, $10) \
+                         ON CONFLICT (appointment_id, offset_seconds) DO UPDATE SET due_at = excluded.due_at, \
+                         send_at = excluded.send_at, status = excluded.status, reason = excluded.reason, \
+                         version = excluded.version, job_id = excluded.job_id, message_id = NULL, \
+                         updated_at = excluded.updated_at",
+                    )
+                    .bind(&id)
+                    .bind(appointment_id)
+                    .bind(plan.offset_seconds)
+                    .bind(Ts(plan.due_at))
+                    .bind(send_at.map(Ts))
+                    .bind(status)
+                    .bind(reason)
+                    .bind(version)
+                    .bind(&job_id)
+                    .bind(Ts(at))
+                    .execute(&mut *conn)
+                    .await?;
+                    if let (Some(job_id), Some(send_at)) = (job_id, send_at) {
+                        Self::enqueue(&mut *conn, &reminder_job(&job_id, &id, version, send_at)?).await?;
+                    }
+                }
+                Ok(())
+            }
+
+            /// Cancels an appointment and withdraws its pending reminders; `false` if there
+            /// was no such appointment or it was cancelled already.
+            pub(super) async fn cancel_appointment_in(
+                conn: &mut $conn,
+                id: &str,
+                reason: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
+                use $crate::store::Ts;
+                let done = sqlx::query(
+                    "UPDATE appointments SET status = 'cancelled', updated_at = $1 \
+                     WHERE id = $2 AND status <> 'cancelled'",
+                )
+                .bind(Ts(at))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                let jobs: Vec<(Option<String>,)> = sqlx::query_as(
+                    "UPDATE reminders SET status = 'cancelled', reason = $1, send_at = NULL, \
+                     version = version + 1, updated_at = $2 \
+                     WHERE appointment_id = $3 AND status = 'pending' RETURNING job_id",
+                )
+                .bind(reason)
+                .bind(Ts(at))
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+                for (job_id,) in jobs {
+                    if let Some(job_id) = job_id {
+                        Self::kill_job(&mut *conn, &job_id).await?;
+                    }
+                }
+                Ok(true)
+            }
+
+            /// Writes what one text did to its referral conversation; returns the
+            /// conversation's and referral's ids.
+            pub(super) async fn apply_referral_decision(
+                conn: &mut $conn,
+                phone: &str,
+                snapshot: &$crate::store::Snapshot,
+                decision: &$crate::store::ReferralDecision,
+                new_reference: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<(String, String)> {
+                use $crate::store::rows::{new_id, to_json_text};
+                use $crate::store::{ConversationChange, StoreError, Ts};
+                let fields = &decision.referral;
+                let now = Ts(at);
+                match &decision.conversation {
+                    ConversationChange::Continue(state) => {
+                        let current = snapshot.current.as_ref().ok_or_else(|| {
+                            StoreError::Corrupt("continued a conversation that does not exist".into())
+                        })?;
+                        sqlx::query(
+                            "UPDATE conversations SET state = $1, step = $2, status = $3, \
+                             last_text_at = $4 WHERE id = $5",
+                        )
+                        .bind(to_json_text(state)?)
+                        .bind(state.step.id())
+                        .bind(state.status.as_str())
+                        .bind(now)
+                        .bind(&current.id)
+                        .execute(&mut *conn)
+                        .await?;
+                        sqlx::query(
+                            "UPDATE referrals SET status = $1, urgent = $2, risk_signals = $3, \
+                             urgent_at = $4, team = $5, answers = $6, incomplete = $7, \
+                             submitted_at = $8, updated_at = $9 WHERE id = $10",
+                        )
+                        .bind(fields.status.as_str())
+                        .bind(fields.urgent)
+                        .bind(to_json_text(&fields.risk_signals)?)
+                        .bind(fields.urgent_at.map(Ts))
+                        .bind(&fields.team)
+                        .bind(to_json_text(&fields.answers)?)
+                        .bind(fields.incomplete)
+                        .bind(fields.submitted_at.map(Ts))
+                        .bind(now)
+                        .bind(&current.referral.id)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok((current.id.clone(), current.referral.id.clone()))
+                    }
+                    ConversationChange::Begin(state) => {
+                        if let Some(previous) = &snapshot.current {
+                            sqlx::query("UPDATE conversations SET is_current = FALSE WHERE id = $1")
+                                .bind(&previous.id)
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        let referral_id = new_id();
+                        // A clash of random references fails the transaction; the provider's
+                        // retry draws a new one.
+                        let done = sqlx::query(
+                            "INSERT INTO referrals (id, reference, status, urgent, risk_signals, \
+                             urgent_at, team, answers, incomplete, submitted_at, phone, created_at, \
+                             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                             ON CONFLICT (reference) DO NOTHING",
+                        )
+                        .bind(&referral_id)
+                        .bind(new_reference)
+                        .bind(fields.status.as_str())
+                        .bind(fields.urgent)
+                        .bind(to_json_text(&fields.risk_signals)?)
+                        .bind(fields.urgent_at.map(Ts))
+                        .bind(&fields.team)
+                        .bind(to_json_text(&fields.answers)?)
+                        .bind(fields.incomplete)
+                        .bind(fields.submitted_at.map(Ts))
+                        .bind(phone)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                        if done.rows_affected() != 1 {
+                            return Err(StoreError::Conflict("referral reference already taken".into()));
+                        }
+                        let conversation_id = new_id();
+                        sqlx::query(
+                            "INSERT INTO conversations (id, phone, referral_id, state, step, status, \
+                             is_current, last_text_at, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7)",
+                        )
+                        .bind(&conversation_id)
+                        .bind(phone)
+                        .bind(&referral_id)
+                        .bind(to_json_text(state)?)
+                        .bind(state.step.id())
+                        .bind(state.status.as_str())
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok((conversation_id, referral_id))
+                    }
+                }
+            }
+        }
+    };
+}
+
+pub(super) use shared_impl;
