@@ -177,6 +177,8 @@ pub struct Config {
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
     pub job_poll_interval: Duration,
+    /// The first wait of the send backoff (then doubling, with jitter).
+    pub send_backoff_base: Duration,
 }
 
 /// Accepts any scalar as text: environment values like `+447520667111` or `10` arrive as
@@ -420,6 +422,7 @@ impl Config {
             log_format,
             sweep_interval: Duration::from_secs(5),
             job_poll_interval: Duration::from_millis(250),
+            send_backoff_base: Duration::from_millis(500),
         })
     }
 

@@ -114,7 +114,7 @@ impl App {
             clock: clock.clone(),
             pace: Pace::new(config.sms_rate_per_sec),
             metrics: metrics.clone(),
-            backoff: jobs::delivery::default_backoff(),
+            backoff: jobs::delivery::backoff(config.send_backoff_base),
             outbound: outbound.clone(),
         });
         let reminders = Arc::new(ReminderContext {

@@ -51,11 +51,11 @@ pub struct DeliveryContext {
     pub outbound: Arc<Outbound>,
 }
 
-/// 0.5 s, 1 s, 2 s … capped at 30 s, with jitter; six tries in all before a patient's
-/// message falls back (an alert to staff is handed back to the queue and tried again).
-pub fn default_backoff() -> ExponentialBuilder {
+/// From `base` (0.5 s by default), doubling up to 30 s, with jitter; six retries before a
+/// patient's message falls back (an alert to staff is handed back to the queue instead).
+pub fn backoff(base: Duration) -> ExponentialBuilder {
     ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(500))
+        .with_min_delay(base)
         .with_max_delay(Duration::from_secs(30))
         .with_max_times(6)
         .with_jitter()
@@ -63,8 +63,8 @@ pub fn default_backoff() -> ExponentialBuilder {
 
 /// The wait before the `attempt`-th resend of a text the network reported as temporarily
 /// undeliverable (from the same backoff policy).
-pub fn resend_delay(attempt: usize) -> Option<Duration> {
-    default_backoff().build().nth(attempt)
+pub fn resend_delay(base: Duration, attempt: usize) -> Option<Duration> {
+    backoff(base).build().nth(attempt)
 }
 
 /// What a provider error code says about the number.

@@ -324,6 +324,7 @@ pub async fn spawn_app_with(engine: Engine, tweak: Tweak, manual_clock: bool) ->
     let mut config = Config::load(None, env).expect("test config loads");
     config.job_poll_interval = Duration::from_millis(100);
     config.sweep_interval = Duration::from_secs(3600);
+    config.send_backoff_base = Duration::from_millis(50);
     tweak(&mut config);
     let manual = manual_clock.then(|| {
         ManualClock::new(

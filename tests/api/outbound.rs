@@ -35,6 +35,8 @@ on_both_engines!(
     other_patient_texts_go_to_the_inbox_after_risk_screening,
     an_urgent_referral_not_acknowledged_escalates_on_time,
     messages_in_a_language_without_templates_fall_back_to_english_flagged,
+    a_temporarily_undeliverable_text_is_sent_again_then_falls_back,
+    a_provider_outage_past_the_backoff_cap_falls_back_to_the_next_channel,
 );
 
 const MOBILE: &str = "+447911123456";
@@ -1263,5 +1265,41 @@ async fn messages_in_a_language_without_templates_fall_back_to_english_flagged(e
     .await;
     assert_eq!(message["language"], "en");
     assert_eq!(message["interpreter_may_be_needed"], true);
+    app.stop().await;
+}
+
+async fn a_temporarily_undeliverable_text_is_sent_again_then_falls_back(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let patient = app
+        .create_patient(with(passport(), json!({"contact_preferences": {"update": ["sms", "letter"]}})))
+        .await;
+    let id = patient["id"].as_str().unwrap();
+    update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
+    // The handset is off (30003): sent again with backoff, three times, then the letter.
+    for round in 1..=4 {
+        let sent = app.twilio.wait_for(round).await;
+        app.wait_for_messages(id, |m| m[0]["status"] == "sent").await;
+        assert_eq!(app.receipt(&sent[round - 1].sid, "undelivered", Some("30003")).await, 204);
+    }
+    let messages = app.wait_for_messages(id, |m| m[0]["channel"] == "letter").await;
+    assert_eq!(app.twilio.sent().len(), 4, "the first send and three more");
+    assert_eq!(messages[0]["skipped"][0]["reason"], "sms_failed_30003");
+    let (_, patient) = app.get(&app.scheduler, &format!("/patients/{id}")).await;
+    assert_eq!(patient["mobile_failed"], Value::Null, "a temporary failure does not mark the number");
+    app.stop().await;
+}
+
+async fn a_provider_outage_past_the_backoff_cap_falls_back_to_the_next_channel(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let patient = app
+        .create_patient(with(passport(), json!({"contact_preferences": {"update": ["sms", "phone_call"]}})))
+        .await;
+    let id = patient["id"].as_str().unwrap();
+    app.twilio.fail_next(&[500, 503, 429, 500, 502, 500, 503]);
+    update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
+    let messages = app.wait_for_messages(id, |m| m[0]["channel"] == "phone_call").await;
+    assert_eq!(messages[0]["skipped"][0]["reason"], "provider_unavailable");
+    assert_eq!(app.twilio.attempts(), 7, "one try and six retries");
+    assert!(app.twilio.sent().is_empty());
     app.stop().await;
 }
