@@ -112,7 +112,7 @@ impl App {
             store: store.clone(),
             sms,
             clock: clock.clone(),
-            pace: Pace::new(config.sms_rate_per_sec),
+            pace: Pace::new(config.sms_rate_per_sec, config.database_url.is_postgres()),
             metrics: metrics.clone(),
             backoff: jobs::delivery::backoff(config.send_backoff_base),
             outbound: outbound.clone(),

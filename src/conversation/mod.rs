@@ -530,7 +530,9 @@ impl Conversation {
                 Some(before) => format!("{before}\n{extra}"),
                 None => extra,
             };
-            self.answers.anything_else = Some(Optional::Given(combined));
+            self.record(Step::AnythingElse, |a| {
+                a.anything_else = Some(Optional::Given(combined))
+            });
             self.say(turn, ctx, "added");
             self.ask(turn, ctx);
         } else {

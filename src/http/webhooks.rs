@@ -159,12 +159,10 @@ async fn status_callback(
     tracing::info!(status, moved, message_id = message.id, "delivery receipt");
     if moved && matches!(status, "undelivered" | "failed") && message.is_to_patient() {
         let resend = match classify(error_code) {
-            NumberProblem::Temporary if message.attempts <= RESENDS => {
-                resend_delay(
-                    app.config.send_backoff_base,
-                    usize::try_from(message.attempts).unwrap_or(0),
-                )
-            }
+            NumberProblem::Temporary if message.attempts <= RESENDS => resend_delay(
+                app.config.send_backoff_base,
+                usize::try_from(message.attempts).unwrap_or(0),
+            ),
             _ => None,
         };
         match resend {

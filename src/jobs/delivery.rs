@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data};
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::channels::sms::{SendError, SmsProvider};
 use crate::clock::Clock;
@@ -16,24 +17,38 @@ use crate::metrics::Metrics;
 use crate::outbound::{Outbound, OutboundError};
 use crate::store::{Delivery, Message, Store, StoreError};
 
-/// Keeps sends under the provider's rate (`CRHT_SMS_RATE_PER_SEC`) across every worker of
-/// every gateway on the database: each send first reserves a slot in a row they all share.
-/// (An in-process limiter could not see the other gateways.)
-#[derive(Debug, Clone, Copy)]
-pub struct Pace {
-    interval: Duration,
+/// Keeps sends under the provider's rate (`CRHT_SMS_RATE_PER_SEC`) across every worker.
+#[derive(Debug)]
+pub enum Pace {
+    /// SQLite: one gateway per database file, so an in-process limiter sees every send. A
+    /// burst of one: never more than the rate in any one-second window.
+    Local(DefaultDirectRateLimiter),
+    /// PostgreSQL: several gateways share the database, so each send first reserves a slot
+    /// in a row they all share (an in-process limiter could not see the others).
+    Shared { interval: Duration },
 }
 
 impl Pace {
-    pub fn new(rate_per_sec: NonZeroU32) -> Self {
-        Self {
-            interval: Duration::from_secs_f64(1.0 / f64::from(rate_per_sec.get())),
+    pub fn new(rate_per_sec: NonZeroU32, shared: bool) -> Self {
+        if shared {
+            Pace::Shared {
+                interval: Duration::from_secs_f64(1.0 / f64::from(rate_per_sec.get())),
+            }
+        } else {
+            Pace::Local(RateLimiter::direct(
+                Quota::per_second(rate_per_sec).allow_burst(NonZeroU32::MIN),
+            ))
         }
     }
 
     async fn wait(&self, store: &dyn Store, clock: &dyn Clock) -> Result<(), StoreError> {
-        let wait = store.reserve_send_slot(self.interval, clock.now()).await?;
-        tokio::time::sleep(wait).await;
+        match self {
+            Pace::Local(limiter) => limiter.until_ready().await,
+            Pace::Shared { interval } => {
+                let wait = store.reserve_send_slot(*interval, clock.now()).await?;
+                tokio::time::sleep(wait).await;
+            }
+        }
         Ok(())
     }
 }

@@ -58,7 +58,14 @@ pub async fn remind_once(
     if reminder.version != job.version || reminder.status != ReminderStatus::Pending {
         return Ok(Reminded::Stale);
     }
-    let now = ctx.clock.now();
+    let mut now = ctx.clock.now();
+    // The queue counts in whole seconds: never send before the reminder's own time.
+    if let Some(early) = reminder.send_at.and_then(|at| (at - now).to_std().ok())
+        && early <= std::time::Duration::from_secs(2)
+    {
+        tokio::time::sleep(early).await;
+        now = ctx.clock.now();
+    }
     let skip = |reason: &'static str| async move {
         store
             .skip_reminder(&job.reminder_id, job.version, reason, now)
@@ -96,12 +103,17 @@ pub async fn remind_once(
             },
         );
     }
-    // The first reminder sent for an assessment says what to have ready.
+    // The first reminder of an assessment says what to have ready: the earliest one that is
+    // going (or has gone) — decided from the plan, not from timing, so two reminders handled
+    // at once still agree on which is first.
     let first_of_assessment = appointment.kind == "assessment"
-        && !appointment
+        && appointment
             .reminders
             .iter()
-            .any(|r| r.id != reminder.id && r.status == ReminderStatus::Sent);
+            .filter(|r| matches!(r.status, ReminderStatus::Pending | ReminderStatus::Sent))
+            .map(|r| r.offset_seconds)
+            .max()
+            == Some(reminder.offset_seconds);
     let request = MessageRequest {
         purpose: Purpose::Reminder,
         template: "reminder".into(),

@@ -130,7 +130,7 @@ pub async fn connect(url: &DatabaseUrl) -> Result<(Arc<dyn Store>, Pool)> {
         Ok((Arc::new(store), pool))
     } else {
         let store = sqlite::SqliteStore::connect(url.expose()).await?;
-        let pool = Pool::Sqlite(store.pool().clone());
+        let pool = Pool::Sqlite(store.queue_pool().clone());
         Ok((Arc::new(store), pool))
     }
 }

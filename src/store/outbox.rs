@@ -243,7 +243,8 @@ pub trait OutboxStore {
     async fn inbox(&self, filter: &InboxFilter) -> Result<Vec<InboxItem>>;
 
     /// Reserves the next send slot shared by every gateway on this database (at most one per
-    /// `interval`) and says how long to wait for it.
+    /// `interval`) and says how long to wait for it. SQLite, with one gateway per file, answers
+    /// zero and leaves pacing to the in-process limiter.
     async fn reserve_send_slot(&self, interval: Duration, now: DateTime<Utc>) -> Result<Duration>;
 }
 
@@ -315,7 +316,8 @@ macro_rules! outbox_store_impl {
             }
 
             async fn start_sending(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
-                let mut tx = self.begin_write().await?;
+                // Losing this mark in a crash changes nothing: the job runs again either way.
+                let mut tx = self.begin_unsynced().await?;
                 let done = sqlx::query(
                     "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 \
                      WHERE id = $2 AND channel = 'sms' AND status IN ('queued', 'sending')",

@@ -159,6 +159,9 @@ pub trait PatientStore {
         plans: &[ReminderPlan],
     ) -> Result<()>;
 
+    /// Books many appointments in one transaction (imports, and the dispatch benchmark).
+    async fn create_appointments(&self, batch: &[(Appointment, Vec<ReminderPlan>)]) -> Result<()>;
+
     async fn appointment(&self, id: &str) -> Result<Option<Appointment>>;
 
     async fn appointments_for_patient(&self, patient_id: &str) -> Result<Vec<Appointment>>;
@@ -267,25 +270,20 @@ macro_rules! patient_store_impl {
                 appointment: &$crate::store::Appointment,
                 plans: &[$crate::store::ReminderPlan],
             ) -> $crate::store::Result<()> {
-                use $crate::store::Ts;
                 let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO appointments (id, patient_id, starts_at, place, site_name, kind, \
-                     staff_name, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-                )
-                .bind(&appointment.id)
-                .bind(&appointment.patient_id)
-                .bind(Ts(appointment.starts_at))
-                .bind($crate::store::rows::enum_text(&appointment.place))
-                .bind(&appointment.site_name)
-                .bind(&appointment.kind)
-                .bind(&appointment.staff_name)
-                .bind($crate::store::rows::enum_text(&appointment.status))
-                .bind(Ts(appointment.created_at))
-                .execute(&mut *tx)
-                .await?;
-                Self::plan_reminders(&mut *tx, &appointment.id, plans, appointment.created_at).await?;
+                Self::insert_appointment(&mut *tx, appointment, plans).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn create_appointments(
+                &self,
+                batch: &[($crate::store::Appointment, Vec<$crate::store::ReminderPlan>)],
+            ) -> $crate::store::Result<()> {
+                let mut tx = self.begin_write().await?;
+                for (appointment, plans) in batch {
+                    Self::insert_appointment(&mut *tx, appointment, plans).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

@@ -36,6 +36,15 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// A write transaction for bookkeeping that need not survive a crash.
+    async fn begin_unsynced(&self) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Texts from one number are handled one at a time across every replica, so no
     /// conversation step is ever applied twice or out of order.
     async fn lock_phone(conn: &mut PgConnection, phone: &str) -> Result<()> {

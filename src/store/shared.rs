@@ -234,6 +234,32 @@ macro_rules! shared_impl {
                 Ok(())
             }
 
+            /// An appointment and its reminders' plans.
+            pub(super) async fn insert_appointment(
+                conn: &mut $conn,
+                appointment: &$crate::store::Appointment,
+                plans: &[$crate::store::ReminderPlan],
+            ) -> $crate::store::Result<()> {
+                use $crate::store::Ts;
+                sqlx::query(
+                    "INSERT INTO appointments (id, patient_id, starts_at, place, site_name, kind, \
+                     staff_name, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                )
+                .bind(&appointment.id)
+                .bind(&appointment.patient_id)
+                .bind(Ts(appointment.starts_at))
+                .bind($crate::store::rows::enum_text(&appointment.place))
+                .bind(&appointment.site_name)
+                .bind(&appointment.kind)
+                .bind(&appointment.staff_name)
+                .bind($crate::store::rows::enum_text(&appointment.status))
+                .bind(Ts(appointment.created_at))
+                .execute(&mut *conn)
+                .await?;
+                Self::plan_reminders(&mut *conn, &appointment.id, plans, appointment.created_at).await
+            }
+
             /// Writes every field of a patient (insert or update).
             pub(super) async fn write_patient(
                 conn: &mut $conn,

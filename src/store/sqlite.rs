@@ -1,55 +1,30 @@
 //! SQLite: the embedded default. One file, WAL, and `synchronous = FULL` so that a commit —
 //! and with it the 2xx the provider sees — survives a crash and a power cut.
 
-use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
-
-use chrono::{DateTime, Utc};
 
 use super::outbox::outbox_store_impl;
 use super::patients::patient_store_impl;
 use super::referrals::referral_store_impl;
 use super::rows::JobInsert;
 use super::shared::shared_impl;
-use super::{Result, Ts, store_impl};
+use super::{Result, store_impl};
 
+/// SQLite has one writer at a time. Every write — ours and the job queue's — goes through a
+/// single connection, so writers queue in order for it instead of colliding on the database
+/// lock and sleeping in SQLite's busy handler; reads use a pool of their own (WAL readers
+/// never block the writer).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Readers.
     pool: SqlitePool,
-    /// SQLite has one writer at a time. Queueing our writers here, in order, instead of in
-    /// SQLite's busy handler (which sleeps and retries) keeps latency flat under load.
-    writer: Arc<Mutex<()>>,
-}
-
-/// A write transaction holding this process's writer turn until it ends.
-pub(super) struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
-    _turn: OwnedMutexGuard<()>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> Result<()> {
-        Ok(self.tx.commit().await?)
-    }
-}
-
-impl Deref for WriteTx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
-    }
+    /// The one writing connection.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -60,29 +35,33 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self {
-            pool,
-            writer: Arc::new(Mutex::new(())),
-        })
+        Ok(Self { pool, writer })
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The pool the job queue's workers run on: the writing connection, shared.
+    pub fn queue_pool(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// Takes SQLite's write lock up front, so a transaction that reads then writes can never
     /// fail half-way on a lock upgrade.
-    async fn begin_write(&self) -> Result<WriteTx> {
-        let turn = self.writer.clone().lock_owned().await;
-        Ok(WriteTx {
-            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            _turn: turn,
-        })
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The same as any write here: with one writer the disk sync is cheap.
+    async fn begin_unsynced(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.begin_write().await
     }
 
     /// Nothing to do: `BEGIN IMMEDIATE` already serialises every writer.
@@ -102,7 +81,10 @@ impl SqliteStore {
         .bind(&job.id)
         .bind(job.queue)
         .bind(i64::from(job.max_attempts))
-        .bind(job.run_at.map(|t| t.timestamp()))
+        .bind(job.run_at.map(|t| {
+            // Whole seconds here: round up, so a job never runs before its time.
+            t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
+        }))
         .bind(&job.idempotency_key)
         .execute(conn)
         .await?;
@@ -122,34 +104,20 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// One row holds the next free send slot for every gateway on this file (they share the
-    /// machine, and so its clock).
-    async fn reserve_slot(&self, interval: Duration, now: DateTime<Utc>) -> Result<Duration> {
-        let mut tx = self.begin_write().await?;
-        let next: Option<(Ts,)> = sqlx::query_as("SELECT next_slot FROM sms_rate WHERE id = 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let slot = next.map_or(now, |(next,)| next.0.max(now));
-        let step = chrono::TimeDelta::from_std(interval).unwrap_or(chrono::TimeDelta::MAX);
-        sqlx::query(
-            "INSERT INTO sms_rate (id, next_slot) VALUES (1, $1) \
-             ON CONFLICT (id) DO UPDATE SET next_slot = excluded.next_slot",
-        )
-        .bind(Ts(slot + step))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok((slot - now).to_std().unwrap_or_default())
+    /// One gateway per SQLite file: its in-process limiter paces every send, so there is no
+    /// shared slot to wait for.
+    async fn reserve_slot(&self, _interval: Duration, _now: DateTime<Utc>) -> Result<Duration> {
+        Ok(Duration::ZERO)
     }
 
     async fn run_migrations(&self) -> Result<()> {
         // The app and apalis share sqlx's migrations table; each ignores the other's rows.
         let mut app = sqlx::migrate!("./migrations/sqlite");
         app.set_ignore_missing(true);
-        app.run(&self.pool).await?;
+        app.run(&self.writer).await?;
         let mut jobs = apalis_sqlite::SqliteStorage::<()>::migrations();
         jobs.set_ignore_missing(true);
-        jobs.run(&self.pool).await?;
+        jobs.run(&self.writer).await?;
         Ok(())
     }
 }
