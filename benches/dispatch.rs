@@ -274,7 +274,7 @@ async fn arrivals_after(
     count: usize,
     due: DateTime<Utc>,
 ) -> Vec<f64> {
-    let deadline = Instant::now() + Duration::from_secs(900);
+    let deadline = Instant::now() + Duration::from_secs(300);
     while arrivals.lock().expect("lock").len() < start + count && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -148,8 +148,8 @@ impl App {
         &self.state.store
     }
 
-    /// One pass of the background sweeps (abandonment, escalation); `serve` runs it on a
-    /// timer, tests call it with a clock they move.
+    /// One pass of the background sweeps (abandonment, escalation, reminders coming due);
+    /// `serve` runs it on a timer, tests call it with a clock they move.
     pub async fn sweep(&self) -> anyhow::Result<()> {
         let app = &self.state;
         let now = app.clock.now();
@@ -162,6 +162,13 @@ impl App {
             tracing::info!(abandoned, "idle conversations marked abandoned");
         }
         self.escalate(now).await?;
+        let queued = app
+            .store
+            .queue_due_reminders(now + store::queue_horizon())
+            .await?;
+        if queued > 0 {
+            tracing::info!(queued, "reminders coming due put into the job queue");
+        }
         Ok(())
     }
 

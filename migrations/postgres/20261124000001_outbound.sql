@@ -141,3 +141,6 @@ CREATE TABLE sms_rate (
     id         INTEGER PRIMARY KEY CHECK (id = 1),
     next_slot  TIMESTAMPTZ NOT NULL
 );
+
+-- Reminders further ahead than the job queue's horizon, waiting to be queued.
+CREATE INDEX reminders_unqueued ON reminders (send_at) WHERE status = 'pending' AND job_id IS NULL;

@@ -65,6 +65,12 @@ pub mod queues {
     pub const REMINDERS: &str = "reminders";
 }
 
+/// How far ahead reminders are put into the job queue. Further ones wait in `reminders`, and
+/// a sweep queues them as they come within reach.
+pub fn queue_horizon() -> chrono::TimeDelta {
+    chrono::TimeDelta::minutes(10)
+}
+
 /// A `deliveries` job: send one stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {

@@ -207,6 +207,10 @@ pub trait PatientStore {
         at: DateTime<Utc>,
     ) -> Result<bool>;
 
+    /// Puts pending reminders due by `until` into the job queue (those planned further ahead
+    /// than the queue horizon); returns how many. Safe to run on every gateway at once.
+    async fn queue_due_reminders(&self, until: DateTime<Utc>) -> Result<u64>;
+
     /// Re-schedules a pending reminder whose job ran at a time it may not be sent (quiet hours).
     async fn move_reminder(
         &self,
@@ -452,6 +456,41 @@ macro_rules! patient_store_impl {
                 Ok(true)
             }
 
+            async fn queue_due_reminders(
+                &self,
+                until: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<u64> {
+                use $crate::store::Ts;
+                use $crate::store::rows::{new_id, reminder_job};
+                let mut queued = 0;
+                loop {
+                    let mut tx = self.begin_write().await?;
+                    let due: Vec<(String, i64, Ts)> = sqlx::query_as(
+                        "SELECT id, version, send_at FROM reminders \
+                         WHERE status = 'pending' AND job_id IS NULL AND send_at <= $1 \
+                         ORDER BY send_at LIMIT 500",
+                    )
+                    .bind(Ts(until))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for (id, version, send_at) in &due {
+                        let job_id = new_id();
+                        sqlx::query("UPDATE reminders SET job_id = $1 WHERE id = $2 AND version = $3")
+                            .bind(&job_id)
+                            .bind(id)
+                            .bind(version)
+                            .execute(&mut *tx)
+                            .await?;
+                        Self::enqueue(&mut *tx, &reminder_job(&job_id, id, *version, send_at.0)?).await?;
+                    }
+                    tx.commit().await?;
+                    queued += due.len() as u64;
+                    if due.len() < 500 {
+                        return Ok(queued);
+                    }
+                }
+            }
+
             async fn move_reminder(
                 &self,
                 reminder_id: &str,
@@ -461,7 +500,8 @@ macro_rules! patient_store_impl {
             ) -> $crate::store::Result<bool> {
                 use $crate::store::Ts;
                 let mut tx = self.begin_write().await?;
-                let job_id = $crate::store::rows::new_id();
+                let job_id = (send_at <= at + $crate::store::queue_horizon())
+                    .then($crate::store::rows::new_id);
                 let done = sqlx::query(
                     "UPDATE reminders SET send_at = $1, version = version + 1, job_id = $2, updated_at = $3 \
                      WHERE id = $4 AND version = $5 AND status = 'pending'",
@@ -476,11 +516,13 @@ macro_rules! patient_store_impl {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
-                Self::enqueue(
-                    &mut *tx,
-                    &$crate::store::rows::reminder_job(&job_id, reminder_id, version + 1, send_at)?,
-                )
-                .await?;
+                if let Some(job_id) = &job_id {
+                    Self::enqueue(
+                        &mut *tx,
+                        &$crate::store::rows::reminder_job(job_id, reminder_id, version + 1, send_at)?,
+                    )
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok(true)
             }

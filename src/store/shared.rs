@@ -358,7 +358,12 @@ macro_rules! shared_impl {
                         Some((id, _, version, _)) => (id.clone(), version + 1),
                         None => (new_id(), 1),
                     };
-                    let job_id = send_at.map(|_| new_id());
+                    // Only reminders due soon go into the job queue; the rest wait in this table
+                    // until `queue_due_reminders` moves them (a queue holding months of future
+                    // jobs would make every poll slow).
+                    let job_id = send_at
+                        .filter(|t| *t <= at + $crate::store::queue_horizon())
+                        .map(|_| new_id());
                     sqlx::query(
                         "INSERT INTO reminders (id, appointment_id, offset_seconds, due_at, send_at, status, \
                          reason, version, job_id, message_id, updated_at) \
