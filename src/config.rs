@@ -37,6 +37,7 @@ pub const KEYS: &[&str] = &[
     "abandon_after",
     "retention_days",
     "log_format",
+    "reply_cap_per_hour",
 ];
 
 const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
@@ -173,6 +174,8 @@ pub struct Config {
     pub abandon_after: Duration,
     pub retention_days: u32,
     pub log_format: LogFormat,
+    /// Most replies one number gets in an hour (`CRHT_REPLY_CAP_PER_HOUR`, default 30).
+    pub reply_cap_per_hour: u32,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -263,6 +266,7 @@ struct Raw {
     abandon_after: Option<Text>,
     retention_days: Option<Text>,
     log_format: Option<Text>,
+    reply_cap_per_hour: Option<Text>,
 }
 
 impl Config {
@@ -395,6 +399,7 @@ impl Config {
             None => Duration::from_secs(30 * 60),
         };
         let retention_days = number("retention_days", &raw.retention_days, 90)?;
+        let reply_cap_per_hour = number("reply_cap_per_hour", &raw.reply_cap_per_hour, 30)?;
         if retention_days == 0 {
             return Err(invalid("retention_days", "must be at least 1"));
         }
@@ -420,6 +425,7 @@ impl Config {
             abandon_after,
             retention_days,
             log_format,
+            reply_cap_per_hour,
             sweep_interval: Duration::from_secs(5),
             job_poll_interval: Duration::from_millis(250),
             send_backoff_base: Duration::from_millis(500),

@@ -33,6 +33,9 @@ pub struct Intake {
     pub teams: Teams,
     pub wording: Wording,
     pub templates: Arc<Templates>,
+    /// Most replies one number gets in an hour; past it texts are still stored and screened,
+    /// and a risk text is still answered, but nothing else is.
+    pub reply_cap_per_hour: u32,
 }
 
 impl Intake {
@@ -45,13 +48,22 @@ impl Intake {
     ) -> Decision {
         // Safety rule 2: screened before anything else, whatever the number is to us.
         let signals = self.risk.screen(text);
+        let at_risk = !signals.is_empty();
         // A text from a patient's number is not a new referral.
-        match pick_patient(&snapshot.patients) {
+        let mut decision = match pick_patient(&snapshot.patients) {
             Some(patient) => Decision::Patient(self.patient_text(snapshot, patient, text, signals)),
             None => Decision::Referral(Box::new(
                 self.referral_text(snapshot, text, signals, today, now),
             )),
+        };
+        if snapshot.replies_last_hour >= self.reply_cap_per_hour && !at_risk {
+            // A flood from one number: keep everything, say nothing more this hour.
+            match &mut decision {
+                Decision::Referral(d) => d.replies.clear(),
+                Decision::Patient(d) => d.replies.clear(),
+            }
         }
+        decision
     }
 
     fn referral_text(

@@ -58,6 +58,8 @@ pub fn install_tls_provider() {
 pub struct App {
     pub state: http::AppState,
     pub workers: Workers,
+    /// When the retention sweep last ran (it runs at most hourly).
+    retention_ran: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl App {
@@ -126,6 +128,7 @@ impl App {
             teams,
             wording: Wording::english(),
             templates,
+            reply_cap_per_hour: config.reply_cap_per_hour,
         });
         let workers = Workers {
             pool,
@@ -141,7 +144,11 @@ impl App {
             clock,
             metrics,
         };
-        Ok(App { state, workers })
+        Ok(App {
+            state,
+            workers,
+            retention_ran: std::sync::Mutex::new(None),
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -168,6 +175,28 @@ impl App {
             .await?;
         if queued > 0 {
             tracing::info!(queued, "reminders coming due put into the job queue");
+        }
+        self.retain(now).await?;
+        Ok(())
+    }
+
+    /// Retention: message words older than `CRHT_RETENTION_DAYS` are removed, hourly; who,
+    /// when and what status stay, and the audit log is untouched.
+    async fn retain(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+        {
+            let mut last = self
+                .retention_ran
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last.is_some_and(|at| now - at < chrono::TimeDelta::hours(1)) {
+                return Ok(());
+            }
+            *last = Some(now);
+        }
+        let cutoff = now - chrono::TimeDelta::days(i64::from(self.state.config.retention_days));
+        let forgotten = self.state.store.forget_bodies_before(cutoff).await?;
+        if forgotten > 0 {
+            tracing::info!(forgotten, "message words past the retention period removed");
         }
         Ok(())
     }

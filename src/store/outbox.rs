@@ -242,6 +242,11 @@ pub trait OutboxStore {
 
     async fn inbox(&self, filter: &InboxFilter) -> Result<Vec<InboxItem>>;
 
+    /// Retention: empties the words of every text, message, inbox item and finished task from
+    /// before `cutoff`, keeping who, when, which channel and what status (and the audit log).
+    /// Returns how many rows lost their words.
+    async fn forget_bodies_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+
     /// Reserves the next send slot shared by every gateway on this database (at most one per
     /// `interval`) and says how long to wait for it. SQLite, with one gateway per file, answers
     /// zero and leaves pacing to the in-process limiter.
@@ -583,6 +588,33 @@ macro_rules! outbox_store_impl {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn forget_bodies_before(
+                &self,
+                cutoff: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<u64> {
+                let cutoff = $crate::store::Ts(cutoff);
+                let mut tx = self.begin_write().await?;
+                let mut forgotten = 0;
+                for statement in [
+                    "UPDATE texts SET body = NULL WHERE at < $1 AND body IS NOT NULL",
+                    "UPDATE messages SET body = NULL, vars = NULL \
+                     WHERE created_at < $1 AND (body IS NOT NULL OR vars IS NOT NULL)",
+                    "UPDATE inbox_items SET body = NULL WHERE created_at < $1 AND body IS NOT NULL",
+                    // Open tasks keep their words: staff still have to act on them.
+                    "UPDATE tasks SET text = '(words removed after the retention period)', pdf = NULL \
+                     WHERE created_at < $1 AND status = 'done' \
+                     AND (pdf IS NOT NULL OR text <> '(words removed after the retention period)')",
+                ] {
+                    forgotten += sqlx::query(statement)
+                        .bind(cutoff)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(forgotten)
             }
 
             async fn reserve_send_slot(

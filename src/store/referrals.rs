@@ -27,6 +27,9 @@ pub struct Snapshot {
     pub patients: Vec<PatientContact>,
     pub current: Option<CurrentConversation>,
     pub opted_out: bool,
+    /// Replies sent to this number in the hour before the text (a flood from one number must
+    /// not run up the bill).
+    pub replies_last_hour: u32,
     /// The reference a referral begun by this text will carry.
     pub new_reference: String,
 }
@@ -351,11 +354,19 @@ macro_rules! referral_store_impl {
                         .bind(phone)
                         .fetch_optional(&mut *tx)
                         .await?;
+                let (replies_last_hour,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM texts WHERE phone = $1 AND direction = 'outbound' AND at > $2",
+                )
+                .bind(phone)
+                .bind(Ts(at - chrono::TimeDelta::hours(1)))
+                .fetch_one(&mut *tx)
+                .await?;
                 let new_reference = $crate::domain::reference::ReferralRef::generate();
                 let snapshot = Snapshot {
                     patients,
                     current,
                     opted_out: opted_out.is_some_and(|(o,)| o),
+                    replies_last_hour: u32::try_from(replies_last_hour).unwrap_or(u32::MAX),
                     new_reference: new_reference.as_str().to_owned(),
                 };
 

@@ -5,6 +5,7 @@
 
 mod cli;
 mod helpers;
+mod hostile;
 mod intake;
 mod ops;
 mod outbound;
