@@ -180,6 +180,9 @@ pub struct Config {
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
     pub job_poll_interval: Duration,
+    /// How often job workers say they are alive; one silent for three of these is taken as
+    /// dead and its running jobs are queued again.
+    pub job_heartbeat: Duration,
     /// The first wait of the send backoff (then doubling, with jitter).
     pub send_backoff_base: Duration,
 }
@@ -428,6 +431,7 @@ impl Config {
             reply_cap_per_hour,
             sweep_interval: Duration::from_secs(5),
             job_poll_interval: Duration::from_millis(250),
+            job_heartbeat: Duration::from_secs(5),
             send_backoff_base: Duration::from_millis(500),
         })
     }

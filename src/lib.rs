@@ -135,6 +135,7 @@ impl App {
             delivery,
             reminders,
             poll_interval: config.job_poll_interval,
+            heartbeat: config.job_heartbeat,
         };
         let state = http::AppState {
             store,
@@ -169,6 +170,16 @@ impl App {
             tracing::info!(abandoned, "idle conversations marked abandoned");
         }
         self.escalate(now).await?;
+        let rescued = app
+            .store
+            .rescue_orphaned_jobs(jobs::orphaned_after(app.config.job_heartbeat))
+            .await?;
+        if rescued > 0 {
+            tracing::warn!(
+                rescued,
+                "jobs left running by a stopped worker put back in the queue"
+            );
+        }
         let queued = app
             .store
             .queue_due_reminders(now + store::queue_horizon())

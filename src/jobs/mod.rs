@@ -20,13 +20,17 @@ use reminders::ReminderContext;
 /// How many jobs of one queue a process runs at once.
 const CONCURRENCY: usize = 4;
 
-/// A killed worker's jobs are taken up again after `HEARTBEAT × MISSED_HEARTBEATS`.
-const HEARTBEAT: Duration = Duration::from_secs(5);
-const MISSED_HEARTBEATS: usize = 3;
+/// A killed worker's jobs are taken up again after it missed this many heartbeats.
+const MISSED_HEARTBEATS: u32 = 3;
+
+/// A worker silent this long is taken as dead, and its running jobs go back in the queue.
+pub fn orphaned_after(heartbeat: Duration) -> Duration {
+    heartbeat * MISSED_HEARTBEATS
+}
 
 /// Builds and runs one queue's workers on the engine's storage until shutdown.
 macro_rules! run_queue {
-    ($pool:expr, $args:ty, $queue:expr, $name:expr, $poll:expr, $ctx:expr, $handler:path, $signal:expr) => {
+    ($pool:expr, $args:ty, $queue:expr, $name:expr, $poll:expr, $heartbeat:expr, $ctx:expr, $handler:path, $signal:expr) => {
         match $pool {
             Pool::Sqlite(pool) => {
                 let pool = pool.clone();
@@ -37,8 +41,8 @@ macro_rules! run_queue {
                             .with_config(
                                 apalis_sqlite::Config::default()
                                     .queue($queue)
-                                    .heartbeat_interval(HEARTBEAT)
-                                    .missed_heartbeats(MISSED_HEARTBEATS),
+                                    .heartbeat_interval($heartbeat)
+                                    .missed_heartbeats(MISSED_HEARTBEATS as usize),
                             );
                         WorkerBuilder::new(format!("{}-{restarts}", $name))
                             .backend(storage.poll_with_interval($poll))
@@ -60,8 +64,8 @@ macro_rules! run_queue {
                             .with_config(
                                 apalis_postgres::Config::default()
                                     .queue($queue)
-                                    .heartbeat_interval(HEARTBEAT)
-                                    .missed_heartbeats(MISSED_HEARTBEATS),
+                                    .heartbeat_interval($heartbeat)
+                                    .missed_heartbeats(MISSED_HEARTBEATS as usize),
                             );
                         WorkerBuilder::new(format!("{}-{restarts}", $name))
                             .backend(storage.poll_with_interval($poll))
@@ -85,6 +89,7 @@ pub struct Workers {
     pub delivery: Arc<DeliveryContext>,
     pub reminders: Arc<ReminderContext>,
     pub poll_interval: Duration,
+    pub heartbeat: Duration,
 }
 
 /// Runs every queue's workers until `shutdown`, restarting them (after a pause) if the
@@ -106,6 +111,7 @@ pub async fn run(workers: Workers, shutdown: CancellationToken) {
                     queues::DELIVERIES,
                     name,
                     workers.poll_interval,
+                    workers.heartbeat,
                     workers.delivery,
                     delivery::deliver,
                     signal
@@ -126,6 +132,7 @@ pub async fn run(workers: Workers, shutdown: CancellationToken) {
                     queues::REMINDERS,
                     name,
                     workers.poll_interval,
+                    workers.heartbeat,
                     workers.reminders,
                     reminders::remind,
                     signal

@@ -102,6 +102,13 @@ macro_rules! store_impl {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())
             }
+
+            async fn rescue_orphaned_jobs(
+                &self,
+                silent_for: std::time::Duration,
+            ) -> $crate::store::Result<u64> {
+                self.requeue_orphans(silent_for).await
+            }
         }
     };
 }
@@ -118,6 +125,11 @@ pub trait Store:
     async fn migrate(&self) -> Result<()>;
 
     async fn ping(&self) -> Result<()>;
+
+    /// Puts back in the queue every job held by a worker silent for `silent_for` (its process
+    /// was killed); how many. The queue's own heartbeat does this too, but only from a worker
+    /// that has lived a whole heartbeat, which a gateway restarted again and again never does.
+    async fn rescue_orphaned_jobs(&self, silent_for: std::time::Duration) -> Result<u64>;
 }
 
 /// The engine-specific pool, for the job queue's storage to share.

@@ -87,6 +87,24 @@ impl PgStore {
         Ok(())
     }
 
+    async fn requeue_orphans(&self, silent_for: Duration) -> Result<u64> {
+        let done = sqlx::query(
+            "WITH stale AS ( \
+               SELECT jobs.id FROM apalis.jobs JOIN apalis.workers ON jobs.lock_by = workers.id \
+               WHERE jobs.status IN ('Running', 'Queued') \
+                 AND now() - workers.last_seen >= make_interval(secs => $1) \
+               FOR UPDATE OF jobs SKIP LOCKED) \
+             UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
+               done_at = NULL, attempts = attempts + 1, \
+               last_result = '{\"Err\": \"worker stopped while running it\"}' \
+             FROM stale WHERE apalis.jobs.id = stale.id",
+        )
+        .bind(silent_for.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// One row holds the next free send slot for every replica; the database's own clock
     /// decides, so replicas' clocks need not agree.
     async fn reserve_slot(&self, interval: Duration, _now: DateTime<Utc>) -> Result<Duration> {

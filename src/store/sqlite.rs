@@ -53,6 +53,21 @@ impl SqliteStore {
         &self.writer
     }
 
+    async fn requeue_orphans(&self, silent_for: Duration) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, done_at = NULL, \
+             attempts = attempts + 1, last_result = '{\"Err\": \"worker stopped while running it\"}' \
+             WHERE status IN ('Running', 'Queued') AND lock_by IN \
+             (SELECT id FROM Workers WHERE strftime('%s', 'now') - last_seen >= $1)",
+        )
+        .bind(i64::try_from(silent_for.as_secs()).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// Takes SQLite's write lock up front, so a transaction that reads then writes can never
     /// fail half-way on a lock upgrade.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {

@@ -534,6 +534,11 @@ impl TestApp {
             .as_u16()
     }
 
+    /// The test's own database (for tests that stage what a killed process leaves behind).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     /// Registers a patient (as a scheduler) and returns them.
     pub async fn create_patient(&self, passport: Value) -> Value {
         let (status, body) = self.post_json(&self.scheduler, "/patients", passport).await;

@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod hazard_log;
 mod helpers;
 mod hostile;
 mod intake;
 mod ops;
 mod outbound;
+mod recovery;
 mod safety;
 mod staff;
 mod webhooks;

@@ -1,0 +1,95 @@
+//! What a killed gateway leaves behind is picked up again (found by the crash drill:
+//! `crht-drill crash`, see RELIABILITY.md).
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::helpers::{Engine, spawn_app_with};
+use crate::on_both_engines;
+
+on_both_engines!(a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_sweep,);
+
+/// Statements that leave a delivery job as a killed process would: `Running`, held by a
+/// worker that stopped sending heartbeats ten minutes ago, its text not yet sent.
+fn kill_mid_job(engine: &Engine) -> [&'static str; 3] {
+    match engine {
+        Engine::Sqlite => [
+            "INSERT INTO Workers (id, worker_type, storage_name, last_seen) \
+             VALUES ('killed-worker', 'deliveries', 'SqliteStorage', strftime('%s', 'now') - 600)",
+            "UPDATE Jobs SET status = 'Running', lock_by = 'killed-worker', \
+             lock_at = strftime('%s', 'now') - 600, done_at = NULL WHERE job_type = 'deliveries'",
+            "UPDATE messages SET status = 'sending' WHERE purpose = 'update'",
+        ],
+        Engine::Postgres(_) => [
+            "INSERT INTO apalis.workers (id, worker_type, storage_name, last_seen) \
+             VALUES ('killed-worker', 'deliveries', 'PostgresStorage', now() - interval '10 minutes')",
+            "UPDATE apalis.jobs SET status = 'Running', lock_by = 'killed-worker', \
+             lock_at = now() - interval '10 minutes', done_at = NULL WHERE job_type = 'deliveries'",
+            "UPDATE messages SET status = 'sending' WHERE purpose = 'update'",
+        ],
+    }
+}
+
+async fn a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_sweep(engine: Engine) {
+    // The queue's own heartbeat (a minute here) cannot rescue the job within the test: only
+    // the sweep can, as when a gateway is restarted again before a heartbeat comes round.
+    let app = spawn_app_with(
+        engine.clone(),
+        |c| c.job_heartbeat = Duration::from_secs(60),
+        false,
+    )
+    .await;
+    let patient = app
+        .create_patient(json!({"name": "Sam Taylor", "mobile": "07911 123456"}))
+        .await;
+    let id = patient["id"].as_str().unwrap();
+    let (status, _) = app
+        .post_json(
+            &app.scheduler,
+            &format!("/patients/{id}/messages"),
+            json!({"purpose": "update", "text": "Your visit is confirmed."}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    app.twilio.wait_for(1).await;
+    app.wait_for_messages(id, |m| m.iter().any(|m| m["status"] == "sent"))
+        .await;
+
+    // The process that held the job is gone: the job and its text are stranded mid-send.
+    let statements = kill_mid_job(&engine);
+    match engine {
+        Engine::Sqlite => {
+            let mut db = sqlx::SqliteConnection::connect(app.database_url())
+                .await
+                .unwrap();
+            for sql in statements {
+                sqlx::query(sql).execute(&mut db).await.unwrap();
+            }
+        }
+        Engine::Postgres(_) => {
+            let mut db = sqlx::PgConnection::connect(app.database_url())
+                .await
+                .unwrap();
+            for sql in statements {
+                sqlx::query(sql).execute(&mut db).await.unwrap();
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        app.twilio.sent().len(),
+        1,
+        "a live worker does not take a job another worker holds"
+    );
+
+    app.app.sweep().await.unwrap();
+    let sent = app.twilio.wait_for(2).await;
+    assert_eq!(sent[1].to, "+447911123456", "the stranded text goes out");
+    app.wait_for_messages(id, |m| m.iter().any(|m| m["status"] == "sent"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(app.twilio.sent().len(), 2, "and only once more");
+    app.stop().await;
+}
