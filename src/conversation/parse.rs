@@ -901,3 +901,47 @@ mod tests {
         assert!(!says_nothing_more("I have a guide dog"));
     }
 }
+
+#[cfg(test)]
+mod date_properties {
+    use chrono::{Datelike, NaiveDate};
+    use proptest::prelude::*;
+
+    use super::{age, date_of_birth};
+
+    /// Texts shaped like dates (and not), with separators people use.
+    fn date_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            (any::<i64>(), any::<i64>(), any::<i64>(), "[ /.,-]{1,3}")
+                .prop_map(|(d, m, y, sep)| format!("{d}{sep}{m}{sep}{y}")),
+            (0u32..40, 0u32..15, 0i32..3000, "[ /.,-]")
+                .prop_map(|(d, m, y, sep)| format!("{d}{sep}{m}{sep}{y}")),
+        ]
+    }
+
+    fn today() -> impl Strategy<Value = NaiveDate> {
+        (1950i32..2200, 1u32..=365)
+            .prop_map(|(y, day)| NaiveDate::from_yo_opt(y, day).unwrap_or(NaiveDate::MIN))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn date_and_age_parsing_never_panic_and_never_give_a_future_birth(
+            text in date_like(),
+            today in today(),
+        ) {
+            let _ = date_of_birth(&text, today);
+            if let Some(age) = age(&text, today)
+                && let Some(dob) = age.date_of_birth
+            {
+                prop_assert!(dob <= today, "born {dob}, after today {today}");
+                prop_assert!(today.year() - dob.year() <= 120);
+                let years = age.years.unwrap_or_default();
+                prop_assert_eq!(age.over_18, years >= 18);
+            }
+        }
+    }
+}
