@@ -130,10 +130,6 @@ CREATE INDEX inbox_open ON inbox_items (status, urgent, created_at);
 
 ALTER TABLE texts ADD COLUMN patient_id TEXT REFERENCES patients (id);
 CREATE INDEX texts_patient ON texts (patient_id, seq);
--- Replies to a number in the last hour (the per-number reply cap).
-CREATE INDEX texts_phone_at ON texts (phone, at);
--- Bodies still held, by age (the retention sweep).
-CREATE INDEX texts_body_at ON texts (at) WHERE body IS NOT NULL;
 
 -- Escalation of urgent referrals nobody acknowledged.
 ALTER TABLE referrals ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0;
