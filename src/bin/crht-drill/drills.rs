@@ -401,8 +401,10 @@ pub async fn provider_outage(o: &Options) -> anyhow::Result<Report> {
         messages_total == 2 * booked.len(),
         "a message is missing (each patient should have a reminder and an update)",
     );
+    // Six retries with backoff take about a minute, more when requests hang: an outage of a
+    // minute and a half must see some messages give up on texting.
     r.check(
-        o.outage < Duration::from_secs(60) || fell_back > 0,
+        o.outage < Duration::from_secs(90) || fell_back > 0,
         "nothing fell back to the next channel in a long outage",
     );
     r.texts(&texts);
@@ -486,6 +488,8 @@ pub async fn db_outage(o: &Options) -> anyhow::Result<Report> {
         Some(command) => run_shell(command)?,
         None => proxy.cut(),
     }
+    // Let the cut reach every connection before asking.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut readyz_during = std::collections::BTreeMap::<u16, usize>::new();
     while cut_at.elapsed() < o.outage {
         let status = match http.get(&ready_url).send().await {
