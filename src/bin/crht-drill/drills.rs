@@ -375,6 +375,7 @@ pub async fn provider_outage(o: &Options) -> anyhow::Result<Report> {
     r.line(format!(
         "backoff (the gateway's planned wait before each retry after a 500 or a timeout, p50 over texts, s; a 429 waits its Retry-After instead): {}",
         (0..waits.len())
+            .filter(|i| !waits[*i].is_empty())
             .map(|i| format!("#{} {:.1}", i + 1, median_wait(i)))
             .collect::<Vec<_>>()
             .join(", ")
