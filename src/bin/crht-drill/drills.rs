@@ -110,6 +110,60 @@ fn unexplained_duplicates(
     unexplained
 }
 
+/// What a drill's traffic came to, once it has settled.
+struct Settled {
+    logs: Vec<traffic::PhoneLog>,
+    texts: traffic::TextFindings,
+    reminders: traffic::ReminderFindings,
+    /// Alerts sent, duplicates, urgent referrals with none (`alerts_by_reference`).
+    alerts: (usize, usize, usize),
+}
+
+impl Settled {
+    fn report_alerts(&self, r: &mut Report) {
+        let (sent, duplicates, unalerted) = self.alerts;
+        r.alerts(
+            self.texts.urgent_references.len(),
+            sent,
+            duplicates,
+            unalerted,
+        );
+    }
+}
+
+/// Stops the texters, lets the ones under way finish, waits for due reminders and alerts to
+/// reach the provider, then checks texts and reminders.
+async fn settle(
+    stop: &AtomicBool,
+    texting: tokio::task::JoinHandle<Vec<traffic::PhoneLog>>,
+    provider: &Provider,
+    staff: &Staff,
+    booked: &[Booked],
+    expected: &std::collections::HashMap<bool, traffic::Outcome2>,
+) -> anyhow::Result<Settled> {
+    stop.store(true, Ordering::SeqCst);
+    let logs = tokio::time::timeout(Duration::from_secs(300), texting)
+        .await
+        .context("texters did not finish")??;
+    let deadline = last_due(booked).max(Utc::now()) + chrono::TimeDelta::seconds(75);
+    wait_for_reminders(provider, booked, deadline).await;
+    let texts = check_texts(staff, &logs, expected).await?;
+    wait_for_alerts(
+        provider,
+        &texts.urgent_references,
+        Instant::now() + Duration::from_secs(75),
+    )
+    .await;
+    let reminders = check_reminders(provider, staff, booked).await?;
+    let alerts = traffic::alerts_by_reference(provider, &texts.urgent_references);
+    Ok(Settled {
+        logs,
+        texts,
+        reminders,
+        alerts,
+    })
+}
+
 fn texter_plan(patience: Duration) -> TexterPlan {
     TexterPlan {
         replay: 0.1,
@@ -166,27 +220,13 @@ pub async fn crash(o: &Options) -> anyhow::Result<Report> {
         gateway.start().await?;
     }
     let kill_phase = began.elapsed();
-    let last_start = Utc::now();
-    stop.store(true, Ordering::SeqCst);
-    let logs = tokio::time::timeout(Duration::from_secs(300), texting)
-        .await
-        .context("texters did not finish")??;
-    let deadline = last_due(&booked).max(last_start) + chrono::TimeDelta::seconds(75);
-    wait_for_reminders(&provider, &booked, deadline).await;
-
-    let texts = check_texts(&staff, &logs, &expected).await?;
-    wait_for_alerts(
-        &provider,
-        &texts.urgent_references,
-        Instant::now() + Duration::from_secs(75),
-    )
-    .await;
-    let reminders = check_reminders(&provider, &staff, &booked).await?;
+    let settled = settle(&stop, texting, &provider, &staff, &booked, &expected).await?;
     let unexplained = unexplained_duplicates(&provider, &booked, &kills);
-    let (alerts, alert_duplicates, unalerted) =
-        traffic::alerts_by_reference(&provider, &texts.urgent_references);
     gateway.stop()?;
-    let leaks = traffic::leaks(&read_log(&gateway.log)?, &all_phones(&logs, &booked));
+    let leaks = traffic::leaks(
+        &read_log(&gateway.log)?,
+        &all_phones(&settled.logs, &booked),
+    );
     let starts: Vec<f64> = gateway
         .start_times
         .iter()
@@ -202,26 +242,21 @@ pub async fn crash(o: &Options) -> anyhow::Result<Report> {
         percentile(&starts, 1.0),
         dir.display()
     ));
-    r.texts(&texts);
-    r.reminders(&reminders);
+    r.texts(&settled.texts);
+    r.reminders(&settled.reminders);
     r.line(format!(
         "reminder duplicates explained by a kill between send and commit: {}, unexplained: {unexplained}",
-        reminders.duplicates.saturating_sub(unexplained)
+        settled.reminders.duplicates.saturating_sub(unexplained)
     ));
     r.check(
         unexplained == 0,
         "a reminder was sent twice with no kill between the sends",
     );
     r.check(
-        reminders.lateness.iter().all(|l| *l <= 60.0),
+        settled.reminders.lateness.iter().all(|l| *l <= 60.0),
         "a reminder went out more than 60 s after it was due (a killed worker's job not picked up in time)",
     );
-    r.alerts(
-        texts.urgent_references.len(),
-        alerts,
-        alert_duplicates,
-        unalerted,
-    );
+    settled.report_alerts(&mut r);
     r.leaks(&leaks);
     finish(db, r).await
 }
@@ -516,26 +551,13 @@ pub async fn db_outage(o: &Options) -> anyhow::Result<Report> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     tokio::time::sleep(Duration::from_secs(10)).await;
-    stop.store(true, Ordering::SeqCst);
-    let logs = tokio::time::timeout(Duration::from_secs(300), texting)
-        .await
-        .context("texters did not finish")??;
-    let deadline = last_due(&booked).max(Utc::now()) + chrono::TimeDelta::seconds(75);
-    wait_for_reminders(&provider, &booked, deadline).await;
-
-    let texts = check_texts(&staff, &logs, &expected).await?;
-    wait_for_alerts(
-        &provider,
-        &texts.urgent_references,
-        Instant::now() + Duration::from_secs(75),
-    )
-    .await;
-    let reminders = check_reminders(&provider, &staff, &booked).await?;
-    let (alerts, alert_duplicates, unalerted) =
-        traffic::alerts_by_reference(&provider, &texts.urgent_references);
+    let settled = settle(&stop, texting, &provider, &staff, &booked, &expected).await?;
     let same_process = gateway.alive() && gateway.pid() == pid;
     gateway.stop()?;
-    let leaks = traffic::leaks(&read_log(&gateway.log)?, &all_phones(&logs, &booked));
+    let leaks = traffic::leaks(
+        &read_log(&gateway.log)?,
+        &all_phones(&settled.logs, &booked),
+    );
 
     let mut r = Report::new(format!("database outage drill on {:?}", o.engine));
     r.line(format!(
@@ -565,19 +587,21 @@ pub async fn db_outage(o: &Options) -> anyhow::Result<Report> {
             proxy.refused.load(Ordering::Relaxed)
         ));
     }
-    r.texts(&texts);
+    r.texts(&settled.texts);
     r.check(
-        texts.other_status.keys().all(|s| *s == 503 || *s < 500),
+        settled
+            .texts
+            .other_status
+            .keys()
+            .all(|s| *s == 503 || *s < 500),
         "a webhook answered a 5xx other than 503 during the outage",
     );
-    r.reminders(&reminders);
-    r.check(reminders.duplicates == 0, "a reminder was sent twice");
-    r.alerts(
-        texts.urgent_references.len(),
-        alerts,
-        alert_duplicates,
-        unalerted,
+    r.reminders(&settled.reminders);
+    r.check(
+        settled.reminders.duplicates == 0,
+        "a reminder was sent twice",
     );
+    settled.report_alerts(&mut r);
     r.leaks(&leaks);
     drop(gateway);
     finish(db, r).await
@@ -642,39 +666,23 @@ pub async fn replicas(o: &Options) -> anyhow::Result<Report> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     gateways[0].start().await?;
     tokio::time::sleep(span / 2).await;
-    stop.store(true, Ordering::SeqCst);
-    let logs = tokio::time::timeout(Duration::from_secs(300), texting)
-        .await
-        .context("texters did not finish")??;
-    let deadline = last_due(&booked).max(Utc::now()) + chrono::TimeDelta::seconds(75);
-    wait_for_reminders(&provider, &booked, deadline).await;
-
-    let texts = check_texts(&staff, &logs, &expected).await?;
-    wait_for_alerts(
-        &provider,
-        &texts.urgent_references,
-        Instant::now() + Duration::from_secs(75),
-    )
-    .await;
-    let reminders = check_reminders(&provider, &staff, &booked).await?;
+    let settled = settle(&stop, texting, &provider, &staff, &booked, &expected).await?;
     let unexplained = unexplained_duplicates(&provider, &booked, &[killed_at]);
-    let (alerts, alert_duplicates, unalerted) =
-        traffic::alerts_by_reference(&provider, &texts.urgent_references);
     let busiest = provider.busiest_second();
     let mut log = String::new();
     for gateway in &mut gateways {
         gateway.stop()?;
         log.push_str(&read_log(&gateway.log)?);
     }
-    let leaks = traffic::leaks(&log, &all_phones(&logs, &booked));
+    let leaks = traffic::leaks(&log, &all_phones(&settled.logs, &booked));
 
     let mut r = Report::new("two replicas on PostgreSQL".to_owned());
     r.line(format!(
         "replica a killed (-9) mid-way and restarted 3 s later; logs in {}",
         dir.display()
     ));
-    r.texts(&texts);
-    r.reminders(&reminders);
+    r.texts(&settled.texts);
+    r.reminders(&settled.reminders);
     r.check(
         unexplained == 0,
         "a reminder was sent twice with no kill between the sends",
@@ -686,12 +694,7 @@ pub async fn replicas(o: &Options) -> anyhow::Result<Report> {
         busiest <= RATE as usize,
         "the shared rate limit was exceeded",
     );
-    r.alerts(
-        texts.urgent_references.len(),
-        alerts,
-        alert_duplicates,
-        unalerted,
-    );
+    settled.report_alerts(&mut r);
     r.leaks(&leaks);
     drop(gateways);
     finish(db, r).await
