@@ -139,7 +139,7 @@ async fn settle(
     provider: &Provider,
     staff: &Staff,
     booked: &[Booked],
-    expected: &std::collections::HashMap<bool, traffic::Outcome2>,
+    expected: &std::collections::HashMap<bool, traffic::EndState>,
 ) -> anyhow::Result<Settled> {
     stop.store(true, Ordering::SeqCst);
     let logs = tokio::time::timeout(Duration::from_secs(300), texting)

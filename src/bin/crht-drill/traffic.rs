@@ -379,7 +379,7 @@ impl WholeSeconds for DateTime<Utc> {
 
 /// What every conversation of one script ends as, from a texter that met no faults.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome2 {
+pub struct EndState {
     pub step: Value,
     pub status: Value,
     pub answers: Value,
@@ -390,7 +390,7 @@ pub struct Outcome2 {
 pub async fn conversation_outcome(
     staff: &Staff,
     phone: &str,
-) -> anyhow::Result<(Outcome2, Vec<String>, String)> {
+) -> anyhow::Result<(EndState, Vec<String>, String)> {
     let conversation = staff
         .get(&format!("/conversations/{}", phone.replace('+', "%2B")))
         .await?;
@@ -410,7 +410,7 @@ pub async fn conversation_outcome(
         .map(|item| item["body"].as_str().unwrap_or_default().to_owned())
         .collect();
     Ok((
-        Outcome2 {
+        EndState {
             step: conversation["step"].clone(),
             status: conversation["status"].clone(),
             answers: referral["answers"].clone(),
@@ -450,7 +450,7 @@ pub struct TextFindings {
 pub async fn check_texts(
     staff: &Staff,
     logs: &[PhoneLog],
-    expected: &HashMap<bool, Outcome2>,
+    expected: &HashMap<bool, EndState>,
 ) -> anyhow::Result<TextFindings> {
     let mut f = TextFindings {
         phones: logs.len(),
@@ -527,7 +527,7 @@ pub async fn check_texts(
 pub async fn control_outcomes(
     sender: &Sender,
     staff: &Staff,
-) -> anyhow::Result<HashMap<bool, Outcome2>> {
+) -> anyhow::Result<HashMap<bool, EndState>> {
     let plan = TexterPlan {
         replay: 0.0,
         race: 0.0,
