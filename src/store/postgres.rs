@@ -11,7 +11,7 @@ use super::patients::patient_store_impl;
 use super::referrals::referral_store_impl;
 use super::rows::JobInsert;
 use super::shared::shared_impl;
-use super::{Result, Ts, store_impl};
+use super::{Result, StoreError, Ts, queues, store_impl};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -87,22 +87,24 @@ impl PgStore {
         Ok(())
     }
 
+    /// The job queue's own rescue query, run for each queue (workers register under their
+    /// queue's name).
     async fn requeue_orphans(&self, silent_for: Duration) -> Result<u64> {
-        let done = sqlx::query(
-            "WITH stale AS ( \
-               SELECT jobs.id FROM apalis.jobs JOIN apalis.workers ON jobs.lock_by = workers.id \
-               WHERE jobs.status IN ('Running', 'Queued') \
-                 AND now() - workers.last_seen >= make_interval(secs => $1) \
-               FOR UPDATE OF jobs SKIP LOCKED) \
-             UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
-               done_at = NULL, attempts = attempts + 1, \
-               last_result = '{\"Err\": \"worker stopped while running it\"}' \
-             FROM stale WHERE apalis.jobs.id = stale.id",
-        )
-        .bind(silent_for.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        let mut conn = self.pool.acquire().await?;
+        let mut rescued = 0;
+        for queue in [queues::DELIVERIES, queues::REMINDERS] {
+            rescued += apalis_postgres::queries::reenqueue_orphaned(
+                &mut *conn,
+                queue,
+                silent_for.as_secs(),
+            )
+            .await
+            .map_err(|e| match e {
+                apalis_postgres::Error::Database(e) => StoreError::Database(e),
+                other => StoreError::Corrupt(other.to_string()),
+            })?;
+        }
+        Ok(rescued)
     }
 
     /// One row holds the next free send slot for every replica; the database's own clock

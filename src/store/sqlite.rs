@@ -4,6 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use apalis_core::backend::WorkerFilter;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
@@ -13,7 +14,7 @@ use super::patients::patient_store_impl;
 use super::referrals::referral_store_impl;
 use super::rows::JobInsert;
 use super::shared::shared_impl;
-use super::{Result, store_impl};
+use super::{Result, queues, store_impl};
 
 /// SQLite has one writer at a time. Every write — ours and the job queue's — goes through a
 /// single connection, so writers queue in order for it instead of colliding on the database
@@ -53,19 +54,23 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// The job queue's own rescue query, run for each queue (workers register under their
+    /// queue's name).
     async fn requeue_orphans(&self, silent_for: Duration) -> Result<u64> {
+        let silent_for = i64::try_from(silent_for.as_secs()).unwrap_or(i64::MAX);
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, done_at = NULL, \
-             attempts = attempts + 1, last_result = '{\"Err\": \"worker stopped while running it\"}' \
-             WHERE status IN ('Running', 'Queued') AND lock_by IN \
-             (SELECT id FROM Workers WHERE strftime('%s', 'now') - last_seen >= $1)",
-        )
-        .bind(i64::try_from(silent_for.as_secs()).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await?;
+        let mut rescued = 0;
+        for queue in [queues::DELIVERIES, queues::REMINDERS] {
+            rescued += apalis_sqlite::queries::reenqueue_orphaned(
+                &mut *tx,
+                silent_for,
+                queue,
+                &WorkerFilter::None,
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(rescued)
     }
 
     /// Takes SQLite's write lock up front, so a transaction that reads then writes can never
