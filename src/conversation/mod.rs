@@ -167,6 +167,9 @@ pub enum Outcome {
     Submitted,
     /// Under 18: given the children and young people's route; recorded for staff.
     Signposted,
+    /// Two answers in another language could not be read: the team will call back with an
+    /// interpreter, and the referral goes to them as it stands.
+    InterpreterNeeded,
 }
 
 /// Why an answer made the referral urgent (safety rule 3); the names join the risk signals.
@@ -195,6 +198,9 @@ pub enum Effect {
     OptedIn,
     /// `RESTART` after completion: this state belongs to a new referral.
     NewReferral,
+    /// Handed over to staff to call back with an interpreter: submit the referral as it
+    /// stands, incomplete.
+    InterpreterNeeded,
 }
 
 /// What a conversation needs from the outside world for one turn.
@@ -204,6 +210,12 @@ pub struct Context<'a> {
     pub today: NaiveDate,
     pub reference: &'a str,
     pub wording: &'a Wording,
+    /// Risk screening found signals in this text. The caller has put the 999 reply first, so
+    /// a text that is not an answer is asked again gently, never with "Sorry".
+    pub at_risk: bool,
+    /// The language this text was recognised as ("pl", "ur-Latn" …); `None` for English or
+    /// not known.
+    pub foreign_language: Option<&'a str>,
 }
 
 /// One turn's output: the parts of the reply (sent as one text) and the effects.
@@ -236,6 +248,13 @@ pub struct Conversation {
     pub opted_out: bool,
     #[serde(default)]
     pub outcome: Option<Outcome>,
+    /// Answers in a row that could not be read: the second, from a person writing in another
+    /// language, hands over to an interpreter rather than asking again.
+    #[serde(default)]
+    pub unreadable_in_a_row: u32,
+    /// The person has texted in another language (recognised, or in another script).
+    #[serde(default)]
+    pub wrote_in_another_language: bool,
 }
 
 impl Default for Conversation {
@@ -254,6 +273,8 @@ impl Conversation {
             history: Vec::new(),
             opted_out: false,
             outcome: None,
+            unreadable_in_a_row: 0,
+            wrote_in_another_language: false,
         }
     }
 
@@ -261,6 +282,7 @@ impl Conversation {
     pub fn begin(first_text: &str, ctx: &Context<'_>) -> (Self, Turn) {
         let mut conversation = Self::new();
         let mut turn = Turn::default();
+        conversation.note_language(first_text, ctx);
         match parse::command(first_text) {
             Some(Command::Stop) => conversation.opt_out(ctx, &mut turn),
             Some(Command::Help) => {
@@ -279,6 +301,9 @@ impl Conversation {
     pub fn step(&mut self, text: &str, ctx: &Context<'_>) -> Turn {
         let mut turn = Turn::default();
         let command = parse::command(text);
+        if self.status != Status::Completed {
+            self.note_language(text, ctx);
+        }
         if self.opted_out {
             match command {
                 Some(Command::Start) => self.opt_in(ctx, &mut turn),
@@ -288,6 +313,7 @@ impl Conversation {
             }
             return turn;
         }
+        let resuming = self.status == Status::Abandoned;
         if matches!(self.status, Status::Abandoned | Status::Stopped) {
             // Resumes where it stopped.
             self.status = Status::Active;
@@ -295,6 +321,13 @@ impl Conversation {
         if self.status == Status::Completed {
             self.after_completion(command, ctx, &mut turn);
             return turn;
+        }
+        if resuming && !matches!(command, Some(Command::Stop | Command::Restart)) {
+            self.say(&mut turn, ctx, "welcome_back");
+            if command.is_none() && parse::is_greeting(text) {
+                self.ask(&mut turn, ctx);
+                return turn;
+            }
         }
         match command {
             Some(Command::Stop) => self.opt_out(ctx, &mut turn),
@@ -314,7 +347,7 @@ impl Conversation {
                 self.say(&mut turn, ctx, "cannot_skip");
                 self.ask(&mut turn, ctx);
             }
-            None => self.answer(text, ctx, &mut turn),
+            None => self.answer(text, ctx, resuming, &mut turn),
         }
         turn
     }
@@ -322,7 +355,9 @@ impl Conversation {
     fn after_completion(&mut self, command: Option<Command>, ctx: &Context<'_>, turn: &mut Turn) {
         match command {
             Some(Command::Restart) => {
+                let wrote_in_another_language = self.wrote_in_another_language;
                 *self = Self::new();
+                self.wrote_in_another_language = wrote_in_another_language;
                 turn.effects.push(Effect::NewReferral);
                 self.say(turn, ctx, "welcome");
                 self.ask(turn, ctx);
@@ -338,6 +373,9 @@ impl Conversation {
             }
             _ if self.outcome == Some(Outcome::Signposted) => {
                 self.say(turn, ctx, "already_signposted")
+            }
+            _ if self.outcome == Some(Outcome::InterpreterNeeded) => {
+                self.say(turn, ctx, "already_handed_over")
             }
             _ => self.say(turn, ctx, "already_sent"),
         }
@@ -371,6 +409,7 @@ impl Conversation {
             }
         }
         self.history.clear();
+        self.unreadable_in_a_row = 0;
         self.step = Step::Relationship;
         self.say(turn, ctx, "welcome");
         self.ask(turn, ctx);
@@ -384,16 +423,20 @@ impl Conversation {
         self.ask(turn, ctx);
     }
 
-    fn answer(&mut self, text: &str, ctx: &Context<'_>, turn: &mut Turn) {
+    fn answer(&mut self, text: &str, ctx: &Context<'_>, resuming: bool, turn: &mut Turn) {
         let step = self.step;
-        let not_understood = "not_understood";
-        let outcome: Result<(), &'static str> = match step {
+        let distress = parse::is_distress(text);
+        // Tears, a plea or words of risk are not a name, a town or a language.
+        let not_a_name = distress || ctx.at_risk;
+        let not_understood = NotRecorded::Unreadable("not_understood");
+        let outcome: Result<(), NotRecorded> = match step {
             Step::Relationship => parse::relationship(text)
                 .map(|v| self.record(step, |a| a.relationship = Some(v)))
                 .ok_or(not_understood),
             Step::ReferrerRole => parse::referrer_role(text)
                 .map(|v| self.record(step, |a| a.referrer_role = Some(v)))
                 .ok_or(not_understood),
+            Step::ReferrerName | Step::Name if not_a_name => Err(not_understood),
             Step::ReferrerName => parse::free_text(text, 100)
                 .map(|v| self.record(step, |a| a.referrer_name = Some(Optional::Given(v))))
                 .ok_or(not_understood),
@@ -412,7 +455,7 @@ impl Conversation {
                     self.record(step, |a| a.subject_phone = Some(Optional::Skipped));
                     Ok(())
                 }
-                Err(_) => Err("bad_phone"),
+                Err(_) => Err(NotRecorded::Unreadable("bad_phone")),
             },
             Step::Name => parse::free_text(text, 100)
                 .map(|v| self.record(step, |a| a.name = Some(v)))
@@ -426,20 +469,23 @@ impl Conversation {
                     }
                     Ok(())
                 }
-                None => Err("bad_age"),
+                None => Err(NotRecorded::Unreadable("bad_age")),
             },
             Step::Postcode => match parse::postcode_in(text) {
                 Some(postcode) => {
                     self.record(step, |a| a.postcode = Some(Place::Postcode(postcode)));
                     Ok(())
                 }
-                None if Postcode::looks_like_attempt(text) => Err("bad_postcode"),
+                None if Postcode::looks_like_attempt(text) => {
+                    Err(NotRecorded::Unreadable("bad_postcode"))
+                }
+                None if not_a_name => Err(not_understood),
                 None => match parse::free_text(text, 60) {
                     Some(town) if town.chars().any(char::is_alphabetic) => {
                         self.record(step, |a| a.postcode = Some(Place::Town(town)));
                         Ok(())
                     }
-                    _ => Err("bad_postcode"),
+                    _ => Err(NotRecorded::Unreadable("bad_postcode")),
                 },
             },
             Step::Safety => match parse::yes_no_unsure(text) {
@@ -474,7 +520,20 @@ impl Conversation {
                     self.record(step, |a| a.language = Some(Optional::Skipped));
                     Ok(())
                 } else if parse::yes_no(text) == Some(true) {
-                    Err("which_language")
+                    if self
+                        .answers
+                        .language
+                        .as_ref()
+                        .and_then(Optional::given)
+                        .is_some()
+                    {
+                        // Yes, the language already recognised in their texts.
+                        Ok(())
+                    } else {
+                        Err(NotRecorded::WhichLanguage)
+                    }
+                } else if not_a_name {
+                    Err(not_understood)
                 } else {
                     parse::language(text)
                         .map(|v| self.record(step, |a| a.language = Some(Optional::Given(v))))
@@ -495,21 +554,120 @@ impl Conversation {
                 }
             }
             Step::Confirm => {
-                self.confirm(text, ctx, turn);
+                self.confirm(text, ctx, distress, turn);
                 return;
             }
         };
         match outcome {
-            Ok(()) => self.advance(ctx, turn),
-            Err("which_language") => self.say(turn, ctx, "which_language"),
-            Err(key) => {
-                self.say(turn, ctx, key);
-                self.ask(turn, ctx);
+            Ok(()) => {
+                self.unreadable_in_a_row = 0;
+                if distress {
+                    self.say(turn, ctx, "kind_words");
+                }
+                self.advance(ctx, turn);
+            }
+            Err(NotRecorded::WhichLanguage) => {
+                self.unreadable_in_a_row = 0;
+                self.say(turn, ctx, "which_language");
+            }
+            Err(NotRecorded::Unreadable(key)) => {
+                self.not_read(key, distress, resuming, ctx, turn);
             }
         }
     }
 
-    fn confirm(&mut self, text: &str, ctx: &Context<'_>, turn: &mut Turn) {
+    /// A text that does not answer the question. Never a loop of "Sorry": tears and pleas
+    /// get a kind word, a risk text a gentle repeat, a person coming back a welcome, and a
+    /// second unreadable answer in another language goes to the team to call back with an
+    /// interpreter. `key` says what was wrong, for everyone else.
+    fn not_read(
+        &mut self,
+        key: &'static str,
+        distress: bool,
+        resuming: bool,
+        ctx: &Context<'_>,
+        turn: &mut Turn,
+    ) {
+        if distress && !ctx.at_risk {
+            self.say(turn, ctx, "kind_words");
+            self.ask(turn, ctx);
+            return;
+        }
+        self.unreadable_in_a_row = self.unreadable_in_a_row.saturating_add(1);
+        if self.unreadable_in_a_row >= 2 && self.wrote_in_another_language {
+            self.hand_over_to_interpreter(ctx, turn);
+            return;
+        }
+        if ctx.at_risk {
+            self.say(turn, ctx, "ask_again_gently");
+        } else if resuming {
+            // "Welcome back" and the question again: no telling off for a first text back.
+        } else if self.unreadable_in_a_row >= 2 {
+            // Not the same words again: say how to get unstuck.
+            let key = if key == "not_understood" {
+                "not_understood_again"
+            } else {
+                key
+            };
+            self.say(turn, ctx, key);
+            self.say(turn, ctx, "stuck_hint");
+        } else {
+            self.say(turn, ctx, key);
+        }
+        self.ask(turn, ctx);
+    }
+
+    /// Stops asking what the person cannot read: the referral goes to the team as it stands.
+    fn hand_over_to_interpreter(&mut self, ctx: &Context<'_>, turn: &mut Turn) {
+        if self.answers.language.is_none() {
+            self.record(Step::Language, |a| {
+                a.language = Some(Optional::Given("Not known (interpreter needed)".to_owned()))
+            });
+        }
+        self.history.push(self.step);
+        self.status = Status::Completed;
+        self.outcome = Some(Outcome::InterpreterNeeded);
+        turn.effects.push(Effect::InterpreterNeeded);
+        self.say(turn, ctx, "interpreter_handover");
+    }
+
+    /// Remembers that the person texts in another language, and puts the language on the
+    /// referral at once so staff can book an interpreter before the questions are done.
+    fn note_language(&mut self, text: &str, ctx: &Context<'_>) {
+        let script = parse::other_script(text);
+        let label = match (ctx.foreign_language, script) {
+            (Some(code), _) => detected_language(code),
+            (None, Some(script)) => format!("Not known (written in {script} script)"),
+            (None, None) => return,
+        };
+        self.wrote_in_another_language = true;
+        if self.answers.language.is_none() {
+            self.record(Step::Language, |a| {
+                a.language = Some(Optional::Given(label))
+            });
+        }
+    }
+
+    /// The answers as staff see them on the referral: the current answer to each step, and
+    /// under `superseded` every earlier answer replaced by `BACK`, `RESTART` or a change of
+    /// path, oldest first.
+    pub fn referral_answers(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut answers = self.answers.to_json();
+        if !self.superseded.is_empty() {
+            let superseded = self
+                .superseded
+                .iter()
+                .map(|s| serde_json::json!({"step": s.step.id(), "value": s.value}))
+                .collect();
+            answers.insert(
+                "superseded".to_owned(),
+                serde_json::Value::Array(superseded),
+            );
+        }
+        answers
+    }
+
+    fn confirm(&mut self, text: &str, ctx: &Context<'_>, distress: bool, turn: &mut Turn) {
         let n = parse::normalise(text);
         if matches!(n.as_str(), "edit" | "change" | "go back") {
             self.back(ctx, turn);
@@ -519,6 +677,9 @@ impl Conversation {
             self.submit(ctx, turn);
         } else if parse::yes_no_unsure(text).is_some() {
             self.say(turn, ctx, "confirm_no");
+        } else if distress {
+            self.say(turn, ctx, "kind_words");
+            self.ask(turn, ctx);
         } else if let Some(extra) = parse::free_text(text, 1600) {
             // More to tell: keep it with "anything else" rather than lose it.
             let combined = match self
@@ -601,6 +762,31 @@ impl Conversation {
             a: display(&self.answers),
         }
     }
+}
+
+/// Why a text was not recorded as the answer to the current question.
+enum NotRecorded {
+    /// Not readable as an answer; the wording key says what was wrong.
+    Unreadable(&'static str),
+    /// "Yes" to "do you need another language?", without saying which.
+    WhichLanguage,
+}
+
+/// The `language` answer for a language recognised in the person's texts, as staff would
+/// name it, its first word the language (so the patient record and templates read it too).
+fn detected_language(code: &str) -> String {
+    let name = match code {
+        "pl" => "Polish",
+        "ro" => "Romanian",
+        "pt" => "Portuguese",
+        "ar" => "Arabic",
+        "ur" => "Urdu",
+        "ur-Latn" => return "Urdu (Roman Urdu, detected)".to_owned(),
+        "pa" => "Punjabi",
+        "bn" => "Bengali",
+        other => other,
+    };
+    format!("{name} (detected)")
 }
 
 fn skip(answers: &mut Answers, step: Step) {

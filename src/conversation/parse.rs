@@ -686,6 +686,206 @@ pub fn postcode_in(text: &str) -> Option<Postcode> {
     })
 }
 
+/// Tears or a plea rather than an answer: emoji alone ("😭😭😭"), a sad face (":(") or a
+/// short plea ("please", "help me", "anyone?"). It gets a kind word and the question again,
+/// never "Sorry, I didn't understand".
+pub fn is_distress(text: &str) -> bool {
+    emoji_only(text) || PLEAS.contains(&squeeze(&normalise(text)).as_str())
+}
+
+/// Said on coming back to a conversation, not an answer to its question ("hi", "I'm back").
+pub fn is_greeting(text: &str) -> bool {
+    GREETINGS.contains(&squeeze(&normalise(text)).as_str())
+}
+
+/// What people text when they are in tears or stuck, in `squeeze`d form (so "pleeease",
+/// "need" and "help help help" are found as "please", "ned" and "help").
+const PLEAS: &[&str] = &[
+    "please",
+    "pls",
+    "plz",
+    "plez",
+    "plse",
+    "pleas",
+    "pleaze",
+    "plis",
+    "help",
+    "help me",
+    "help us",
+    "help pls",
+    "help plz",
+    "help please",
+    "please help",
+    "pls help",
+    "plz help",
+    "help me please",
+    "help me pls",
+    "please help me",
+    "pls help me",
+    "plz help me",
+    "someone",
+    "somebody",
+    "someone help",
+    "someone help me",
+    "somebody help",
+    "somebody help me",
+    "anyone",
+    "anybody",
+    "anyone help",
+    "anyone there",
+    "anybody there",
+    "is anyone there",
+    "is anybody there",
+    "is someone there",
+    "helo anyone",
+    "sos",
+    "i ned help",
+    "ned help",
+    "i ned someone",
+    "i ned to talk",
+    "ned to talk",
+    "i cant",
+    "cant",
+    "i cant cope",
+    "cant cope",
+    "i cant do this",
+    "cant do this",
+    "i cant anymore",
+    "cant anymore",
+    "scared",
+    "im scared",
+    "so scared",
+    "im so scared",
+    "frightened",
+    "im frightened",
+    "alone",
+    "im alone",
+    "so alone",
+    "im so alone",
+    "lonely",
+    "im lonely",
+    "crying",
+    "im crying",
+    "cant stop crying",
+    "i cant stop crying",
+    "hurting",
+    "im hurting",
+    "it hurts",
+    "not ok",
+    "im not ok",
+    "not okay",
+    "im not okay",
+];
+
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hiya",
+    "hey",
+    "helo",
+    "hi there",
+    "helo there",
+    "god morning",
+    "god afternon",
+    "god evening",
+    "im back",
+    "i am back",
+    "sory",
+    "sory im back",
+    "are you there",
+    "stil there",
+    "you there",
+];
+
+const SAD_FACES: &[&str] = &[":(", ":-(", ":'(", ";(", "='(", "</3"];
+
+/// Nothing that reads as words or numbers, and at least one emoji or sad face.
+fn emoji_only(text: &str) -> bool {
+    !text.chars().any(char::is_alphanumeric)
+        && (text.chars().any(is_emoji) || SAD_FACES.iter().any(|face| text.contains(face)))
+}
+
+/// The Unicode blocks emoji live in (pictographs, emoticons, symbols, dingbats).
+fn is_emoji(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x1F000..=0x1FAFF
+            | 0x2600..=0x27BF
+            | 0x2300..=0x23FF
+            | 0x2B00..=0x2BFF
+            | 0x203C
+            | 0x2049
+            | 0x3030
+            | 0x303D
+            | 0x3297
+            | 0x3299
+    )
+}
+
+/// Runs of one letter made one ("pleeease" → "please") and a word said again and again made
+/// once ("help help help" → "help"), so stretched pleas are still recognised.
+fn squeeze(normalised: &str) -> String {
+    let mut letters = String::with_capacity(normalised.len());
+    for c in normalised.chars() {
+        if !letters.ends_with(c) {
+            letters.push(c);
+        }
+    }
+    let mut words: Vec<&str> = Vec::new();
+    for word in letters.split(' ') {
+        if words.last() != Some(&word) {
+            words.push(word);
+        }
+    }
+    words.join(" ")
+}
+
+/// The script a text is mostly written in when that is not Latin ("Arabic", "Cyrillic"…): a
+/// sure sign of another language even when no language was recognised.
+pub fn other_script(text: &str) -> Option<&'static str> {
+    let mut latin = 0usize;
+    let mut others: Vec<(&'static str, usize)> = Vec::new();
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        match script(c) {
+            None => latin += 1,
+            Some(name) => match others.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, count)) => *count += 1,
+                None => others.push((name, 1)),
+            },
+        }
+    }
+    let (name, count) = others.into_iter().max_by_key(|(_, count)| *count)?;
+    (count > latin).then_some(name)
+}
+
+/// A letter's script, `None` for Latin.
+fn script(c: char) -> Option<&'static str> {
+    Some(match u32::from(c) {
+        0x0000..=0x02AF | 0x1E00..=0x1EFF | 0x2C60..=0x2C7F | 0xA720..=0xA7FF | 0xAB30..=0xAB6F => {
+            return None;
+        }
+        0xFF21..=0xFF5A => return None,
+        0x0370..=0x03FF | 0x1F00..=0x1FFF => "Greek",
+        0x0400..=0x052F => "Cyrillic",
+        0x0530..=0x058F => "Armenian",
+        0x0590..=0x05FF => "Hebrew",
+        0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => {
+            "Arabic"
+        }
+        0x0900..=0x097F => "Devanagari",
+        0x0980..=0x09FF => "Bengali",
+        0x0A00..=0x0A7F => "Gurmukhi",
+        0x0A80..=0x0AFF => "Gujarati",
+        0x0B80..=0x0BFF => "Tamil",
+        0x0E00..=0x0E7F => "Thai",
+        0x10A0..=0x10FF => "Georgian",
+        0x1200..=0x139F => "Ethiopic",
+        0x3040..=0x30FF => "Japanese",
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF => "Korean",
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF => "Chinese",
+        _ => "non-Latin",
+    })
+}
+
 /// Free text trimmed and capped so one long text cannot fill a field without end.
 pub fn free_text(text: &str, max_chars: usize) -> Option<String> {
     let trimmed = text.trim();
@@ -899,6 +1099,85 @@ mod tests {
         assert!(says_nothing_more("No"));
         assert!(says_nothing_more("nothing else"));
         assert!(!says_nothing_more("I have a guide dog"));
+    }
+
+    #[test]
+    fn tears_and_pleas_are_distress_but_answers_are_not() {
+        for text in [
+            "😭😭😭",
+            "😢",
+            "💔💔",
+            "😭!!",
+            ":(",
+            ":'(",
+            "please",
+            "Pleeeease",
+            "pls",
+            "PLZ",
+            "help me",
+            "help help help",
+            "Help me please!!",
+            "anyone?",
+            "Is anybody there",
+            "SOS",
+            "I need help",
+            "I can't cope",
+            "please 😭",
+        ] {
+            assert!(is_distress(text), "{text:?}");
+        }
+        for text in [
+            "",
+            "1",
+            "yes",
+            "no",
+            "Sam",
+            "LS1 4DY",
+            "purple",
+            "help me find my son",
+            ":)",
+            "???",
+            "1️⃣",
+        ] {
+            assert!(!is_distress(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn word_lists_are_written_squeezed_so_they_can_match() {
+        for entry in PLEAS.iter().chain(GREETINGS) {
+            assert_eq!(squeeze(entry), *entry, "{entry:?} can never match");
+        }
+        assert_eq!(squeeze("pleeease help help"), "please help");
+    }
+
+    #[test]
+    fn greetings_on_coming_back() {
+        for text in ["hi", "Hello?", "hey", "I'm back", "sorry", "good morning"] {
+            assert!(is_greeting(text), "{text:?}");
+        }
+        for text in ["34", "Leeds", "hearing voices", "1"] {
+            assert!(!is_greeting(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn other_scripts_are_named_and_latin_is_not() {
+        assert_eq!(other_script("مجھے مدد چاہیے"), Some("Arabic"));
+        assert_eq!(other_script("ਮੈਨੂੰ ਮਦਦ ਚਾਹੀਦੀ ਹੈ"), Some("Gurmukhi"));
+        assert_eq!(other_script("আমার সাহায্য দরকার"), Some("Bengali"));
+        assert_eq!(other_script("мне нужна помощь"), Some("Cyrillic"));
+        for text in [
+            "I need help",
+            "Potrzebuję pomocy",
+            "Preciso de ajuda",
+            "😭",
+            "123",
+            "",
+            "Ali علی",
+        ] {
+            assert_eq!(other_script(text), None, "{text:?}");
+        }
     }
 }
 

@@ -17,6 +17,24 @@ fn ctx() -> Context<'static> {
         today: NaiveDate::from_ymd_opt(2026, 11, 23).expect("valid date"),
         reference: "CRHT-7K3M9Q",
         wording: wording(),
+        at_risk: false,
+        foreign_language: None,
+    }
+}
+
+/// A text in which risk screening found signals.
+fn at_risk() -> Context<'static> {
+    Context {
+        at_risk: true,
+        ..ctx()
+    }
+}
+
+/// A text recognised as written in `language`.
+fn written_in(language: &'static str) -> Context<'static> {
+    Context {
+        foreign_language: Some(language),
+        ..ctx()
     }
 }
 
@@ -498,6 +516,373 @@ fn state_survives_a_round_trip_through_json() {
     assert_eq!(back, c);
 }
 
+const SORRY: &[&str] = &["Sorry", "didn't understand", "doesn't look right"];
+
+fn says_sorry(turn: &Turn) -> bool {
+    let text = reply(turn);
+    SORRY.iter().any(|s| text.contains(s))
+}
+
+#[test]
+fn a_risk_text_that_is_not_an_answer_is_asked_again_gently_without_sorry() {
+    // At each kind of question: a menu, a name, the age, the postcode and "are you safe?".
+    for (before, step) in [
+        (&[][..], Step::Relationship),
+        (&["1"][..], Step::Name),
+        (&["1", "Sam"][..], Step::Age),
+        (&["1", "Sam", "34"][..], Step::Postcode),
+        (&["1", "Sam", "34", "LS1 4DY"][..], Step::Safety),
+    ] {
+        let (mut c, _) = run(before);
+        let turn = c.step("cant go on anymore", &at_risk());
+        assert_eq!(c.step, step);
+        assert!(!says_sorry(&turn), "{step:?}: {}", reply(&turn));
+        let text = reply(&turn);
+        assert!(text.contains("Thank you for telling us"), "{text}");
+        let question = wording().render(step.ask_key(), &c.vars(&ctx()));
+        assert!(text.ends_with(&question), "{step:?}: {text}");
+    }
+    // Again and again: still gentle, never "Sorry".
+    let (mut c, _) = run(&["1", "Sam"]);
+    for _ in 0..4 {
+        let turn = c.step("I can't go on", &at_risk());
+        assert!(!says_sorry(&turn), "{}", reply(&turn));
+        assert_eq!(
+            c.status,
+            Status::Active,
+            "an English speaker is never handed over"
+        );
+    }
+}
+
+#[test]
+fn a_risk_text_that_answers_the_question_is_recorded_as_usual() {
+    let (mut c, _) = run(&["1", "Sam", "34", "LS1 4DY", "no"]);
+    assert_eq!(c.step, Step::Situation);
+    let turn = c.step("I want to end it all", &at_risk());
+    assert_eq!(c.answers.situation.as_deref(), Some("I want to end it all"));
+    assert_eq!(c.step, Step::ContactMethod);
+    assert!(!says_sorry(&turn));
+    assert!(reply(&turn).contains("How should the team get in touch"));
+}
+
+#[test]
+fn an_emoji_only_distress_text_gets_a_kind_reply_and_the_question_again() {
+    for tears in ["😭😭😭", "😢", " 💔 ", "😭😭!!", ":(", ":'(", "🙏🏽"] {
+        for (before, step) in [
+            (&[][..], Step::Relationship),
+            (&["1"][..], Step::Name),
+            (&["1", "Sam"][..], Step::Age),
+            (&["1", "Sam", "34"][..], Step::Postcode),
+            (&["1", "Sam", "34", "LS1 4DY"][..], Step::Safety),
+        ] {
+            let (mut c, _) = run(before);
+            let turn = c.step(tears, &ctx());
+            assert_eq!(c.step, step, "{tears:?}");
+            assert!(!says_sorry(&turn), "{tears:?}: {}", reply(&turn));
+            let text = reply(&turn);
+            assert!(text.contains("You're not alone"), "{tears:?}: {text}");
+            assert!(
+                text.ends_with(&wording().render(step.ask_key(), &c.vars(&ctx()))),
+                "{tears:?}: {text}"
+            );
+            assert_eq!(c.unreadable_in_a_row, 0, "tears are not a wrong answer");
+        }
+    }
+    // The name question does not take tears as a name.
+    let (c, _) = run(&["1", "😭😭😭"]);
+    assert_eq!(c.answers.name, None);
+}
+
+#[test]
+fn a_one_word_plea_gets_a_kind_reply_and_the_question_again() {
+    for plea in [
+        "please",
+        "Pleeease",
+        "pls",
+        "plz!!",
+        "help me",
+        "HELP ME PLEASE",
+        "help help help",
+        "anyone?",
+        "is anyone there?",
+        "SOS",
+        "I need help",
+        "please 😭",
+        "I'm scared",
+    ] {
+        for (before, step) in [
+            (&["1"][..], Step::Name),
+            (&["1", "Sam"][..], Step::Age),
+            (&["1", "Sam", "34"][..], Step::Postcode),
+            (&["1", "Sam", "34", "LS1 4DY"][..], Step::Safety),
+            (
+                &["1", "Sam", "34", "LS1 4DY", "1", "x", "1"][..],
+                Step::Language,
+            ),
+        ] {
+            let (mut c, _) = run(before);
+            let turn = c.step(plea, &ctx());
+            assert_eq!(c.step, step, "{plea:?}");
+            let text = reply(&turn);
+            assert!(!says_sorry(&turn), "{plea:?} at {step:?}: {text}");
+            assert!(text.contains("You're not alone"), "{plea:?}: {text}");
+            assert!(
+                text.ends_with(&wording().render(step.ask_key(), &c.vars(&ctx()))),
+                "{plea:?}: {text}"
+            );
+        }
+    }
+    // Not taken as a name or a town.
+    let (c, _) = run(&["1", "please"]);
+    assert_eq!(c.answers.name, None);
+    let (c, _) = run(&["1", "Sam", "34", "help me"]);
+    assert_eq!(c.answers.postcode, None);
+}
+
+#[test]
+fn a_plea_that_answers_the_question_is_recorded_with_a_kind_word() {
+    // "What is happening?" — "please help me" is the answer.
+    let (mut c, _) = run(&["1", "Sam", "34", "LS1 4DY", "1"]);
+    let turn = c.step("please help me", &ctx());
+    assert_eq!(c.answers.situation.as_deref(), Some("please help me"));
+    assert_eq!(c.step, Step::ContactMethod);
+    let text = reply(&turn);
+    assert!(text.contains("You're not alone") && text.contains("get in touch"));
+    // "Are you safe right now?" — "I'm not ok" says no, and that is urgent.
+    let (mut c, _) = run(&["1", "Sam", "34", "LS1 4DY"]);
+    let turn = c.step("I'm not ok", &ctx());
+    assert_eq!(c.answers.safety, Some(YesNoUnsure::No));
+    assert_eq!(turn.effects, vec![Effect::Urgent(UrgentReason::NotSafeNow)]);
+    assert!(reply(&turn).contains("999"));
+}
+
+#[test]
+fn help_is_kind_and_repeats_the_question() {
+    let (_, turn) = run(&["1", "Sam", "34", "LS1 4DY", "HELP"]);
+    let text = reply(&turn);
+    assert!(!says_sorry(&turn), "{text}");
+    assert!(text.contains("not alone") && text.contains("999"), "{text}");
+    assert!(text.contains("safe right now"), "{text}");
+}
+
+#[test]
+fn a_distress_text_at_the_summary_is_met_kindly_and_not_added() {
+    let (mut c, _) = run(SELF_PATH);
+    let turn = c.step("😭😭", &ctx());
+    assert_eq!(c.step, Step::Confirm);
+    assert!(reply(&turn).contains("You're not alone"));
+    assert!(reply(&turn).contains("Please check"));
+    assert_eq!(
+        c.answers.anything_else,
+        Some(Optional::Given("I have a guide dog".into()))
+    );
+}
+
+#[test]
+fn resuming_after_abandonment_says_welcome_back_and_repeats_the_question() {
+    for text in ["hi", "Hello?", "I'm back", "purple", "😭"] {
+        let (mut c, _) = run(&["1", "Sam"]);
+        c.status = Status::Abandoned;
+        let turn = c.step(text, &ctx());
+        assert_eq!(c.status, Status::Active);
+        assert_eq!(c.step, Step::Age, "{text:?}");
+        let reply = reply(&turn);
+        assert!(reply.starts_with("Welcome back"), "{text:?}: {reply}");
+        assert!(!says_sorry(&turn), "{text:?}: {reply}");
+        assert!(reply.contains("18 or over"), "{text:?}: {reply}");
+    }
+    // A greeting is not taken as an answer to a free-text question either.
+    let (mut c, _) = run(&["1", "Sam", "34", "LS1 4DY", "1"]);
+    c.status = Status::Abandoned;
+    let turn = c.step("hiya", &ctx());
+    assert_eq!(c.step, Step::Situation);
+    assert_eq!(c.answers.situation, None);
+    assert!(reply(&turn).contains("what is happening"));
+}
+
+#[test]
+fn resuming_with_an_answer_records_it_and_asks_the_next_question() {
+    let (mut c, _) = run(&["1", "Sam"]);
+    c.status = Status::Abandoned;
+    let turn = c.step("34", &ctx());
+    assert_eq!(c.step, Step::Postcode);
+    let text = reply(&turn);
+    assert!(text.starts_with("Welcome back"), "{text}");
+    assert!(text.contains("postcode"), "{text}");
+    // STOP on coming back is just STOP.
+    let (mut c, _) = run(&["1", "Sam"]);
+    c.status = Status::Abandoned;
+    let turn = c.step("stop", &ctx());
+    assert!(!reply(&turn).contains("Welcome back"));
+    assert!(c.opted_out);
+}
+
+#[test]
+fn two_unreadable_answers_in_another_language_hand_over_to_an_interpreter() {
+    let (mut c, _) = run(&[]);
+    let turn = c.step("Nie rozumiem, potrzebuję pomocy", &written_in("pl"));
+    assert_eq!(
+        c.status,
+        Status::Active,
+        "one unreadable answer is asked again"
+    );
+    assert_eq!(c.step, Step::Relationship);
+    assert!(turn.effects.is_empty());
+    // Shown on the referral at once.
+    assert_eq!(
+        c.referral_answers().get("language"),
+        Some(&json!("Polish (detected)"))
+    );
+
+    // The second need not be recognised itself: the person has been writing Polish.
+    let turn = c.step("???", &ctx());
+    assert_eq!(c.status, Status::Completed);
+    assert_eq!(c.outcome, Some(Outcome::InterpreterNeeded));
+    assert_eq!(turn.effects, vec![Effect::InterpreterNeeded]);
+    let text = reply(&turn);
+    assert!(
+        text.contains("interpreter") && text.contains("999"),
+        "{text}"
+    );
+    assert!(!says_sorry(&turn), "{text}");
+    assert_eq!(
+        serde_json::to_value(Outcome::InterpreterNeeded).ok(),
+        Some(json!("interpreter_needed"))
+    );
+
+    // Later texts are kept for staff and answered without asking again.
+    let turn = c.step("halo?", &ctx());
+    assert!(reply(&turn).contains("interpreter"));
+    assert!(turn.effects.is_empty());
+    assert_eq!(c.outcome, Some(Outcome::InterpreterNeeded));
+}
+
+#[test]
+fn an_answer_in_another_script_counts_as_another_language() {
+    let (mut c, _) = run(&["1", "Sam"]);
+    c.step("عمري أربعة وثلاثون", &ctx());
+    assert_eq!(c.status, Status::Active);
+    assert_eq!(
+        c.answers.language,
+        Some(Optional::Given(
+            "Not known (written in Arabic script)".into()
+        ))
+    );
+    let turn = c.step("ਮੈਨੂੰ ਸਮਝ ਨਹੀਂ ਆਇਆ", &ctx());
+    assert_eq!(turn.effects, vec![Effect::InterpreterNeeded]);
+    assert_eq!(c.outcome, Some(Outcome::InterpreterNeeded));
+}
+
+#[test]
+fn a_readable_answer_in_between_starts_the_count_again() {
+    let (mut c, _) = run(&[]);
+    c.step("nie wiem", &written_in("pl"));
+    c.step("1", &ctx());
+    assert_eq!(c.step, Step::Name);
+    c.step("Ania", &ctx());
+    let turn = c.step("nie wiem", &written_in("pl"));
+    assert_eq!(c.status, Status::Active, "only one unreadable in a row");
+    assert!(turn.effects.is_empty());
+    let turn = c.step("nie", &written_in("pl"));
+    assert_eq!(turn.effects, vec![Effect::InterpreterNeeded]);
+}
+
+#[test]
+fn a_language_recognised_in_the_texts_is_kept_unless_the_person_says_otherwise() {
+    let (mut c, _) = Conversation::begin("Dzień dobry", &written_in("pl"));
+    for text in ["1", "Ania", "34", "LS1 4DY", "1", "nie mogę spać", "2"] {
+        c.step(text, &ctx());
+    }
+    assert_eq!(c.step, Step::Language);
+    assert_eq!(
+        c.answers.language,
+        Some(Optional::Given("Polish (detected)".into()))
+    );
+    // "Yes" keeps the recognised language rather than asking which.
+    let mut yes = c.clone();
+    yes.step("yes", &ctx());
+    assert_eq!(yes.step, Step::AccessNeeds);
+    assert_eq!(yes.answers.language, c.answers.language);
+    // "No" is the person's word, and the recognised one is kept as superseded.
+    c.step("no", &ctx());
+    assert_eq!(c.answers.language, Some(Optional::Skipped));
+    assert!(c.superseded.iter().any(|s| s.step == Step::Language));
+    // BACK still reaches the question.
+    c.step("back", &ctx());
+    assert_eq!(c.step, Step::Language);
+}
+
+#[test]
+fn roman_urdu_is_named_so_staff_and_the_patient_record_read_it() {
+    let (c, _) = Conversation::begin("mujhe madad chahiye", &written_in("ur-Latn"));
+    let language = c.answers.language.as_ref().and_then(Optional::given);
+    assert_eq!(
+        language.map(String::as_str),
+        Some("Urdu (Roman Urdu, detected)")
+    );
+    assert_eq!(
+        language.and_then(|l| crate::templates::language_code(l)),
+        Some("ur")
+    );
+}
+
+#[test]
+fn an_english_speaker_not_understood_is_never_handed_over() {
+    let (mut c, first) = run(&["purple"]);
+    let mut replies = vec![reply(&first)];
+    for _ in 0..6 {
+        let turn = c.step("purple", &ctx());
+        assert!(turn.effects.is_empty());
+        replies.push(reply(&turn));
+    }
+    assert_eq!(c.status, Status::Active);
+    assert_eq!(c.step, Step::Relationship);
+    assert_eq!(c.answers.language, None);
+    // The second is more helpful than the first: how to get unstuck.
+    assert!(!replies[0].contains("HELP"), "{}", replies[0]);
+    assert_ne!(replies[0], replies[1]);
+    assert!(replies[1].contains("still") && replies[1].contains("text HELP"));
+    assert!(replies[1].contains("yourself or someone else"));
+    // A question with its own hint keeps it, and adds how to get unstuck.
+    let (mut c, _) = run(&["1", "Sam", "34", "LS1 4D"]);
+    let turn = c.step("LS1 4D", &ctx());
+    let text = reply(&turn);
+    assert!(text.contains("postcode doesn't look right") && text.contains("text HELP"));
+}
+
+#[test]
+fn restart_keeps_every_answer_as_superseded_in_the_referral_answers() {
+    let (mut c, _) = run(&["1", "Sam", "BACK", "Samira", "34", "RESTART", "2"]);
+    let answers = c.referral_answers();
+    assert_eq!(answers.get("relationship"), Some(&json!("someone_else")));
+    assert_eq!(
+        answers.get("superseded"),
+        Some(&json!([
+            {"step": "name", "value": "Sam"},
+            {"step": "relationship", "value": "self"},
+            {"step": "name", "value": "Samira"},
+            {"step": "age", "value": {"over_18": true, "years": 34}},
+        ]))
+    );
+    // Same keys as before for the current answers.
+    let mut current = answers.clone();
+    current.remove("superseded");
+    assert_eq!(current, c.answers.to_json());
+    // No "superseded" key until something has been replaced.
+    c = Conversation::new();
+    c.step("1", &ctx());
+    assert!(!c.referral_answers().contains_key("superseded"));
+}
+
+#[test]
+fn a_state_stored_before_these_fields_still_loads() {
+    let stored = json!({"step": "age", "status": "abandoned", "answers": {"name": "Sam"}});
+    let c: Conversation = serde_json::from_value(stored).expect("loads");
+    assert_eq!(c.unreadable_in_a_row, 0);
+    assert!(!c.wrote_in_another_language);
+}
+
 fn any_text() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("1".to_owned()),
@@ -519,6 +904,14 @@ fn any_text() -> impl Strategy<Value = String> {
         Just("LS1 4DY".to_owned()),
         Just("07911 123456".to_owned()),
         Just("2 5".to_owned()),
+        Just("😭😭😭".to_owned()),
+        Just("please".to_owned()),
+        Just("help me".to_owned()),
+        Just("hi".to_owned()),
+        Just("I want to end it all".to_owned()),
+        Just("nie wiem".to_owned()),
+        Just("مجھے مدد چاہیے".to_owned()),
+        Just("ਮੈਨੂੰ ਮਦਦ ਚਾਹੀਦੀ ਹੈ".to_owned()),
         any::<String>(),
         "[a-z ]{0,20}",
     ]
@@ -561,6 +954,86 @@ proptest! {
             };
             let still_there = c.answers.get_json(step).as_ref().is_some_and(|v| *v == value || extended(v))
                 || c.superseded.iter().any(|s| s.step == step && (s.value == value || extended(&s.value)));
+            prop_assert!(still_there, "lost {step:?} = {value}");
+        }
+    }
+}
+
+/// One inbound text with what the gateway knows about it: risk found, a language recognised,
+/// and whether the person went quiet long enough before it for the conversation to be
+/// abandoned.
+fn any_inbound() -> impl Strategy<Value = (String, bool, Option<&'static str>, bool)> {
+    (
+        any_text(),
+        any::<bool>(),
+        prop_oneof![
+            4 => Just(None),
+            1 => Just(Some("pl")),
+            1 => Just(Some("ur-Latn")),
+        ],
+        proptest::bool::weighted(0.1),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// With risk, other languages and breaks in the mix: no panic, every answer given is on
+    /// the referral (current or superseded), a risk text is never met with "Sorry", and only
+    /// a person who wrote in another language is handed over to an interpreter.
+    #[test]
+    fn risk_languages_and_breaks_never_panic_lose_an_answer_or_say_sorry_to_a_risk_text(
+        first in any_text(),
+        inbound in proptest::collection::vec(any_inbound(), 0..40),
+    ) {
+        let (mut c, _) = Conversation::begin(&first, &ctx());
+        let mut wrote_in_another_language = parse::other_script(&first).is_some();
+        let mut given: Vec<(Step, serde_json::Value)> = Vec::new();
+        let track = |c: &Conversation, given: &mut Vec<(Step, serde_json::Value)>| {
+            for step in Step::ALL {
+                if let Some(v) = c.answers.get_json(step) && !given.contains(&(step, v.clone())) {
+                    given.push((step, v));
+                }
+            }
+        };
+        track(&c, &mut given);
+        for (text, at_risk, language, went_quiet) in &inbound {
+            if *went_quiet && c.status == Status::Active {
+                c.status = Status::Abandoned;
+            }
+            let ctx = Context { at_risk: *at_risk, foreign_language: *language, ..ctx() };
+            wrote_in_another_language |= language.is_some() || parse::other_script(text).is_some();
+            let was_opted_out = c.opted_out;
+            let turn = c.step(text, &ctx);
+            if turn.effects.contains(&Effect::NewReferral) {
+                given.clear();
+            }
+            prop_assert!(was_opted_out && c.opted_out || !turn.replies.is_empty(), "no reply to {text:?}");
+            if *at_risk {
+                for reply in &turn.replies {
+                    prop_assert!(
+                        !SORRY.iter().any(|s| reply.contains(s)),
+                        "risk text {text:?} at {:?} got {reply:?}", c.step
+                    );
+                }
+            }
+            if turn.effects.contains(&Effect::InterpreterNeeded) {
+                prop_assert!(wrote_in_another_language, "handed over after {text:?}");
+                prop_assert_eq!(c.outcome, Some(Outcome::InterpreterNeeded));
+            }
+            track(&c, &mut given);
+        }
+        let on_referral = serde_json::Value::Object(c.referral_answers());
+        let superseded = on_referral["superseded"].as_array().cloned().unwrap_or_default();
+        for (step, value) in given {
+            // Text added at the summary extends "anything else" rather than replacing it.
+            let same = |v: &serde_json::Value| {
+                *v == value
+                    || step == Step::AnythingElse
+                        && v.as_str().zip(value.as_str()).is_some_and(|(now, before)| now.starts_with(before))
+            };
+            let still_there = same(&on_referral[step.id()])
+                || superseded.iter().any(|s| s["step"] == step.id() && same(&s["value"]));
             prop_assert!(still_there, "lost {step:?} = {value}");
         }
     }

@@ -17,6 +17,13 @@ pub const KEYS: &[&str] = &[
     "stopped",
     "started",
     "not_understood",
+    "not_understood_again",
+    "stuck_hint",
+    "kind_words",
+    "ask_again_gently",
+    "welcome_back",
+    "interpreter_handover",
+    "already_handed_over",
     "first_question",
     "cannot_skip",
     "bad_phone",
@@ -210,12 +217,36 @@ mod tests {
             "submitted",
             "signposted",
             "already_sent",
+            "stuck_hint",
+            "interpreter_handover",
+            "already_handed_over",
             "patient_stopped",
             "patient_started",
             "patient_fallback",
         ] {
             let text = wording.render(key, &sample(true));
             assert!(text.contains("999"), "{key} must mention 999: {text}");
+        }
+    }
+
+    #[test]
+    fn the_kind_words_never_say_sorry() {
+        let wording = Wording::english();
+        for key in [
+            "help",
+            "kind_words",
+            "ask_again_gently",
+            "welcome_back",
+            "interpreter_handover",
+            "already_handed_over",
+        ] {
+            for about_self in [true, false] {
+                let text = wording.render(key, &sample(about_self));
+                assert!(
+                    !text.contains("Sorry") && !text.contains("understand"),
+                    "{key}: {text}"
+                );
+            }
         }
     }
 
