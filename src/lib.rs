@@ -212,19 +212,23 @@ impl App {
         Ok(())
     }
 
-    /// Urgent referrals nobody acknowledged within `CRHT_URGENT_ACK_MINUTES`: on-call is
-    /// alerted again; after twice that, the team's escalation numbers. Every step audited.
+    /// Urgent referrals and patients' urgent episodes nobody acknowledged within
+    /// `CRHT_URGENT_ACK_MINUTES`: on-call is alerted again; after twice that, the team's
+    /// escalation numbers. Every step audited.
     async fn escalate(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
         let app = &self.state;
         let ack = chrono::TimeDelta::from_std(app.config.urgent_ack)
             .context("urgent_ack is out of range")?;
+        let due = |urgent_at: chrono::DateTime<chrono::Utc>, level: i64| {
+            let steps = i32::try_from(level + 1).unwrap_or(i32::MAX);
+            now >= urgent_at + ack * steps
+        };
         for referral in app.store.unacknowledged_urgent().await? {
             let Some(urgent_at) = referral.urgent_at else {
                 continue;
             };
             let level = referral.escalation_level;
-            let steps = i32::try_from(level + 1).unwrap_or(i32::MAX);
-            if now < urgent_at + ack * steps {
+            if !due(urgent_at, level) {
                 continue;
             }
             let (action, to_escalation) = match level {
@@ -253,6 +257,53 @@ impl App {
                     referral_id = referral.id,
                     level = level + 1,
                     "urgent referral escalated: not acknowledged"
+                );
+            }
+        }
+        // Safety rule 8: a patient's risk is followed up the same way. The alert names the
+        // team only, never the patient, their number or their words.
+        const PATIENT_ESCALATION: &str = "on_call_escalation_patient";
+        let wording = if app
+            .intake
+            .wording
+            .try_render(PATIENT_ESCALATION, &Default::default())
+            .is_ok()
+        {
+            PATIENT_ESCALATION
+        } else {
+            // Wording without the entry yet: the first alert's words, sent again.
+            "on_call_alert_patient"
+        };
+        for record in app.store.unacknowledged_urgent_patients().await? {
+            let Some(urgent_at) = record.episode.urgent_at else {
+                continue;
+            };
+            let level = record.episode.escalation_level;
+            if !due(urgent_at, level) {
+                continue;
+            }
+            let (action, to_escalation) = match level {
+                0 => ("patient.escalated.on_call_again", false),
+                _ => ("patient.escalated.escalation_numbers", true),
+            };
+            let team = record.patient.team.as_deref().unwrap_or_default();
+            let alerts = app.intake.referral_alerts(team, "", wording, to_escalation);
+            let audit = AuditEntry {
+                at: now,
+                actor: "crht-gateway".into(),
+                role: "system".into(),
+                action: action.into(),
+                target: format!("patient:{}", record.patient.id),
+            };
+            if app
+                .store
+                .escalate_patient(&record.patient.id, level, &alerts, &audit)
+                .await?
+            {
+                tracing::warn!(
+                    patient_id = record.patient.id,
+                    level = level + 1,
+                    "patient's urgent episode escalated: not acknowledged"
                 );
             }
         }

@@ -83,6 +83,7 @@ impl Modify for BearerAuth {
         super::patients::list_patients,
         super::patients::get_patient,
         super::patients::update_patient,
+        super::patients::acknowledge_patient,
         super::patients::patient_from_referral,
         super::appointments::book_appointment,
         super::appointments::list_appointments,

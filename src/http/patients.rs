@@ -1,4 +1,5 @@
-//! Patients and their e-Health Passports; turning a referral into a patient.
+//! Patients and their e-Health Passports; turning a referral into a patient; acknowledging a
+//! patient's urgent episode.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -18,12 +19,13 @@ use crate::domain::patient::{ContactPreferences, Purpose, split_pronouns};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 use crate::domain::schedule::QuietHours;
-use crate::store::{Address, Patient, PatientFilter, Referral};
+use crate::store::{Address, PassportSaved, Patient, PatientFilter, PatientRecord, Referral};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/patients", post(create_patient).get(list_patients))
         .route("/patients/{id}", get(get_patient).patch(update_patient))
+        .route("/patients/{id}/acknowledge", post(acknowledge_patient))
         .route("/referrals/{id}/patient", post(patient_from_referral))
 }
 
@@ -62,6 +64,10 @@ pub struct PatientIn {
     #[schema(value_type = Option<Object>)]
     pub contact_preferences: Option<ContactPreferences>,
     pub notes: Option<String>,
+    /// The mobile may already be on another patient's record (a phone shared in a family or
+    /// a care home); without this such a mobile is refused with 409.
+    #[serde(default)]
+    pub shared_mobile: bool,
 }
 
 /// A patient as staff see them.
@@ -87,16 +93,29 @@ pub struct PatientOut {
     pub sms_opted_out: bool,
     /// The provider's error code when texts to the mobile failed for good.
     pub mobile_failed: Option<String>,
+    /// An urgent episode is open: a text from the patient showed risk, and no clinician has
+    /// acknowledged it yet (`POST /patients/{id}/acknowledge`).
     pub urgent: bool,
+    /// Every risk signal matched in the patient's texts (kept after acknowledgement).
     pub risk_signals: Vec<String>,
+    /// When the open urgent episode began; null when none is open.
+    pub urgent_at: Option<DateTime<Utc>>,
+    /// The open episode's escalation: 0 on-call alerted, 1 alerted again, 2 the team's
+    /// escalation numbers alerted.
+    pub escalation_level: i64,
+    /// The last acknowledgement of an urgent episode, and by whom.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
     pub notes: Option<String>,
     pub referral_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&Patient> for PatientOut {
-    fn from(p: &Patient) -> Self {
+impl From<&PatientRecord> for PatientOut {
+    fn from(record: &PatientRecord) -> Self {
+        let p = &record.patient;
+        let episode = &record.episode;
         PatientOut {
             id: p.id.clone(),
             name: p.name.clone(),
@@ -120,6 +139,10 @@ impl From<&Patient> for PatientOut {
             mobile_failed: p.mobile_failed.clone(),
             urgent: p.urgent,
             risk_signals: p.risk_signals.clone(),
+            urgent_at: episode.urgent_at,
+            escalation_level: episode.escalation_level,
+            acknowledged_at: episode.acknowledged_at,
+            acknowledged_by: episode.acknowledged_by.clone(),
             notes: p.notes.clone(),
             referral_id: p.referral_id.clone(),
             created_at: p.created_at,
@@ -239,29 +262,52 @@ fn mobile_of(raw: &Option<String>) -> Option<PhoneNumber> {
 
 #[utoipa::path(post, path = "/api/v1/patients", tag = "patients", request_body = PatientIn,
     security(("bearer" = [])),
-    responses((status = 201, body = PatientOut), (status = 422, body = Problem)))]
+    responses((status = 201, body = PatientOut), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn create_patient(
     State(app): State<AppState>,
     staff: Staff,
     body: Result<Json<PatientIn>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
     let Json(input) = body?;
+    let shared_mobile = input.shared_mobile;
     let patient = patient_from(&app, input, None)?;
-    app.store.create_patient(&patient).await?;
-    app.store
-        .audit(&staff.audit_entry(
-            app.clock.now(),
-            "patient.create",
-            format!("patient:{}", patient.id),
-        ))
-        .await?;
-    Ok((StatusCode::CREATED, Json((&patient).into())))
+    let audit = staff.audit_entry(
+        app.clock.now(),
+        "patient.create",
+        format!("patient:{}", patient.id),
+    );
+    let record = saved(
+        app.store
+            .save_passport(&patient, true, shared_mobile, &audit)
+            .await?,
+        &patient.id,
+    )?;
+    Ok((StatusCode::CREATED, Json((&record).into())))
 }
 
+/// What a save came to, as an answer. A refusal never repeats the number (safety rule 6).
+fn saved(outcome: PassportSaved, id: &str) -> Result<PatientRecord, ApiError> {
+    match outcome {
+        PassportSaved::Saved(record) => Ok(*record),
+        PassportSaved::NoSuchPatient => Err(ApiError::NotFound(format!("no patient {id}"))),
+        PassportSaved::MobileOnAnotherRecord { patient_id } => Err(ApiError::Conflict(format!(
+            "this mobile number is already on another patient's record (patient {patient_id}); \
+             if they share the phone, send \"shared_mobile\": true"
+        ))),
+        PassportSaved::ReferralHasPatient { patient_id } => Err(ApiError::Conflict(format!(
+            "this referral already has a patient (patient {patient_id})"
+        ))),
+    }
+}
+
+/// Urgent patients come first (longest waiting first), then the rest, oldest record first.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct PatientQuery {
     /// Only patients with this mobile number.
     pub mobile: Option<String>,
+    /// `true`: only patients with an open urgent episode; `false`: only those without.
+    pub urgent: Option<bool>,
     /// At most this many (default 200, up to 1000).
     pub limit: Option<u32>,
 }
@@ -277,15 +323,20 @@ pub async fn list_patients(
     let filter = PatientFilter {
         mobile: phone("mobile", query.mobile.as_deref())
             .map_err(|_| ApiError::BadRequest("mobile is not a valid phone number".into()))?,
+        urgent: query.urgent,
         limit: query.limit.unwrap_or(200).clamp(1, 1000),
     };
-    let patients = app.store.patients(&filter).await?;
-    Ok(Json(List::of(patients.iter().map(Into::into))))
+    let records = app.store.patient_records(&filter).await?;
+    Ok(Json(List::of(records.iter().map(Into::into))))
 }
 
 pub(super) async fn find_patient(app: &AppState, id: &str) -> Result<Patient, ApiError> {
+    Ok(find_record(app, id).await?.patient)
+}
+
+async fn find_record(app: &AppState, id: &str) -> Result<PatientRecord, ApiError> {
     app.store
-        .patient(id)
+        .patient_record(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no patient {id}")))
 }
@@ -297,13 +348,15 @@ pub async fn get_patient(
     _staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Json<PatientOut>, ApiError> {
-    Ok(Json((&find_patient(&app, &id).await?).into()))
+    Ok(Json((&find_record(&app, &id).await?).into()))
 }
 
-/// Changes the fields given (JSON merge patch, RFC 7396: null clears a field).
+/// Changes the fields given (JSON merge patch, RFC 7396: null clears a field). A new mobile
+/// already on another patient's record needs `"shared_mobile": true` in the patch.
 #[utoipa::path(patch, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = String, Path)),
     request_body = PatientIn, security(("bearer" = [])),
-    responses((status = 200, body = PatientOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = PatientOut), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn update_patient(
     State(app): State<AppState>,
     staff: Staff,
@@ -316,20 +369,52 @@ pub async fn update_patient(
             "send a JSON object of the fields to change".into(),
         ));
     }
-    let existing = find_patient(&app, &id).await?;
+    let existing = find_record(&app, &id).await?;
     let mut current = serde_json::to_value(PatientOut::from(&existing))
         .map_err(|e| ApiError::Internal(e.into()))?;
     merge_patch(&mut current, &patch);
     let input: PatientIn = serde_json::from_value(current)
         .map_err(|e| ApiError::Unprocessable(format!("the changed passport is not valid: {e}")))?;
-    let patient = patient_from(&app, input, Some(&existing))?;
-    if !app.store.update_patient(&patient).await? {
-        return Err(ApiError::NotFound(format!("no patient {id}")));
+    let shared_mobile = input.shared_mobile;
+    let patient = patient_from(&app, input, Some(&existing.patient))?;
+    let audit = staff.audit_entry(app.clock.now(), "patient.update", format!("patient:{id}"));
+    let record = saved(
+        app.store
+            .save_passport(&patient, false, shared_mobile, &audit)
+            .await?,
+        &id,
+    )?;
+    Ok(Json((&record).into()))
+}
+
+/// A clinician has seen the patient's urgent episode and is acting on it: the episode closes,
+/// re-alerts and escalation stop, and the risk signals stay on the record as history.
+/// Acknowledging a patient with no open episode changes nothing (a second clinician's click
+/// is harmless): 200 with the record as it is, and only a real acknowledgement is audited.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/acknowledge", tag = "patients",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = PatientOut), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn acknowledge_patient(
+    State(app): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Json<PatientOut>, ApiError> {
+    if !staff.role().may_read_referrals() {
+        return Err(ApiError::Forbidden(
+            "only clinicians and admins may acknowledge a patient's urgent episode".into(),
+        ));
     }
-    app.store
-        .audit(&staff.audit_entry(app.clock.now(), "patient.update", format!("patient:{id}")))
-        .await?;
-    Ok(Json((&patient).into()))
+    let audit = staff.audit_entry(
+        app.clock.now(),
+        "patient.acknowledged",
+        format!("patient:{id}"),
+    );
+    let record = app
+        .store
+        .acknowledge_patient(&id, &audit)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no patient {id}")))?;
+    Ok(Json((&record).into()))
 }
 
 /// RFC 7396: objects merge key by key, null removes, anything else replaces.
@@ -348,17 +433,28 @@ fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Options for making a patient from a referral; the body may be left out.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct FromReferralIn {
+    /// The referral's number may already be on another patient's record; without this such a
+    /// number is refused with 409.
+    #[serde(default)]
+    pub shared_mobile: bool,
+}
+
 /// Creates the patient a referral describes, carrying its answers over.
 #[utoipa::path(post, path = "/api/v1/referrals/{id}/patient", tag = "patients", params(("id" = String, Path)),
-    security(("bearer" = [])),
+    request_body(content = FromReferralIn, description = "May be left out."), security(("bearer" = [])),
     responses((status = 201, body = PatientOut), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem)))]
 pub async fn patient_from_referral(
     State(app): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
+    body: Result<Option<Json<FromReferralIn>>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
     staff.require_referral_reader()?;
+    let options = body?.map(|Json(options)| options).unwrap_or_default();
     app.store
         .audit(&staff.audit_entry(
             app.clock.now(),
@@ -377,16 +473,24 @@ pub async fn patient_from_referral(
     if patient.team.is_none() {
         patient.team = Some(referral.team.clone());
     }
-    app.store
-        .create_patient(&patient)
+    let audit = staff.audit_entry(
+        app.clock.now(),
+        "patient.create",
+        format!("patient:{}", patient.id),
+    );
+    let outcome = app
+        .store
+        .save_passport(&patient, true, options.shared_mobile, &audit)
         .await
         .map_err(|e| match e {
+            // Two clinicians at once: the other's patient is in.
             crate::store::StoreError::Conflict(_) => {
                 ApiError::Conflict(format!("referral {id} already has a patient"))
             }
             other => other.into(),
         })?;
-    Ok((StatusCode::CREATED, Json((&patient).into())))
+    let record = saved(outcome, &patient.id)?;
+    Ok((StatusCode::CREATED, Json((&record).into())))
 }
 
 /// The passport a referral's answers describe.

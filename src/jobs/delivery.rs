@@ -13,6 +13,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use crate::channels::sms::{SendError, SmsProvider};
 use crate::clock::Clock;
 use crate::domain::phone::PhoneNumber;
+use crate::intake::ON_CALL_ALERT;
 use crate::metrics::Metrics;
 use crate::outbound::{Outbound, OutboundError};
 use crate::store::{Delivery, Message, Store, StoreError};
@@ -109,6 +110,10 @@ pub fn classify(code: Option<&str>) -> NumberProblem {
     }
 }
 
+/// Why a text to a number that opted out was not sent (its error code, and the reason its
+/// patient's message moved to the next channel).
+pub const OPTED_OUT: &str = "sms_opted_out";
+
 /// How a delivery attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivered {
@@ -163,6 +168,23 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
             code: Some("no_number".into()),
         });
     };
+    // STOP means stop, everywhere: the number may have opted out since this was queued, or
+    // while it was another record's. Only alerts to on-call staff are never held back.
+    if message.purpose != ON_CALL_ALERT && ctx.store.number_opted_out(&to).await? {
+        ctx.store
+            .finish_sending(id, "failed", None, Some(OPTED_OUT), ctx.clock.now())
+            .await?;
+        tracing::info!(
+            purpose = message.purpose,
+            "the number has opted out of texts; not sent"
+        );
+        if message.is_to_patient() {
+            ctx.outbound.fall_back(&message, OPTED_OUT).await?;
+        }
+        return Ok(Delivered::Refused {
+            code: Some(OPTED_OUT.into()),
+        });
+    }
     let attempt = || async {
         ctx.pace
             .wait(ctx.store.as_ref(), ctx.clock.as_ref())
@@ -266,7 +288,7 @@ pub async fn cannot_text(
         NumberProblem::Temporary | NumberProblem::Other => {}
     }
     let reason = match classify(code) {
-        NumberProblem::OptedOut => "sms_opted_out".to_owned(),
+        NumberProblem::OptedOut => OPTED_OUT.to_owned(),
         _ => format!("sms_failed_{}", code.unwrap_or("unknown")),
     };
     outbound.fall_back(message, &reason).await?;

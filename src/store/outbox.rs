@@ -232,6 +232,10 @@ pub trait OutboxStore {
         at: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Whether the number has opted out of texts (it texted STOP, and not START since), to
+    /// the referral number or as a patient: checked again just before each send.
+    async fn number_opted_out(&self, number: &PhoneNumber) -> Result<bool>;
+
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>>;
 
     async fn task(&self, id: &str) -> Result<Option<Task>>;
@@ -499,6 +503,18 @@ macro_rules! outbox_store_impl {
                 .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn number_opted_out(
+                &self,
+                number: &$crate::domain::phone::PhoneNumber,
+            ) -> $crate::store::Result<bool> {
+                let row: Option<(bool,)> =
+                    sqlx::query_as("SELECT opted_out FROM sms_opt_outs WHERE phone = $1")
+                        .bind(number.e164())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.is_some_and(|(opted_out,)| opted_out))
             }
 
             async fn tasks(

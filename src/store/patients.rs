@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{PreparedMessage, Result};
+use super::{AuditEntry, NewMessage, PreparedMessage, Result};
 use crate::domain::channel::AccessNeed;
 use crate::domain::patient::ContactPreferences;
 use crate::domain::phone::PhoneNumber;
@@ -63,9 +63,50 @@ impl Patient {
     }
 }
 
+/// Where a patient's urgent episode stands (safety rule 8). An episode opens when a text from
+/// the patient shows risk (on-call is alerted once), is re-alerted and escalated like an urgent
+/// referral's while nobody acknowledges it, and closes when a clinician acknowledges it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrgentEpisode {
+    /// When the open episode began; `None` when none is open.
+    pub urgent_at: Option<DateTime<Utc>>,
+    /// Escalation steps taken: 1 when on-call was alerted again, 2 when the team's escalation
+    /// numbers were.
+    pub escalation_level: i64,
+    /// The last acknowledgement, kept as history after its episode closed.
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+}
+
+/// A patient with where their urgent episode stands, as staff see them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatientRecord {
+    pub patient: Patient,
+    pub episode: UrgentEpisode,
+}
+
+/// What saving a passport staff wrote came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PassportSaved {
+    Saved(Box<PatientRecord>),
+    NoSuchPatient,
+    /// The mobile is new to this record and already on another patient's (the one named),
+    /// and staff did not say it is shared.
+    MobileOnAnotherRecord {
+        patient_id: String,
+    },
+    /// A new patient from a referral that already has one (the one named).
+    ReferralHasPatient {
+        patient_id: String,
+    },
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PatientFilter {
     pub mobile: Option<PhoneNumber>,
+    /// `Some(true)`: only patients with an open urgent episode; `Some(false)`: only those
+    /// without.
+    pub urgent: Option<bool>,
     pub limit: u32,
 }
 
@@ -150,7 +191,51 @@ pub trait PatientStore {
 
     async fn patient(&self, id: &str) -> Result<Option<Patient>>;
 
+    /// Urgent patients first (longest waiting first), then the rest, oldest record first.
     async fn patients(&self, filter: &PatientFilter) -> Result<Vec<Patient>>;
+
+    async fn patient_record(&self, id: &str) -> Result<Option<PatientRecord>>;
+
+    /// As `patients`, with each one's urgent episode.
+    async fn patient_records(&self, filter: &PatientFilter) -> Result<Vec<PatientRecord>>;
+
+    /// Saves a passport staff wrote (a new patient when `new`) and audits it, in one
+    /// transaction. A mobile new to this record that is already on another patient's is
+    /// refused unless `shared_mobile` (a family phone, say). The record's SMS opt-out follows
+    /// its number: a number that texted STOP is opted out here too, and a new number starts
+    /// afresh. The urgent episode is never changed here.
+    async fn save_passport(
+        &self,
+        patient: &Patient,
+        new: bool,
+        shared_mobile: bool,
+        audit: &AuditEntry,
+    ) -> Result<PassportSaved>;
+
+    /// A clinician acknowledges the patient's open urgent episode: it closes (escalation
+    /// stops and its level goes back to 0), the risk signals stay as history, and the audit
+    /// entry is written in the same transaction. With no episode open nothing changes and nothing is audited. `None` when
+    /// there is no such patient.
+    async fn acknowledge_patient(
+        &self,
+        id: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<PatientRecord>>;
+
+    /// Patients whose urgent episode is open with escalation steps still to come, longest
+    /// waiting first.
+    async fn unacknowledged_urgent_patients(&self) -> Result<Vec<PatientRecord>>;
+
+    /// Takes a patient's open episode from escalation level `from` to `from + 1`, queueing
+    /// the alerts and auditing the step in one transaction; `false` if another gateway did it
+    /// first or a clinician acknowledged it meanwhile.
+    async fn escalate_patient(
+        &self,
+        patient_id: &str,
+        from: i64,
+        alerts: &[NewMessage],
+        audit: &AuditEntry,
+    ) -> Result<bool>;
 
     /// Books an appointment and schedules its reminders, all in one transaction.
     async fn create_appointment(
@@ -241,32 +326,182 @@ macro_rules! patient_store_impl {
             }
 
             async fn patient(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Patient>> {
-                let row: Option<$crate::store::rows::PatientRow> =
-                    sqlx::query_as("SELECT * FROM patients WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                row.map(TryInto::try_into).transpose()
+                Ok(self.patient_record(id).await?.map(|r| r.patient))
             }
 
             async fn patients(
                 &self,
                 filter: &$crate::store::PatientFilter,
             ) -> $crate::store::Result<Vec<$crate::store::Patient>> {
-                let rows: Vec<$crate::store::rows::PatientRow> = match &filter.mobile {
-                    Some(mobile) => sqlx::query_as(
-                        "SELECT * FROM patients WHERE mobile = $1 ORDER BY created_at, id LIMIT $2",
-                    )
-                    .bind(mobile.e164())
-                    .bind(i64::from(filter.limit))
-                    .fetch_all(&self.pool)
-                    .await?,
-                    None => sqlx::query_as("SELECT * FROM patients ORDER BY created_at, id LIMIT $1")
+                Ok(self
+                    .patient_records(filter)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.patient)
+                    .collect())
+            }
+
+            async fn patient_record(
+                &self,
+                id: &str,
+            ) -> $crate::store::Result<Option<$crate::store::PatientRecord>> {
+                let row: Option<$crate::store::rows::PatientRow> =
+                    sqlx::query_as(concat!($crate::store::rows::patient_select!(), " WHERE p.id = $1"))
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map($crate::store::rows::PatientRow::into_record).transpose()
+            }
+
+            async fn patient_records(
+                &self,
+                filter: &$crate::store::PatientFilter,
+            ) -> $crate::store::Result<Vec<$crate::store::PatientRecord>> {
+                let rows: Vec<$crate::store::rows::PatientRow> = sqlx::query_as(concat!(
+                    $crate::store::rows::patient_select!(),
+                    " WHERE ($1 IS NULL OR p.mobile = $1) AND ($2 IS NULL OR p.urgent = $2) \
+                     ORDER BY p.urgent DESC, \
+                     CASE WHEN p.urgent THEN COALESCE(p.urgent_at, p.updated_at) END, \
+                     p.created_at, p.id LIMIT $3"
+                ))
+                        .bind(filter.mobile.as_ref().map(|m| m.e164().to_owned()))
+                        .bind(filter.urgent)
                         .bind(i64::from(filter.limit))
                         .fetch_all(&self.pool)
-                        .await?,
-                };
-                rows.into_iter().map(TryInto::try_into).collect()
+                        .await?;
+                rows.into_iter()
+                    .map($crate::store::rows::PatientRow::into_record)
+                    .collect()
+            }
+
+            async fn save_passport(
+                &self,
+                patient: &$crate::store::Patient,
+                new: bool,
+                shared_mobile: bool,
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<$crate::store::PassportSaved> {
+                use $crate::store::PassportSaved;
+                let mut tx = self.begin_write().await?;
+                if let (true, Some(referral_id)) = (new, &patient.referral_id) {
+                    let existing: Option<(String,)> =
+                        sqlx::query_as("SELECT id FROM patients WHERE referral_id = $1")
+                            .bind(referral_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some((patient_id,)) = existing {
+                        return Ok(PassportSaved::ReferralHasPatient { patient_id });
+                    }
+                }
+                if let Some(mobile) = &patient.mobile {
+                    // Taken with the number's inbound texts and any other registration of
+                    // it, so two records can never both claim a number unshared.
+                    Self::lock_phone(&mut *tx, mobile.e164()).await?;
+                    let current: Option<(Option<String>,)> =
+                        sqlx::query_as("SELECT mobile FROM patients WHERE id = $1")
+                            .bind(&patient.id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let unchanged = current
+                        .as_ref()
+                        .is_some_and(|(m,)| m.as_deref() == Some(mobile.e164()));
+                    if !shared_mobile && !unchanged {
+                        let other: Option<(String,)> = sqlx::query_as(
+                            "SELECT id FROM patients WHERE mobile = $1 AND id <> $2 \
+                             ORDER BY created_at, id LIMIT 1",
+                        )
+                        .bind(mobile.e164())
+                        .bind(&patient.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        if let Some((patient_id,)) = other {
+                            return Ok(PassportSaved::MobileOnAnotherRecord { patient_id });
+                        }
+                    }
+                }
+                if !Self::write_patient(&mut *tx, patient, new).await? {
+                    return Ok(PassportSaved::NoSuchPatient);
+                }
+                Self::insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(match self.patient_record(&patient.id).await? {
+                    Some(record) => PassportSaved::Saved(Box::new(record)),
+                    None => PassportSaved::NoSuchPatient,
+                })
+            }
+
+            async fn acknowledge_patient(
+                &self,
+                id: &str,
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<Option<$crate::store::PatientRecord>> {
+                use $crate::store::Ts;
+                let mut tx = self.begin_write().await?;
+                // The episode closes and its escalation with it; the next risk text opens a
+                // new one from the start (the audit log keeps each step of this one).
+                let done = sqlx::query(
+                    "UPDATE patients SET urgent = FALSE, urgent_at = NULL, escalation_level = 0, \
+                     acknowledged_at = $1, acknowledged_by = $2, updated_at = $1 \
+                     WHERE id = $3 AND urgent",
+                )
+                .bind(Ts(audit.at))
+                .bind(&audit.actor)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 1 {
+                    Self::insert_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
+                self.patient_record(id).await
+            }
+
+            async fn unacknowledged_urgent_patients(
+                &self,
+            ) -> $crate::store::Result<Vec<$crate::store::PatientRecord>> {
+                let rows: Vec<$crate::store::rows::PatientRow> = sqlx::query_as(concat!(
+                    $crate::store::rows::patient_select!(),
+                    " WHERE p.urgent AND p.escalation_level < 2 \
+                     ORDER BY COALESCE(p.urgent_at, p.updated_at), p.id"
+                ))
+                        .fetch_all(&self.pool)
+                        .await?;
+                rows.into_iter()
+                    .map($crate::store::rows::PatientRow::into_record)
+                    .collect()
+            }
+
+            async fn escalate_patient(
+                &self,
+                patient_id: &str,
+                from: i64,
+                alerts: &[$crate::store::NewMessage],
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<bool> {
+                use $crate::store::Ts;
+                let mut tx = self.begin_write().await?;
+                // The episode's start is pinned before `updated_at` moves on, so the next
+                // step is timed from when the risk was flagged.
+                let done = sqlx::query(
+                    "UPDATE patients SET escalation_level = $1, \
+                     urgent_at = COALESCE(urgent_at, updated_at), updated_at = $2 \
+                     WHERE id = $3 AND urgent AND escalation_level = $4",
+                )
+                .bind(from + 1)
+                .bind(Ts(audit.at))
+                .bind(patient_id)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                for alert in alerts {
+                    Self::insert_alert(&mut *tx, alert, None, Some(patient_id), audit.at).await?;
+                }
+                Self::insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn create_appointment(

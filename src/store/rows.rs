@@ -10,8 +10,8 @@ use sqlx::FromRow;
 
 use super::{
     Address, Appointment, AuditEntry, ConversationSummary, CurrentConversation, Delivery,
-    InboxItem, Message, MessageEvent, Patient, PatientContact, Referral, Reminder, ReminderJob,
-    StoreError, Task, TranscriptItem, Ts, UpcomingAppointment, queues,
+    InboxItem, Message, MessageEvent, Patient, PatientContact, PatientRecord, Referral, Reminder,
+    ReminderJob, StoreError, Task, TranscriptItem, Ts, UpcomingAppointment, UrgentEpisode, queues,
 };
 use crate::conversation::{Conversation, Status};
 use crate::domain::phone::PhoneNumber;
@@ -393,6 +393,16 @@ impl From<InboxRow> for InboxItem {
     }
 }
 
+/// The start of every query for `PatientRow`s: each patient (as `p`) with whether their mobile
+/// number has opted out of texts (STOP to the referral number counts for patient texts too).
+macro_rules! patient_select {
+    () => {
+        "SELECT p.*, EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.phone = p.mobile AND o.opted_out) \
+         AS number_opted_out FROM patients p"
+    };
+}
+pub(super) use patient_select;
+
 #[derive(Debug, FromRow)]
 pub(super) struct PatientRow {
     pub id: String,
@@ -419,6 +429,31 @@ pub(super) struct PatientRow {
     pub referral_id: Option<String>,
     pub created_at: Ts,
     pub updated_at: Ts,
+    pub urgent_at: Option<Ts>,
+    pub escalation_level: i64,
+    pub acknowledged_at: Option<Ts>,
+    pub acknowledged_by: Option<String>,
+    /// From `patient_select!`; false for a bare `SELECT * FROM patients`.
+    #[sqlx(default)]
+    pub number_opted_out: bool,
+}
+
+impl PatientRow {
+    pub fn into_record(self) -> Result<PatientRecord, StoreError> {
+        let episode = UrgentEpisode {
+            // Flagged by a text before the episode's start was recorded: their last change.
+            urgent_at: self
+                .urgent
+                .then(|| self.urgent_at.unwrap_or(self.updated_at).0),
+            escalation_level: self.escalation_level,
+            acknowledged_at: self.acknowledged_at.map(|t| t.0),
+            acknowledged_by: self.acknowledged_by.clone(),
+        };
+        Ok(PatientRecord {
+            patient: self.try_into()?,
+            episode,
+        })
+    }
 }
 
 impl TryFrom<PatientRow> for Patient {
@@ -454,7 +489,7 @@ impl TryFrom<PatientRow> for Patient {
             support_person: row.support_person,
             service_animal: row.service_animal,
             team: row.team,
-            sms_opted_out: row.sms_opted_out,
+            sms_opted_out: row.sms_opted_out || row.number_opted_out,
             mobile_failed: row.mobile_failed,
             urgent: row.urgent,
             notes: row.notes,

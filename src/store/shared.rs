@@ -260,7 +260,11 @@ macro_rules! shared_impl {
                 Self::plan_reminders(&mut *conn, &appointment.id, plans, appointment.created_at).await
             }
 
-            /// Writes every field of a patient (insert or update).
+            /// Writes a patient's passport (insert or update). Their SMS opt-out follows the
+            /// mobile: a number that texted STOP (`sms_opt_outs`) is opted out here too, an
+            /// unchanged number keeps what it had, and a new one starts afresh (its failure
+            /// code cleared). An update leaves the urgent episode alone: only a text from the
+            /// patient opens it and only a clinician's acknowledgement closes it.
             pub(super) async fn write_patient(
                 conn: &mut $conn,
                 p: &$crate::store::Patient,
@@ -268,22 +272,30 @@ macro_rules! shared_impl {
             ) -> $crate::store::Result<bool> {
                 use $crate::store::rows::to_json_text;
                 use $crate::store::Ts;
+                // $1-$20 are the passport; an insert adds the fields staff never write.
                 let sql = if insert {
                     "INSERT INTO patients (name, preferred_name, pronouns, mobile, landline, address_lines, \
                      postcode, language, interpreter, access_needs, support_person, service_animal, \
-                     quiet_hours, team, contact_preferences, sms_opted_out, mobile_failed, urgent, \
-                     risk_signals, notes, referral_id, updated_at, id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                     $18, $19, $20, $21, $22, $23, $24)"
+                     quiet_hours, team, contact_preferences, notes, referral_id, updated_at, id, \
+                     created_at, sms_opted_out, mobile_failed, urgent, risk_signals) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                     $17, $18, $19, $20, \
+                     $21 OR EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4 AND opted_out), \
+                     $22, $23, $24)"
                 } else {
+                    // Every expression sees the row as it was: `mobile` is the old number.
                     "UPDATE patients SET name = $1, preferred_name = $2, pronouns = $3, mobile = $4, \
                      landline = $5, address_lines = $6, postcode = $7, language = $8, interpreter = $9, \
                      access_needs = $10, support_person = $11, service_animal = $12, quiet_hours = $13, \
-                     team = $14, contact_preferences = $15, sms_opted_out = $16, mobile_failed = $17, \
-                     urgent = $18, risk_signals = $19, notes = $20, referral_id = $21, updated_at = $22 \
-                     WHERE id = $23 AND created_at = $24"
+                     team = $14, contact_preferences = $15, notes = $16, referral_id = $17, \
+                     updated_at = $18, \
+                     sms_opted_out = (sms_opted_out AND COALESCE(mobile, '') = COALESCE($4, '')) \
+                     OR EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4 AND opted_out), \
+                     mobile_failed = CASE WHEN COALESCE(mobile, '') = COALESCE($4, '') \
+                     THEN mobile_failed END \
+                     WHERE id = $19 AND created_at = $20"
                 };
-                let done = sqlx::query(sql)
+                let query = sqlx::query(sql)
                     .bind(&p.name)
                     .bind(&p.preferred_name)
                     .bind(&p.pronouns)
@@ -299,15 +311,21 @@ macro_rules! shared_impl {
                     .bind(p.quiet_hours.map(|q| q.to_string()))
                     .bind(&p.team)
                     .bind(to_json_text(&p.contact_preferences)?)
-                    .bind(p.sms_opted_out)
-                    .bind(&p.mobile_failed)
-                    .bind(p.urgent)
-                    .bind(to_json_text(&p.risk_signals)?)
                     .bind(&p.notes)
                     .bind(&p.referral_id)
                     .bind(Ts(p.updated_at))
                     .bind(&p.id)
-                    .bind(Ts(p.created_at))
+                    .bind(Ts(p.created_at));
+                let query = if insert {
+                    query
+                        .bind(p.sms_opted_out)
+                        .bind(&p.mobile_failed)
+                        .bind(p.urgent)
+                        .bind(to_json_text(&p.risk_signals)?)
+                } else {
+                    query
+                };
+                let done = query
                     .execute(&mut *conn)
                     .await
                     .map_err($crate::store::rows::conflict_on_unique)?;

@@ -10,6 +10,7 @@ mod hostile;
 mod intake;
 mod ops;
 mod outbound;
+mod patient_urgency;
 mod recovery;
 mod safety;
 mod staff;
