@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Risk screening: how the risk-signal rules do on a labelled set of texts.
+    Risk {
+        #[command(subcommand)]
+        command: RiskCommand,
+    },
     /// Text the referral number from this terminal, against a running gateway.
     Simulate {
         /// The number to text from.
@@ -47,6 +52,18 @@ enum Command {
         /// The gateway's base URL (default: CRHT_PUBLIC_URL).
         #[arg(long)]
         url: Option<url::Url>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RiskCommand {
+    /// Print recall and false alarms per language on the labelled set; exit non-zero when a
+    /// target is missed (safety/risk-evaluation.md).
+    Evaluate {
+        /// A .tsv file or a folder of them (default: the set bundled from
+        /// safety/risk-evaluation/).
+        #[arg(long, value_name = "PATH")]
+        set: Option<PathBuf>,
     },
 }
 
@@ -126,12 +143,43 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("token `{name}` ({role}) created; it is shown only this once");
             Ok(())
         }
+        Command::Risk {
+            command: RiskCommand::Evaluate { set },
+        } => {
+            use crht_gateway::risk_evaluation;
+            let samples = match set {
+                Some(path) => risk_evaluation::load_set(&path)?,
+                None => risk_evaluation::bundled_set(),
+            };
+            let report = risk_evaluation::evaluate(&config_risk_screen(&config)?, &samples);
+            print!("{}", report.render());
+            let shortfalls = report.shortfalls();
+            anyhow::ensure!(
+                shortfalls.is_empty(),
+                "targets missed:\n{}",
+                shortfalls.join("\n")
+            );
+            Ok(())
+        }
         Command::Simulate { from, url } => {
             let from = PhoneNumber::parse(&from)
                 .map_err(|_| anyhow::anyhow!("--from is not a valid phone number"))?;
             Simulator::new(&config, url, from)?.run_interactive().await
         }
     }
+}
+
+/// The risk-signal rules `serve` would use: CRHT_RISK_SIGNALS_FILE, else the bundled ones.
+fn config_risk_screen(config: &Config) -> anyhow::Result<crht_gateway::risk::RiskScreen> {
+    use crht_gateway::risk::RiskScreen;
+    Ok(match &config.risk_signals_file {
+        Some(path) => RiskScreen::from_toml(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the risk signals file {}", path.display()))?,
+        )
+        .with_context(|| format!("the risk signals file {} is not valid", path.display()))?,
+        None => RiskScreen::bundled(),
+    })
 }
 
 /// Graceful shutdown on SIGTERM or Ctrl-C.

@@ -106,7 +106,7 @@ pub enum RiskConfigError {
     },
     #[error("{place}: pattern `{pattern}` matches an empty text, so it would flag every message")]
     PatternMatchesEmpty { place: String, pattern: String },
-    #[error("negation.window must be between 1 and {max}, not {window}")]
+    #[error("negation.window and negation.after_window must be between 1 and {max}, not {window}")]
     BadWindow { window: usize, max: usize },
     #[error(
         "{place}: a together rule needs `any_of` and at least one of `and_any_of` or `or_signals`"
@@ -114,6 +114,16 @@ pub enum RiskConfigError {
     IncompleteTogether { place: String },
     #[error("{place}: `or_signals` names `{name}`, which is not a signal in this file")]
     UnknownSignal { place: String, name: String },
+    #[error(
+        "languages.{code}: `{name}` is not a signal in [signals]; a language section adds phrases to an existing signal"
+    )]
+    UnknownLanguageSignal { code: String, name: String },
+    #[error("language code `{code}` must be letters, digits and hyphens, e.g. `pl` or `ur-Latn`")]
+    BadLanguageCode { code: String },
+    #[error(
+        "languages.{code}: `name` and `review` must both be filled in (`review` says who wrote the phrases and who must check them)"
+    )]
+    MissingLanguageReview { code: String },
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,6 +143,8 @@ struct RulesFile {
     #[serde(default)]
     not_risk: NotRiskIn,
     signals: BTreeMap<String, SignalIn>,
+    #[serde(default)]
+    languages: BTreeMap<String, LanguageIn>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +160,13 @@ struct NegationIn {
     cues: Vec<String>,
     bridge_words: Vec<String>,
     undone_by: Vec<String>,
+    #[serde(default)]
+    after_cues: Vec<String>,
+    #[serde(default)]
+    after_bridge_words: Vec<String>,
+    /// How far after a match an after-cue may stand (default: `window`).
+    #[serde(default)]
+    after_window: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +188,53 @@ struct NotRiskIn {
 #[serde(deny_unknown_fields)]
 struct SignalIn {
     description: String,
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    together: Vec<TogetherIn>,
+}
+
+/// One language's words, kept together so an interpreter can review them as one section.
+/// Everything here is added to the lists of the same name above; `signals` only add to
+/// signals the file already defines.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageIn {
+    name: String,
+    /// Who wrote these words and who must review them (shown in review, required).
+    review: String,
+    #[serde(default)]
+    break_words: Vec<String>,
+    #[serde(default)]
+    negation_cues: Vec<String>,
+    /// Two negations make one ("nigdy … nie", "never … not"), so this language's cues never
+    /// undo each other.
+    #[serde(default)]
+    negative_concord: bool,
+    #[serde(default)]
+    negation_after_cues: Vec<String>,
+    #[serde(default)]
+    bridge_words: Vec<String>,
+    #[serde(default)]
+    after_bridge_words: Vec<String>,
+    #[serde(default)]
+    undone_by: Vec<String>,
+    #[serde(default)]
+    uncertainty_cues: Vec<String>,
+    #[serde(default)]
+    not_risk: Vec<String>,
+    #[serde(default)]
+    spellings: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    signals: BTreeMap<String, LanguageSignalIn>,
+}
+
+/// A language's phrases for a signal defined in `[signals]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguageSignalIn {
     #[serde(default)]
     phrases: Vec<String>,
     #[serde(default)]
@@ -201,8 +267,73 @@ pub struct RiskScreen {
     not_risk_patterns: Vec<Regex>,
     reader: TextReader,
     negation_window: usize,
+    after_window: usize,
     bridge_words: HashSet<String>,
+    /// Words that may stand between a risk phrase and a negation that follows it.
+    after_bridge_words: HashSet<String>,
     undone_by: HashSet<String>,
+}
+
+/// Adds a signal's phrases, patterns and together rules, wherever in the file they are.
+struct RuleBuilder<'a> {
+    reader: &'a TextReader,
+    position: &'a HashMap<&'a str, usize>,
+    phrases: PhraseIndex,
+    together: Vec<Together>,
+}
+
+impl RuleBuilder<'_> {
+    /// Indexes the phrases and together rules of signal `signal`; returns its compiled patterns.
+    fn add(
+        &mut self,
+        place: &str,
+        signal: usize,
+        phrases: &[String],
+        patterns: &[String],
+        together: &[TogetherIn],
+    ) -> Result<Vec<Regex>, RiskConfigError> {
+        self.phrases.add_all(
+            self.reader,
+            &format!("{place}.phrases"),
+            phrases,
+            Owner::Signal(signal),
+        )?;
+        let patterns = compile_patterns(&format!("{place}.patterns"), patterns)?;
+        for (n, rule) in together.iter().enumerate() {
+            let place = format!("{place}.together[{}]", n + 1);
+            if rule.any_of.is_empty() || (rule.and_any_of.is_empty() && rule.or_signals.is_empty())
+            {
+                return Err(RiskConfigError::IncompleteTogether { place });
+            }
+            let id = self.together.len();
+            self.phrases.add_all(
+                self.reader,
+                &format!("{place}.any_of"),
+                &rule.any_of,
+                Owner::TogetherAny(id),
+            )?;
+            self.phrases.add_all(
+                self.reader,
+                &format!("{place}.and_any_of"),
+                &rule.and_any_of,
+                Owner::TogetherWith(id),
+            )?;
+            let or_signals = rule
+                .or_signals
+                .iter()
+                .map(|other| {
+                    self.position.get(other.as_str()).copied().ok_or_else(|| {
+                        RiskConfigError::UnknownSignal {
+                            place: place.clone(),
+                            name: other.clone(),
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.together.push(Together { signal, or_signals });
+        }
+        Ok(patterns)
+    }
 }
 
 #[derive(Clone)]
@@ -224,6 +355,11 @@ struct Together {
 enum Owner {
     Signal(usize),
     NegationCue,
+    /// A negation cue of a language where two negations make one: it negates like any cue but
+    /// never undoes another ("nigdy bym sobie nie zrobił krzywdy" is "I would never hurt myself").
+    ConcordNegationCue,
+    /// A negation that follows what it negates ("আত্মহত্যা করব না": "suicide I will do not").
+    AfterNegationCue,
     UncertaintyCue,
     NotRisk,
     TogetherAny(usize),
@@ -243,14 +379,25 @@ impl RiskScreen {
     /// silently weaken the screen (unknown keys, empty phrases, bad patterns).
     pub fn from_toml(text: &str) -> Result<Self, RiskConfigError> {
         let file: RulesFile = toml::from_str(text)?;
+        for (code, language) in &file.languages {
+            if code.is_empty() || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(RiskConfigError::BadLanguageCode { code: code.clone() });
+            }
+            if language.name.trim().is_empty() || language.review.trim().is_empty() {
+                return Err(RiskConfigError::MissingLanguageReview { code: code.clone() });
+            }
+        }
         let reader = TextReader::load(&file)?;
 
         let window = file.negation.window;
-        if !(1..=MAX_NEGATION_WINDOW).contains(&window) {
-            return Err(RiskConfigError::BadWindow {
-                window,
-                max: MAX_NEGATION_WINDOW,
-            });
+        let after_window = file.negation.after_window.unwrap_or(window);
+        for window in [window, after_window] {
+            if !(1..=MAX_NEGATION_WINDOW).contains(&window) {
+                return Err(RiskConfigError::BadWindow {
+                    window,
+                    max: MAX_NEGATION_WINDOW,
+                });
+            }
         }
         let mut phrases = PhraseIndex::default();
         phrases.add_all(
@@ -259,9 +406,19 @@ impl RiskScreen {
             &file.negation.cues,
             Owner::NegationCue,
         )?;
-        let bridge_words =
+        phrases.add_all(
+            &reader,
+            "negation.after_cues",
+            &file.negation.after_cues,
+            Owner::AfterNegationCue,
+        )?;
+        let mut bridge_words =
             reader.single_words("negation.bridge_words", &file.negation.bridge_words)?;
-        let undone_by = reader.single_words("negation.undone_by", &file.negation.undone_by)?;
+        let mut after_bridge_words = reader.single_words(
+            "negation.after_bridge_words",
+            &file.negation.after_bridge_words,
+        )?;
+        let mut undone_by = reader.single_words("negation.undone_by", &file.negation.undone_by)?;
         phrases.add_all(
             &reader,
             "uncertainty.cues",
@@ -274,6 +431,37 @@ impl RiskScreen {
             &file.not_risk.phrases,
             Owner::NotRisk,
         )?;
+        for (code, language) in &file.languages {
+            let place = |list: &str| format!("languages.{code}.{list}");
+            let cue = if language.negative_concord {
+                Owner::ConcordNegationCue
+            } else {
+                Owner::NegationCue
+            };
+            let lists = [
+                ("negation_cues", &language.negation_cues, cue),
+                (
+                    "negation_after_cues",
+                    &language.negation_after_cues,
+                    Owner::AfterNegationCue,
+                ),
+                (
+                    "uncertainty_cues",
+                    &language.uncertainty_cues,
+                    Owner::UncertaintyCue,
+                ),
+                ("not_risk", &language.not_risk, Owner::NotRisk),
+            ];
+            for (list, entries, owner) in lists {
+                phrases.add_all(&reader, &place(list), entries, owner)?;
+            }
+            bridge_words
+                .extend(reader.single_words(&place("bridge_words"), &language.bridge_words)?);
+            after_bridge_words.extend(
+                reader.single_words(&place("after_bridge_words"), &language.after_bridge_words)?,
+            );
+            undone_by.extend(reader.single_words(&place("undone_by"), &language.undone_by)?);
+        }
         let not_risk_patterns = compile_patterns("not_risk.patterns", &file.not_risk.patterns)?;
 
         if file.signals.is_empty() {
@@ -285,8 +473,13 @@ impl RiskScreen {
             .enumerate()
             .map(|(i, name)| (name.as_str(), i))
             .collect();
+        let mut rules = RuleBuilder {
+            reader: &reader,
+            position: &position,
+            phrases,
+            together: Vec::new(),
+        };
         let mut signals = Vec::with_capacity(file.signals.len());
-        let mut together = Vec::new();
         for (i, (name, signal)) in file.signals.iter().enumerate() {
             if !is_signal_name(name) {
                 return Err(RiskConfigError::BadSignalName { name: name.clone() });
@@ -302,55 +495,39 @@ impl RiskScreen {
                     signal: name.clone(),
                 });
             }
-            phrases.add_all(
-                &reader,
-                &format!("signals.{name}.phrases"),
+            let patterns = rules.add(
+                &format!("signals.{name}"),
+                i,
                 &signal.phrases,
-                Owner::Signal(i),
+                &signal.patterns,
+                &signal.together,
             )?;
-            let patterns = compile_patterns(&format!("signals.{name}.patterns"), &signal.patterns)?;
-            for (n, rule) in signal.together.iter().enumerate() {
-                let place = format!("signals.{name}.together[{}]", n + 1);
-                if rule.any_of.is_empty()
-                    || (rule.and_any_of.is_empty() && rule.or_signals.is_empty())
-                {
-                    return Err(RiskConfigError::IncompleteTogether { place });
-                }
-                let id = together.len();
-                phrases.add_all(
-                    &reader,
-                    &format!("{place}.any_of"),
-                    &rule.any_of,
-                    Owner::TogetherAny(id),
-                )?;
-                phrases.add_all(
-                    &reader,
-                    &format!("{place}.and_any_of"),
-                    &rule.and_any_of,
-                    Owner::TogetherWith(id),
-                )?;
-                let or_signals = rule
-                    .or_signals
-                    .iter()
-                    .map(|other| {
-                        position.get(other.as_str()).copied().ok_or_else(|| {
-                            RiskConfigError::UnknownSignal {
-                                place: place.clone(),
-                                name: other.clone(),
-                            }
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                together.push(Together {
-                    signal: i,
-                    or_signals,
-                });
-            }
             signals.push(Signal {
                 name: name.clone(),
                 patterns,
             });
         }
+        for (code, language) in &file.languages {
+            for (name, signal) in &language.signals {
+                let &i = position.get(name.as_str()).ok_or_else(|| {
+                    RiskConfigError::UnknownLanguageSignal {
+                        code: code.clone(),
+                        name: name.clone(),
+                    }
+                })?;
+                let patterns = rules.add(
+                    &format!("languages.{code}.signals.{name}"),
+                    i,
+                    &signal.phrases,
+                    &signal.patterns,
+                    &signal.together,
+                )?;
+                signals[i].patterns.extend(patterns);
+            }
+        }
+        let RuleBuilder {
+            phrases, together, ..
+        } = rules;
 
         Ok(Self {
             signals,
@@ -359,7 +536,9 @@ impl RiskScreen {
             not_risk_patterns,
             reader,
             negation_window: window,
+            after_window,
             bridge_words,
+            after_bridge_words,
             undone_by,
         })
     }
@@ -392,7 +571,11 @@ impl RiskScreen {
                     Owner::Signal(i) => &mut flagged[i],
                     Owner::TogetherAny(r) => &mut together_any[r],
                     Owner::TogetherWith(r) => &mut together_with[r],
-                    Owner::NegationCue | Owner::UncertaintyCue | Owner::NotRisk => continue,
+                    Owner::NegationCue
+                    | Owner::ConcordNegationCue
+                    | Owner::AfterNegationCue
+                    | Owner::UncertaintyCue
+                    | Owner::NotRisk => continue,
                 };
                 if !*slot && context.stands(hit) {
                     *slot = true;
@@ -464,6 +647,8 @@ struct MatchContext<'a> {
     uncertain: bool,
     /// For each word position, where the negation cues ending just before it start.
     cues_ending_at: Vec<Vec<usize>>,
+    /// Word positions where a negation that follows what it negates starts.
+    after_cue_at: Vec<bool>,
     /// Words that undo a following cue: `undone_by` words and every cue's words.
     negative: Vec<bool>,
     /// Not-risk expressions, each within one sentence.
@@ -474,6 +659,7 @@ impl<'a> MatchContext<'a> {
     fn new(screen: &'a RiskScreen, reading: &'a Reading, hits: &[Hit], uncertain: bool) -> Self {
         let words = reading.words.as_slice();
         let mut cues_ending_at = vec![Vec::new(); words.len() + 1];
+        let mut after_cue_at = vec![false; words.len() + 1];
         let mut negative: Vec<bool> = words
             .iter()
             .map(|w| screen.undone_by.contains(&w.key))
@@ -485,6 +671,8 @@ impl<'a> MatchContext<'a> {
                     cues_ending_at[hit.end].push(hit.start);
                     negative[hit.start..hit.end].fill(true);
                 }
+                Owner::ConcordNegationCue => cues_ending_at[hit.end].push(hit.start),
+                Owner::AfterNegationCue => after_cue_at[hit.start] = true,
                 Owner::NotRisk if words[hit.start].sentence == words[hit.end - 1].sentence => {
                     not_risk.push((hit.start, hit.end));
                 }
@@ -496,6 +684,7 @@ impl<'a> MatchContext<'a> {
             words,
             uncertain,
             cues_ending_at,
+            after_cue_at,
             negative,
             not_risk,
         }
@@ -506,7 +695,28 @@ impl<'a> MatchContext<'a> {
             .not_risk
             .iter()
             .any(|&(start, end)| start <= hit.start && hit.end <= end);
-        !excepted && (self.uncertain || !self.negated(hit.start))
+        !excepted && (self.uncertain || !(self.negated(hit.start) || self.negated_after(hit.end)))
+    }
+
+    /// Whether a negation that follows the match ending before word `end` negates it: in the
+    /// same clause, within the window, with only after-bridge words between.
+    fn negated_after(&self, end: usize) -> bool {
+        let Some(last) = end.checked_sub(1) else {
+            return false;
+        };
+        let clause = self.words[last].clause;
+        for at in end..(end + self.screen.after_window).min(self.words.len()) {
+            if self.words[at].clause != clause {
+                return false;
+            }
+            if self.after_cue_at[at] {
+                return true;
+            }
+            if !self.screen.after_bridge_words.contains(&self.words[at].key) {
+                return false;
+            }
+        }
+        false
     }
 
     /// Whether a cue negates the match starting at word `start` (see the module docs).
@@ -600,7 +810,7 @@ enum CharKind {
 }
 
 fn char_kind(c: char) -> CharKind {
-    if c.is_alphanumeric() || c == '@' || c == '$' {
+    if c.is_alphanumeric() || c == '@' || c == '$' || is_indic(c) {
         return CharKind::Word;
     }
     if APOSTROPHES.contains(&c)
@@ -628,6 +838,113 @@ fn char_kind(c: char) -> CharKind {
         | '\u{2011}' => CharKind::WordBreak,
         _ => CharKind::ClauseBreak,
     }
+}
+
+/// Letters and signs of the Indic scripts (Devanagari to Sinhala: Bengali, Gurmukhi …), whose
+/// vowel signs and viramas are marks rather than letters but belong inside a word. The
+/// dandas (। ॥) end a sentence.
+fn is_indic(c: char) -> bool {
+    matches!(c, '\u{0900}'..='\u{0DFF}') && !matches!(c, '\u{0964}' | '\u{0965}')
+}
+
+/// A letter of a script other than Latin, which a number typed next to it does not join.
+fn is_other_script_letter(c: char) -> bool {
+    u32::from(c) >= 0x0370 && (c.is_alphabetic() || is_indic(c))
+}
+
+fn splits_from_number(last: char, next: char) -> bool {
+    (last.is_ascii_digit() && is_other_script_letter(next))
+        || (is_other_script_letter(last) && next.is_ascii_digit())
+}
+
+/// Marks that people often leave out when they type, so the reader drops them: Arabic
+/// harakat (tashkeel), tatweel and the lone hamza; the Bengali nukta and chandrabindu; the
+/// Gurmukhi nukta, addak, tippi and bindi.
+fn folds_away(c: char) -> bool {
+    matches!(c,
+        '\u{0610}'..='\u{061A}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{06D6}'..='\u{06ED}'
+        | '\u{0640}' | '\u{0621}'
+        | '\u{0981}' | '\u{09BC}'
+        | '\u{0A02}' | '\u{0A3C}' | '\u{0A70}' | '\u{0A71}')
+}
+
+/// A lower-case character as the reader sees it, pushed onto `out`. People type the same word
+/// with and without accents, and with Arabic, Urdu or Persian keyboards, so each letter is read
+/// in one form and the file's phrases go through the same step:
+/// - Latin letters lose their accents: Polish ł ą ę ś ż ź ć ń ó, Romanian ă â î ș ț (and the
+///   cedilla forms ş ţ), Portuguese ã õ ç á é ê ô …, so "chcę umrzeć" = "chce umrzec".
+/// - Arabic script: alef forms (أ إ آ ٱ) → ا; alef maqsura, Farsi and Urdu yeh (ى ی ے ئ) → ي;
+///   teh marbuta and the Urdu hehs (ة ہ ھ ۂ) → ه; keheh (ک) → ك; noon ghunna (ں) → ن; waw with
+///   hamza (ؤ) → و.
+/// - Bengali: ড় ঢ় য় → ড ঢ য (the nukta is dropped); khanda ta (ৎ) → ত্.
+/// - Gurmukhi: letters with a nukta (ਸ਼ ਖ਼ ਗ਼ ਜ਼ ਫ਼ ਲ਼) → the letter without it.
+/// - Arabic-Indic, Persian, Bengali and Gurmukhi digits → 0-9, so "٣٠ حبة" holds 30.
+fn fold_into(c: char, out: &mut Vec<char>) {
+    if c.is_ascii() {
+        out.push(c);
+        return;
+    }
+    if folds_away(c) {
+        return;
+    }
+    let digit = |zero: char| char::from_digit(u32::from(c) - u32::from(zero), 10).unwrap_or(c);
+    let folded = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' => 'a',
+        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => 'c',
+        'ď' | 'đ' => 'd',
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => 'e',
+        'ĝ' | 'ğ' | 'ġ' | 'ģ' => 'g',
+        'ĥ' | 'ħ' => 'h',
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' => 'i',
+        'ĵ' => 'j',
+        'ķ' => 'k',
+        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => 'l',
+        'ñ' | 'ń' | 'ņ' | 'ň' => 'n',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' => 'o',
+        'ŕ' | 'ŗ' | 'ř' => 'r',
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => 's',
+        'ţ' | 'ť' | 'ŧ' | 'ț' => 't',
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' => 'u',
+        'ŵ' => 'w',
+        'ý' | 'ÿ' | 'ŷ' => 'y',
+        'ź' | 'ż' | 'ž' => 'z',
+        '\u{0622}' | '\u{0623}' | '\u{0625}' | '\u{0671}' | '\u{0672}' | '\u{0673}' => '\u{0627}',
+        '\u{0649}' | '\u{06CC}' | '\u{06D0}' | '\u{06CD}' | '\u{06D2}' | '\u{06D3}'
+        | '\u{0626}' => '\u{064A}',
+        '\u{0629}' | '\u{06C3}' | '\u{06C1}' | '\u{06C2}' | '\u{06BE}' | '\u{06D5}' => '\u{0647}',
+        '\u{06A9}' | '\u{06AA}' => '\u{0643}',
+        '\u{06BA}' => '\u{0646}',
+        '\u{0624}' => '\u{0648}',
+        '\u{0660}'..='\u{0669}' => digit('\u{0660}'),
+        '\u{06F0}'..='\u{06F9}' => digit('\u{06F0}'),
+        '\u{09E6}'..='\u{09EF}' => digit('\u{09E6}'),
+        '\u{0A66}'..='\u{0A6F}' => digit('\u{0A66}'),
+        '\u{09DC}' => '\u{09A1}',
+        '\u{09DD}' => '\u{09A2}',
+        '\u{09DF}' => '\u{09AF}',
+        '\u{09CE}' => {
+            out.extend(['\u{09A4}', '\u{09CD}']);
+            return;
+        }
+        '\u{0A33}' => '\u{0A32}',
+        '\u{0A36}' => '\u{0A38}',
+        '\u{0A59}' => '\u{0A16}',
+        '\u{0A5A}' => '\u{0A17}',
+        '\u{0A5B}' => '\u{0A1C}',
+        '\u{0A5E}' => '\u{0A2B}',
+        _ => c,
+    };
+    out.push(folded);
+}
+
+/// A text with every character folded as the reader folds it (for patterns, whose words
+/// must be compared in the same form).
+pub(crate) fn fold_text(text: &str) -> String {
+    let mut out = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        fold_into(c, &mut out);
+    }
+    out.into_iter().collect()
 }
 
 /// Collapses runs of one letter ("killll" → "kil", "too" → "to"); digits are left alone so
@@ -699,17 +1016,28 @@ impl TextReader {
             reader.emoji.push((emoji, word.clone()));
         }
 
-        for (canonical, variants) in &file.spellings {
-            check_phrase_text("spellings", 0, canonical)?;
+        let language_spellings = file.languages.iter().flat_map(|(code, language)| {
+            language
+                .spellings
+                .iter()
+                .map(move |entry| (format!("languages.{code}.spellings"), entry))
+        });
+        let all_spellings = file
+            .spellings
+            .iter()
+            .map(|entry| ("spellings".to_owned(), entry))
+            .chain(language_spellings);
+        for (section, (canonical, variants)) in all_spellings {
+            check_phrase_text(&section, 0, canonical)?;
             let canonical_words = reader.words(canonical, false);
             let [canonical_word] = canonical_words.as_slice() else {
                 return Err(RiskConfigError::NotOneWord {
-                    place: "spellings".to_owned(),
+                    place: section,
                     phrase: canonical.clone(),
                 });
             };
             let canonical_key = squeeze(&canonical_word.text);
-            let place = format!("spellings.{canonical}");
+            let place = format!("{section}.{canonical}");
             for (n, variant) in variants.iter().enumerate() {
                 check_phrase_text(&place, n, variant)?;
                 let words = reader.words(variant, false);
@@ -743,6 +1071,11 @@ impl TextReader {
 
         reader.break_words =
             reader.single_words("clauses.break_words", &file.clauses.break_words)?;
+        for (code, language) in &file.languages {
+            let place = format!("languages.{code}.break_words");
+            let words = reader.single_words(&place, &language.break_words)?;
+            reader.break_words.extend(words);
+        }
         Ok(reader)
     }
 
@@ -762,7 +1095,10 @@ impl TextReader {
             text
         };
 
-        let chars: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+        let mut chars: Vec<char> = Vec::with_capacity(text.len());
+        for c in text.chars().flat_map(char::to_lowercase) {
+            fold_into(c, &mut chars);
+        }
         let mut words = Vec::new();
         let mut current = String::new();
         let mut sentence = 0;
@@ -778,7 +1114,17 @@ impl TextReader {
                 char_kind(c)
             };
             match kind {
-                CharKind::Word => current.push(c),
+                CharKind::Word => {
+                    // "৩০টা" (30 pieces) is a number and a word, so patterns see the number.
+                    if current
+                        .chars()
+                        .next_back()
+                        .is_some_and(|last| splits_from_number(last, c))
+                    {
+                        end_word(&mut words, &mut current, sentence);
+                    }
+                    current.push(c);
+                }
                 CharKind::Ignored => {}
                 CharKind::WordBreak => end_word(&mut words, &mut current, sentence),
                 CharKind::ClauseBreak => {
@@ -1152,7 +1498,15 @@ fn check_phrase_text(place: &str, index: usize, phrase: &str) -> Result<(), Risk
             number: index + 1,
         });
     }
-    let allowed = |c: char| c.is_alphanumeric() || c == ' ' || c == '-' || APOSTROPHES.contains(&c);
+    let allowed = |c: char| {
+        c.is_alphanumeric()
+            || c == ' '
+            || c == '-'
+            || APOSTROPHES.contains(&c)
+            || is_indic(c)
+            || folds_away(c)
+            || matches!(char_kind(c), CharKind::Ignored)
+    };
     match phrase.chars().find(|&c| !allowed(c)) {
         Some(character) => Err(RiskConfigError::BadPhrase {
             place: place.to_owned(),
@@ -1164,7 +1518,12 @@ fn check_phrase_text(place: &str, index: usize, phrase: &str) -> Result<(), Risk
 }
 
 fn compile_patterns(place: &str, patterns: &[String]) -> Result<Vec<Regex>, RiskConfigError> {
-    let compile = |source: &str| RegexBuilder::new(source).case_insensitive(true).build();
+    // Patterns see folded words, so they are folded too: "chcę" in a pattern matches "chce".
+    let compile = |source: &str| {
+        RegexBuilder::new(&fold_text(source))
+            .case_insensitive(true)
+            .build()
+    };
     patterns
         .iter()
         .enumerate()
@@ -1209,16 +1568,20 @@ mod tests {
         bundled().screen(text)
     }
 
-    const ALL_SIGNALS: [&str; 9] = [
+    const ALL_SIGNALS: [&str; 13] = [
         "command_hallucinations",
+        "emoji_means_of_harm",
         "farewell",
         "harm_to_others",
         "not_safe",
         "overdose_taken",
+        "poison_or_chemical_swallowed",
+        "preparatory_acts",
         "self_harm",
         "suicidal_intent",
         "suicide_plan_or_means",
         "third_party_at_risk",
+        "threat_with_weapon",
     ];
 
     #[test]
@@ -1878,6 +2241,394 @@ mod tests {
         assert_eq!(flags("taken 30 tablets"), ["overdose_taken"]);
         // "2" alone is a number, too small to be an overdose
         assert!(flags("took 2 tablets").is_empty());
+    }
+
+    // ---- new signals and other languages ----------------------------------------------------
+
+    /// Each text flags `signal` (others may flag too).
+    fn assert_flags(signal: &str, texts: &[&str]) {
+        let failures: Vec<String> = texts
+            .iter()
+            .map(|text| (text, flags(text)))
+            .filter(|(_, got)| !got.iter().any(|s| s == signal))
+            .map(|(text, got)| format!("{text:?}: {got:?}"))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "missing {signal}:\n{}",
+            failures.join("\n")
+        );
+    }
+
+    /// No text flags anything.
+    fn assert_quiet(texts: &[&str]) {
+        let failures: Vec<String> = texts
+            .iter()
+            .map(|text| (text, flags(text)))
+            .filter(|(_, got)| !got.is_empty())
+            .map(|(text, got)| format!("{text:?}: {got:?}"))
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "false alarms:\n{}",
+            failures.join("\n")
+        );
+    }
+
+    #[test]
+    fn a_threat_to_others_with_a_weapon_is_a_risk_signal() {
+        assert_flags(
+            "threat_with_weapon",
+            &[
+                "my son has a knife and is threatening to use it",
+                "my husband is waving a knife around",
+                "he pulled a knife on me",
+                "Police: male with knife threatening family at address",
+                "she's holding a kitchen knife and won't put it down",
+                "dad has a hammer and is threatening mum",
+                "I'm going to stab him",
+            ],
+        );
+        assert_quiet(&[
+            "my son is a chef and uses knives all day",
+            "the knife crime in our area scares me",
+            "I cut the vegetables with a sharp knife",
+        ]);
+    }
+
+    #[test]
+    fn preparatory_acts_are_risk_signals() {
+        assert_flags(
+            "preparatory_acts",
+            &[
+                "i've written my goodbye letters",
+                "ive written letters to my kids for after im gone",
+                "sorted my will out today",
+                "i've put my affairs in order",
+                "ive been saying my goodbyes to everyone",
+                "been giving all my stuff away",
+                "I've planned my funeral",
+                "Daughter reports pt has been giving possessions away and has updated will",
+            ],
+        );
+        assert_quiet(&[
+            "i wrote a letter to my MP about the cuts",
+            "i wrote a goodbye card for a colleague who is leaving",
+            "we said goodbye to my nan at the funeral yesterday",
+            "my will is strong, I'll get through this",
+        ]);
+    }
+
+    #[test]
+    fn swallowing_a_household_chemical_is_a_risk_signal() {
+        assert_flags(
+            "poison_or_chemical_swallowed",
+            &[
+                "I drank bleach",
+                "ive swallowed some weedkiller",
+                "my mum has drunk antifreeze",
+                "took rat poison about an hour ago",
+                "I'm going to drink the bleach under the sink",
+                "111 call: caller states she has swallowed bleach",
+                "i just had a mouthful of drain cleaner",
+            ],
+        );
+        assert_quiet(&[
+            "I cleaned the bathroom with bleach today",
+            "I need to buy antifreeze for the car",
+            "I haven't drunk any bleach",
+        ]);
+    }
+
+    #[test]
+    fn emoji_only_risk_messages_are_flagged() {
+        for text in [
+            "💊💊💊",
+            "🔪",
+            "🪢",
+            "⚰️",
+            "🪦",
+            "🩸🩸",
+            "🔫",
+            "💊🍷",
+            "💊😭",
+            "🔪🩸",
+        ] {
+            assert!(
+                flags(text).iter().any(|s| s == "emoji_means_of_harm"),
+                "{text:?}: {:?}",
+                flags(text)
+            );
+        }
+        // distress, laughter, prayer or a jab alone are not a means of harm
+        assert_quiet(&["😭", "😭😭😭", "💔", "💀", "🙏", "💉", "👍🙂"]);
+        // with words, a means emoji still counts alongside distress
+        assert_eq!(flags("💊💊💊 had enough"), ["suicide_plan_or_means"]);
+    }
+
+    #[test]
+    fn polish_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &[
+                "Chcę umrzeć",
+                "chce umrzec",
+                "Chcę się zabić",
+                "nie chce juz zyc",
+            ],
+        );
+        assert_flags(
+            "overdose_taken",
+            &["Wziąłem 30 tabletek", "wzielam wszystkie tabletki"],
+        );
+        assert_flags("self_harm", &["Tnę się znowu", "Zrobiłem sobie krzywdę"]);
+        assert_flags(
+            "threat_with_weapon",
+            &["Mój syn ma nóż i grozi, że go użyje"],
+        );
+        assert_flags("suicidal_intent", &["nie wiem czy się nie zabiję"]);
+        assert_quiet(&[
+            "Nie chcę się zabić",
+            "nie chce umrzec, chce pomocy",
+            "Nigdy bym sobie nie zrobił krzywdy",
+            "Nie mam myśli samobójczych",
+            "Pacjent zaprzecza myślom samobójczym",
+            "Kroję warzywa nożem",
+        ]);
+    }
+
+    #[test]
+    fn romanian_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &["Vreau să mor", "vreau sa mor", "ma gandesc la sinucidere"],
+        );
+        assert_flags("overdose_taken", &["Am luat 30 de pastile"]);
+        assert_flags(
+            "self_harm",
+            &[
+                "M-am tăiat din nou",
+                "M-am tăiat din nou".replace('ă', "a").as_str(),
+            ],
+        );
+        assert_flags("poison_or_chemical_swallowed", &["Am băut clor"]);
+        assert_quiet(&[
+            "Nu vreau să mor",
+            "nu vreau sa ma sinucid, vreau ajutor",
+            "Nu am gânduri de sinucidere",
+            "Nu m-aș răni niciodată",
+            "mor de râs",
+        ]);
+    }
+
+    #[test]
+    fn portuguese_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &["Quero morrer", "Vou me matar", "penso em suicidio"],
+        );
+        assert_flags("overdose_taken", &["Tomei 30 comprimidos"]);
+        assert_flags(
+            "poison_or_chemical_swallowed",
+            &["Bebi lixívia", "bebi agua sanitaria"],
+        );
+        assert_flags(
+            "threat_with_weapon",
+            &["Meu filho tem uma faca e está ameaçando usar"],
+        );
+        assert_quiet(&[
+            "Não quero morrer, quero ajuda",
+            "nao vou me matar",
+            "Nunca me machucaria",
+            "Não tenho pensamentos suicidas",
+            "morri de rir",
+        ]);
+    }
+
+    #[test]
+    fn arabic_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &["أريد أن أموت", "اريد ان اموت", "بدي موت", "سأقتل نفسي"],
+        );
+        // tashkeel and tatweel make no difference
+        assert_flags("suicidal_intent", &["أُرِيدُ أَنْ أَمُوتَ", "أريـــد أن أموت"]);
+        assert_flags("overdose_taken", &["أخذت ٣٠ حبة"]);
+        assert_flags("threat_with_weapon", &["زوجي يهددني بالسكين"]);
+        assert_quiet(&[
+            "لا أريد أن أموت، أريد المساعدة",
+            "لن أقتل نفسي",
+            "ليس لدي أفكار انتحارية",
+            "قطعت الخضار بالسكين",
+        ]);
+    }
+
+    #[test]
+    fn urdu_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &["میں مرنا چاہتا ہوں", "میں خودکشی کرنا چاہتا ہوں"],
+        );
+        // typed with Arabic yeh, kaf and heh it reads the same
+        assert_flags("suicidal_intent", &["ميں خودكشي كرنا چاهتا هوں"]);
+        assert_flags("overdose_taken", &["میں نے ۳۰ گولیاں کھا لی ہیں"]);
+        assert_flags("poison_or_chemical_swallowed", &["میں نے بلیچ پی لیا"]);
+        // "not" after what it negates
+        assert_quiet(&[
+            "میں خودکشی نہیں کروں گا",
+            "میرے خودکشی کے کوئی خیالات نہیں ہیں",
+            "میں مرنا نہیں چاہتا، مدد چاہتا ہوں",
+            "مجھے مدد چاہیے",
+        ]);
+        // unsure: flag
+        assert_flags("self_harm", &["پتہ نہیں میں خود کو نقصان پہنچاؤں یا نہیں"]);
+    }
+
+    #[test]
+    fn roman_urdu_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &[
+                "main marna chahta hoon",
+                "mjhe marna h",
+                "mai khudkshi krna chahta hu",
+            ],
+        );
+        assert_flags("overdose_taken", &["maine 30 goliyan kha li hain"]);
+        assert_flags(
+            "threat_with_weapon",
+            &["mere bete ke paas chaaku hai aur dhamki de raha hai"],
+        );
+        assert_quiet(&[
+            "main khudkushi nahi karunga",
+            "main marna nahi chahta, madad chahta hoon",
+            "mere khudkushi ke koi khayalat nahi hain",
+            "mujhe madad chahiye",
+        ]);
+    }
+
+    #[test]
+    fn punjabi_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &["ਮੈਂ ਮਰਨਾ ਚਾਹੁੰਦਾ ਹਾਂ", "ਮੈਂ ਖੁਦਕੁਸ਼ੀ ਕਰਨਾ ਚਾਹੁੰਦਾ ਹਾਂ"],
+        );
+        // nukta, tippi and bindi left out read the same
+        assert_flags("suicidal_intent", &["ਮੈ ਖੁਦਕੁਸੀ ਕਰਨੀ ਚਾਹੁਦਾ ਹਾ"]);
+        assert_flags("overdose_taken", &["ਮੈਂ 30 ਗੋਲੀਆਂ ਖਾ ਲਈਆਂ ਹਨ"]);
+        assert_quiet(&[
+            "ਮੈਂ ਖੁਦਕੁਸ਼ੀ ਨਹੀਂ ਕਰਾਂਗਾ",
+            "ਮੈਨੂੰ ਖੁਦਕੁਸ਼ੀ ਦੇ ਕੋਈ ਵਿਚਾਰ ਨਹੀਂ ਹਨ",
+            "ਮੈਨੂੰ ਮਦਦ ਚਾਹੀਦੀ ਹੈ",
+        ]);
+    }
+
+    #[test]
+    fn bengali_risk_texts_are_flagged_and_negations_are_not() {
+        assert_flags(
+            "suicidal_intent",
+            &["আমি মরতে চাই", "আমি আত্মহত্যা করব", "আমি আত্নহত্যা করবো"],
+        );
+        // Bengali digits joined to a counter word still read as a number
+        assert_flags("overdose_taken", &["আমি ৩০টা ওষুধ খেয়েছি"]);
+        assert_flags("poison_or_chemical_swallowed", &["আমার ছেলে কীটনাশক খেয়েছে"]);
+        assert_quiet(&[
+            "আমি মরতে চাই না, সাহায্য চাই",
+            "আমি আত্মহত্যা করব না",
+            "আমার আত্মহত্যার কোনো চিন্তা নেই",
+            "মাথাব্যথার জন্য দুটো ওষুধ খেয়েছি",
+        ]);
+        assert_flags("self_harm", &["জানি না আমি নিজের ক্ষতি করব কি না"]);
+    }
+
+    #[test]
+    fn accents_are_optional_and_both_romanian_forms_match() {
+        for (with, without) in [
+            ("Chcę się zabić", "chce sie zabic"),
+            ("Mă gândesc să mă omor", "ma gandesc sa ma omor"),
+            ("Não quero mais viver", "nao quero mais viver"),
+        ] {
+            assert!(!flags(with).is_empty(), "{with:?}");
+            assert_eq!(flags(with), flags(without), "{with:?} vs {without:?}");
+        }
+        // Romanian s and t with a comma (ș ț) or a cedilla (ş ţ)
+        assert_eq!(
+            flags("mă gândesc la sinucidere"),
+            flags("mă gândesc la sinucidere".replace('ș', "ş").as_str())
+        );
+        assert_eq!(flags("Nu sunt în siguranță"), flags("Nu sunt în siguranţă"));
+        assert_eq!(flags("Nu sunt în siguranță"), ["not_safe"]);
+    }
+
+    /// Each phrase of every language section, texted on its own, raises its own signal.
+    #[test]
+    fn every_language_phrase_flags_its_own_signal() {
+        let file: RulesFile = toml::from_str(BUNDLED_RULES).expect("bundled file parses");
+        assert!(file.languages.len() >= 8);
+        for (code, language) in &file.languages {
+            assert!(
+                language.review.contains("interpreting service"),
+                "languages.{code} must say who reviews it"
+            );
+            for (name, signal) in &language.signals {
+                for phrase in &signal.phrases {
+                    assert!(
+                        flags(phrase).contains(name),
+                        "languages.{code}: {phrase:?} does not flag {name}: {:?}",
+                        flags(phrase)
+                    );
+                }
+            }
+        }
+        assert!(
+            BUNDLED_RULES
+                .contains("MACHINE-DRAFTED, FOR REVIEW BY THE TRUST'S INTERPRETING SERVICE")
+        );
+    }
+
+    #[test]
+    fn language_sections_are_checked_like_the_rest() {
+        let with = |section: &str| format!("{MINIMAL}\n{section}");
+        let cases = [
+            (
+                with("[languages.pl]\nname = \"Polish\"\nreview = \" \"\n"),
+                "review",
+            ),
+            (
+                with(
+                    "[languages.pl]\nname = \"Polish\"\nreview = \"x\"\n[languages.pl.signals.no_such]\nphrases = [\"a\"]\n",
+                ),
+                "no_such",
+            ),
+            (
+                with("[languages.\"p l\"]\nname = \"Polish\"\nreview = \"x\"\n"),
+                "p l",
+            ),
+            (
+                with("[languages.pl]\nname = \"Polish\"\nreview = \"x\"\ncolour = 1\n"),
+                "colour",
+            ),
+            (
+                with(
+                    "[languages.pl]\nname = \"Polish\"\nreview = \"x\"\n[languages.pl.signals.self_harm]\npatterns = ['(tne']\n",
+                ),
+                "languages.pl.signals.self_harm.patterns",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = load_error(&text);
+            assert!(
+                message.contains(expected),
+                "{expected:?} not in {message:?}"
+            );
+        }
+        let screen = RiskScreen::from_toml(&with(
+            "[languages.pl]\nname = \"Polish\"\nreview = \"x\"\nnegation_cues = [\"nie\"]\n\
+             [languages.pl.signals.self_harm]\nphrases = [\"tnę się\"]\n",
+        ))
+        .expect("loads");
+        assert_eq!(screen.screen("tne sie"), ["self_harm"]);
+        assert!(screen.screen("nie tnę się").is_empty());
     }
 
     // ---- rules file errors ------------------------------------------------------------------
