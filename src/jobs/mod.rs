@@ -14,6 +14,8 @@ use apalis::prelude::{BackendExt, Monitor, WorkerBuilder, WorkerBuilderExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Delivery, Pool, ReminderJob, queues};
+
+pub mod poll;
 use delivery::DeliveryContext;
 use reminders::ReminderContext;
 
@@ -45,7 +47,7 @@ macro_rules! run_queue {
                                     .missed_heartbeats(MISSED_HEARTBEATS as usize),
                             );
                         WorkerBuilder::new(format!("{}-{restarts}", $name))
-                            .backend(storage.poll_with_interval($poll))
+                            .backend(storage.poll_with_strategy(poll::Tick::every($poll)))
                             .data($ctx.clone())
                             .concurrency(CONCURRENCY)
                             .catch_panic()
@@ -68,7 +70,7 @@ macro_rules! run_queue {
                                     .missed_heartbeats(MISSED_HEARTBEATS as usize),
                             );
                         WorkerBuilder::new(format!("{}-{restarts}", $name))
-                            .backend(storage.poll_with_interval($poll))
+                            .backend(storage.poll_with_strategy(poll::Tick::every($poll)))
                             .data($ctx.clone())
                             .concurrency(CONCURRENCY)
                             .catch_panic()

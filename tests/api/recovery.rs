@@ -32,6 +32,37 @@ fn kill_mid_job(engine: &Engine) -> [&'static str; 3] {
     }
 }
 
+/// Waits until every delivery job is recorded as done.
+async fn wait_until_done(engine: &Engine, url: &str) {
+    for _ in 0..200 {
+        let pending: i64 = match engine {
+            Engine::Sqlite => {
+                let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM Jobs WHERE job_type = 'deliveries' AND status <> 'Done'",
+                )
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+            }
+            Engine::Postgres(_) => {
+                let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'deliveries' AND status <> 'Done'",
+                )
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+            }
+        };
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the delivery job was never recorded as done");
+}
+
 async fn a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_sweep(engine: Engine) {
     // The queue's own heartbeat (a minute here) cannot rescue the job within the test: only
     // the sweep can, as when a gateway is restarted again before a heartbeat comes round.
@@ -56,6 +87,10 @@ async fn a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_swe
     app.twilio.wait_for(1).await;
     app.wait_for_messages(id, |m| m.iter().any(|m| m["status"] == "sent"))
         .await;
+
+    // The queue records the job's result a moment after the handler returns; staging the
+    // kill before that lands would let the late result overwrite it.
+    wait_until_done(&engine, app.database_url()).await;
 
     // The process that held the job is gone: the job and its text are stranded mid-send.
     let statements = kill_mid_job(&engine);
