@@ -320,6 +320,10 @@ async fn bench() {
         ("CRHT_DATABASE_URL", database.clone()),
         ("CRHT_PUBLIC_URL", base),
         ("CRHT_SMS_PROVIDER", "twilio".into()),
+        (
+            "CRHT_TEAMS_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/teams.toml").into(),
+        ),
         ("CRHT_TWILIO_ACCOUNT_SID", "ACbench".into()),
         ("CRHT_TWILIO_AUTH_TOKEN", "bench-token".into()),
         ("CRHT_TWILIO_API_BASE", provider),

@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Check the configuration: settings, teams, risk signals and templates.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Risk screening: how the risk-signal rules do on a labelled set of texts.
     Risk {
         #[command(subcommand)]
@@ -53,6 +58,13 @@ enum Command {
         #[arg(long)]
         url: Option<url::Url>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load and validate everything `serve` would; print a summary (never a secret or a
+    /// number in full); exit non-zero on any problem.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +153,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await?;
             println!("{token}");
             eprintln!("token `{name}` ({role}) created; it is shown only this once");
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let report = crht_gateway::config_check::check(&config);
+            print!("{}", report.render());
+            anyhow::ensure!(report.is_ok(), "the configuration has problems");
             Ok(())
         }
         Command::Risk {

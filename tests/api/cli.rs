@@ -39,6 +39,10 @@ impl Gateway {
             ("CRHT_BIND".to_owned(), format!("127.0.0.1:{port}")),
             ("CRHT_PUBLIC_URL".to_owned(), base.clone()),
             ("CRHT_SMS_PROVIDER".to_owned(), "twilio".to_owned()),
+            (
+                "CRHT_TEAMS_FILE".to_owned(),
+                crate::helpers::TEAMS_FILE.to_owned(),
+            ),
             ("CRHT_TWILIO_ACCOUNT_SID".to_owned(), ACCOUNT_SID.to_owned()),
             ("CRHT_TWILIO_AUTH_TOKEN".to_owned(), AUTH_TOKEN.to_owned()),
             ("CRHT_TWILIO_API_BASE".to_owned(), twilio.base.clone()),
@@ -182,8 +186,8 @@ async fn safety_rule_6_no_phone_number_or_message_body_is_written_to_the_logs() 
         "7911123456",
         "07911 123456",
         "7911 123456",
-        "7911100011",
-        "7911100012",
+        "7911200011",
+        "7911200012",
     ] {
         assert!(
             !log.contains(raw),

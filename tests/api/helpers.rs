@@ -22,6 +22,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub const AUTH_TOKEN: &str = "test-auth-token-0123456789abcdef";
+/// Teams with confirmed on-call numbers (07911 2000xx) for every test gateway.
+pub const TEAMS_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/teams.toml");
 pub const ACCOUNT_SID: &str = "ACtest0000000000000000000000000000";
 
 #[derive(Debug, Clone)]
@@ -319,6 +321,8 @@ pub async fn spawn_app_with(engine: Engine, tweak: Tweak, manual_clock: bool) ->
         // Reminders must not wait for the night to pass when the suite runs late; the
         // quiet-hours tests set their own.
         ("CRHT_QUIET_HOURS", "off".to_owned()),
+        // The shipped example's numbers stop a real provider from starting (safety rule 10).
+        ("CRHT_TEAMS_FILE", TEAMS_FILE.to_owned()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
     let mut config = Config::load(None, env).expect("test config loads");

@@ -1181,7 +1181,7 @@ async fn other_patient_texts_go_to_the_inbox_after_risk_screening(engine: Engine
     assert!(!patient["risk_signals"].as_array().unwrap().is_empty());
     // On-call for the patient's team (Leeds) is alerted — no name, no words.
     let sent = app.twilio.wait_for(2).await;
-    assert!(sent.iter().all(|s| s.to.starts_with("+4479111000")
+    assert!(sent.iter().all(|s| s.to.starts_with("+4479112000")
         && !s.body.contains("Sam")
         && !s.body.contains("end my life")));
     app.stop().await;
@@ -1220,14 +1220,14 @@ async fn an_urgent_referral_not_acknowledged_escalates_on_time(engine: Engine) {
     again.sort();
     assert_eq!(
         again,
-        ["+447911100001", "+447911100002"],
+        ["+447911200001", "+447911200002"],
         "on-call again (default team)"
     );
 
     app.advance(TimeDelta::minutes(15));
     app.app.sweep().await.unwrap();
     let sent = app.twilio.wait_for(7).await;
-    assert_eq!(sent[6].to, "+447911100009", "then the escalation number");
+    assert_eq!(sent[6].to, "+447911200009", "then the escalation number");
     app.advance(TimeDelta::minutes(60));
     app.app.sweep().await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -84,7 +84,7 @@ async fn safety_rule_2_a_risk_text_gets_999_at_once_is_flagged_urgent_and_alerts
     let sent = app.twilio.wait_for(2).await;
     let mut to: Vec<_> = sent.iter().map(|s| s.to.clone()).collect();
     to.sort();
-    assert_eq!(to, ["+447911100011", "+447911100012"]);
+    assert_eq!(to, ["+447911200011", "+447911200012"]);
     for alert in &sent {
         assert!(
             alert.authorised,
@@ -244,7 +244,7 @@ async fn safety_rule_3_not_safe_or_not_sure_right_now_is_urgent(engine: Engine) 
     }
     // Wakefield has one on-call number: one alert per urgent referral.
     let sent = app.twilio.wait_for(2).await;
-    assert!(sent.iter().all(|s| s.to == "+447911100031"));
+    assert!(sent.iter().all(|s| s.to == "+447911200031"));
     app.stop().await;
 }
 

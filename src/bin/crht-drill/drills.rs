@@ -51,6 +51,9 @@ fn run_dir(drill: &str, engine: Engine) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// The teams the drills run with (the test suite's).
+const TEAMS_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/teams.toml");
+
 fn gateway_env(db_url: &str, port: u16, provider: &Provider, rate: u32) -> Vec<(String, String)> {
     [
         ("CRHT_DATABASE_URL", db_url.to_owned()),
@@ -58,6 +61,8 @@ fn gateway_env(db_url: &str, port: u16, provider: &Provider, rate: u32) -> Vec<(
         ("CRHT_PUBLIC_URL", format!("http://127.0.0.1:{port}")),
         ("CRHT_REFERRAL_NUMBER", REFERRAL_NUMBER.to_owned()),
         ("CRHT_SMS_PROVIDER", "twilio".to_owned()),
+        // Confirmed on-call numbers: the shipped example's stop a real provider starting.
+        ("CRHT_TEAMS_FILE", TEAMS_FILE.to_owned()),
         ("CRHT_TWILIO_ACCOUNT_SID", ACCOUNT_SID.to_owned()),
         ("CRHT_TWILIO_AUTH_TOKEN", AUTH_TOKEN.to_owned()),
         ("CRHT_TWILIO_API_BASE", provider.base_url.clone()),

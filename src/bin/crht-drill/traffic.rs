@@ -330,6 +330,8 @@ pub async fn book_patients(
                 json!({
                     "name": format!("Drill Patient {n}"),
                     "mobile": phone,
+                    // A request retried across a kill may register the same patient twice.
+                    "shared_mobile": true,
                     "landline": format!("+44113496{:04}", n % 10_000),
                     "address": {"lines": ["1 Drill Street", "Leeds"], "postcode": "LS1 4DY"},
                     "contact_preferences": {

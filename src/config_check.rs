@@ -1,0 +1,201 @@
+//! What `serve` and `config check` load besides the settings themselves (the teams, the risk
+//! signals, the wording and templates), and what stops a gateway from going live: on-call
+//! numbers nobody has confirmed (safety rule 10).
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+
+use crate::config::{Config, SmsProviderKind};
+use crate::conversation::wording::Wording;
+use crate::domain::phone::PhoneNumber;
+use crate::domain::teams::Teams;
+use crate::risk::RiskScreen;
+use crate::templates::Templates;
+
+/// The teams file in use, as a person would name it in a message.
+pub fn teams_source(config: &Config) -> String {
+    match &config.teams_file {
+        Some(path) => format!("the teams file {}", path.display()),
+        None => "the bundled example teams file (config/teams.toml; set CRHT_TEAMS_FILE)".into(),
+    }
+}
+
+pub fn load_teams(config: &Config) -> anyhow::Result<Teams> {
+    match &config.teams_file {
+        Some(path) => Teams::from_toml(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the teams file {}", path.display()))?,
+        )
+        .with_context(|| format!("the teams file {} is not valid", path.display())),
+        None => Ok(Teams::bundled()),
+    }
+}
+
+pub fn load_risk(config: &Config) -> anyhow::Result<RiskScreen> {
+    match &config.risk_signals_file {
+        Some(path) => RiskScreen::from_toml(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the risk signals file {}", path.display()))?,
+        )
+        .with_context(|| format!("the risk signals file {} is not valid", path.display())),
+        None => Ok(RiskScreen::bundled()),
+    }
+}
+
+/// Teams whose on-call or escalation numbers nobody has confirmed: every team while the file
+/// says `placeholder_numbers = true`, else each team that still lists a number from the
+/// shipped example (a copy of the example with the flag deleted but the numbers kept).
+pub fn teams_with_placeholder_numbers(teams: &Teams) -> Vec<String> {
+    if teams.has_placeholder_numbers() {
+        return teams.all().iter().map(|t| t.id.clone()).collect();
+    }
+    let example: BTreeSet<PhoneNumber> = Teams::bundled()
+        .all()
+        .iter()
+        .flat_map(|t| t.on_call.iter().chain(&t.escalation).cloned())
+        .collect();
+    teams
+        .all()
+        .iter()
+        .filter(|t| {
+            t.on_call
+                .iter()
+                .chain(&t.escalation)
+                .any(|n| example.contains(n))
+        })
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+/// Why the gateway must not text on-call from these teams, naming the file and the teams.
+pub fn placeholder_message(config: &Config, team_ids: &[String]) -> String {
+    format!(
+        "{} still holds the example on-call numbers (team{} {}): urgent alerts about people in \
+         crisis would go to numbers nobody has confirmed. Put the teams' real on-call and \
+         escalation numbers in a teams file of your own, delete `placeholder_numbers = true`, \
+         and set CRHT_TEAMS_FILE to it",
+        teams_source(config),
+        if team_ids.len() == 1 { "" } else { "s" },
+        team_ids.join(", ")
+    )
+}
+
+/// The outcome of `crht-gateway config check`.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// What was loaded, one line each; never a secret or a number in full.
+    pub summary: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Each one stops `serve` (or would send alerts to the wrong people).
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for line in &self.summary {
+            let _ = writeln!(out, "{line}");
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "warning: {warning}");
+        }
+        for problem in &self.problems {
+            let _ = writeln!(out, "problem: {problem}");
+        }
+        let _ = writeln!(
+            out,
+            "{}",
+            if self.is_ok() {
+                "configuration OK".to_owned()
+            } else {
+                format!(
+                    "{} problem(s): the gateway must not serve",
+                    self.problems.len()
+                )
+            }
+        );
+        out
+    }
+}
+
+/// Loads and validates everything `serve` would, without opening the database or a port.
+pub fn check(config: &Config) -> Report {
+    let mut report = Report::default();
+    let engine = if config.database_url.is_postgres() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    report.summary.push(format!("database: {engine}"));
+    report.summary.push(format!(
+        "sms provider: {}",
+        match config.sms_provider {
+            SmsProviderKind::Outbox => "outbox (texts are recorded, nothing is sent)",
+            SmsProviderKind::Twilio => "twilio",
+        }
+    ));
+    report.summary.push(format!(
+        "referral number: {}",
+        config.referral_number.masked()
+    ));
+    if let Err(error) = config.check_for_serving() {
+        report.problems.push(error.to_string());
+    }
+
+    match load_teams(config) {
+        Ok(teams) => {
+            report.summary.push(format!(
+                "teams: {} from {} (default: {})",
+                teams.all().len(),
+                teams_source(config),
+                teams.default_team().id
+            ));
+            for team in teams.all() {
+                let masked: Vec<String> = team.on_call.iter().map(PhoneNumber::masked).collect();
+                report.summary.push(format!(
+                    "  {}: {} on-call ({}), {} escalation",
+                    team.id,
+                    team.on_call.len(),
+                    masked.join(", "),
+                    team.escalation.len()
+                ));
+            }
+            let placeholders = teams_with_placeholder_numbers(&teams);
+            if !placeholders.is_empty() {
+                let message = placeholder_message(config, &placeholders);
+                match config.sms_provider {
+                    SmsProviderKind::Twilio => report.problems.push(message),
+                    SmsProviderKind::Outbox => report.warnings.push(message),
+                }
+            }
+        }
+        Err(error) => report.problems.push(format!("{error:#}")),
+    }
+    match load_risk(config) {
+        Ok(risk) => report.summary.push(format!(
+            "risk signals: {} from {}",
+            risk.signal_names().len(),
+            config.risk_signals_file.as_ref().map_or_else(
+                || "the bundled file (config/risk-signals.toml)".to_owned(),
+                |p| p.display().to_string()
+            )
+        )),
+        Err(error) => report.problems.push(format!("{error:#}")),
+    }
+    // Embedded in the binary and checked by its tests; loading them here proves this build's.
+    match std::panic::catch_unwind(|| (Templates::bundled().names().len(), Wording::english())) {
+        Ok((count, _)) => report.summary.push(format!(
+            "message templates: {count}, conversation wording: English"
+        )),
+        Err(_) => report
+            .problems
+            .push("the embedded message templates do not load".to_owned()),
+    }
+    report
+}
