@@ -7,6 +7,7 @@
 pub mod channels;
 pub mod clock;
 pub mod config;
+pub mod config_check;
 pub mod conversation;
 pub mod domain;
 pub mod http;
@@ -33,14 +34,12 @@ use channels::sms::{Outbox, SmsProvider};
 use clock::Clock;
 use config::{Config, SmsProviderKind};
 use conversation::wording::Wording;
-use domain::teams::Teams;
 use intake::Intake;
 use jobs::Workers;
 use jobs::delivery::{DeliveryContext, Pace};
 use jobs::reminders::ReminderContext;
 use metrics::Metrics;
 use outbound::Outbound;
-use risk::RiskScreen;
 use store::{AuditEntry, Store};
 use templates::Templates;
 
@@ -68,23 +67,17 @@ impl App {
     /// Connects, migrates and loads everything the gateway needs; fails with a clear message
     /// on bad configuration before anything starts.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let teams = match &config.teams_file {
-            Some(path) => Teams::from_toml(
-                &std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the teams file {}", path.display()))?,
-            )
-            .with_context(|| format!("the teams file {} is not valid", path.display()))?,
-            None => Teams::bundled(),
-        };
-        let risk = match &config.risk_signals_file {
-            Some(path) => {
-                RiskScreen::from_toml(&std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read the risk signals file {}", path.display())
-                })?)
-                .with_context(|| format!("the risk signals file {} is not valid", path.display()))?
+        let teams = config_check::load_teams(&config)?;
+        let risk = config_check::load_risk(&config)?;
+        // Safety rule 10: no on-call alert to a number nobody has confirmed.
+        let placeholders = config_check::teams_with_placeholder_numbers(&teams);
+        if !placeholders.is_empty() {
+            let message = config_check::placeholder_message(&config, &placeholders);
+            match config.sms_provider {
+                SmsProviderKind::Twilio => anyhow::bail!("refusing to start: {message}"),
+                SmsProviderKind::Outbox => tracing::warn!("{message}"),
             }
-            None => RiskScreen::bundled(),
-        };
+        }
         let (store, pool) = store::connect(&config.database_url)
             .await
             .with_context(|| {
@@ -264,18 +257,7 @@ impl App {
         }
         // Safety rule 8: a patient's risk is followed up the same way. The alert names the
         // team only, never the patient, their number or their words.
-        const PATIENT_ESCALATION: &str = "on_call_escalation_patient";
-        let wording = if app
-            .intake
-            .wording
-            .try_render(PATIENT_ESCALATION, &Default::default())
-            .is_ok()
-        {
-            PATIENT_ESCALATION
-        } else {
-            // Wording without the entry yet: the first alert's words, sent again.
-            "on_call_alert_patient"
-        };
+        let wording = "on_call_escalation_patient";
         for record in app.store.unacknowledged_urgent_patients().await? {
             let Some(urgent_at) = record.episode.urgent_at else {
                 continue;

@@ -495,6 +495,14 @@ impl Typesetter {
                 }
                 '\n' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}' => '\n',
                 '\t' => ' ',
+                // Hangul fillers are default-ignorable by Unicode, yet the shaper draws them
+                // as the missing glyph: blank, so a space.
+                '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => ' ',
+                // A direction override in a name would print the rest of the line reversed.
+                c if crate::domain::text::is_direction_control(c) => continue,
+                // Format characters the shaper draws as the missing glyph instead of hiding
+                // (found by the exhaustive test below); they show nothing in any case.
+                '\u{180F}' | '\u{1BCA0}'..='\u{1BCA3}' => continue,
                 c if is_default_ignorable(c) => c,
                 c if self.has_glyph(c) => c,
                 c if c.is_whitespace() => ' ',
@@ -1083,6 +1091,51 @@ mod tests {
             typesetter.sanitize("a\u{200D}b\u{200F}"),
             "a\u{200D}b\u{200F}"
         );
+    }
+
+    #[test]
+    fn direction_overrides_in_names_and_addresses_are_not_printed() {
+        let typesetter = Typesetter::new().unwrap();
+        assert_eq!(
+            typesetter.sanitize("Sam \u{202E}Smith\u{202C}, \u{2067}1 High St\u{2069}"),
+            "Sam Smith, 1 High St"
+        );
+        let letter = Letter {
+            recipient: "Sam \u{202E}Smith".into(),
+            ..sample_letter(false)
+        };
+        let text = words(&extract(&render_pdf(&letter).unwrap()));
+        assert!(text.contains("Sam Smith"), "{text}");
+    }
+
+    #[test]
+    fn no_format_character_kept_by_the_sanitiser_shapes_to_the_missing_glyph() {
+        // Every default-ignorable code point, one by one and between letters: what the
+        // sanitiser keeps must be hidden by the shaper, never drawn as the missing glyph.
+        let typesetter = Typesetter::new().unwrap();
+        let drawn_missing: Vec<String> = (0..=0x10FFFF_u32)
+            .filter_map(char::from_u32)
+            .filter(|&c| is_default_ignorable(c))
+            .filter(|&c| {
+                let clean = typesetter.sanitize(&format!("a{c}b"));
+                typesetter
+                    .shape(&clean, None)
+                    .iter()
+                    .any(|glyph| glyph.glyph_id == GlyphId::new(0))
+            })
+            .map(|c| format!("U+{:04X}", u32::from(c)))
+            .collect();
+        assert!(drawn_missing.is_empty(), "{drawn_missing:?}");
+    }
+
+    #[test]
+    fn hangul_fillers_never_shape_to_the_missing_glyph() {
+        // U+FFA0 was the property test's failing input: kept as "ignorable", drawn as .notdef.
+        let typesetter = Typesetter::new().unwrap();
+        let clean = typesetter.sanitize("a\u{FFA0}b\u{3164}c\u{115F}\u{1160}");
+        assert_eq!(clean, "a b c  ");
+        let glyphs = typesetter.shape(&clean, None);
+        assert!(glyphs.iter().all(|glyph| glyph.glyph_id != GlyphId::new(0)));
     }
 
     #[test]

@@ -9,3 +9,4 @@ pub mod referral;
 pub mod role;
 pub mod schedule;
 pub mod teams;
+pub mod text;

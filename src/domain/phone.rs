@@ -62,14 +62,56 @@ impl PhoneNumber {
         Ok(Self(number.format().mode(Mode::E164).to_string()))
     }
 
-    /// The full number, for the provider and the store only — never for logs.
+    /// The sender of a signed inbound text, never refused (safety rule 7): the provider's
+    /// signature is its word that a person sent it, and libphonenumber's metadata lags behind
+    /// real numbering (new UK mobile ranges, ported, foreign and satellite numbers). A valid
+    /// number, or one that is merely possible (a known country code and a plausible length),
+    /// is normalised to E.164; anything else (an alphanumeric sender, a short code) is kept as
+    /// given, less control characters. No sender at all gets a key of its own from the
+    /// message id, so two such texts never share a conversation.
+    pub fn from_sender(raw: Option<&str>, message_id: &str) -> Self {
+        let raw = raw.unwrap_or_default();
+        if let Ok(valid) = Self::parse(raw) {
+            return valid;
+        }
+        if let Some(possible) = possible_e164(raw) {
+            return Self(possible);
+        }
+        let kept: String = raw
+            .trim()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_INPUT_CHARS)
+            .collect();
+        if kept.is_empty() {
+            let id: String = message_id.chars().filter(|c| !c.is_control()).collect();
+            Self(format!("unknown:{id}"))
+        } else {
+            Self(kept)
+        }
+    }
+
+    /// The full number, for the provider and the store only — never for logs. (For an
+    /// unlisted sender kept as given, the sender as given.)
     pub fn e164(&self) -> &str {
         &self.0
+    }
+
+    /// True when the number is in E.164 form (`+` and digits), as every number staff enter
+    /// and most senders are.
+    pub fn is_e164(&self) -> bool {
+        self.0
+            .strip_prefix('+')
+            .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// "+44 7*** ***111": country calling code, first digit of the national number, stars,
     /// last three digits. Enough for staff to tell two numbers apart, too little to call one.
     pub fn masked(&self) -> String {
+        if !self.is_e164() {
+            let digits: String = self.0.chars().filter_map(ascii_digit).collect();
+            return mask_digits_only(&digits);
+        }
         let digits = self.0.trim_start_matches('+');
         match split_country_code(digits) {
             Some((code, national)) => format!("+{code} {}", mask_national(national)),
@@ -163,6 +205,48 @@ pub fn mask_raw(raw: &str) -> String {
         Some((code, rest)) if rest.len() >= 4 => format!("+{code} {}", mask_digits_only(rest)),
         _ => mask_digits_only(&digits),
     }
+}
+
+/// E.164 for text that parses as a possible number: a country calling code libphonenumber
+/// knows and a national number of a length that country uses, even where the metadata does
+/// not list the range.
+fn possible_e164(raw: &str) -> Option<String> {
+    let cleaned = clean_number_text(raw).ok()?;
+    // The parser keeps a national "0" it cannot match to a listed range; a UK number in
+    // national form is "+44" and the rest.
+    let international = match cleaned
+        .strip_prefix('+')
+        .or_else(|| cleaned.strip_prefix("00"))
+    {
+        Some(rest) => format!("+{rest}"),
+        None => format!("+44{}", cleaned.strip_prefix('0')?),
+    };
+    let number = phonenumber::parse(None, international).ok()?;
+    let e164 = number.format().mode(Mode::E164).to_string();
+    let digits = e164.strip_prefix('+')?;
+    if digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (code, national) = split_country_code(digits)?;
+    let length = u16::try_from(national.len()).ok()?;
+    let code: u16 = code.parse().ok()?;
+    // The metadata keeps lengths per kind of number (mobile, fixed line, …), not overall.
+    let possible = DATABASE.by_code(&code)?.iter().any(|region| {
+        let kinds = region.descriptors();
+        [
+            kinds.general(),
+            kinds.mobile().unwrap_or(kinds.general()),
+            kinds.fixed_line().unwrap_or(kinds.general()),
+            kinds.voip().unwrap_or(kinds.general()),
+            kinds.personal_number().unwrap_or(kinds.general()),
+            kinds.pager().unwrap_or(kinds.general()),
+            kinds.uan().unwrap_or(kinds.general()),
+            kinds.toll_free().unwrap_or(kinds.general()),
+        ]
+        .iter()
+        .any(|kind| kind.possible_length().contains(&length))
+    });
+    possible.then_some(e164)
 }
 
 /// Checks the characters and turns every digit into ASCII before libphonenumber sees the text;
@@ -280,6 +364,39 @@ mod tests {
                 "input {input:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_sender_is_never_refused_and_is_e164_when_it_is_a_possible_number() {
+        // 07911 3xx is a real UK mobile range libphonenumber does not list.
+        assert!(PhoneNumber::parse("+447911300123").is_err());
+        let unlisted = PhoneNumber::from_sender(Some("+447911300123"), "SM1");
+        assert_eq!(unlisted.e164(), "+447911300123");
+        assert_eq!(unlisted.masked(), "+44 7*** ***123");
+        assert_eq!(
+            PhoneNumber::from_sender(Some("07911 300123"), "SM1").e164(),
+            "+447911300123"
+        );
+        // A valid number is as `parse` gives it.
+        assert_eq!(
+            PhoneNumber::from_sender(Some("+44 7911 123456"), "SM1").e164(),
+            "+447911123456"
+        );
+        // A satellite number (Iridium, +881 6…) and an alphanumeric sender are kept as given.
+        assert_eq!(
+            PhoneNumber::from_sender(Some("+881631234567"), "SM1").e164(),
+            "+881631234567"
+        );
+        let named = PhoneNumber::from_sender(Some("CarerLine\u{0}"), "SM1");
+        assert_eq!(named.e164(), "CarerLine");
+        assert_eq!(named.masked(), "*** ***");
+        // No sender at all: a key of its own.
+        assert_eq!(PhoneNumber::from_sender(None, "SM9").e164(), "unknown:SM9");
+        assert_eq!(
+            PhoneNumber::from_sender(Some("  "), "SM8").e164(),
+            "unknown:SM8"
+        );
+        assert!(!PhoneNumber::from_sender(Some("12345"), "SM7").is_e164());
     }
 
     #[test]

@@ -121,6 +121,17 @@ pub trait Store:
 {
     fn engine(&self) -> &'static str;
 
+    /// Text as this engine can hold it: as received, except U+0000, which PostgreSQL's text
+    /// type cannot store, becomes U+FFFD (the replacement character) there. Everything else
+    /// a person sent is kept byte for byte (safety rule 7).
+    fn storable<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.engine() == "postgres" && text.contains('\0') {
+            std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        }
+    }
+
     /// Applies the app's migrations and the job queue's.
     async fn migrate(&self) -> Result<()>;
 

@@ -8,7 +8,7 @@ on_both_engines!(
     a_signature_for_other_params_or_another_url_is_refused,
     long_emoji_and_non_latin_texts_are_stored_intact,
     an_oversized_body_is_refused_with_413,
-    a_webhook_without_message_sid_or_valid_from_is_a_clear_400,
+    a_webhook_without_message_sid_is_a_clear_400_but_any_sender_is_answered,
     unsigned_webhooks_are_accepted_on_loopback_without_a_token,
     delivery_receipts_are_signed_and_move_status_forward_only,
 );
@@ -163,7 +163,7 @@ async fn an_oversized_body_is_refused_with_413(engine: Engine) {
     app.stop().await;
 }
 
-async fn a_webhook_without_message_sid_or_valid_from_is_a_clear_400(engine: Engine) {
+async fn a_webhook_without_message_sid_is_a_clear_400_but_any_sender_is_answered(engine: Engine) {
     let app = spawn_app(engine).await;
     let no_sid = app
         .post_signed(
@@ -184,7 +184,11 @@ async fn a_webhook_without_message_sid_or_valid_from_is_a_clear_400(engine: Engi
             ],
         )
         .await;
-    assert_eq!(bad_from.status(), 400);
+    // Safety rule 7: a signed text is never refused over its sender; "12345" is kept as given.
+    assert_eq!(bad_from.status(), 200);
+    let reply = bad_from.text().await.unwrap();
+    assert!(reply.contains("999"), "{reply}");
+    assert_eq!(count_referrals(&app).await, 1);
     app.stop().await;
 }
 
@@ -295,7 +299,7 @@ async fn on_call_alerts_retry_with_backoff_through_provider_outages(engine: Engi
     app.text(PHONE, "I am going to end my life").await;
     let sent = app.twilio.wait_for(1).await;
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].to, "+447911100031");
+    assert_eq!(sent[0].to, "+447911200031");
     assert_eq!(app.twilio.attempts(), 4, "three failures, then success");
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(300),
