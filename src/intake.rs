@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
-use crate::conversation::answers::Place;
+use crate::conversation::answers::{Optional, Place};
 use crate::conversation::parse::{self, Command};
 use crate::conversation::wording::{Vars, Wording};
 use crate::conversation::{Context, Conversation, Effect, Outcome, Status};
@@ -16,13 +16,14 @@ use crate::domain::channel::Channel;
 use crate::domain::referral::ReferralStatus;
 use crate::domain::schedule::describe_when;
 use crate::domain::teams::Teams;
+use crate::language::{self, Language};
 use crate::outbound::TEAM_PHONE;
 use crate::risk::RiskScreen;
 use crate::store::{
     AppointmentAction, ConversationChange, Decision, NewInboxItem, NewMessage, PatientContact,
     PatientDecision, ReferralDecision, ReferralFields, Snapshot,
 };
-use crate::templates::Templates;
+use crate::templates::{Templates, language_code};
 
 /// The purpose recorded on alerts to on-call staff.
 pub const ON_CALL_ALERT: &str = "on_call_alert";
@@ -74,6 +75,10 @@ impl Intake {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> ReferralDecision {
+        // Safety rule 9: the language the text is written in, when it is confidently one of
+        // those the team's area texts in (None for English or too little to tell).
+        let detected = language::detect(text);
+        let foreign_language = detected.map(Language::code);
         let (change, turn, mut fields, reference) = match &snapshot.current {
             Some(current) => {
                 let mut state = current.state.clone();
@@ -81,6 +86,8 @@ impl Intake {
                     today,
                     reference: &current.referral.reference,
                     wording: &self.wording,
+                    at_risk: !signals.is_empty(),
+                    foreign_language,
                 };
                 let turn = state.step(text, &ctx);
                 if turn.effects.contains(&Effect::NewReferral) {
@@ -105,6 +112,8 @@ impl Intake {
                     today,
                     reference: &snapshot.new_reference,
                     wording: &self.wording,
+                    at_risk: !signals.is_empty(),
+                    foreign_language,
                 };
                 let (state, turn) = Conversation::begin(text, &ctx);
                 (
@@ -118,8 +127,11 @@ impl Intake {
         let state = match &change {
             ConversationChange::Continue(s) | ConversationChange::Begin(s) => s,
         };
+        // On-call was alerted for the team the referral had then; a later postcode may move it.
+        let alerted_team = fields.urgent.then(|| fields.team.clone());
 
-        fields.answers = state.answers.to_json();
+        // RESTART and BACK never erase: replaced answers stay, under `superseded`.
+        fields.answers = state.referral_answers();
         if let Some(place) = &state.answers.postcode {
             fields.team = match place {
                 Place::Postcode(p) => self.teams.route_postcode(p),
@@ -134,6 +146,23 @@ impl Intake {
         if turn.effects.contains(&Effect::Submitted) {
             fields.incomplete = false;
             fields.submitted_at = Some(now);
+        }
+        if let Some(code) = foreign_language {
+            fields.language.get_or_insert_with(|| code.to_owned());
+            fields.interpreter = true;
+        }
+        if fields.language.is_none()
+            && let Some(Optional::Given(name)) = &state.answers.language
+            && let Some(code) = language_code(name).filter(|code| *code != "en")
+        {
+            // "Which language?" answered: the same record, from the person's own words.
+            fields.language = Some(code.to_owned());
+            fields.interpreter = true;
+        }
+        if turn.effects.contains(&Effect::InterpreterNeeded) {
+            // Into the queue as it stands, still marked incomplete: the team calls back with
+            // an interpreter.
+            fields.submitted_at.get_or_insert(now);
         }
 
         let mut new_signals: Vec<String> = signals.clone();
@@ -157,6 +186,10 @@ impl Intake {
                 alerts = self.on_call_alerts(&fields.team, &reference);
             }
         }
+        if alerted_team.is_some_and(|team| team != fields.team) {
+            // Alerts follow the referral: the team it moved to hears of it too.
+            alerts = self.on_call_alerts(&fields.team, &reference);
+        }
 
         let mut parts = Vec::new();
         if !signals.is_empty() {
@@ -164,6 +197,19 @@ impl Intake {
             parts.push(self.wording.render("risk", &Vars::default()));
         }
         parts.extend(turn.replies);
+        let in_their_language = fields.language.as_deref().and_then(Language::from_code);
+        let first_text = matches!(change, ConversationChange::Begin(_));
+        if let (true, Some(language)) = (first_text, detected) {
+            // The first reply the person can read: 999 and the interpreter offer in their
+            // language as well as in English.
+            parts.push(self.wording.render("interpreter_offer", &Vars::default()));
+            parts.push(language.first_reply().to_owned());
+        } else if state.outcome == Some(Outcome::InterpreterNeeded)
+            && !parts.is_empty()
+            && let Some(language) = in_their_language
+        {
+            parts.push(language.interpreter_handover().to_owned());
+        }
         let replies = if parts.is_empty() {
             Vec::new()
         } else {
@@ -199,38 +245,66 @@ impl Intake {
         let mut alerts = Vec::new();
         let mut appointment = None;
         let mut opt_out = None;
-        let next = patient.next_appointment.as_ref();
+        // One number, two records: whoever sent it, the reply names no one and staff see it
+        // on every record.
+        let shared = snapshot.patients.len() > 1;
+        let sender = if shared {
+            format!(
+                "a mobile shared by {} patient records",
+                snapshot.patients.len()
+            )
+        } else {
+            patient.preferred_name.clone()
+        };
+        // Acting on "their next appointment" needs to know whose it is.
+        let next = patient.next_appointment.as_ref().filter(|_| !shared);
         let when = next.map(|a| describe_when(a.starts_at)).unwrap_or_default();
         let vars = json!({
             "preferred_name": patient.preferred_name,
             "team_phone": TEAM_PHONE,
             "when": when,
         });
-        let reply = |name: &str| self.patient_reply(patient, name, &vars);
+        let reply = |name: &str| {
+            if shared {
+                self.wording.render("patient_fallback", &Vars::default())
+            } else {
+                self.patient_reply(patient, name, &vars)
+            }
+        };
         if !signals.is_empty() {
             parts.push(self.wording.render("risk", &Vars::default()));
+            // Safety rule 8: one alert per open episode; while it is open (not yet
+            // acknowledged) further risk texts add their signals and the escalation steps
+            // carry on.
+            let opens_episode = snapshot.patients.iter().any(|p| !p.urgent);
             let team = self.team_or_default(patient.team.as_deref());
-            let vars = Vars {
-                team: team.name.clone(),
-                ..Vars::default()
-            };
-            let body = self.wording.render("on_call_alert_patient", &vars);
-            alerts = team
-                .on_call
-                .iter()
-                .map(|to| NewMessage {
-                    purpose: ON_CALL_ALERT.to_owned(),
-                    to: to.clone(),
-                    body: body.clone(),
-                })
-                .collect();
+            if opens_episode {
+                let vars = Vars {
+                    team: team.name.clone(),
+                    ..Vars::default()
+                };
+                let body = self.wording.render("on_call_alert_patient", &vars);
+                alerts = team
+                    .on_call
+                    .iter()
+                    .map(|to| NewMessage {
+                        purpose: ON_CALL_ALERT.to_owned(),
+                        to: to.clone(),
+                        body: body.clone(),
+                    })
+                    .collect();
+            }
             inbox.push(NewInboxItem {
                 kind: "risk".into(),
                 urgent: true,
                 summary: format!(
-                    "A text from {} shows risk of harm ({}). On-call has been alerted.",
-                    patient.preferred_name,
-                    signals.join(", ")
+                    "A text from {sender} shows risk of harm ({}). {}",
+                    signals.join(", "),
+                    if opens_episode {
+                        "On-call has been alerted."
+                    } else {
+                        "The urgent flag is already open; on-call was alerted when it opened."
+                    }
                 ),
                 body: Some(text.to_owned()),
                 appointment_id: None,
@@ -288,7 +362,13 @@ impl Intake {
                             inbox.push(NewInboxItem {
                                 kind: "patient_text".into(),
                                 urgent: false,
-                                summary: format!("A text from {}.", patient.preferred_name),
+                                summary: if shared {
+                                    format!(
+                                        "A text from {sender}: please check which of them sent it."
+                                    )
+                                } else {
+                                    format!("A text from {sender}.")
+                                },
                                 body: Some(text.to_owned()),
                                 appointment_id: None,
                             });
@@ -303,6 +383,7 @@ impl Intake {
         }
         PatientDecision {
             patient_id: patient.id.clone(),
+            patient_ids: snapshot.patients.iter().map(|p| p.id.clone()).collect(),
             replies: if parts.is_empty() {
                 Vec::new()
             } else {
@@ -352,6 +433,8 @@ impl Intake {
             answers: serde_json::Map::new(),
             incomplete: true,
             submitted_at: None,
+            language: None,
+            interpreter: false,
         }
     }
 

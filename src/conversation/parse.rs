@@ -888,7 +888,10 @@ fn script(c: char) -> Option<&'static str> {
 
 /// Free text trimmed and capped so one long text cannot fill a field without end.
 pub fn free_text(text: &str, max_chars: usize) -> Option<String> {
-    let trimmed = text.trim();
+    // A direction override in a name would reverse what staff read and letters print; the
+    // transcript keeps the text exactly as sent.
+    let plain = crate::domain::text::without_direction_controls(text);
+    let trimmed = plain.trim();
     if trimmed.is_empty() {
         return None;
     }
@@ -901,6 +904,16 @@ mod tests {
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 23).expect("valid date")
+    }
+
+    #[test]
+    fn free_text_answers_drop_direction_overrides() {
+        assert_eq!(
+            free_text("Sam \u{202E}htimS\u{202C}", 100).as_deref(),
+            Some("Sam htimS")
+        );
+        assert_eq!(free_text("\u{202E}\u{2066}", 100), None);
+        assert_eq!(free_text("عائشہ", 100).as_deref(), Some("عائشہ"));
     }
 
     #[test]

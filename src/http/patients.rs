@@ -19,6 +19,7 @@ use crate::domain::patient::{ContactPreferences, Purpose, split_pronouns};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 use crate::domain::schedule::QuietHours;
+use crate::domain::text::without_direction_controls;
 use crate::store::{Address, PassportSaved, Patient, PatientFilter, PatientRecord, Referral};
 
 pub fn router() -> Router<AppState> {
@@ -163,8 +164,12 @@ fn phone(field: &str, value: Option<&str>) -> Result<Option<PhoneNumber>, ApiErr
         .transpose()
 }
 
+/// Staff-typed text as the record keeps it: trimmed, without direction overrides (which would
+/// reverse what staff read and what a letter prints).
 fn text(value: Option<String>) -> Option<String> {
-    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    value
+        .map(|v| without_direction_controls(&v).trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// Parses and checks a passport; `existing` keeps the fields staff cannot write.
@@ -174,7 +179,7 @@ fn patient_from(
     existing: Option<&Patient>,
 ) -> Result<Patient, ApiError> {
     let now = app.clock.now();
-    let name = input.name.trim().to_owned();
+    let name = text(Some(input.name)).unwrap_or_default();
     if name.is_empty() {
         return Err(invalid("name", "is required"));
     }
@@ -229,8 +234,7 @@ fn patient_from(
             lines: address
                 .lines
                 .into_iter()
-                .map(|l| l.trim().to_owned())
-                .filter(|l| !l.is_empty())
+                .filter_map(|l| text(Some(l)))
                 .collect(),
             postcode,
         },

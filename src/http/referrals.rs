@@ -39,7 +39,17 @@ pub struct ReferralOut {
     pub urgent_at: Option<DateTime<Utc>>,
     /// The team the referral is routed to (by postcode or town).
     pub team: String,
-    /// Answers by step id.
+    /// The number that texted: E.164 where it parses as a number, else as the provider gave
+    /// it. Only clinicians and admins read referrals, and every read is audited; it never goes
+    /// into an on-call alert.
+    pub phone: Option<String>,
+    /// The language the person texts in, as soon as it is recognised: `pl`, `ro`, `pt`, `ar`,
+    /// `ur`, `ur-Latn` (Roman Urdu), `pa`, `bn`, or a code from their answer to the language
+    /// question.
+    pub language: Option<String>,
+    /// The team needs an interpreter to call them back.
+    pub interpreter: bool,
+    /// Answers by step id (answers replaced after BACK or RESTART under `superseded`).
     #[schema(value_type = Object)]
     pub answers: serde_json::Map<String, serde_json::Value>,
     /// True until the person sent the referral with YES.
@@ -71,6 +81,9 @@ impl From<Referral> for ReferralOut {
             risk_signals: r.risk_signals,
             urgent_at: r.urgent_at,
             team: r.team,
+            phone: r.phone,
+            language: r.language,
+            interpreter: r.interpreter,
             answers: r.answers,
             incomplete: r.incomplete,
             submitted_at: r.submitted_at,
@@ -265,8 +278,11 @@ pub async fn get_conversation(
     Path(phone): Path<String>,
 ) -> Result<Json<ConversationOut>, ApiError> {
     staff.require_referral_reader()?;
-    let phone = PhoneNumber::parse(&phone)
-        .map_err(|_| ApiError::BadRequest("not a valid phone number".into()))?;
+    // Looked up as the inbound path stored it: a number libphonenumber does not list yet is
+    // still someone's conversation (safety rule 7).
+    let phone = Some(PhoneNumber::from_sender(Some(&phone), ""))
+        .filter(PhoneNumber::is_e164)
+        .ok_or_else(|| ApiError::BadRequest("not a valid phone number".into()))?;
     let summary = app
         .store
         .conversation(&phone)

@@ -74,6 +74,10 @@ pub struct ReferralFields {
     pub answers: serde_json::Map<String, serde_json::Value>,
     pub incomplete: bool,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The language the person texts in, once recognised ("pl", "ur-Latn", …).
+    pub language: Option<String>,
+    /// The team needs an interpreter to reach them.
+    pub interpreter: bool,
 }
 
 /// Whether the text continues the number's conversation or begins a new one (and with it a
@@ -112,7 +116,11 @@ pub struct ReferralDecision {
 /// A text from a patient: answered briefly, acted on, and put in the team's inbox.
 #[derive(Debug, Clone)]
 pub struct PatientDecision {
+    /// The record the text is filed under (the one with the soonest appointment).
     pub patient_id: String,
+    /// Every record with this mobile (`patient_id` among them): each is flagged and gets the
+    /// inbox items, since the store cannot tell which person sent the text.
+    pub patient_ids: Vec<String>,
     pub replies: Vec<String>,
     /// New risk signals: the patient is flagged urgent with them.
     pub risk_signals: Vec<String>,
@@ -154,6 +162,8 @@ pub struct Referral {
     pub acknowledged_at: Option<DateTime<Utc>>,
     /// The number that texted (E.164).
     pub phone: Option<String>,
+    pub language: Option<String>,
+    pub interpreter: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -169,6 +179,8 @@ impl Referral {
             answers: self.answers.clone(),
             incomplete: self.incomplete,
             submitted_at: self.submitted_at,
+            language: self.language.clone(),
+            interpreter: self.interpreter,
         }
     }
 }
@@ -424,36 +436,36 @@ macro_rules! referral_store_impl {
                     Decision::Patient(decision) => {
                         let patient = &decision.patient_id;
                         if !decision.risk_signals.is_empty() {
-                            let known = snapshot
+                            for contact in snapshot
                                 .patients
                                 .iter()
-                                .find(|p| &p.id == patient)
-                                .map(|p| p.risk_signals.clone())
-                                .unwrap_or_default();
-                            let mut signals = known;
-                            for signal in &decision.risk_signals {
-                                if !signals.contains(signal) {
-                                    signals.push(signal.clone());
+                                .filter(|p| decision.patient_ids.contains(&p.id))
+                            {
+                                let mut signals = contact.risk_signals.clone();
+                                for signal in &decision.risk_signals {
+                                    if !signals.contains(signal) {
+                                        signals.push(signal.clone());
+                                    }
                                 }
-                            }
-                            signals.sort();
-                            sqlx::query(
-                                "UPDATE patients SET urgent = TRUE, risk_signals = $1, updated_at = $2 \
-                                 WHERE id = $3",
-                            )
-                            .bind(to_json_text(&signals)?)
-                            .bind(now)
-                            .bind(patient)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                        if let Some(opted_out) = decision.opt_out {
-                            sqlx::query("UPDATE patients SET sms_opted_out = $1, updated_at = $2 WHERE id = $3")
-                                .bind(opted_out)
+                                signals.sort();
+                                // Safety rule 8: a risk text opens an urgent episode unless
+                                // one is open already (then it only adds its signals).
+                                // SET expressions read the row as it was before.
+                                sqlx::query(
+                                    "UPDATE patients SET risk_signals = $1, updated_at = $2, \
+                                     urgent_at = CASE WHEN urgent THEN urgent_at ELSE $2 END, \
+                                     escalation_level = CASE WHEN urgent THEN escalation_level ELSE 0 END, \
+                                     acknowledged_at = CASE WHEN urgent THEN acknowledged_at ELSE NULL END, \
+                                     acknowledged_by = CASE WHEN urgent THEN acknowledged_by ELSE NULL END, \
+                                     urgent = TRUE \
+                                     WHERE id = $3",
+                                )
+                                .bind(to_json_text(&signals)?)
                                 .bind(now)
-                                .bind(patient)
+                                .bind(&contact.id)
                                 .execute(&mut *tx)
                                 .await?;
+                            }
                         }
                         match &decision.appointment {
                             Some($crate::store::AppointmentAction::Confirm(id)) => {
@@ -508,7 +520,12 @@ macro_rules! referral_store_impl {
                         for alert in &decision.alerts {
                             Self::insert_alert(&mut *tx, alert, None, Some(patient), at).await?;
                         }
-                        for item in &decision.inbox {
+                        let filed: Vec<(&$crate::store::NewInboxItem, &String)> = decision
+                            .inbox
+                            .iter()
+                            .flat_map(|item| decision.patient_ids.iter().map(move |p| (item, p)))
+                            .collect();
+                        for (item, patient) in filed {
                             sqlx::query(
                                 "INSERT INTO inbox_items (id, kind, patient_id, appointment_id, message_id, \
                                  urgent, summary, body, status, created_at) \
@@ -530,6 +547,13 @@ macro_rules! referral_store_impl {
                     }
                 };
                 if let Some(opted_out) = opt_out {
+                    // STOP means stop everywhere: patient records with this mobile too.
+                    sqlx::query("UPDATE patients SET sms_opted_out = $1, updated_at = $2 WHERE mobile = $3")
+                        .bind(opted_out)
+                        .bind(now)
+                        .bind(phone)
+                        .execute(&mut *tx)
+                        .await?;
                     sqlx::query(
                         "INSERT INTO sms_opt_outs (phone, opted_out, updated_at) VALUES ($1, $2, $3) \
                          ON CONFLICT (phone) DO UPDATE SET opted_out = excluded.opted_out, \

@@ -123,6 +123,8 @@ pub(super) struct ReferralRow {
     pub escalation_level: i64,
     pub acknowledged_at: Option<Ts>,
     pub phone: Option<String>,
+    pub language: Option<String>,
+    pub interpreter: bool,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -145,6 +147,8 @@ impl TryFrom<ReferralRow> for Referral {
             escalation_level: row.escalation_level,
             acknowledged_at: row.acknowledged_at.map(|t| t.0),
             phone: row.phone,
+            language: row.language,
+            interpreter: row.interpreter,
             created_at: row.created_at.0,
             updated_at: row.updated_at.0,
         })

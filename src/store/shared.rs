@@ -481,7 +481,8 @@ macro_rules! shared_impl {
                         sqlx::query(
                             "UPDATE referrals SET status = $1, urgent = $2, risk_signals = $3, \
                              urgent_at = $4, team = $5, answers = $6, incomplete = $7, \
-                             submitted_at = $8, updated_at = $9 WHERE id = $10",
+                             submitted_at = $8, updated_at = $9, language = $11, interpreter = $12 \
+                             WHERE id = $10",
                         )
                         .bind(fields.status.as_str())
                         .bind(fields.urgent)
@@ -493,6 +494,8 @@ macro_rules! shared_impl {
                         .bind(fields.submitted_at.map(Ts))
                         .bind(now)
                         .bind(&current.referral.id)
+                        .bind(&fields.language)
+                        .bind(fields.interpreter)
                         .execute(&mut *conn)
                         .await?;
                         Ok((current.id.clone(), current.referral.id.clone()))
@@ -510,7 +513,8 @@ macro_rules! shared_impl {
                         let done = sqlx::query(
                             "INSERT INTO referrals (id, reference, status, urgent, risk_signals, \
                              urgent_at, team, answers, incomplete, submitted_at, phone, created_at, \
-                             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                             updated_at, language, interpreter) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) \
                              ON CONFLICT (reference) DO NOTHING",
                         )
                         .bind(&referral_id)
@@ -525,6 +529,8 @@ macro_rules! shared_impl {
                         .bind(fields.submitted_at.map(Ts))
                         .bind(phone)
                         .bind(now)
+                        .bind(&fields.language)
+                        .bind(fields.interpreter)
                         .execute(&mut *conn)
                         .await?;
                         if done.rows_affected() != 1 {

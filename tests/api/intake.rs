@@ -185,10 +185,21 @@ async fn help_back_restart_and_skip_work_at_any_step(engine: Engine) {
     let referral = app
         .referral(conversation["referral_id"].as_str().unwrap())
         .await;
-    assert_eq!(
-        referral["answers"],
-        json!({}),
-        "answers start again (the transcript keeps them)"
+    // The questions start again; every earlier answer stays on the referral, marked as
+    // superseded (and the transcript keeps the texts).
+    let answers = referral["answers"].as_object().unwrap();
+    assert_eq!(answers.keys().collect::<Vec<_>>(), ["superseded"]);
+    let superseded = answers["superseded"].as_array().unwrap();
+    assert!(
+        superseded
+            .iter()
+            .any(|s| s["step"] == "relationship" && s["value"] == "someone_else"),
+        "{superseded:?}"
+    );
+    assert!(
+        superseded
+            .iter()
+            .any(|s| s["step"] == "referrer_role" && s["value"] == "family")
     );
     app.stop().await;
 }

@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod config_check;
+mod every_text;
+mod hard_moments;
 mod hazard_log;
 mod helpers;
 mod hostile;
