@@ -545,10 +545,17 @@ impl RiskScreen {
 
     /// The rules shipped in config/risk-signals.toml.
     pub fn bundled() -> Self {
-        // The test `bundled_rules_load` proves this file loads, so this never panics in a
-        // build whose tests passed.
-        Self::from_toml(BUNDLED_RULES)
-            .expect("config/risk-signals.toml is invalid; run `cargo test risk` to see why")
+        // Compiling the rules' patterns takes most of a second; a process that builds several
+        // gateways (the test suite) pays it once.
+        static BUNDLED: std::sync::OnceLock<RiskScreen> = std::sync::OnceLock::new();
+        BUNDLED
+            .get_or_init(|| {
+                // The test `bundled_rules_load` proves this file loads, so this never panics
+                // in a build whose tests passed.
+                Self::from_toml(BUNDLED_RULES)
+                    .expect("config/risk-signals.toml is invalid; run `cargo test risk` to see why")
+            })
+            .clone()
     }
 
     /// Names of the signals the text shows, sorted and de-duplicated; empty when none.
@@ -1539,8 +1546,14 @@ fn compile_patterns(place: &str, patterns: &[String]) -> Result<Vec<Regex>, Risk
                     number: n + 1,
                 });
             }
-            // Compiled alone first, so a stray `)` cannot escape the whole-word wrapper.
-            if compile(pattern).map_err(invalid)?.is_match("") {
+            // Parsed alone first (cheap: no compiling), so a stray `)` cannot escape the
+            // whole-word wrapper and a pattern that can match nothing at all is refused.
+            let alone = regex_syntax::ParserBuilder::new()
+                .case_insensitive(true)
+                .build()
+                .parse(&fold_text(pattern))
+                .map_err(|e| invalid(regex::Error::Syntax(e.to_string())))?;
+            if alone.properties().minimum_len() == Some(0) {
                 return Err(RiskConfigError::PatternMatchesEmpty {
                     place: place.to_owned(),
                     pattern: pattern.clone(),
