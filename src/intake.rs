@@ -277,22 +277,13 @@ impl Intake {
             // acknowledged) further risk texts add their signals and the escalation steps
             // carry on.
             let opens_episode = snapshot.patients.iter().any(|p| !p.urgent);
-            let team = self.team_or_default(patient.team.as_deref());
             if opens_episode {
-                let vars = Vars {
-                    team: team.name.clone(),
-                    ..Vars::default()
-                };
-                let body = self.wording.render("on_call_alert_patient", &vars);
-                alerts = team
-                    .on_call
-                    .iter()
-                    .map(|to| NewMessage {
-                        purpose: ON_CALL_ALERT.to_owned(),
-                        to: to.clone(),
-                        body: body.clone(),
-                    })
-                    .collect();
+                alerts = self.team_alerts(
+                    patient.team.as_deref().unwrap_or_default(),
+                    "",
+                    "on_call_alert_patient",
+                    false,
+                );
             }
             inbox.push(NewInboxItem {
                 kind: "risk".into(),
@@ -441,12 +432,13 @@ impl Intake {
     /// One text per on-call number; reference and team only — never the person's number or
     /// words.
     fn on_call_alerts(&self, team_id: &str, reference: &str) -> Vec<NewMessage> {
-        self.referral_alerts(team_id, reference, "on_call_alert", false)
+        self.team_alerts(team_id, reference, "on_call_alert", false)
     }
 
-    /// Alerts about an urgent referral: to on-call (`to_escalation` false) or to the team's
-    /// escalation numbers (on-call again when the team lists none).
-    pub fn referral_alerts(
+    /// Alerts about an urgent referral or patient (`reference` empty for a patient): to
+    /// on-call (`to_escalation` false) or to the team's escalation numbers (on-call again when
+    /// the team lists none). Team and reference only — never the person's number or words.
+    pub fn team_alerts(
         &self,
         team_id: &str,
         reference: &str,

@@ -226,23 +226,14 @@ impl App {
             if !due(urgent_at, level) {
                 continue;
             }
-            let (action, to_escalation) = match level {
-                0 => ("referral.escalated.on_call_again", false),
-                _ => ("referral.escalated.escalation_numbers", true),
-            };
-            let alerts = app.intake.referral_alerts(
+            let (action, to_escalation) = escalation_step("referral", level);
+            let alerts = app.intake.team_alerts(
                 &referral.team,
                 &referral.reference,
                 "on_call_escalation",
                 to_escalation,
             );
-            let audit = AuditEntry {
-                at: now,
-                actor: "crht-gateway".into(),
-                role: "system".into(),
-                action: action.into(),
-                target: format!("referral:{}", referral.id),
-            };
+            let audit = AuditEntry::by_gateway(now, action, format!("referral:{}", referral.id));
             if app
                 .store
                 .escalate(&referral.id, level, &alerts, &audit)
@@ -266,19 +257,11 @@ impl App {
             if !due(urgent_at, level) {
                 continue;
             }
-            let (action, to_escalation) = match level {
-                0 => ("patient.escalated.on_call_again", false),
-                _ => ("patient.escalated.escalation_numbers", true),
-            };
+            let (action, to_escalation) = escalation_step("patient", level);
             let team = record.patient.team.as_deref().unwrap_or_default();
-            let alerts = app.intake.referral_alerts(team, "", wording, to_escalation);
-            let audit = AuditEntry {
-                at: now,
-                actor: "crht-gateway".into(),
-                role: "system".into(),
-                action: action.into(),
-                target: format!("patient:{}", record.patient.id),
-            };
+            let alerts = app.intake.team_alerts(team, "", wording, to_escalation);
+            let audit =
+                AuditEntry::by_gateway(now, action, format!("patient:{}", record.patient.id));
             if app
                 .store
                 .escalate_patient(&record.patient.id, level, &alerts, &audit)
@@ -357,4 +340,14 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let app = App::build(config, Arc::new(clock::SystemClock)).await?;
     Arc::new(app).serve(listener, shutdown).await
+}
+
+/// The escalation step after `level` steps of a `subject`'s urgent flag (`referral` or
+/// `patient`): its audit action, and whether it goes to the team's escalation numbers rather
+/// than on-call again.
+fn escalation_step(subject: &str, level: i64) -> (String, bool) {
+    match level {
+        0 => (format!("{subject}.escalated.on_call_again"), false),
+        _ => (format!("{subject}.escalated.escalation_numbers"), true),
+    }
 }

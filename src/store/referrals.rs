@@ -224,6 +224,19 @@ pub struct AuditEntry {
     pub target: String,
 }
 
+impl AuditEntry {
+    /// Something the gateway did by itself (an escalation step, say).
+    pub fn by_gateway(at: DateTime<Utc>, action: String, target: String) -> Self {
+        Self {
+            at,
+            actor: "crht-gateway".into(),
+            role: "system".into(),
+            action,
+            target,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     pub id: String,
