@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config as ProptestConfig, RngSeed, TestRunner};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{Engine, SELF_REFERRAL, TestApp, spawn_app};
 use crate::on_both_engines;
@@ -26,12 +26,6 @@ on_both_engines!(
 
 /// A mobile in 07911 3xx: a real UK range that libphonenumber's metadata does not list.
 const UNLISTED: &str = "+447911300123";
-
-async fn referral_of(app: &TestApp, phone: &str) -> Value {
-    let conversation = app.conversation(phone).await;
-    app.referral(conversation["referral_id"].as_str().expect("referral id"))
-        .await
-}
 
 async fn inbound_bodies(app: &TestApp, referral_id: &str) -> Vec<String> {
     let (status, transcript) = app
@@ -73,7 +67,7 @@ async fn a_text_from_a_number_libphonenumber_does_not_list_is_stored_screened_an
     assert!(reply.content_type.starts_with("text/xml"));
     assert!(reply.text().contains("999"), "{}", reply.text());
     // Stored under its E.164 form, screened, flagged and alerted like any other.
-    let referral = referral_of(&app, UNLISTED).await;
+    let referral = app.referral_of(UNLISTED).await;
     assert_eq!(referral["urgent"], true);
     assert_eq!(referral["phone"], UNLISTED);
     assert_eq!(
@@ -92,7 +86,7 @@ async fn a_text_from_a_number_libphonenumber_does_not_list_is_stored_screened_an
         let reply = app.text(from, "hello").await;
         assert_eq!(reply.status, 200, "{from}: {}", reply.raw);
         assert!(reply.text().contains("999"));
-        assert_eq!(referral_of(&app, from).await["phone"], from);
+        assert_eq!(app.referral_of(from).await["phone"], from);
     }
     app.stop().await;
 }
@@ -161,7 +155,7 @@ async fn any_unicode_body_gets_a_200_whose_twiml_parses_and_is_in_the_transcript
         assert_eq!(reply.status, 200, "body {body:?}: {}", reply.raw);
         assert_strict_xml(&reply.raw);
         assert!(!reply.texts.is_empty(), "body {body:?} got no reply");
-        let referral = referral_of(&app, &from).await;
+        let referral = app.referral_of(&from).await;
         assert_eq!(
             inbound_bodies(&app, referral["id"].as_str().unwrap()).await,
             [as_stored(&engine, body)],
@@ -193,7 +187,7 @@ async fn a_nul_in_a_risk_text_is_kept_flagged_and_answered(engine: Engine) {
     let reply = app.text(phone, body).await;
     assert_eq!(reply.status, 200, "{}", reply.raw);
     assert!(reply.text().contains("999"));
-    let referral = referral_of(&app, phone).await;
+    let referral = app.referral_of(phone).await;
     assert_eq!(referral["urgent"], true);
     assert_eq!(
         inbound_bodies(&app, referral["id"].as_str().unwrap()).await,
@@ -218,7 +212,7 @@ async fn alerts_follow_the_referral_to_the_team_it_moves_to(engine: Engine) {
     // The postcode moves it to Leeds: Leeds' on-call hears of it too, once.
     app.answer_steps(phone, &[("age", "34"), ("postcode", "LS1 4DY")])
         .await;
-    let referral = referral_of(&app, phone).await;
+    let referral = app.referral_of(phone).await;
     assert_eq!(referral["team"], "leeds");
     let all = app.twilio.wait_for(4).await;
     let mut leeds: Vec<String> = all[2..].iter().map(|s| s.to.clone()).collect();
@@ -409,7 +403,7 @@ async fn direction_overrides_never_reach_a_name_or_address_staff_read(engine: En
         &[("relationship", "1"), ("name", "Alex \u{202E}wen")],
     )
     .await;
-    let referral = referral_of(&app, phone).await;
+    let referral = app.referral_of(phone).await;
     assert_eq!(referral["answers"]["name"], "Alex wen");
     let bodies = inbound_bodies(&app, referral["id"].as_str().unwrap()).await;
     assert!(

@@ -5,7 +5,7 @@
 
 use chrono::TimeDelta;
 
-use crate::helpers::{Engine, SELF_REFERRAL, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Engine, SELF_REFERRAL, spawn_app, spawn_app_with};
 use crate::on_both_engines;
 
 on_both_engines!(
@@ -24,12 +24,6 @@ fn assert_no_sorry(text: &str) {
     for words in SORRY {
         assert!(!text.contains(words), "{words:?} in {text:?}");
     }
-}
-
-async fn referral_of(app: &TestApp, phone: &str) -> serde_json::Value {
-    let conversation = app.conversation(phone).await;
-    app.referral(conversation["referral_id"].as_str().unwrap())
-        .await
 }
 
 async fn a_reply_to_a_risk_text_gives_999_says_the_team_knows_and_asks_again_without_sorry(
@@ -61,7 +55,7 @@ async fn a_reply_to_a_risk_text_gives_999_says_the_team_knows_and_asks_again_wit
     let reply = app.text(phone, "I have the pills in my hand").await;
     assert_no_sorry(&reply.text());
     assert!(reply.text().contains("999"));
-    assert_eq!(referral_of(&app, phone).await["urgent"], true);
+    assert_eq!(app.referral_of(phone).await["urgent"], true);
     app.stop().await;
 }
 
@@ -127,11 +121,11 @@ async fn restart_keeps_every_answer_on_the_referral_and_an_urgent_referral_stays
         ],
     )
     .await;
-    let before = referral_of(&app, phone).await;
+    let before = app.referral_of(phone).await;
     assert_eq!(before["urgent"], true, "not safe now");
     let restart = app.text(phone, "RESTART").await;
     assert!(restart.text().contains("999"));
-    let after = referral_of(&app, phone).await;
+    let after = app.referral_of(phone).await;
     assert_eq!(after["id"], before["id"], "the same referral");
     assert_eq!(after["urgent"], true, "an urgent referral stays urgent");
     assert_eq!(after["risk_signals"], before["risk_signals"]);
@@ -150,7 +144,7 @@ async fn restart_keeps_every_answer_on_the_referral_and_an_urgent_referral_stays
     // A new answer after RESTART sits beside the old ones.
     app.answer_steps(phone, &[("relationship", "1"), ("name", "Sam Jones")])
         .await;
-    let now = referral_of(&app, phone).await;
+    let now = app.referral_of(phone).await;
     assert_eq!(now["answers"]["name"], "Sam Jones");
     assert_eq!(now["urgent"], true);
     assert!(
@@ -195,7 +189,7 @@ async fn a_first_text_in_another_language_gets_999_and_the_interpreter_offer_in_
         );
         assert!(text.contains("call 999"), "and in English: {text}");
         // The referral records the language and the need for an interpreter at once.
-        let referral = referral_of(&app, &phone).await;
+        let referral = app.referral_of(&phone).await;
         assert_eq!(referral["language"], *code, "{referral}");
         assert_eq!(referral["interpreter"], true, "{referral}");
         assert!(
@@ -212,7 +206,7 @@ async fn a_first_text_in_another_language_gets_999_and_the_interpreter_offer_in_
         let language = crht_gateway::language::Language::from_code(code).unwrap();
         assert!(!reply.text().contains(language.first_reply()));
     }
-    let referral = referral_of(&app, "+447911123599").await;
+    let referral = app.referral_of("+447911123599").await;
     assert_eq!(referral["interpreter"], false);
     app.stop().await;
 }
@@ -235,7 +229,7 @@ async fn two_answers_in_another_language_hand_over_to_an_interpreter_and_queue_t
         "in Polish too: {text}"
     );
     // Never looped: in the queue as it stands, marked incomplete and needing an interpreter.
-    let referral = referral_of(&app, phone).await;
+    let referral = app.referral_of(phone).await;
     assert_eq!(referral["status"], "submitted", "{referral}");
     assert_eq!(referral["incomplete"], true);
     assert_eq!(referral["interpreter"], true);
@@ -300,7 +294,7 @@ async fn risk_texts_in_every_language_are_flagged_urgent_with_999(engine: Engine
         let reply = app.text(&phone, risky).await;
         assert_eq!(reply.status, 200);
         assert!(reply.text().contains("999"), "{language}: {}", reply.text());
-        let referral = referral_of(&app, &phone).await;
+        let referral = app.referral_of(&phone).await;
         assert_eq!(referral["urgent"], true, "{language}: {risky:?} must flag");
         assert!(
             !referral["risk_signals"].as_array().unwrap().is_empty(),
@@ -309,7 +303,7 @@ async fn risk_texts_in_every_language_are_flagged_urgent_with_999(engine: Engine
 
         let phone = format!("+4479111237{i:02}");
         app.text(&phone, everyday).await;
-        let referral = referral_of(&app, &phone).await;
+        let referral = app.referral_of(&phone).await;
         assert_eq!(
             referral["urgent"], false,
             "{language}: {everyday:?} must not flag: {:?}",

@@ -494,6 +494,13 @@ impl TestApp {
         body
     }
 
+    /// The referral of the number's current conversation.
+    pub async fn referral_of(&self, phone: &str) -> Value {
+        let conversation = self.conversation(phone).await;
+        self.referral(conversation["referral_id"].as_str().expect("referral id"))
+            .await
+    }
+
     pub async fn referral(&self, id: &str) -> Value {
         let (status, body) = self.get(&self.admin, &format!("/referrals/{id}")).await;
         assert_eq!(status, 200, "{body}");

@@ -19,12 +19,6 @@ on_both_engines!(
 
 const PHONE: &str = "+447911123456";
 
-async fn referral_of(app: &crate::helpers::TestApp, phone: &str) -> Value {
-    let conversation = app.conversation(phone).await;
-    app.referral(conversation["referral_id"].as_str().unwrap())
-        .await
-}
-
 async fn safety_rule_1_first_reply_in_any_new_conversation_says_call_999(engine: Engine) {
     let mut app = spawn_app(engine).await;
     for (i, first) in ["hello", "1", "HELP", "STOP", "", "😢", "مدد چاہیے"]
@@ -67,7 +61,7 @@ async fn safety_rule_2_a_risk_text_gets_999_at_once_is_flagged_urgent_and_alerts
     assert_eq!(reply.status, 200);
     assert!(reply.text().contains("999"), "{}", reply.text());
 
-    let referral = referral_of(&app, PHONE).await;
+    let referral = app.referral_of(PHONE).await;
     assert_eq!(referral["urgent"], true);
     assert!(
         referral["risk_signals"]
@@ -112,7 +106,7 @@ async fn safety_rule_2_a_risk_text_gets_999_at_once_is_flagged_urgent_and_alerts
 
     // Another risk text: still urgent, no second round of alerts for the same referral.
     app.text(PHONE, "I have the pills ready").await;
-    let referral = referral_of(&app, PHONE).await;
+    let referral = app.referral_of(PHONE).await;
     assert!(
         referral["risk_signals"].as_array().unwrap().len() >= 2,
         "{}",
@@ -144,7 +138,7 @@ async fn safety_rule_2_risk_is_screened_at_any_point_even_after_stop_or_submissi
     // As the very first text.
     let first = app.text("+447911000101", "i want to end it all").await;
     assert!(first.text().contains("999"));
-    assert_eq!(referral_of(&app, "+447911000101").await["urgent"], true);
+    assert_eq!(app.referral_of("+447911000101").await["urgent"], true);
 
     // After opting out: the 999 reply still goes, and staff are alerted.
     app.text("+447911000102", "hello").await;
@@ -153,7 +147,7 @@ async fn safety_rule_2_risk_is_screened_at_any_point_even_after_stop_or_submissi
         .text("+447911000102", "I have taken 30 paracetamol")
         .await;
     assert!(after_stop.text().contains("999"), "{:?}", after_stop.texts);
-    assert_eq!(referral_of(&app, "+447911000102").await["urgent"], true);
+    assert_eq!(app.referral_of("+447911000102").await["urgent"], true);
 
     // After the referral was submitted.
     app.text(PHONE, "hello").await;
@@ -162,7 +156,7 @@ async fn safety_rule_2_risk_is_screened_at_any_point_even_after_stop_or_submissi
         .text(PHONE, "i cant go on, going to jump off the bridge")
         .await;
     assert!(after.text().contains("999"));
-    let referral = referral_of(&app, PHONE).await;
+    let referral = app.referral_of(PHONE).await;
     assert_eq!(referral["urgent"], true);
     assert_eq!(referral["status"], "submitted");
 
@@ -182,13 +176,13 @@ async fn safety_rule_2_a_negated_phrase_alone_is_not_a_risk_signal(engine: Engin
         "{}",
         reply.text()
     );
-    let referral = referral_of(&app, PHONE).await;
+    let referral = app.referral_of(PHONE).await;
     assert_eq!(referral["urgent"], false);
     assert_eq!(referral["risk_signals"], serde_json::json!([]));
     // When unsure, flag.
     let unsure = app.text(PHONE, "I'm not sure I won't hurt myself").await;
     assert!(unsure.text().contains("999"));
-    assert_eq!(referral_of(&app, PHONE).await["urgent"], true);
+    assert_eq!(app.referral_of(PHONE).await["urgent"], true);
     app.stop().await;
 }
 
@@ -233,7 +227,7 @@ async fn safety_rule_3_not_safe_or_not_sure_right_now_is_urgent(engine: Engine) 
             )
             .await;
         assert!(reply.text().contains("999"), "{}", reply.text());
-        let referral = referral_of(&app, phone).await;
+        let referral = app.referral_of(phone).await;
         assert_eq!(referral["urgent"], true);
         assert_eq!(referral["risk_signals"], serde_json::json!([signal]));
         assert_eq!(
