@@ -82,6 +82,28 @@ pub fn placeholder_message(config: &Config, team_ids: &[String]) -> String {
     )
 }
 
+/// What the teams' on-call numbers mean for this configuration (safety rule 10).
+#[derive(Debug, PartialEq, Eq)]
+pub enum OnCallNumbers {
+    Confirmed,
+    /// Placeholders, but nothing leaves the machine (the outbox): say so.
+    Warn(String),
+    /// Placeholders with a real provider: the gateway must not serve.
+    Refuse(String),
+}
+
+pub fn on_call_numbers(config: &Config, teams: &Teams) -> OnCallNumbers {
+    let placeholders = teams_with_placeholder_numbers(teams);
+    if placeholders.is_empty() {
+        return OnCallNumbers::Confirmed;
+    }
+    let message = placeholder_message(config, &placeholders);
+    match config.sms_provider {
+        SmsProviderKind::Twilio => OnCallNumbers::Refuse(message),
+        SmsProviderKind::Outbox => OnCallNumbers::Warn(message),
+    }
+}
+
 /// The outcome of `crht-gateway config check`.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -166,13 +188,10 @@ pub fn check(config: &Config) -> Report {
                     team.escalation.len()
                 ));
             }
-            let placeholders = teams_with_placeholder_numbers(&teams);
-            if !placeholders.is_empty() {
-                let message = placeholder_message(config, &placeholders);
-                match config.sms_provider {
-                    SmsProviderKind::Twilio => report.problems.push(message),
-                    SmsProviderKind::Outbox => report.warnings.push(message),
-                }
+            match on_call_numbers(config, &teams) {
+                OnCallNumbers::Confirmed => {}
+                OnCallNumbers::Warn(message) => report.warnings.push(message),
+                OnCallNumbers::Refuse(message) => report.problems.push(message),
             }
         }
         Err(error) => report.problems.push(format!("{error:#}")),

@@ -70,12 +70,11 @@ impl App {
         let teams = config_check::load_teams(&config)?;
         let risk = config_check::load_risk(&config)?;
         // Safety rule 10: no on-call alert to a number nobody has confirmed.
-        let placeholders = config_check::teams_with_placeholder_numbers(&teams);
-        if !placeholders.is_empty() {
-            let message = config_check::placeholder_message(&config, &placeholders);
-            match config.sms_provider {
-                SmsProviderKind::Twilio => anyhow::bail!("refusing to start: {message}"),
-                SmsProviderKind::Outbox => tracing::warn!("{message}"),
+        match config_check::on_call_numbers(&config, &teams) {
+            config_check::OnCallNumbers::Confirmed => {}
+            config_check::OnCallNumbers::Warn(message) => tracing::warn!("{message}"),
+            config_check::OnCallNumbers::Refuse(message) => {
+                anyhow::bail!("refusing to start: {message}")
             }
         }
         let (store, pool) = store::connect(&config.database_url)
