@@ -68,7 +68,12 @@ impl App {
     /// on bad configuration before anything starts.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let teams = config_check::load_teams(&config)?;
-        let risk = config_check::load_risk(&config)?;
+        // Compiling the risk rules takes a good part of a second; it runs while the database
+        // connects and migrates, so a restarted gateway is ready sooner.
+        let risk = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || config_check::load_risk(&config))
+        };
         // Safety rule 10: no on-call alert to a number nobody has confirmed.
         match config_check::on_call_numbers(&config, &teams) {
             config_check::OnCallNumbers::Confirmed => {}
@@ -86,6 +91,7 @@ impl App {
                 )
             })?;
         store.migrate().await.context("database migration failed")?;
+        let risk = risk.await.context("loading the risk signals stopped")??;
 
         let sms: Arc<dyn SmsProvider> = match config.sms_provider {
             SmsProviderKind::Outbox => Arc::new(Outbox),
