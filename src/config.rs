@@ -429,9 +429,12 @@ impl Config {
             retention_days,
             log_format,
             reply_cap_per_hour,
-            sweep_interval: Duration::from_secs(5),
+            // Both short: a job a killed gateway left running is back in the queue within
+            // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
+            // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).
+            sweep_interval: Duration::from_secs(2),
             job_poll_interval: Duration::from_millis(250),
-            job_heartbeat: Duration::from_secs(5),
+            job_heartbeat: Duration::from_secs(2),
             send_backoff_base: Duration::from_millis(500),
         })
     }
