@@ -128,7 +128,23 @@ impl Outbound {
                 }
             ),
         });
-        Ok(PreparedMessage {
+        let mut prepared = self.unsendable(patient, request, id, skipped);
+        prepared.language = language;
+        prepared.interpreter_may_be_needed |= fell_back;
+        prepared.route = route;
+        Ok(prepared)
+    }
+
+    /// The request as a message with no route yet (`Nowhere`, summary empty): `prepare`
+    /// fills in the channel it chose.
+    fn unsendable(
+        &self,
+        patient: &Patient,
+        request: &MessageRequest,
+        id: String,
+        skipped: Vec<Skipped>,
+    ) -> PreparedMessage {
+        PreparedMessage {
             id,
             purpose: request.purpose.as_str().to_owned(),
             patient_id: Some(patient.id.clone()),
@@ -137,11 +153,13 @@ impl Outbound {
             reminder_key: request.reminder_key.clone(),
             template: Some(request.template.clone()),
             vars: Some(Value::Object(request.vars.clone())),
-            language,
-            interpreter_may_be_needed: fell_back || patient.interpreter,
+            language: None,
+            interpreter_may_be_needed: patient.interpreter,
             skipped,
-            route,
-        })
+            route: Route::Nowhere {
+                summary: String::new(),
+            },
+        }
     }
 
     /// Prepares and queues a message; returns its id.
@@ -157,21 +175,20 @@ impl Outbound {
         Ok(prepared.id)
     }
 
-    /// The message's current channel failed for good: try the next one. `false` if the
-    /// message is not a patient's or had already moved on.
-    pub async fn fall_back(&self, message: &Message, reason: &str) -> Result<bool, OutboundError> {
-        let (Some(patient_id), Some(template)) = (&message.patient_id, &message.template) else {
-            return Ok(false);
-        };
-        let Some(channel) = Channel::parse(&message.channel) else {
-            return Ok(false);
-        };
-        let Some(patient) = self.store.patient(patient_id).await? else {
-            return Ok(false);
-        };
-        let Some(purpose) = Purpose::parse(&message.purpose) else {
-            return Ok(false);
-        };
+    /// The message's current channel failed for good (`reason`): the channel to try next,
+    /// prepared, and the failed one as it is recorded. `None` if the message is not a
+    /// patient's. A next channel that cannot be prepared (its template or letter fails)
+    /// leaves the message with nowhere to go, which tells the team: never an error that
+    /// would undo the failure's record.
+    pub fn next_channel(
+        &self,
+        message: &Message,
+        patient: &Patient,
+        reason: &str,
+    ) -> Option<(Skipped, PreparedMessage)> {
+        let template = message.template.as_ref()?;
+        let channel = Channel::parse(&message.channel)?;
+        let purpose = Purpose::parse(&message.purpose)?;
         let failed = Skipped {
             channel,
             reason: reason.to_owned(),
@@ -188,7 +205,21 @@ impl Outbound {
         };
         let mut skipped = message.skipped.clone();
         skipped.push(failed.clone());
-        let next = self.prepare(&patient, &request, message.id.clone(), skipped)?;
+        let next = match self.prepare(patient, &request, message.id.clone(), skipped.clone()) {
+            Ok(next) => next,
+            Err(error) => {
+                tracing::error!(message_id = message.id, %error, "the next channel could not be prepared");
+                let mut nowhere = self.unsendable(patient, &request, message.id.clone(), skipped);
+                nowhere.route = Route::Nowhere {
+                    summary: format!(
+                        "The next channel for this {} message to {} could not be prepared ({error}).",
+                        purpose.as_str().replace('_', "-"),
+                        patient.name
+                    ),
+                };
+                nowhere
+            }
+        };
         tracing::info!(
             message_id = message.id,
             from = channel.as_str(),
@@ -196,10 +227,7 @@ impl Outbound {
             reason,
             "falling back to the next channel"
         );
-        Ok(self
-            .store
-            .reroute_message(&failed, &next, self.clock.now())
-            .await?)
+        Some((failed, next))
     }
 
     /// The reminders of an appointment starting at `starts_at`, as seen now.

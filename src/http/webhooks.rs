@@ -10,9 +10,9 @@ use axum::routing::post;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::app::receipts;
 use crate::domain::phone::PhoneNumber;
-use crate::jobs::delivery::{NumberProblem, cannot_text, classify, resend_delay};
-use crate::store::{InboundOutcome, InboundText, ReceiptOutcome};
+use crate::store::{InboundOutcome, InboundText, Receipt, ReceiptOutcome};
 use crate::twilio::{signature, twiml};
 
 /// Twilio's largest text is 1,600 characters; with every other field and UTF-8 and
@@ -128,10 +128,6 @@ async fn inbound_sms(
     Ok(twiml_response(&replies))
 }
 
-/// How many times a text the network reported as temporarily undeliverable is sent again
-/// before the next channel is tried.
-const RESENDS: i64 = 3;
-
 /// Delivery receipts for texts we sent. Statuses only move forward; a receipt repeated
 /// (same message and status) changes nothing. A patient's text that failed for good falls
 /// back to their next channel.
@@ -150,37 +146,26 @@ async fn status_callback(
     let status = field(&params, "MessageStatus")
         .or_else(|| field(&params, "SmsStatus"))
         .ok_or_else(|| ApiError::BadRequest("MessageStatus is required".into()))?;
-    let error_code = field(&params, "ErrorCode").filter(|c| !c.is_empty());
-    let now = app.clock.now();
-    let outcome = app
-        .store
-        .record_receipt(sid, status, error_code, now)
-        .await?;
-    let ReceiptOutcome::Applied { message, moved } = outcome else {
-        tracing::info!(status, ?outcome, "delivery receipt needs nothing");
-        return Ok(StatusCode::NO_CONTENT.into_response());
+    let receipt = Receipt {
+        provider_id: sid,
+        status,
+        error_code: field(&params, "ErrorCode").filter(|c| !c.is_empty()),
+        at: app.clock.now(),
     };
-    tracing::info!(status, moved, message_id = message.id, "delivery receipt");
-    if moved && matches!(status, "undelivered" | "failed") && message.is_to_patient() {
-        let resend = match classify(error_code) {
-            NumberProblem::Temporary if message.attempts <= RESENDS => resend_delay(
-                app.config.send_backoff_base,
-                usize::try_from(message.attempts).unwrap_or(0),
-            ),
-            _ => None,
-        };
-        match resend {
-            Some(delay) => {
-                let at = now + chrono::TimeDelta::from_std(delay).unwrap_or_default();
-                app.store.resend_message(&message.id, at, now).await?;
-            }
-            None => cannot_text(&app.outbound, &message, error_code, &app.clock)
-                .await
-                .map_err(|e| match e {
-                    crate::outbound::OutboundError::Store(e) => e.into(),
-                    other => ApiError::Internal(other.into()),
-                })?,
-        }
+    let outcome = receipts::record(&app.outbound, &receipt, app.config.send_backoff_base).await?;
+    match outcome {
+        ReceiptOutcome::Applied {
+            message,
+            moved,
+            next,
+        } => tracing::info!(
+            status,
+            moved,
+            message_id = message.id,
+            ?next,
+            "delivery receipt"
+        ),
+        other => tracing::info!(status, outcome = ?other, "delivery receipt needs nothing"),
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -15,8 +15,8 @@ use crate::clock::Clock;
 use crate::domain::phone::PhoneNumber;
 use crate::intake::ON_CALL_ALERT;
 use crate::metrics::Metrics;
-use crate::outbound::{Outbound, OutboundError};
-use crate::store::{Delivery, Message, Store, StoreError};
+use crate::outbound::Outbound;
+use crate::store::{Delivery, Message, MobileState, NextStep, Patient, Receipt, Store, StoreError};
 
 /// Keeps sends under the provider's rate (`CRHT_SMS_RATE_PER_SEC`) across every worker.
 #[derive(Debug)]
@@ -132,8 +132,6 @@ pub enum Delivered {
 pub enum DeliveryError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Outbound(#[from] OutboundError),
     /// Temporary failures outlasted the backoff; the queue will try again.
     #[error("provider still failing: {0}")]
     StillFailing(SendError),
@@ -162,7 +160,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
         .and_then(|to| PhoneNumber::parse(to).ok());
     let (Some(to), Some(body)) = (to, message.body.as_deref()) else {
         ctx.store
-            .finish_sending(id, "failed", None, Some("no_number"), ctx.clock.now())
+            .fail_sending(id, "no_number", ctx.clock.now(), &|_, _| NextStep::Stop)
             .await?;
         return Ok(Delivered::Refused {
             code: Some("no_number".into()),
@@ -171,16 +169,14 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
     // STOP means stop, everywhere: the number may have opted out since this was queued, or
     // while it was another record's. Only alerts to on-call staff are never held back.
     if message.purpose != ON_CALL_ALERT && ctx.store.number_opted_out(&to).await? {
-        ctx.store
-            .finish_sending(id, "failed", None, Some(OPTED_OUT), ctx.clock.now())
-            .await?;
         tracing::info!(
             purpose = message.purpose,
             "the number has opted out of texts; not sent"
         );
-        if message.is_to_patient() {
-            ctx.outbound.fall_back(&message, OPTED_OUT).await?;
-        }
+        let after = fall_back(&ctx.outbound, OPTED_OUT, MobileState::default());
+        ctx.store
+            .fail_sending(id, OPTED_OUT, ctx.clock.now(), &after)
+            .await?;
         return Ok(Delivered::Refused {
             code: Some(OPTED_OUT.into()),
         });
@@ -209,7 +205,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
     match result {
         Ok(sent) => {
             ctx.store
-                .finish_sending(id, "sent", Some(&sent.provider_id), None, ctx.clock.now())
+                .finish_sending(id, "sent", Some(&sent.provider_id), ctx.clock.now())
                 .await?;
             ctx.metrics.sms_sent.inc();
             tracing::info!(purpose = message.purpose, "text handed to the provider");
@@ -218,28 +214,29 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
             })
         }
         Err(SendError::Permanent { code, reason }) => {
-            ctx.store
-                .finish_sending(id, "failed", None, code.as_deref(), ctx.clock.now())
-                .await?;
             ctx.metrics.sms_failed.inc();
             tracing::warn!(reason, code = ?code, "provider refused the text for good");
-            cannot_text(&ctx.outbound, &message, code.as_deref(), &ctx.clock).await?;
+            let after = cannot_text(&ctx.outbound, code.as_deref());
+            ctx.store
+                .fail_sending(
+                    id,
+                    code.as_deref().unwrap_or("refused"),
+                    ctx.clock.now(),
+                    &after,
+                )
+                .await?;
             Ok(Delivered::Refused { code })
         }
         Err(transient) if message.is_to_patient() => {
             // A patient's message does not wait for the provider forever: next channel.
             tracing::warn!(error = %transient, "provider still failing after backoff; falling back");
+            let after = fall_back(
+                &ctx.outbound,
+                "provider_unavailable",
+                MobileState::default(),
+            );
             ctx.store
-                .finish_sending(
-                    id,
-                    "failed",
-                    None,
-                    Some("provider_unavailable"),
-                    ctx.clock.now(),
-                )
-                .await?;
-            ctx.outbound
-                .fall_back(&message, "provider_unavailable")
+                .fail_sending(id, "provider_unavailable", ctx.clock.now(), &after)
                 .await?;
             Ok(Delivered::Refused {
                 code: Some("provider_unavailable".into()),
@@ -249,48 +246,95 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
             // An alert to staff is never given up: the queue tries again.
             tracing::warn!(error = %transient, "provider still failing after backoff");
             ctx.store
-                .finish_sending(id, "queued", None, None, ctx.clock.now())
+                .finish_sending(id, "queued", None, ctx.clock.now())
                 .await?;
             Err(DeliveryError::StillFailing(transient))
         }
     }
 }
 
-/// A text to a patient failed for good: record what it says about their number, and try the
-/// next channel.
-pub async fn cannot_text(
-    outbound: &Outbound,
-    message: &Message,
-    code: Option<&str>,
-    clock: &Arc<dyn Clock>,
-) -> Result<(), OutboundError> {
-    let Some(patient_id) = message
-        .patient_id
-        .as_ref()
-        .filter(|_| message.is_to_patient())
-    else {
-        return Ok(());
-    };
-    let now = clock.now();
-    match classify(code) {
-        NumberProblem::OptedOut => {
-            outbound
-                .store
-                .set_patient_sms_state(patient_id, Some(true), None, now)
-                .await?;
+/// How many times a text the network reported as temporarily undeliverable is sent again
+/// before the next channel is tried.
+const RESENDS: i64 = 3;
+
+/// The policy for a failed text that the store calls inside the failure's transaction: a
+/// patient's message falls back to its next channel for `reason`, after `mobile` is recorded
+/// on their record; anything else stops.
+pub fn fall_back<'a>(
+    outbound: &'a Outbound,
+    reason: &'a str,
+    mobile: MobileState,
+) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync + 'a {
+    move |message, patient| {
+        let next = patient
+            .filter(|_| message.is_to_patient())
+            .and_then(|patient| outbound.next_channel(message, patient, reason));
+        match next {
+            Some((failed, next)) => NextStep::FallBack {
+                mobile: mobile.clone(),
+                failed,
+                next: Box::new(next),
+            },
+            None => NextStep::Stop,
         }
-        NumberProblem::Unusable => {
-            outbound
-                .store
-                .set_patient_sms_state(patient_id, None, code, now)
-                .await?;
-        }
-        NumberProblem::Temporary | NumberProblem::Other => {}
     }
-    let reason = match classify(code) {
-        NumberProblem::OptedOut => OPTED_OUT.to_owned(),
-        _ => format!("sms_failed_{}", code.unwrap_or("unknown")),
+}
+
+/// A text to a patient failed for good with the provider's `code`: what it says about their
+/// number is recorded, and the next channel tried.
+pub fn cannot_text<'a>(
+    outbound: &'a Outbound,
+    code: Option<&str>,
+) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync + 'a {
+    let (mobile, reason) = match classify(code) {
+        NumberProblem::OptedOut => (
+            MobileState {
+                opted_out: Some(true),
+                failed: None,
+            },
+            OPTED_OUT.to_owned(),
+        ),
+        NumberProblem::Unusable => (
+            MobileState {
+                opted_out: None,
+                failed: code.map(str::to_owned),
+            },
+            format!("sms_failed_{}", code.unwrap_or("unknown")),
+        ),
+        NumberProblem::Temporary | NumberProblem::Other => (
+            MobileState::default(),
+            format!("sms_failed_{}", code.unwrap_or("unknown")),
+        ),
     };
-    outbound.fall_back(message, &reason).await?;
-    Ok(())
+    move |message, patient| fall_back(outbound, &reason, mobile.clone())(message, patient)
+}
+
+/// A delivery receipt that moved a text's status: an `undelivered` or `failed` text to a
+/// patient is sent again while the network calls it temporary (up to `RESENDS` times, on the
+/// send backoff), then falls back as `cannot_text` says; every other receipt stops here.
+pub fn after_receipt<'a>(
+    outbound: &'a Outbound,
+    receipt: &Receipt<'_>,
+    backoff_base: Duration,
+) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync + 'a {
+    let failed = matches!(receipt.status, "undelivered" | "failed");
+    let code = receipt.error_code.map(str::to_owned);
+    let at = receipt.at;
+    move |message, patient| {
+        if !failed || !message.is_to_patient() {
+            return NextStep::Stop;
+        }
+        let resend = match classify(code.as_deref()) {
+            NumberProblem::Temporary if message.attempts <= RESENDS => {
+                resend_delay(backoff_base, usize::try_from(message.attempts).unwrap_or(0))
+            }
+            _ => None,
+        };
+        match resend {
+            Some(delay) => NextStep::Resend {
+                run_at: at + chrono::TimeDelta::from_std(delay).unwrap_or_default(),
+            },
+            None => cannot_text(outbound, code.as_deref())(message, patient),
+        }
+    }
 }

@@ -157,6 +157,47 @@ pub struct InboxFilter {
     pub limit: u32,
 }
 
+/// What a text that failed leads to. The delivery policy (`jobs::delivery`) decides it from
+/// the message and its patient as they stand inside the transaction that records the failure,
+/// and the store writes it in that same transaction: a crash can lose both, never one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextStep {
+    /// Nothing more (an alert to staff, a delivery, a message that has moved on).
+    Stop,
+    /// The same text again at `run_at` (the network said it was temporarily undeliverable).
+    Resend { run_at: DateTime<Utc> },
+    /// The patient's next channel: `failed` is recorded as skipped and the message goes by
+    /// `next`'s route; first, `mobile` records what the failure says about their number.
+    FallBack {
+        mobile: MobileState,
+        failed: Skipped,
+        next: Box<PreparedMessage>,
+    },
+}
+
+/// What a failure says about a patient's mobile (nothing, when both are `None`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MobileState {
+    /// The person texted STOP to the provider (21610).
+    pub opted_out: Option<bool>,
+    /// The provider's error code when the number cannot take texts.
+    pub failed: Option<String>,
+}
+
+/// The delivery policy, as the store calls it: the failed message and its patient (if it is
+/// a patient's) in, the next step out.
+pub type AfterFailure<'a> =
+    dyn Fn(&Message, Option<&super::Patient>) -> NextStep + Send + Sync + 'a;
+
+/// A delivery receipt from the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt<'a> {
+    pub provider_id: &'a str,
+    pub status: &'a str,
+    pub error_code: Option<&'a str>,
+    pub at: DateTime<Utc>,
+}
+
 /// What a delivery receipt did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReceiptOutcome {
@@ -164,8 +205,13 @@ pub enum ReceiptOutcome {
     Duplicate,
     /// No message carries this provider id (any more).
     Unknown,
-    /// Recorded; `moved` says whether the message's status moved forward.
-    Applied { message: Box<Message>, moved: bool },
+    /// Recorded; `moved` says whether the message's status moved forward, and `next` what
+    /// the policy made of it (always `Stop` when it did not move).
+    Applied {
+        message: Box<Message>,
+        moved: bool,
+        next: NextStep,
+    },
 }
 
 #[async_trait]
@@ -186,51 +232,36 @@ pub trait OutboxStore {
     /// Claims a queued text for sending; `false` when it was sent, withdrawn or rerouted.
     async fn start_sending(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
 
+    /// Records how a send ended when it did not fail: `sent` (with the provider's id), or
+    /// `queued` again for the job queue to retry.
     async fn finish_sending(
         &self,
         id: &str,
         status: &str,
         provider_id: Option<&str>,
-        error_code: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()>;
 
-    /// Sends a text again at `run_at` (the network said it was temporarily undeliverable);
-    /// `false` if the message has moved on since.
-    async fn resend_message(
+    /// A send that failed (`error_code` says why): the message is marked failed and the step
+    /// `after` decides is written in the same transaction. `None` if the message was not
+    /// being sent (another worker finished it).
+    async fn fail_sending(
         &self,
         id: &str,
-        run_at: DateTime<Utc>,
+        error_code: &str,
         at: DateTime<Utc>,
-    ) -> Result<bool>;
+        after: &AfterFailure<'_>,
+    ) -> Result<Option<NextStep>>;
 
-    /// Falls back: the message's current channel (`failed`) is recorded as skipped and the
-    /// message goes by `next`'s route instead. `false` if the message had already moved on.
-    async fn reroute_message(
-        &self,
-        failed: &Skipped,
-        next: &PreparedMessage,
-        at: DateTime<Utc>,
-    ) -> Result<bool>;
-
-    /// A delivery receipt: de-duplicated by (provider id, status); statuses only move forward.
+    /// A delivery receipt: de-duplicated by (provider id, status); statuses only move
+    /// forward. When the status moved, the step `after` decides is written in the same
+    /// transaction as the receipt, so the provider's retry of a receipt whose transaction
+    /// failed finds it not yet recorded and sets the step off again.
     async fn record_receipt(
         &self,
-        provider_id: &str,
-        status: &str,
-        error_code: Option<&str>,
-        at: DateTime<Utc>,
+        receipt: &Receipt<'_>,
+        after: &AfterFailure<'_>,
     ) -> Result<ReceiptOutcome>;
-
-    /// Records what the provider said about a patient's mobile: opted out (21610) or failed
-    /// for good (the error code).
-    async fn set_patient_sms_state(
-        &self,
-        patient_id: &str,
-        opted_out: Option<bool>,
-        mobile_failed: Option<&str>,
-        at: DateTime<Utc>,
-    ) -> Result<()>;
 
     /// Whether the number has opted out of texts (it texted STOP, and not START since), to
     /// the referral number or as a patient: checked again just before each send.
@@ -347,101 +378,46 @@ macro_rules! outbox_store_impl {
                 id: &str,
                 status: &str,
                 provider_id: Option<&str>,
-                error_code: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<()> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "UPDATE messages SET status = $1, provider_id = COALESCE($2, provider_id), \
-                     error_code = $3, updated_at = $4 WHERE id = $5 AND status = 'sending'",
-                )
-                .bind(status)
-                .bind(provider_id)
-                .bind(error_code)
-                .bind($crate::store::Ts(at))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                let detail = error_code.map(|c| format!("provider error {c}"));
-                Self::message_event(&mut *tx, id, at, status, Some("sms"), detail.as_deref()).await?;
+                Self::end_send(&mut *tx, id, status, provider_id, None, at).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
-            async fn resend_message(
+            async fn fail_sending(
                 &self,
                 id: &str,
-                run_at: chrono::DateTime<chrono::Utc>,
+                error_code: &str,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<bool> {
+                after: &$crate::store::AfterFailure<'_>,
+            ) -> $crate::store::Result<Option<$crate::store::NextStep>> {
                 let mut tx = self.begin_write().await?;
-                let done = sqlx::query(
-                    "UPDATE messages SET status = 'queued', provider_id = NULL, updated_at = $1 \
-                     WHERE id = $2 AND channel = 'sms' AND status IN ('undelivered', 'failed')",
-                )
-                .bind($crate::store::Ts(at))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                if done.rows_affected() == 1 {
-                    let mut job = $crate::store::rows::delivery_job(id)?;
-                    job.run_at = Some(run_at);
-                    job.idempotency_key = Some(format!("message-{id}-{}", job.id));
-                    Self::enqueue(&mut *tx, &job).await?;
-                    Self::message_event(&mut *tx, id, at, "queued", Some("sms"), Some("sent again after a temporary failure")).await?;
+                if !Self::end_send(&mut *tx, id, "failed", None, Some(error_code), at).await? {
+                    tx.commit().await?;
+                    return Ok(None);
                 }
+                let next = Self::after_failure(&mut *tx, id, at, after).await?;
                 tx.commit().await?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn reroute_message(
-                &self,
-                failed: &$crate::store::Skipped,
-                next: &$crate::store::PreparedMessage,
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<bool> {
-                let mut tx = self.begin_write().await?;
-                let row: Option<$crate::store::rows::MessageRow> =
-                    sqlx::query_as("SELECT * FROM messages WHERE id = $1")
-                        .bind(&next.id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some(row) = row else { return Ok(false) };
-                if row.channel != failed.channel.as_str() {
-                    // Another receipt already moved this message on.
-                    return Ok(false);
-                }
-                Self::message_event(
-                    &mut *tx,
-                    &next.id,
-                    at,
-                    "skipped",
-                    Some(failed.channel.as_str()),
-                    Some(&failed.reason),
-                )
-                .await?;
-                Self::route_message(&mut *tx, next, at).await?;
-                tx.commit().await?;
-                Ok(true)
+                Ok(Some(next))
             }
 
             async fn record_receipt(
                 &self,
-                provider_id: &str,
-                status: &str,
-                error_code: Option<&str>,
-                at: chrono::DateTime<chrono::Utc>,
+                receipt: &$crate::store::Receipt<'_>,
+                after: &$crate::store::AfterFailure<'_>,
             ) -> $crate::store::Result<$crate::store::ReceiptOutcome> {
-                use $crate::store::{ReceiptOutcome, Ts};
+                use $crate::store::{NextStep, ReceiptOutcome, Ts};
                 let mut tx = self.begin_write().await?;
                 let fresh = sqlx::query(
                     "INSERT INTO delivery_receipts (provider_id, status, error_code, at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (provider_id, status) DO NOTHING",
                 )
-                .bind(provider_id)
-                .bind(status)
-                .bind(error_code)
-                .bind(Ts(at))
+                .bind(receipt.provider_id)
+                .bind(receipt.status)
+                .bind(receipt.error_code)
+                .bind(Ts(receipt.at))
                 .execute(&mut *tx)
                 .await?;
                 if fresh.rows_affected() == 0 {
@@ -450,59 +426,42 @@ macro_rules! outbox_store_impl {
                 }
                 let row: Option<$crate::store::rows::MessageRow> =
                     sqlx::query_as("SELECT * FROM messages WHERE provider_id = $1")
-                        .bind(provider_id)
+                        .bind(receipt.provider_id)
                         .fetch_optional(&mut *tx)
                         .await?;
                 let Some(row) = row else {
                     tx.commit().await?;
                     return Ok(ReceiptOutcome::Unknown);
                 };
-                let moved = $crate::store::delivery_rank(status) > $crate::store::delivery_rank(&row.status)
+                let moved = $crate::store::delivery_rank(receipt.status)
+                    > $crate::store::delivery_rank(&row.status)
                     && row.channel == "sms";
                 if moved {
                     sqlx::query(
                         "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code), \
                          updated_at = $3 WHERE id = $4",
                     )
-                    .bind(status)
-                    .bind(error_code)
-                    .bind(Ts(at))
+                    .bind(receipt.status)
+                    .bind(receipt.error_code)
+                    .bind(Ts(receipt.at))
                     .bind(&row.id)
                     .execute(&mut *tx)
                     .await?;
                 }
-                let detail = error_code.map(|c| format!("provider error {c}"));
-                Self::message_event(&mut *tx, &row.id, at, status, Some("sms"), detail.as_deref()).await?;
+                let detail = receipt.error_code.map(|c| format!("provider error {c}"));
+                Self::message_event(&mut *tx, &row.id, receipt.at, receipt.status, Some("sms"), detail.as_deref()).await?;
+                let next = if moved {
+                    Self::after_failure(&mut *tx, &row.id, receipt.at, after).await?
+                } else {
+                    NextStep::Stop
+                };
+                let message = Self::message_in(&mut *tx, &row.id).await?;
                 tx.commit().await?;
-                let message = self.message(&row.id).await?.ok_or_else(|| {
-                    $crate::store::StoreError::Corrupt("message vanished mid-receipt".into())
-                })?;
                 Ok(ReceiptOutcome::Applied {
                     message: Box::new(message),
                     moved,
+                    next,
                 })
-            }
-
-            async fn set_patient_sms_state(
-                &self,
-                patient_id: &str,
-                opted_out: Option<bool>,
-                mobile_failed: Option<&str>,
-                at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<()> {
-                let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "UPDATE patients SET sms_opted_out = COALESCE($1, sms_opted_out), \
-                     mobile_failed = COALESCE($2, mobile_failed), updated_at = $3 WHERE id = $4",
-                )
-                .bind(opted_out)
-                .bind(mobile_failed)
-                .bind($crate::store::Ts(at))
-                .bind(patient_id)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(())
             }
 
             async fn number_opted_out(

@@ -81,6 +81,130 @@ macro_rules! shared_impl {
                 Ok(())
             }
 
+            /// A message as it stands inside the transaction.
+            pub(super) async fn message_in(
+                conn: &mut $conn,
+                id: &str,
+            ) -> $crate::store::Result<$crate::store::Message> {
+                let row: $crate::store::rows::MessageRow =
+                    sqlx::query_as("SELECT * FROM messages WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                row.try_into()
+            }
+
+            /// A send that ended (`sent`, `failed`, or `queued` again); `false` when the
+            /// message was not being sent.
+            pub(super) async fn end_send(
+                conn: &mut $conn,
+                id: &str,
+                status: &str,
+                provider_id: Option<&str>,
+                error_code: Option<&str>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE messages SET status = $1, provider_id = COALESCE($2, provider_id), \
+                     error_code = $3, updated_at = $4 WHERE id = $5 AND status = 'sending'",
+                )
+                .bind(status)
+                .bind(provider_id)
+                .bind(error_code)
+                .bind($crate::store::Ts(at))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                let detail = error_code.map(|c| format!("provider error {c}"));
+                Self::message_event(&mut *conn, id, at, status, Some("sms"), detail.as_deref()).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            /// Asks the delivery policy what the failed message `id` leads to, from the
+            /// message and its patient as they stand in this transaction, and writes it here.
+            pub(super) async fn after_failure(
+                conn: &mut $conn,
+                id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+                after: &$crate::store::AfterFailure<'_>,
+            ) -> $crate::store::Result<$crate::store::NextStep> {
+                use $crate::store::{MobileState, NextStep, Ts};
+                let message = Self::message_in(&mut *conn, id).await?;
+                let patient = match &message.patient_id {
+                    Some(patient_id) => {
+                        let row: Option<$crate::store::rows::PatientRow> = sqlx::query_as(concat!(
+                            $crate::store::rows::patient_select!(),
+                            " WHERE p.id = $1"
+                        ))
+                        .bind(patient_id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                        row.map(|r| r.into_record().map(|r| r.patient)).transpose()?
+                    }
+                    None => None,
+                };
+                let next = after(&message, patient.as_ref());
+                match &next {
+                    NextStep::Stop => {}
+                    NextStep::Resend { run_at } => {
+                        let done = sqlx::query(
+                            "UPDATE messages SET status = 'queued', provider_id = NULL, updated_at = $1 \
+                             WHERE id = $2 AND channel = 'sms' AND status IN ('undelivered', 'failed')",
+                        )
+                        .bind(Ts(at))
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await?;
+                        if done.rows_affected() == 1 {
+                            let mut job = $crate::store::rows::delivery_job(id)?;
+                            job.run_at = Some(*run_at);
+                            job.idempotency_key = Some(format!("message-{id}-{}", job.id));
+                            Self::enqueue(&mut *conn, &job).await?;
+                            Self::message_event(
+                                &mut *conn,
+                                id,
+                                at,
+                                "queued",
+                                Some("sms"),
+                                Some("sent again after a temporary failure"),
+                            )
+                            .await?;
+                        }
+                    }
+                    NextStep::FallBack { mobile, failed, next } => {
+                        if *mobile != MobileState::default()
+                            && let Some(patient_id) = &message.patient_id
+                        {
+                            sqlx::query(
+                                "UPDATE patients SET sms_opted_out = COALESCE($1, sms_opted_out), \
+                                 mobile_failed = COALESCE($2, mobile_failed), updated_at = $3 WHERE id = $4",
+                            )
+                            .bind(mobile.opted_out)
+                            .bind(&mobile.failed)
+                            .bind(Ts(at))
+                            .bind(patient_id)
+                            .execute(&mut *conn)
+                            .await?;
+                        }
+                        // Only from the channel that failed: a message already moved on by an
+                        // earlier receipt stays where it is.
+                        if message.channel == failed.channel.as_str() {
+                            Self::message_event(
+                                &mut *conn,
+                                id,
+                                at,
+                                "skipped",
+                                Some(failed.channel.as_str()),
+                                Some(&failed.reason),
+                            )
+                            .await?;
+                            Self::route_message(&mut *conn, next, at).await?;
+                        }
+                    }
+                }
+                Ok(next)
+            }
+
             /// A text to on-call staff: the message and its send job, together.
             pub(super) async fn insert_alert(
                 conn: &mut $conn,

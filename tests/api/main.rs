@@ -5,6 +5,7 @@
 
 mod cli;
 mod config_check;
+mod consequences;
 mod every_text;
 mod hard_moments;
 mod hazard_log;
