@@ -22,6 +22,7 @@ pub mod risk;
 pub mod risk_evaluation;
 pub mod simulate;
 pub mod store;
+pub mod sweeps;
 pub mod templates;
 pub mod twilio;
 
@@ -41,7 +42,8 @@ use jobs::delivery::{DeliveryContext, Pace};
 use jobs::reminders::ReminderContext;
 use metrics::Metrics;
 use outbound::Outbound;
-use store::{AuditEntry, Store};
+use store::Store;
+use sweeps::Sweeps;
 use templates::Templates;
 
 /// A new sortable unique id (a ULID).
@@ -60,8 +62,7 @@ pub fn install_tls_provider() {
 pub struct App {
     pub state: http::AppState,
     pub workers: Workers,
-    /// When the retention sweep last ran (it runs at most hourly).
-    retention_ran: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    sweeps: Arc<Sweeps>,
 }
 
 impl App {
@@ -146,10 +147,17 @@ impl App {
             clock,
             metrics,
         };
+        let sweeps = Arc::new(Sweeps::new(
+            state.store.clone(),
+            state.intake.clone(),
+            state.clock.clone(),
+            state.metrics.clone(),
+            &state.config,
+        ));
         Ok(App {
             state,
             workers,
-            retention_ran: std::sync::Mutex::new(None),
+            sweeps,
         })
     }
 
@@ -157,130 +165,10 @@ impl App {
         &self.state.store
     }
 
-    /// One pass of the background sweeps (abandonment, escalation, reminders coming due);
-    /// `serve` runs it on a timer, tests call it with a clock they move.
+    /// One pass of the background sweeps (`sweeps`); `serve` runs them on a timer, tests
+    /// call this with a clock they move.
     pub async fn sweep(&self) -> anyhow::Result<()> {
-        let app = &self.state;
-        let now = app.clock.now();
-        let idle_since = now
-            - chrono::TimeDelta::from_std(app.config.abandon_after)
-                .context("abandon_after is out of range")?;
-        let abandoned = app.store.abandon_idle(idle_since, now).await?;
-        if abandoned > 0 {
-            app.metrics.conversations_abandoned.inc_by(abandoned);
-            tracing::info!(abandoned, "idle conversations marked abandoned");
-        }
-        self.escalate(now).await?;
-        let rescued = app
-            .store
-            .rescue_orphaned_jobs(jobs::orphaned_after(app.config.job_heartbeat))
-            .await?;
-        if rescued > 0 {
-            tracing::warn!(
-                rescued,
-                "jobs left running by a stopped worker put back in the queue"
-            );
-        }
-        let queued = app
-            .store
-            .queue_due_reminders(now + store::queue_horizon())
-            .await?;
-        if queued > 0 {
-            tracing::info!(queued, "reminders coming due put into the job queue");
-        }
-        self.retain(now).await?;
-        Ok(())
-    }
-
-    /// Retention: message words older than `CRHT_RETENTION_DAYS` are removed, hourly; who,
-    /// when and what status stay, and the audit log is untouched.
-    async fn retain(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
-        {
-            let mut last = self
-                .retention_ran
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if last.is_some_and(|at| now - at < chrono::TimeDelta::hours(1)) {
-                return Ok(());
-            }
-            *last = Some(now);
-        }
-        let cutoff = now - chrono::TimeDelta::days(i64::from(self.state.config.retention_days));
-        let forgotten = self.state.store.forget_bodies_before(cutoff).await?;
-        if forgotten > 0 {
-            tracing::info!(forgotten, "message words past the retention period removed");
-        }
-        Ok(())
-    }
-
-    /// Urgent referrals and patients' urgent episodes nobody acknowledged within
-    /// `CRHT_URGENT_ACK_MINUTES`: on-call is alerted again; after twice that, the team's
-    /// escalation numbers. Every step audited.
-    async fn escalate(&self, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
-        let app = &self.state;
-        let ack = chrono::TimeDelta::from_std(app.config.urgent_ack)
-            .context("urgent_ack is out of range")?;
-        let due = |urgent_at: chrono::DateTime<chrono::Utc>, level: i64| {
-            let steps = i32::try_from(level + 1).unwrap_or(i32::MAX);
-            now >= urgent_at + ack * steps
-        };
-        for referral in app.store.unacknowledged_urgent().await? {
-            let Some(urgent_at) = referral.urgent_at else {
-                continue;
-            };
-            let level = referral.escalation_level;
-            if !due(urgent_at, level) {
-                continue;
-            }
-            let (action, to_escalation) = escalation_step("referral", level);
-            let alerts = app.intake.team_alerts(
-                &referral.team,
-                &referral.reference,
-                "on_call_escalation",
-                to_escalation,
-            );
-            let audit = AuditEntry::by_gateway(now, action, format!("referral:{}", referral.id));
-            if app
-                .store
-                .escalate(&referral.id, level, &alerts, &audit)
-                .await?
-            {
-                tracing::warn!(
-                    referral_id = referral.id,
-                    level = level + 1,
-                    "urgent referral escalated: not acknowledged"
-                );
-            }
-        }
-        // Safety rule 8: a patient's risk is followed up the same way. The alert names the
-        // team only, never the patient, their number or their words.
-        let wording = "on_call_escalation_patient";
-        for record in app.store.unacknowledged_urgent_patients().await? {
-            let Some(urgent_at) = record.episode.urgent_at else {
-                continue;
-            };
-            let level = record.episode.escalation_level;
-            if !due(urgent_at, level) {
-                continue;
-            }
-            let (action, to_escalation) = escalation_step("patient", level);
-            let team = record.patient.team.as_deref().unwrap_or_default();
-            let alerts = app.intake.team_alerts(team, "", wording, to_escalation);
-            let audit =
-                AuditEntry::by_gateway(now, action, format!("patient:{}", record.patient.id));
-            if app
-                .store
-                .escalate_patient(&record.patient.id, level, &alerts, &audit)
-                .await?
-            {
-                tracing::warn!(
-                    patient_id = record.patient.id,
-                    level = level + 1,
-                    "patient's urgent episode escalated: not acknowledged"
-                );
-            }
-        }
-        Ok(())
+        self.sweeps.run_once().await
     }
 
     /// Serves HTTP on `listener` and runs the workers and sweeps until `shutdown` fires, then
@@ -299,24 +187,7 @@ impl App {
             );
         }
         let workers = tokio::spawn(jobs::run(app.workers.clone(), shutdown.clone()));
-        let sweeps = {
-            let app = app.clone();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(app.state.config.sweep_interval);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tick.tick() => {
-                            if let Err(error) = app.sweep().await {
-                                tracing::warn!(error = format!("{error:#}"), "background sweep failed");
-                            }
-                        }
-                    }
-                }
-            })
-        };
+        let sweeps = tokio::spawn(app.sweeps.clone().run(shutdown.clone()));
         let address = listener.local_addr()?;
         tracing::info!(
             %address,
@@ -346,14 +217,4 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let app = App::build(config, Arc::new(clock::SystemClock)).await?;
     Arc::new(app).serve(listener, shutdown).await
-}
-
-/// The escalation step after `level` steps of a `subject`'s urgent flag (`referral` or
-/// `patient`): its audit action, and whether it goes to the team's escalation numbers rather
-/// than on-call again.
-fn escalation_step(subject: &str, level: i64) -> (String, bool) {
-    match level {
-        0 => (format!("{subject}.escalated.on_call_again"), false),
-        _ => (format!("{subject}.escalated.escalation_numbers"), true),
-    }
 }

@@ -10,9 +10,9 @@ pub mod reminders;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{BackendExt, Monitor, WorkerBuilder, WorkerBuilderExt};
 use tokio_util::sync::CancellationToken;
 
+use crate::store::queue::run_queue;
 use crate::store::{Delivery, Pool, ReminderJob, queues};
 
 pub mod poll;
@@ -20,68 +20,14 @@ use delivery::DeliveryContext;
 use reminders::ReminderContext;
 
 /// How many jobs of one queue a process runs at once.
-const CONCURRENCY: usize = 4;
+pub(crate) const CONCURRENCY: usize = 4;
 
 /// A killed worker's jobs are taken up again after it missed this many heartbeats.
-const MISSED_HEARTBEATS: u32 = 3;
+pub(crate) const MISSED_HEARTBEATS: u32 = 3;
 
 /// A worker silent this long is taken as dead, and its running jobs go back in the queue.
 pub fn orphaned_after(heartbeat: Duration) -> Duration {
     heartbeat * MISSED_HEARTBEATS
-}
-
-/// Builds and runs one queue's workers on the engine's storage until shutdown.
-macro_rules! run_queue {
-    ($pool:expr, $args:ty, $queue:expr, $name:expr, $poll:expr, $heartbeat:expr, $ctx:expr, $handler:path, $signal:expr) => {
-        match $pool {
-            Pool::Sqlite(pool) => {
-                let pool = pool.clone();
-                Monitor::new()
-                    .shutdown_timeout(Duration::from_secs(10))
-                    .register(move |restarts| {
-                        let storage = apalis_sqlite::SqliteStorage::<$args>::new(&pool)
-                            .with_config(
-                                apalis_sqlite::Config::default()
-                                    .queue($queue)
-                                    .heartbeat_interval($heartbeat)
-                                    .missed_heartbeats(MISSED_HEARTBEATS as usize),
-                            );
-                        WorkerBuilder::new(format!("{}-{restarts}", $name))
-                            .backend(storage.poll_with_strategy(poll::Tick::every($poll)))
-                            .data($ctx.clone())
-                            .concurrency(CONCURRENCY)
-                            .catch_panic()
-                            .enable_tracing()
-                            .build($handler)
-                    })
-                    .run_with_signal($signal)
-                    .await
-            }
-            Pool::Postgres(pool) => {
-                let pool = pool.clone();
-                Monitor::new()
-                    .shutdown_timeout(Duration::from_secs(10))
-                    .register(move |restarts| {
-                        let storage = apalis_postgres::PostgresStorage::<$args>::new(&pool)
-                            .with_config(
-                                apalis_postgres::Config::default()
-                                    .queue($queue)
-                                    .heartbeat_interval($heartbeat)
-                                    .missed_heartbeats(MISSED_HEARTBEATS as usize),
-                            );
-                        WorkerBuilder::new(format!("{}-{restarts}", $name))
-                            .backend(storage.poll_with_strategy(poll::Tick::every($poll)))
-                            .data($ctx.clone())
-                            .concurrency(CONCURRENCY)
-                            .catch_panic()
-                            .enable_tracing()
-                            .build($handler)
-                    })
-                    .run_with_signal($signal)
-                    .await
-            }
-        }
-    };
 }
 
 /// What the workers run with.

@@ -6,6 +6,7 @@
 mod outbox;
 mod patients;
 mod postgres;
+pub mod queue;
 mod referrals;
 mod rows;
 mod shared;
@@ -14,12 +15,12 @@ mod ts;
 
 pub use outbox::*;
 pub use patients::*;
+pub use queue::{Delivery, Pool, ReminderJob, queues};
 pub use referrals::*;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 pub use ts::Ts;
 
@@ -57,32 +58,10 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The job queues (apalis, in the same database).
-pub mod queues {
-    /// Sends one stored message through the provider.
-    pub const DELIVERIES: &str = "deliveries";
-    /// Turns one due reminder into a message.
-    pub const REMINDERS: &str = "reminders";
-}
-
 /// How far ahead reminders are put into the job queue. Further ones wait in `reminders`, and
 /// a sweep queues them as they come within reach.
 pub fn queue_horizon() -> chrono::TimeDelta {
     chrono::TimeDelta::minutes(10)
-}
-
-/// A `deliveries` job: send one stored message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Delivery {
-    pub message_id: String,
-}
-
-/// A `reminders` job: the reminder at the version it was scheduled for (a reschedule moves the
-/// version on, leaving older jobs stale).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReminderJob {
-    pub reminder_id: String,
-    pub version: i64,
 }
 
 /// Implements `Store` (the engine's name, migrations, a ping) for an engine's store.
@@ -141,13 +120,6 @@ pub trait Store:
     /// was killed); how many. The queue's own heartbeat does this too, but only from a worker
     /// that has lived a whole heartbeat, which a gateway restarted again and again never does.
     async fn rescue_orphaned_jobs(&self, silent_for: std::time::Duration) -> Result<u64>;
-}
-
-/// The engine-specific pool, for the job queue's storage to share.
-#[derive(Debug, Clone)]
-pub enum Pool {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
 }
 
 /// Connects to the configured database (creating an SQLite file if needed), handing back

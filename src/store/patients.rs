@@ -696,7 +696,8 @@ macro_rules! patient_store_impl {
                 until: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<u64> {
                 use $crate::store::Ts;
-                use $crate::store::rows::{new_id, reminder_job};
+                use $crate::store::rows::new_id;
+                use $crate::store::queue::reminder_job;
                 let mut queued = 0;
                 loop {
                     let mut tx = self.begin_write().await?;
@@ -754,7 +755,7 @@ macro_rules! patient_store_impl {
                 if let Some(job_id) = &job_id {
                     Self::enqueue(
                         &mut *tx,
-                        &$crate::store::rows::reminder_job(job_id, reminder_id, version + 1, send_at)?,
+                        &$crate::store::queue::reminder_job(job_id, reminder_id, version + 1, send_at)?,
                     )
                     .await?;
                 }

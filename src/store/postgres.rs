@@ -8,10 +8,10 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use super::outbox::outbox_store_impl;
 use super::patients::patient_store_impl;
+use super::queue::{self, JobInsert};
 use super::referrals::referral_store_impl;
-use super::rows::JobInsert;
 use super::shared::shared_impl;
-use super::{Result, StoreError, Ts, queues, store_impl};
+use super::{Result, store_impl};
 
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -56,55 +56,15 @@ impl PgStore {
     }
 
     async fn enqueue(conn: &mut PgConnection, job: &JobInsert) -> Result<()> {
-        // apalis-postgres' own insert, with our transaction: the job exists iff the change does.
-        sqlx::query(
-            "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
-             priority, metadata, idempotency_key) \
-             VALUES ($1, $2, $3, 'Pending', 0, $4, COALESCE($5, now()), 0, NULL, $6) \
-             ON CONFLICT (job_type, idempotency_key) DO NOTHING",
-        )
-        .bind(&job.id)
-        .bind(job.queue)
-        .bind(&job.payload)
-        .bind(job.max_attempts)
-        .bind(job.run_at.map(Ts))
-        .bind(&job.idempotency_key)
-        .execute(conn)
-        .await?;
-        Ok(())
+        queue::postgres::enqueue(conn, job).await
     }
 
-    /// Withdraws a job that has not started; one that a worker holds runs, and finds its
-    /// work withdrawn.
     async fn kill_job(conn: &mut PgConnection, job_id: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE apalis.jobs SET status = 'Killed', done_at = now() \
-             WHERE id = $1 AND status = 'Pending' AND lock_by IS NULL",
-        )
-        .bind(job_id)
-        .execute(conn)
-        .await?;
-        Ok(())
+        queue::postgres::kill_job(conn, job_id).await
     }
 
-    /// The job queue's own rescue query, run for each queue (workers register under their
-    /// queue's name).
     async fn requeue_orphans(&self, silent_for: Duration) -> Result<u64> {
-        let mut conn = self.pool.acquire().await?;
-        let mut rescued = 0;
-        for queue in [queues::DELIVERIES, queues::REMINDERS] {
-            rescued += apalis_postgres::queries::reenqueue_orphaned(
-                &mut *conn,
-                queue,
-                silent_for.as_secs(),
-            )
-            .await
-            .map_err(|e| match e {
-                apalis_postgres::Error::Database(e) => StoreError::Database(e),
-                other => StoreError::Corrupt(other.to_string()),
-            })?;
-        }
-        Ok(rescued)
+        queue::postgres::requeue_orphans(&self.pool, silent_for).await
     }
 
     /// One row holds the next free send slot for every replica; the database's own clock
@@ -135,7 +95,7 @@ impl PgStore {
         let mut app = sqlx::migrate!("./migrations/postgres");
         app.set_ignore_missing(true);
         app.run(&self.pool).await?;
-        let mut jobs = apalis_postgres::PostgresStorage::<()>::migrations();
+        let mut jobs = queue::postgres::migrations();
         jobs.set_ignore_missing(true);
         jobs.run(&self.pool).await?;
         Ok(())

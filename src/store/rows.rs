@@ -4,69 +4,19 @@
 //! written once for both engines: placeholders are `$1`-style, which SQLite also understands;
 //! timestamps go through `Ts`; JSON is stored as text.
 
-use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::FromRow;
 
 use super::{
-    Address, Appointment, AuditEntry, ConversationSummary, CurrentConversation, Delivery,
-    InboxItem, Message, MessageEvent, Patient, PatientContact, PatientRecord, Referral, Reminder,
-    ReminderJob, StoreError, Task, TranscriptItem, Ts, UpcomingAppointment, UrgentEpisode, queues,
+    Address, Appointment, AuditEntry, ConversationSummary, CurrentConversation, InboxItem, Message,
+    MessageEvent, Patient, PatientContact, PatientRecord, Referral, Reminder, StoreError, Task,
+    TranscriptItem, Ts, UpcomingAppointment, UrgentEpisode,
 };
 use crate::conversation::{Conversation, Status};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 use crate::domain::referral::ReferralStatus;
 use crate::domain::schedule::QuietHours;
-
-/// A job row for the apalis queue, written inside the caller's transaction so the job exists
-/// exactly when the business change does.
-#[derive(Debug, Clone)]
-pub(super) struct JobInsert {
-    pub id: String,
-    pub queue: &'static str,
-    pub payload: Vec<u8>,
-    /// `None`: due now by the database's own clock.
-    pub run_at: Option<DateTime<Utc>>,
-    pub max_attempts: i32,
-    pub idempotency_key: Option<String>,
-}
-
-/// Send one message now.
-pub(super) fn delivery_job(message_id: &str) -> Result<JobInsert, StoreError> {
-    Ok(JobInsert {
-        id: new_id(),
-        queue: queues::DELIVERIES,
-        payload: serde_json::to_vec(&Delivery {
-            message_id: message_id.to_owned(),
-        })
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        run_at: None,
-        max_attempts: 25,
-        idempotency_key: Some(format!("message-{message_id}")),
-    })
-}
-
-/// Compose one reminder at `send_at`.
-pub(super) fn reminder_job(
-    job_id: &str,
-    reminder_id: &str,
-    version: i64,
-    send_at: DateTime<Utc>,
-) -> Result<JobInsert, StoreError> {
-    Ok(JobInsert {
-        id: job_id.to_owned(),
-        queue: queues::REMINDERS,
-        payload: serde_json::to_vec(&ReminderJob {
-            reminder_id: reminder_id.to_owned(),
-            version,
-        })
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        run_at: Some(send_at),
-        max_attempts: 25,
-        idempotency_key: Some(format!("reminder-{reminder_id}-v{version}")),
-    })
-}
 
 pub(super) fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))

@@ -156,7 +156,7 @@ macro_rules! shared_impl {
                         .execute(&mut *conn)
                         .await?;
                         if done.rows_affected() == 1 {
-                            let mut job = $crate::store::rows::delivery_job(id)?;
+                            let mut job = $crate::store::queue::delivery_job(id)?;
                             job.run_at = Some(*run_at);
                             job.idempotency_key = Some(format!("message-{id}-{}", job.id));
                             Self::enqueue(&mut *conn, &job).await?;
@@ -229,7 +229,7 @@ macro_rules! shared_impl {
                 .execute(&mut *conn)
                 .await?;
                 Self::message_event(&mut *conn, &message_id, at, "queued", Some("sms"), None).await?;
-                Self::enqueue(&mut *conn, &$crate::store::rows::delivery_job(&message_id)?).await
+                Self::enqueue(&mut *conn, &$crate::store::queue::delivery_job(&message_id)?).await
             }
 
             /// A prepared message: its row, then whatever carries it.
@@ -317,7 +317,7 @@ macro_rules! shared_impl {
                 Self::message_event(&mut *conn, &message.id, at, status, Some(channel), detail).await?;
                 match &message.route {
                     Route::Sms { .. } => {
-                        Self::enqueue(&mut *conn, &$crate::store::rows::delivery_job(&message.id)?).await?;
+                        Self::enqueue(&mut *conn, &$crate::store::queue::delivery_job(&message.id)?).await?;
                     }
                     Route::PhoneCall { task_text, .. } | Route::Letter { task_text, .. } => {
                         let pdf = match &message.route {
@@ -465,7 +465,8 @@ macro_rules! shared_impl {
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<()> {
                 use $crate::domain::schedule::Plan;
-                use $crate::store::rows::{new_id, reminder_job};
+                use $crate::store::rows::new_id;
+                use $crate::store::queue::reminder_job;
                 use $crate::store::Ts;
                 let existing: Vec<(String, i64, i64, Option<String>)> = sqlx::query_as(
                     "SELECT id, offset_seconds, version, job_id FROM reminders WHERE appointment_id = $1",

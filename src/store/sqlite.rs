@@ -4,17 +4,16 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use apalis_core::backend::WorkerFilter;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::outbox::outbox_store_impl;
 use super::patients::patient_store_impl;
+use super::queue::{self, JobInsert};
 use super::referrals::referral_store_impl;
-use super::rows::JobInsert;
 use super::shared::shared_impl;
-use super::{Result, queues, store_impl};
+use super::{Result, store_impl};
 
 /// SQLite has one writer at a time. Every write — ours and the job queue's — goes through a
 /// single connection, so writers queue in order for it instead of colliding on the database
@@ -54,23 +53,8 @@ impl SqliteStore {
         &self.writer
     }
 
-    /// The job queue's own rescue query, run for each queue (workers register under their
-    /// queue's name).
     async fn requeue_orphans(&self, silent_for: Duration) -> Result<u64> {
-        let silent_for = i64::try_from(silent_for.as_secs()).unwrap_or(i64::MAX);
-        let mut tx = self.begin_write().await?;
-        let mut rescued = 0;
-        for queue in [queues::DELIVERIES, queues::REMINDERS] {
-            rescued += apalis_sqlite::queries::reenqueue_orphaned(
-                &mut *tx,
-                silent_for,
-                queue,
-                &WorkerFilter::None,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(rescued)
+        queue::sqlite::requeue_orphans(&self.writer, silent_for).await
     }
 
     /// Takes SQLite's write lock up front, so a transaction that reads then writes can never
@@ -90,38 +74,11 @@ impl SqliteStore {
     }
 
     async fn enqueue(conn: &mut SqliteConnection, job: &JobInsert) -> Result<()> {
-        // apalis-sqlite's own insert, with our transaction: the job exists iff the change does.
-        sqlx::query(
-            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
-             last_result, lock_at, lock_by, done_at, priority, metadata, idempotency_key) \
-             VALUES ($1, $2, $3, 'Pending', 0, $4, COALESCE($5, strftime('%s', 'now')), NULL, NULL, NULL, NULL, 0, NULL, $6) \
-             ON CONFLICT (job_type, idempotency_key) DO NOTHING",
-        )
-        .bind(&job.payload)
-        .bind(&job.id)
-        .bind(job.queue)
-        .bind(i64::from(job.max_attempts))
-        .bind(job.run_at.map(|t| {
-            // Whole seconds here: round up, so a job never runs before its time.
-            t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
-        }))
-        .bind(&job.idempotency_key)
-        .execute(conn)
-        .await?;
-        Ok(())
+        queue::sqlite::enqueue(conn, job).await
     }
 
-    /// Withdraws a job that has not started; one that a worker holds runs, and finds its
-    /// work withdrawn.
     async fn kill_job(conn: &mut SqliteConnection, job_id: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE Jobs SET status = 'Killed', done_at = strftime('%s', 'now') \
-             WHERE id = $1 AND status = 'Pending' AND lock_by IS NULL",
-        )
-        .bind(job_id)
-        .execute(conn)
-        .await?;
-        Ok(())
+        queue::sqlite::kill_job(conn, job_id).await
     }
 
     /// One gateway per SQLite file: its in-process limiter paces every send, so there is no
@@ -135,7 +92,7 @@ impl SqliteStore {
         let mut app = sqlx::migrate!("./migrations/sqlite");
         app.set_ignore_missing(true);
         app.run(&self.writer).await?;
-        let mut jobs = apalis_sqlite::SqliteStorage::<()>::migrations();
+        let mut jobs = queue::sqlite::migrations();
         jobs.set_ignore_missing(true);
         jobs.run(&self.writer).await?;
         Ok(())

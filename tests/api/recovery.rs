@@ -9,7 +9,10 @@ use sqlx::Connection;
 use crate::helpers::{Engine, spawn_app_with};
 use crate::on_both_engines;
 
-on_both_engines!(a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_sweep,);
+on_both_engines!(
+    a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_sweep,
+    jobs_the_store_enqueues_are_taken_up_by_the_queue_workers,
+);
 
 /// Statements that leave a delivery job as a killed process would: `Running`, held by a
 /// worker that stopped sending heartbeats ten minutes ago, its text not yet sent.
@@ -34,13 +37,19 @@ fn kill_mid_job(engine: &Engine) -> [&'static str; 3] {
 
 /// Waits until every delivery job is recorded as done.
 async fn wait_until_done(engine: &Engine, url: &str) {
+    wait_until_queue_done(engine, url, "deliveries").await;
+}
+
+/// Waits until every job of `queue` is recorded as done.
+async fn wait_until_queue_done(engine: &Engine, url: &str, queue: &str) {
     for _ in 0..200 {
         let pending: i64 = match engine {
             Engine::Sqlite => {
                 let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
                 sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM Jobs WHERE job_type = 'deliveries' AND status <> 'Done'",
+                    "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status <> 'Done'",
                 )
+                .bind(queue)
                 .fetch_one(&mut db)
                 .await
                 .unwrap()
@@ -48,8 +57,9 @@ async fn wait_until_done(engine: &Engine, url: &str) {
             Engine::Postgres(_) => {
                 let mut db = sqlx::PgConnection::connect(url).await.unwrap();
                 sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = 'deliveries' AND status <> 'Done'",
+                    "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status <> 'Done'",
                 )
+                .bind(queue)
                 .fetch_one(&mut db)
                 .await
                 .unwrap()
@@ -60,7 +70,7 @@ async fn wait_until_done(engine: &Engine, url: &str) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the delivery job was never recorded as done");
+    panic!("the {queue} jobs were never all recorded as done");
 }
 
 async fn a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_sweep(engine: Engine) {
@@ -126,5 +136,66 @@ async fn a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_swe
         .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(app.twilio.sent().len(), 2, "and only once more");
+    app.stop().await;
+}
+
+/// How many jobs of `queue` the store put in the queue's own table.
+async fn jobs_in(engine: &Engine, url: &str, queue: &str) -> i64 {
+    match engine {
+        Engine::Sqlite => {
+            let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = $1")
+                .bind(queue)
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+        }
+        Engine::Postgres(_) => {
+            let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1")
+                .bind(queue)
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+/// The store writes jobs into apalis' tables by hand (inside its own transactions): each
+/// queue's workers must find them, run them and record them done.
+async fn jobs_the_store_enqueues_are_taken_up_by_the_queue_workers(engine: Engine) {
+    let app = spawn_app_with(
+        engine.clone(),
+        |c| c.reminder_offsets = vec![Duration::from_secs(60)],
+        false,
+    )
+    .await;
+    let patient = app
+        .create_patient(json!({
+            "name": "Sam Taylor",
+            "mobile": "07911 123456",
+            "contact_preferences": {"reminder": ["sms"], "update": ["sms"]}
+        }))
+        .await;
+    let id = patient["id"].as_str().unwrap();
+    // A reminder due in two seconds: its job is in the queue from the booking.
+    let starts_at = (chrono::Utc::now() + chrono::TimeDelta::seconds(62))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, body) = app
+        .post_json(
+            &app.scheduler,
+            &format!("/patients/{id}/appointments"),
+            json!({"starts_at": starts_at, "place": "home", "kind": "home_visit"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(jobs_in(&engine, app.database_url(), "reminders").await, 1);
+    // The reminders worker composes the message, whose delivery job the deliveries worker
+    // sends.
+    let sent = app.twilio.wait_for(1).await;
+    assert!(sent[0].body.contains("reminder"), "{}", sent[0].body);
+    wait_until_queue_done(&engine, app.database_url(), "reminders").await;
+    wait_until_queue_done(&engine, app.database_url(), "deliveries").await;
+    assert_eq!(jobs_in(&engine, app.database_url(), "deliveries").await, 1);
     app.stop().await;
 }
