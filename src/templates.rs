@@ -452,82 +452,10 @@ pub fn language_code(language: &str) -> Option<&'static str> {
         .or_else(|| wanted.split(['-', '_']).next().and_then(lookup))
 }
 
-/// How a provider will encode a text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmsEncoding {
-    Gsm7,
-    Ucs2,
-}
-
-/// What a text costs: each segment is billed and delivered as one SMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SmsSize {
-    pub encoding: SmsEncoding,
-    /// Septets for GSM-7, UTF-16 code units for UCS-2.
-    pub units: usize,
-    pub segments: usize,
-}
-
-/// GSM 03.38 basic character set (the escape code excluded): one septet each.
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
-                          ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑ\u{dc}§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-/// GSM 03.38 extension table: an escape septet plus one, so two each.
-const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
-
-/// GSM 03.38 7-bit (basic set 1 unit, extension table chars like € [ ] { } ^ ~ \ | 2 units;
-/// single segment ≤160 units, multipart 153 per segment) else UCS-2 (UTF-16 code units:
-/// ≤70 single, 67 per segment in multipart; emoji count 2). Like senders do, a two-unit
-/// character is never split across segments, so the count is never low. Empty text is 0
-/// segments: there is nothing to send.
-pub fn sms_size(text: &str) -> SmsSize {
-    let gsm7: Option<Vec<usize>> = text
-        .chars()
-        .map(|c| {
-            if GSM7_BASIC.contains(c) {
-                Some(1)
-            } else if GSM7_EXTENSION.contains(c) {
-                Some(2)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let (encoding, costs, single, per_part) = match gsm7 {
-        Some(costs) => (SmsEncoding::Gsm7, costs, 160, 153),
-        None => (
-            SmsEncoding::Ucs2,
-            text.chars().map(char::len_utf16).collect(),
-            70,
-            67,
-        ),
-    };
-    let units: usize = costs.iter().sum();
-    let segments = if units == 0 {
-        0
-    } else if units <= single {
-        1
-    } else {
-        let (mut segments, mut used) = (1, 0);
-        for cost in costs {
-            if used + cost > per_part {
-                segments += 1;
-                used = 0;
-            }
-            used += cost;
-        }
-        segments
-    };
-    SmsSize {
-        encoding,
-        units,
-        segments,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::channels::sms::{SmsEncoding, sms_size};
     use serde_json::{Value, json};
 
     const NAME: &str = "Alexandra Charlottes"; // 20 characters, a long preferred name
@@ -963,68 +891,5 @@ mod tests {
             tidy("\n\n  Hi  \n\n\n\nthere \n\nyou\nall\n\n"),
             "Hi\n\nthere\n\nyou\nall"
         );
-    }
-
-    #[test]
-    fn the_gsm7_tables_are_complete() {
-        // 128 code points less the escape; 10 in the extension table.
-        assert_eq!(GSM7_BASIC.chars().count(), 127);
-        assert_eq!(GSM7_EXTENSION.chars().count(), 10);
-    }
-
-    #[test]
-    fn sms_sizes() {
-        let gsm = |units, segments| SmsSize {
-            encoding: SmsEncoding::Gsm7,
-            units,
-            segments,
-        };
-        let ucs = |units, segments| SmsSize {
-            encoding: SmsEncoding::Ucs2,
-            units,
-            segments,
-        };
-        let a = |n| "a".repeat(n);
-        assert_eq!(sms_size(""), gsm(0, 0));
-        assert_eq!(sms_size(&a(1)), gsm(1, 1));
-        assert_eq!(sms_size(&a(160)), gsm(160, 1));
-        assert_eq!(sms_size(&a(161)), gsm(161, 2));
-        assert_eq!(sms_size(&a(306)), gsm(306, 2));
-        assert_eq!(sms_size(&a(307)), gsm(307, 3));
-        assert_eq!(sms_size("€"), gsm(2, 1));
-        assert_eq!(sms_size(&format!("{}€", a(158))), gsm(160, 1));
-        assert_eq!(sms_size(&format!("{}€", a(159))), gsm(161, 2));
-        // An escape pair is not split: 152 + 2 does not fit the first part.
-        assert_eq!(sms_size(&format!("{}€{}", a(152), a(152))), gsm(306, 3));
-        assert_eq!(sms_size("[]{}^~\\|"), gsm(16, 1));
-        assert_eq!(sms_size("£5 for Zoë"), ucs(10, 1));
-        assert_eq!(sms_size("Straight 'quotes' @ £5 é à ñ"), gsm(28, 1));
-        assert_eq!(sms_size("Curly ’quotes’").encoding, SmsEncoding::Ucs2);
-        assert_eq!(sms_size(&format!("{}🙂", a(10))), ucs(12, 1));
-        assert_eq!(sms_size(&"ł".repeat(70)), ucs(70, 1));
-        assert_eq!(sms_size(&"ł".repeat(71)), ucs(71, 2));
-        assert_eq!(sms_size(&"ł".repeat(134)), ucs(134, 2));
-        assert_eq!(sms_size(&"ł".repeat(135)), ucs(135, 3));
-        // A surrogate pair is not split either.
-        assert_eq!(sms_size(&format!("{}🙂{}", a(66), a(66))), ucs(134, 3));
-    }
-
-    proptest! {
-        #[test]
-        fn sms_size_never_panics_and_counts_something_for_any_text(text in any::<String>()) {
-            let size = sms_size(&text);
-            prop_assert_eq!(size.segments == 0, text.is_empty());
-            prop_assert!(size.units >= text.chars().count());
-            prop_assert!(size.segments <= size.units);
-        }
-
-        #[test]
-        fn sms_size_of_gsm_text_matches_its_length(text in "[a-zA-Z0-9 .,!?@£$\n]{1,500}") {
-            let size = sms_size(&text);
-            let n = text.chars().count();
-            prop_assert_eq!(size.encoding, SmsEncoding::Gsm7);
-            prop_assert_eq!(size.units, n);
-            prop_assert_eq!(size.segments, if n <= 160 { 1 } else { n.div_ceil(153) });
-        }
     }
 }

@@ -873,7 +873,7 @@ async fn the_first_reminder_of_an_assessment_says_what_to_have_ready(engine: Eng
         "exactly one reminder (the first) lists what to have ready: {sent:#?}"
     );
     for text in &sent {
-        let size = crht_gateway::templates::sms_size(&text.body);
+        let size = crht_gateway::channels::sms::sms_size(&text.body);
         assert!(size.segments <= 2, "{size:?}: {}", text.body);
     }
     app.stop().await;
