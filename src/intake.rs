@@ -16,14 +16,14 @@ use crate::domain::channel::Channel;
 use crate::domain::referral::ReferralStatus;
 use crate::domain::schedule::describe_when;
 use crate::domain::teams::Teams;
-use crate::language::{self, Language};
+use crate::language::{self, Language, language_code};
 use crate::outbound::TEAM_PHONE;
 use crate::risk::RiskScreen;
 use crate::store::{
     AppointmentAction, ConversationChange, Decision, NewInboxItem, NewMessage, PatientContact,
     PatientDecision, ReferralDecision, ReferralFields, Snapshot,
 };
-use crate::templates::{Templates, language_code};
+use crate::templates::Templates;
 
 /// The purpose recorded on alerts to on-call staff.
 pub const ON_CALL_ALERT: &str = "on_call_alert";

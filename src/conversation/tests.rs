@@ -822,7 +822,7 @@ fn roman_urdu_is_named_so_staff_and_the_patient_record_read_it() {
         Some("Urdu (Roman Urdu, detected)")
     );
     assert_eq!(
-        language.and_then(|l| crate::templates::language_code(l)),
+        language.and_then(|l| crate::language::language_code(l)),
         Some("ur")
     );
 }
