@@ -423,3 +423,6 @@ fn compile_patterns(place: &str, patterns: &[String]) -> Result<Vec<Regex>, Risk
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
