@@ -68,7 +68,7 @@ const LANGUAGES: &[(&str, &[&str])] = &[
 /// "Polish"/"polski"/"pl" → "pl", "Urdu" → "ur", … (the common UK languages); None for
 /// unknown. Forgiving of case, spacing, a region ("pt-BR") and a note in brackets
 /// ("Chinese (Mandarin)").
-pub fn language_code(language: &str) -> Option<&'static str> {
+pub(crate) fn language_code(language: &str) -> Option<&'static str> {
     let wanted = language.trim().to_lowercase();
     let lookup = |s: &str| {
         let s = s.trim();
