@@ -6,9 +6,11 @@
 //! messages to patients through `crate::outbound`.
 
 pub mod appointments;
+pub mod audit;
 mod error;
 pub mod messages;
 pub mod patients;
+pub mod referrals;
 
 use std::sync::Arc;
 
