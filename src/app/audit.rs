@@ -8,6 +8,7 @@ use crate::domain::role::Role;
 use crate::store::{Actor, AuditEntry};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// At most this many, newest first (default 500, up to 5000).
     pub limit: Option<u32>,

@@ -24,6 +24,7 @@ pub struct MessageIn {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
     /// `phone_call` or `letter`.
     pub kind: Option<String>,
@@ -34,6 +35,7 @@ pub struct TaskQuery {
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InboxQuery {
     /// `open` or `done`.
     pub status: Option<String>,

@@ -87,6 +87,7 @@ impl From<&Patient> for PatientIn {
 
 /// Urgent patients come first (longest waiting first), then the rest, oldest record first.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PatientQuery {
     /// Only patients with this mobile number.
     pub mobile: Option<String>,

@@ -11,6 +11,7 @@ use crate::domain::referral::ReferralStatus;
 use crate::store::{Actor, ConversationSummary, Message, Referral, ReferralFilter, TranscriptItem};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReferralQuery {
     /// Only referrals in this status (closed ones included when asked for).
     pub status: Option<String>,

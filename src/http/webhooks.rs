@@ -75,6 +75,16 @@ fn twiml_response(replies: &[String]) -> Response {
 }
 
 /// A text to the referral number. Answers 200 with TwiML only after the text is committed.
+#[utoipa::path(post, path = "/webhooks/twilio/sms", tag = "webhooks",
+    request_body(content = super::ops::TwilioInboundSms, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "TwiML: the reply, <Response><Message>…</Message></Response>",
+            content_type = "text/xml", body = String),
+        (status = 400, description = "No MessageSid", body = super::error::Problem),
+        (status = 403, description = "Missing or invalid X-Twilio-Signature; nothing stored",
+            body = super::error::Problem),
+        (status = 413, body = super::error::Problem),
+        (status = 503, description = "The database is unreachable: retry", body = super::error::Problem)))]
 #[tracing::instrument(skip_all)]
 async fn inbound_sms(
     State(app): State<AppState>,
@@ -135,6 +145,14 @@ const RESENDS: i64 = 3;
 /// Delivery receipts for texts we sent. Statuses only move forward; a receipt repeated
 /// (same message and status) changes nothing. A patient's text that failed for good falls
 /// back to their next channel.
+#[utoipa::path(post, path = "/webhooks/twilio/status", tag = "webhooks",
+    request_body(content = super::ops::TwilioStatusCallback, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 204, description = "Recorded (or nothing to do)"),
+        (status = 400, description = "No MessageSid or MessageStatus", body = super::error::Problem),
+        (status = 403, description = "Missing or invalid X-Twilio-Signature; nothing recorded",
+            body = super::error::Problem),
+        (status = 503, description = "The database is unreachable: retry", body = super::error::Problem)))]
 #[tracing::instrument(skip_all)]
 async fn status_callback(
     State(app): State<AppState>,
