@@ -4,7 +4,7 @@
 //! chooses the SMS provider; `App::serve` runs the HTTP server, the job workers and the
 //! background sweeps until the shutdown token fires.
 
-pub mod app;
+pub(crate) mod app;
 pub mod channels;
 pub mod clock;
 pub mod config;

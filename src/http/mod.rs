@@ -40,7 +40,7 @@ use crate::store::Store;
 /// webhooks, the bearer-token check and the operations endpoints.
 #[derive(Clone)]
 pub struct AppState {
-    pub services: Services,
+    pub(crate) services: Services,
     pub store: Arc<dyn Store>,
     pub intake: Arc<Intake>,
     pub outbound: Arc<Outbound>,
