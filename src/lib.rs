@@ -4,7 +4,7 @@
 //! chooses the SMS provider; `App::serve` runs the HTTP server, the job workers and the
 //! background sweeps until the shutdown token fires.
 
-pub mod app;
+pub(crate) mod app;
 pub mod channels;
 pub mod clock;
 pub mod config;
@@ -139,7 +139,15 @@ impl App {
             poll_interval: config.job_poll_interval,
             heartbeat: config.job_heartbeat,
         };
+        let services = app::Services::new(
+            store.clone(),
+            outbound.clone(),
+            intake.clone(),
+            clock.clone(),
+            config.send_backoff_base,
+        );
         let state = http::AppState {
+            services,
             store,
             intake,
             outbound,

@@ -10,8 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::role::Role;
-use crate::store::{Actor, AuditEntry};
+use crate::store::Actor;
 
 const PREFIX: &str = "crht_";
 
@@ -28,50 +27,10 @@ pub fn hash_token(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The member of staff making a request.
+/// The member of staff making a request (what they may do is the application layer's to
+/// decide).
 #[derive(Debug, Clone)]
 pub struct Staff(pub Actor);
-
-impl Staff {
-    pub fn role(&self) -> Role {
-        self.0.role
-    }
-
-    /// 403 unless the role may read referral content.
-    pub fn require_referral_reader(&self) -> Result<(), ApiError> {
-        if self.role().may_read_referrals() {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "the {} role may not read referral content",
-                self.role()
-            )))
-        }
-    }
-
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role() == Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("only admins may do this".into()))
-        }
-    }
-
-    pub fn audit_entry(
-        &self,
-        at: chrono::DateTime<chrono::Utc>,
-        action: &str,
-        target: String,
-    ) -> AuditEntry {
-        AuditEntry {
-            at,
-            actor: self.0.name.clone(),
-            role: self.role().as_str().to_owned(),
-            action: action.to_owned(),
-            target,
-        }
-    }
-}
 
 impl FromRequestParts<AppState> for Staff {
     type Rejection = ApiError;

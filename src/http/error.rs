@@ -7,6 +7,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::app;
+use crate::outbound::OutboundError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +111,27 @@ impl From<StoreError> for ApiError {
             e if e.is_unavailable() => ApiError::Unavailable,
             StoreError::Conflict(what) => ApiError::Conflict(what),
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+/// The application layer's answer, as HTTP: the one mapping of its errors to statuses.
+impl From<app::Error> for ApiError {
+    fn from(error: app::Error) -> Self {
+        match error {
+            app::Error::BadRequest(detail) => ApiError::BadRequest(detail),
+            app::Error::Invalid(detail) => ApiError::Unprocessable(detail),
+            app::Error::NotFound(detail) => ApiError::NotFound(detail),
+            app::Error::Conflict(detail) => ApiError::Conflict(detail),
+            app::Error::Forbidden(detail) => ApiError::Forbidden(detail),
+            app::Error::Store(e) => e.into(),
+            // A template or its variables are the caller's to fix.
+            app::Error::Outbound(OutboundError::Template(e)) => {
+                ApiError::Unprocessable(e.to_string())
+            }
+            app::Error::Outbound(OutboundError::Letter(e)) => ApiError::Internal(e.into()),
+            app::Error::Outbound(OutboundError::Store(e)) => e.into(),
+            app::Error::Internal(e) => ApiError::Internal(e),
         }
     }
 }

@@ -1,24 +1,22 @@
 //! Brief updates and other messages to patients; the staff call and print lists; the inbox.
+//! The rules are in `crate::app::messages`.
 
 use axum::body::Body;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::Staff;
 use super::error::{ApiError, Problem};
-use super::patients::find_patient;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
-use crate::domain::patient::Purpose;
-use crate::outbound::{MessageRequest, OutboundError};
-use crate::store::{InboxFilter, InboxItem, Message, MessageEvent, Skipped, Task, TaskFilter};
+use crate::app::messages::{InboxQuery, MessageIn, TaskQuery};
+use crate::store::{InboxItem, Message, MessageEvent, Skipped, Task};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,19 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/letter.pdf", get(task_letter))
         .route("/inbox", get(list_inbox))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MessageIn {
-    /// `urgent`, `reminder`, `update` or `non_urgent`: picks the patient's channel list.
-    pub purpose: String,
-    /// Staff's own words (for `update`, and for `non_urgent` letters).
-    pub text: Option<String>,
-    /// A template from message-templates/ (e.g. `cancellation`, `urgent`, `general_letter`).
-    pub template: Option<String>,
-    /// The template's variables.
-    #[schema(value_type = Option<Object>)]
-    pub vars: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,72 +94,13 @@ fn message_out(message: Message, history: Vec<MessageEvent>) -> MessageOut {
 pub async fn queue_message(
     State(app): State<AppState>,
     staff: Staff,
-    Path(patient_id): Path<String>,
-    body: Result<Json<MessageIn>, JsonRejection>,
+    ApiPath(patient_id): ApiPath<String>,
+    ApiJson(input): ApiJson<MessageIn>,
 ) -> Result<(StatusCode, Json<MessageOut>), ApiError> {
-    let Json(input) = body?;
-    let purpose = Purpose::parse(&input.purpose).ok_or_else(|| {
-        ApiError::Unprocessable("purpose must be urgent, reminder, update or non_urgent".into())
-    })?;
-    let text = input
-        .text
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty());
-    let mut vars = input.vars.unwrap_or_default();
-    let template = match (input.template, text) {
-        (Some(template), text) => {
-            if let Some(text) = text {
-                vars.insert("text".into(), Value::String(text));
-            }
-            template
-        }
-        (None, Some(text)) if matches!(purpose, Purpose::Update | Purpose::NonUrgent) => {
-            vars.insert("text".into(), Value::String(text));
-            match purpose {
-                Purpose::NonUrgent => "general_letter".to_owned(),
-                _ => "update".to_owned(),
-            }
-        }
-        (None, None) if purpose == Purpose::Urgent => "urgent".to_owned(),
-        _ => {
-            return Err(ApiError::Unprocessable(
-                "give a template (with its vars), or text for an update".into(),
-            ));
-        }
-    };
-    if !app.outbound.templates.has(&template) {
-        return Err(ApiError::Unprocessable(format!(
-            "no template `{template}`; known: {}",
-            app.outbound.templates.names().join(", ")
-        )));
-    }
-    let patient = find_patient(&app, &patient_id).await?;
-    let request = MessageRequest {
-        purpose,
-        template,
-        vars,
-        appointment_id: None,
-        reminder_key: None,
-    };
-    let id = app
-        .outbound
-        .send(&patient, &request)
-        .await
-        .map_err(|e| match e {
-            OutboundError::Template(e) => ApiError::Unprocessable(e.to_string()),
-            OutboundError::Letter(e) => ApiError::Internal(e.into()),
-            OutboundError::Store(e) => e.into(),
-        })?;
-    app.store
-        .audit(&staff.audit_entry(app.clock.now(), "message.queue", format!("message:{id}")))
-        .await?;
     let (message, history) = app
-        .store
-        .messages_for_patient(&patient_id)
-        .await?
-        .into_iter()
-        .find(|(m, _)| m.id == id)
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("queued message {id} not found")))?;
+        .services
+        .queue_message(&staff.0, &patient_id, input)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(message_out(message, history))))
 }
 
@@ -185,15 +111,11 @@ pub async fn queue_message(
 pub async fn list_messages(
     State(app): State<AppState>,
     _staff: Staff,
-    Path(patient_id): Path<String>,
+    ApiPath(patient_id): ApiPath<String>,
 ) -> Result<Json<List<MessageOut>>, ApiError> {
-    find_patient(&app, &patient_id).await?;
-    let messages = app.store.messages_for_patient(&patient_id).await?;
+    let messages = app.services.messages_for_patient(&patient_id).await?;
     Ok(Json(List::of(
-        messages
-            .into_iter()
-            .filter(|(m, _)| m.is_to_patient())
-            .map(|(m, h)| message_out(m, h)),
+        messages.into_iter().map(|(m, h)| message_out(m, h)),
     )))
 }
 
@@ -234,48 +156,15 @@ impl From<Task> for TaskOut {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct TaskQuery {
-    /// `phone_call` or `letter`.
-    pub kind: Option<String>,
-    /// `open` or `done`.
-    pub status: Option<String>,
-    pub limit: Option<u32>,
-}
-
 /// The call list and the print list.
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks", params(TaskQuery), security(("bearer" = [])),
     responses((status = 200, body = List<TaskOut>), (status = 400, body = Problem)))]
 pub async fn list_tasks(
     State(app): State<AppState>,
     _staff: Staff,
-    query: Result<Query<TaskQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<TaskQuery>,
 ) -> Result<Json<List<TaskOut>>, ApiError> {
-    let Query(query) = query?;
-    if query
-        .kind
-        .as_deref()
-        .is_some_and(|k| !matches!(k, "phone_call" | "letter"))
-    {
-        return Err(ApiError::BadRequest(
-            "kind must be phone_call or letter".into(),
-        ));
-    }
-    if query
-        .status
-        .as_deref()
-        .is_some_and(|s| !matches!(s, "open" | "done"))
-    {
-        return Err(ApiError::BadRequest("status must be open or done".into()));
-    }
-    let tasks = app
-        .store
-        .tasks(&TaskFilter {
-            kind: query.kind,
-            status: query.status,
-            limit: query.limit.unwrap_or(500).clamp(1, 5000),
-        })
-        .await?;
+    let tasks = app.services.tasks(query).await?;
     Ok(Json(List::of(tasks.into_iter().map(Into::into))))
 }
 
@@ -285,18 +174,11 @@ pub async fn list_tasks(
 pub async fn complete_task(
     State(app): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TaskOut>, ApiError> {
-    let now = app.clock.now();
-    let task = app
-        .store
-        .complete_task(&id, &staff.0.name, now)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no task {id}")))?;
-    app.store
-        .audit(&staff.audit_entry(now, "task.complete", format!("task:{id}")))
-        .await?;
-    Ok(Json(task.into()))
+    Ok(Json(
+        app.services.complete_task(&staff.0, &id).await?.into(),
+    ))
 }
 
 /// The letter to print, as a PDF.
@@ -306,16 +188,9 @@ pub async fn complete_task(
 pub async fn task_letter(
     State(app): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let pdf = app
-        .store
-        .task_letter(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no letter for task {id}")))?;
-    app.store
-        .audit(&staff.audit_entry(app.clock.now(), "letter.read", format!("task:{id}")))
-        .await?;
+    let pdf = app.services.task_letter(&staff.0, &id).await?;
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/pdf")
@@ -363,31 +238,14 @@ impl From<InboxItem> for InboxOut {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct InboxQuery {
-    /// `open` or `done`.
-    pub status: Option<String>,
-    pub limit: Option<u32>,
-}
-
 /// What patients texted, and what the team should know: urgent first, then oldest.
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", params(InboxQuery), security(("bearer" = [])),
     responses((status = 200, body = List<InboxOut>)))]
 pub async fn list_inbox(
     State(app): State<AppState>,
     staff: Staff,
-    query: Result<Query<InboxQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<List<InboxOut>>, ApiError> {
-    let Query(query) = query?;
-    app.store
-        .audit(&staff.audit_entry(app.clock.now(), "inbox.read", "inbox".into()))
-        .await?;
-    let items = app
-        .store
-        .inbox(&InboxFilter {
-            status: query.status,
-            limit: query.limit.unwrap_or(500).clamp(1, 5000),
-        })
-        .await?;
+    let items = app.services.inbox(&staff.0, query).await?;
     Ok(Json(List::of(items.into_iter().map(Into::into))))
 }

@@ -1,9 +1,13 @@
 //! HTTP: the provider's webhooks, the staff API under `/api/v1`, and operations endpoints.
-//! Handlers translate HTTP into calls on the store and the domain, nothing more.
+//! Handlers translate HTTP, nothing more: they parse a request (`extract`; the webhooks check
+//! the provider's signature), call one function of the application layer
+//! (`crate::app::Services`), and present its answer or its error (`error`, the one place
+//! choosing status codes). The operations endpoints ask the store whether it answers.
 
 mod appointments;
 pub mod auth;
 pub mod error;
+mod extract;
 mod messages;
 mod ops;
 mod patients;
@@ -23,6 +27,7 @@ use serde::Serialize;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::ToSchema;
 
+use crate::app::Services;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::intake::Intake;
@@ -30,9 +35,11 @@ use crate::metrics::{HttpLabels, Metrics, RouteLabels};
 use crate::outbound::Outbound;
 use crate::store::Store;
 
-/// Everything a handler may use.
+/// Everything a handler may use. Staff API handlers use `services` alone; the rest is for the
+/// webhooks, the bearer-token check and the operations endpoints.
 #[derive(Clone)]
 pub struct AppState {
+    pub(crate) services: Services,
     pub store: Arc<dyn Store>,
     pub intake: Arc<Intake>,
     pub outbound: Arc<Outbound>,

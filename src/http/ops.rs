@@ -5,9 +5,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{Content, RefOr};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::AppState;
 
@@ -19,26 +20,56 @@ pub fn router() -> Router<AppState> {
         .route("/openapi.json", get(openapi))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Health {
+    /// `ok`.
+    status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Readiness {
+    /// `ready` or `unavailable`.
+    status: &'static str,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+}
+
 /// The process is up.
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 /// Ready to take texts: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(app): State<AppState>) -> Response {
+    let database = app.store.engine();
     match app.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "database": app.store.engine()})).into_response(),
+        Ok(()) => Json(Readiness {
+            status: "ready",
+            database,
+        })
+        .into_response(),
         Err(error) => {
             tracing::warn!(%error, "not ready: database unreachable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": app.store.engine()})),
+                Json(Readiness {
+                    status: "unavailable",
+                    database,
+                }),
             )
                 .into_response()
         }
     }
 }
 
+/// Counters and timings in the OpenMetrics text format (Prometheus), by route template.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "OpenMetrics text",
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
 async fn metrics(State(app): State<AppState>) -> Response {
     let mut response = app.metrics.render().into_response();
     response.headers_mut().insert(
@@ -64,15 +95,112 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The staff API, generated from the handlers' own annotations.
+/// Every response in the document, to finish what the handlers' annotations leave out:
+/// OpenAPI requires a description on each (where a handler gives none, the status's own reason
+/// phrase, "Not Found", says it), and errors are sent as `application/problem+json`, not the
+/// `application/json` utoipa assumes for a body.
+struct Responses;
+
+impl Modify for Responses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+                &mut item.query,
+            ]
+            .into_iter()
+            .flatten()
+        });
+        for operation in operations {
+            for (status, response) in &mut operation.responses.responses {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if response
+                    .content
+                    .get("application/json")
+                    .is_some_and(is_problem)
+                    && let Some(problem) = response.content.shift_remove("application/json")
+                {
+                    response
+                        .content
+                        .insert("application/problem+json".to_owned(), problem);
+                }
+                if response.description.is_empty() {
+                    response.description = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|code| StatusCode::from_u16(code).ok())
+                        .and_then(|code| code.canonical_reason())
+                        .unwrap_or("Response")
+                        .to_owned();
+                }
+            }
+        }
+    }
+}
+
+fn is_problem(content: &RefOr<Content>) -> bool {
+    matches!(content, RefOr::T(Content { schema: Some(RefOr::Ref(schema)), .. })
+        if schema.ref_location.ends_with("/Problem"))
+}
+
+/// An inbound text as Twilio posts it (more fields come; all are kept for the signature).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // describes the form for the document; the handler reads the raw form
+pub(super) struct TwilioInboundSms {
+    /// The provider's id of the text (`SmsMessageSid` is accepted too).
+    #[serde(rename = "MessageSid")]
+    message_sid: String,
+    /// The sender's number; kept as given when it is not one.
+    #[serde(rename = "From")]
+    from: Option<String>,
+    /// The referral number.
+    #[serde(rename = "To")]
+    to: Option<String>,
+    /// The words, any Unicode.
+    #[serde(rename = "Body")]
+    body: Option<String>,
+}
+
+/// A delivery receipt as Twilio posts it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // describes the form for the document; the handler reads the raw form
+pub(super) struct TwilioStatusCallback {
+    /// The id Twilio gave the text we sent (`SmsSid` is accepted too).
+    #[serde(rename = "MessageSid")]
+    message_sid: String,
+    /// `queued`, `sent`, `delivered`, `undelivered`, `failed`, … (`SmsStatus` is accepted too).
+    #[serde(rename = "MessageStatus")]
+    message_status: String,
+    /// Twilio's error code when the text failed, e.g. `21610` (the person texted STOP).
+    #[serde(rename = "ErrorCode")]
+    error_code: Option<String>,
+}
+
+/// The staff API, the provider's webhooks and the operations endpoints, generated from the
+/// handlers' own annotations.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "crht-gateway staff API",
         description = "Referrals gathered by text for the Crisis Resolution and Home Treatment Team. \
-                       Errors are application/problem+json (RFC 9457)."
+                       Errors are application/problem+json (RFC 9457). The provider's webhooks \
+                       take Twilio's form-encoded posts, signed with X-Twilio-Signature."
     ),
     paths(
+        super::webhooks::inbound_sms,
+        super::webhooks::status_callback,
+        healthz,
+        readyz,
+        metrics,
         super::referrals::list_referrals,
         super::referrals::get_referral,
         super::referrals::get_transcript,
@@ -97,7 +225,7 @@ impl Modify for BearerAuth {
         super::messages::task_letter,
         super::messages::list_inbox,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Responses),
     tags(
         (name = "referrals", description = "The triage queue and its conversations"),
         (name = "audit", description = "Who read or changed what"),
@@ -106,6 +234,8 @@ impl Modify for BearerAuth {
         (name = "messages", description = "Reminders, notices and brief updates by each patient's channels"),
         (name = "tasks", description = "The staff call list and print list"),
         (name = "inbox", description = "What patients text, and what the team should know"),
+        (name = "webhooks", description = "The SMS provider's inbound texts and delivery receipts"),
+        (name = "operations", description = "Liveness, readiness and metrics"),
     )
 )]
 pub struct ApiDoc;

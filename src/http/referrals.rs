@@ -1,21 +1,21 @@
 //! The triage queue: referrals, their transcripts and status, and the conversation behind
-//! a number. Every read of referral content is written to the audit log first.
+//! a number. Who may read them, and the audit of every read, are in `crate::app::referrals`.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::List;
 use super::auth::Staff;
 use super::error::{ApiError, Problem};
-use crate::domain::phone::PhoneNumber;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::app::referrals::{ReferralQuery, StatusIn};
 use crate::domain::referral::ReferralStatus;
-use crate::store::{Message, Referral, ReferralFilter, TranscriptItem};
+use crate::store::{ConversationSummary, Message, Referral, TranscriptItem};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -105,14 +105,6 @@ impl From<Message> for AlertOut {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct ReferralQuery {
-    /// Only referrals in this status (closed ones included when asked for).
-    pub status: Option<String>,
-    /// At most this many (default 200, up to 1000).
-    pub limit: Option<u32>,
-}
-
 /// The triage queue: every referral not closed, urgent first, then oldest.
 #[utoipa::path(get, path = "/api/v1/referrals", tag = "referrals", params(ReferralQuery),
     security(("bearer" = [])),
@@ -120,33 +112,9 @@ pub struct ReferralQuery {
 pub async fn list_referrals(
     State(app): State<AppState>,
     staff: Staff,
-    query: Result<Query<ReferralQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<ReferralQuery>,
 ) -> Result<Json<List<ReferralOut>>, ApiError> {
-    staff.require_referral_reader()?;
-    let Query(query) = query?;
-    let status = query
-        .status
-        .as_deref()
-        .map(|s| {
-            ReferralStatus::parse(s)
-                .ok_or_else(|| ApiError::BadRequest(format!("unknown status `{s}`")))
-        })
-        .transpose()?;
-    let filter = ReferralFilter {
-        status,
-        limit: query.limit.unwrap_or(200).clamp(1, 1000),
-    };
-    app.store
-        .audit(&staff.audit_entry(
-            app.clock.now(),
-            "referral.list",
-            format!(
-                "referrals?status={}",
-                status.map_or("open", ReferralStatus::as_str)
-            ),
-        ))
-        .await?;
-    let referrals = app.store.referrals(&filter).await?;
+    let referrals = app.services.referrals(&staff.0, query).await?;
     Ok(Json(List::of(referrals.into_iter().map(Into::into))))
 }
 
@@ -156,20 +124,11 @@ pub async fn list_referrals(
 pub async fn get_referral(
     State(app): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ReferralOut>, ApiError> {
-    staff.require_referral_reader()?;
-    app.store
-        .audit(&staff.audit_entry(app.clock.now(), "referral.read", format!("referral:{id}")))
-        .await?;
-    let referral = app
-        .store
-        .referral(&id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))?;
-    let alerts = app.store.messages_for_referral(&id).await?;
-    let mut out = ReferralOut::from(referral);
-    out.alerts = Some(alerts.into_iter().map(Into::into).collect());
+    let found = app.services.referral(&staff.0, &id).await?;
+    let mut out = ReferralOut::from(found.referral);
+    out.alerts = Some(found.alerts.into_iter().map(Into::into).collect());
     Ok(Json(out))
 }
 
@@ -203,23 +162,10 @@ impl From<TranscriptItem> for TranscriptItemOut {
 pub async fn get_transcript(
     State(app): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<List<TranscriptItemOut>>, ApiError> {
-    staff.require_referral_reader()?;
-    app.store
-        .audit(&staff.audit_entry(app.clock.now(), "transcript.read", format!("referral:{id}")))
-        .await?;
-    if app.store.referral(&id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no referral {id}")));
-    }
-    let items = app.store.transcript(&id).await?;
+    let items = app.services.transcript(&staff.0, &id).await?;
     Ok(Json(List::of(items.into_iter().map(Into::into))))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct StatusIn {
-    /// `acknowledged`, `accepted`, `signposted` or `closed`.
-    pub status: String,
 }
 
 /// Moves a referral on in triage (acknowledging an urgent one stops its escalation).
@@ -229,32 +175,13 @@ pub struct StatusIn {
 pub async fn set_status(
     State(app): State<AppState>,
     staff: Staff,
-    Path(id): Path<String>,
-    body: Result<Json<StatusIn>, JsonRejection>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<StatusIn>,
 ) -> Result<Json<ReferralOut>, ApiError> {
-    staff.require_referral_reader()?;
-    let Json(body) = body?;
-    let status = ReferralStatus::parse(&body.status)
-        .filter(|s| s.settable_by_staff())
-        .ok_or_else(|| {
-            ApiError::Unprocessable(format!(
-                "status must be one of acknowledged, accepted, signposted, closed (got `{}`)",
-                body.status
-            ))
-        })?;
-    let now = app.clock.now();
-    app.store
-        .audit(&staff.audit_entry(
-            now,
-            &format!("referral.status.{status}"),
-            format!("referral:{id}"),
-        ))
-        .await?;
     let referral = app
-        .store
-        .set_referral_status(&id, status, now)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no referral {id}")))?;
+        .services
+        .set_referral_status(&staff.0, &id, input)
+        .await?;
     Ok(Json(referral.into()))
 }
 
@@ -275,30 +202,19 @@ pub struct ConversationOut {
 pub async fn get_conversation(
     State(app): State<AppState>,
     staff: Staff,
-    Path(phone): Path<String>,
+    ApiPath(phone): ApiPath<String>,
 ) -> Result<Json<ConversationOut>, ApiError> {
-    staff.require_referral_reader()?;
-    // Looked up as the inbound path stored it: a number libphonenumber does not list yet is
-    // still someone's conversation (safety rule 7).
-    let phone = Some(PhoneNumber::from_sender(Some(&phone), ""))
-        .filter(PhoneNumber::is_e164)
-        .ok_or_else(|| ApiError::BadRequest("not a valid phone number".into()))?;
-    let summary = app
-        .store
-        .conversation(&phone)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no conversation with this number".into()))?;
-    app.store
-        .audit(&staff.audit_entry(
-            app.clock.now(),
-            "conversation.read",
-            format!("referral:{}", summary.referral_id),
-        ))
-        .await?;
-    Ok(Json(ConversationOut {
-        step: summary.step,
-        status: summary.status,
-        referral_id: summary.referral_id,
-        last_text_at: summary.last_text_at,
-    }))
+    let summary = app.services.conversation(&staff.0, &phone).await?;
+    Ok(Json(summary.into()))
+}
+
+impl From<ConversationSummary> for ConversationOut {
+    fn from(summary: ConversationSummary) -> Self {
+        ConversationOut {
+            step: summary.step,
+            status: summary.status,
+            referral_id: summary.referral_id,
+            last_text_at: summary.last_text_at,
+        }
+    }
 }

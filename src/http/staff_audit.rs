@@ -1,16 +1,17 @@
 //! The audit log: who read or changed what, and when (admins only).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::auth::Staff;
 use super::error::{ApiError, Problem};
+use super::extract::ApiQuery;
 use super::{AppState, List};
+use crate::app::audit::AuditQuery;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/audit", get(list_audit))
@@ -28,25 +29,14 @@ pub struct AuditOut {
     pub target: String,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct AuditQuery {
-    /// At most this many, newest first (default 500, up to 5000).
-    pub limit: Option<u32>,
-}
-
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = List<AuditOut>), (status = 403, body = Problem)))]
 pub async fn list_audit(
     State(app): State<AppState>,
     staff: Staff,
-    query: Result<Query<AuditQuery>, QueryRejection>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<List<AuditOut>>, ApiError> {
-    staff.require_admin()?;
-    let Query(query) = query?;
-    let entries = app
-        .store
-        .audit_log(query.limit.unwrap_or(500).clamp(1, 5000))
-        .await?;
+    let entries = app.services.audit_log(&staff.0, query).await?;
     Ok(Json(List::of(entries.into_iter().map(|e| AuditOut {
         at: e.at,
         actor: e.actor,

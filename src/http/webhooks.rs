@@ -10,9 +10,7 @@ use axum::routing::post;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::app::receipts;
-use crate::domain::phone::PhoneNumber;
-use crate::store::{InboundOutcome, InboundText, Receipt, ReceiptOutcome};
+use crate::store::{InboundOutcome, Receipt, ReceiptOutcome};
 use crate::twilio::{signature, twiml};
 
 /// Twilio's largest text is 1,600 characters; with every other field and UTF-8 and
@@ -75,6 +73,16 @@ fn twiml_response(replies: &[String]) -> Response {
 }
 
 /// A text to the referral number. Answers 200 with TwiML only after the text is committed.
+#[utoipa::path(post, path = "/webhooks/twilio/sms", tag = "webhooks",
+    request_body(content = super::ops::TwilioInboundSms, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "TwiML: the reply, <Response><Message>…</Message></Response>",
+            content_type = "text/xml", body = String),
+        (status = 400, description = "No MessageSid", body = super::error::Problem),
+        (status = 403, description = "Missing or invalid X-Twilio-Signature; nothing stored",
+            body = super::error::Problem),
+        (status = 413, body = super::error::Problem),
+        (status = 503, description = "The database is unreachable: retry", body = super::error::Problem)))]
 #[tracing::instrument(skip_all)]
 async fn inbound_sms(
     State(app): State<AppState>,
@@ -91,28 +99,14 @@ async fn inbound_sms(
             app.metrics.reject("no_message_sid");
             ApiError::BadRequest("MessageSid is required".into())
         })?;
-    // Safety rule 7: the signature is the provider's word that a person sent this text, so
-    // neither its sender nor its bytes are a reason to refuse it.
-    let provider_id = app.store.storable(provider_id);
-    let from = PhoneNumber::from_sender(field(&params, "From"), &provider_id);
-    if !from.is_e164() {
-        tracing::info!("sender is not a phone number; kept as given");
-    }
-    let text = InboundText {
-        provider_id: provider_id.into_owned(),
-        from,
-        body: app
-            .store
-            .storable(field(&params, "Body").unwrap_or_default())
-            .into_owned(),
-        received_at: app.clock.now(),
-    };
-    let today = app.clock.today_in_uk();
-    let intake = &app.intake;
-    let decide = |snapshot: &crate::store::Snapshot| {
-        intake.decide(snapshot, &text.body, today, text.received_at)
-    };
-    let outcome = app.store.record_inbound(&text, &decide).await?;
+    let (text, outcome) = app
+        .services
+        .receive_text(
+            provider_id,
+            field(&params, "From"),
+            field(&params, "Body").unwrap_or_default(),
+        )
+        .await?;
     let replies = match outcome {
         InboundOutcome::Fresh { replies } => {
             app.metrics.inbound_texts.inc();
@@ -131,6 +125,14 @@ async fn inbound_sms(
 /// Delivery receipts for texts we sent. Statuses only move forward; a receipt repeated
 /// (same message and status) changes nothing. A patient's text that failed for good falls
 /// back to their next channel.
+#[utoipa::path(post, path = "/webhooks/twilio/status", tag = "webhooks",
+    request_body(content = super::ops::TwilioStatusCallback, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 204, description = "Recorded (or nothing to do)"),
+        (status = 400, description = "No MessageSid or MessageStatus", body = super::error::Problem),
+        (status = 403, description = "Missing or invalid X-Twilio-Signature; nothing recorded",
+            body = super::error::Problem),
+        (status = 503, description = "The database is unreachable: retry", body = super::error::Problem)))]
 #[tracing::instrument(skip_all)]
 async fn status_callback(
     State(app): State<AppState>,
@@ -152,7 +154,7 @@ async fn status_callback(
         error_code: field(&params, "ErrorCode").filter(|c| !c.is_empty()),
         at: app.clock.now(),
     };
-    let outcome = receipts::record(&app.outbound, &receipt, app.config.send_backoff_base).await?;
+    let outcome = app.services.record_receipt(&receipt).await?;
     match outcome {
         ReceiptOutcome::Applied {
             message,

@@ -3,7 +3,10 @@
 use crate::helpers::{Engine, spawn_app};
 use crate::on_both_engines;
 
-on_both_engines!(health_readiness_metrics_and_openapi_answer);
+on_both_engines!(
+    health_readiness_metrics_and_openapi_answer,
+    openapi_puts_query_parameters_in_the_query,
+);
 
 async fn health_readiness_metrics_and_openapi_answer(engine: Engine) {
     let mut app = spawn_app(engine).await;
@@ -37,10 +40,81 @@ async fn health_readiness_metrics_and_openapi_answer(engine: Engine) {
         "/api/v1/referrals/{id}/status",
         "/api/v1/conversations/{phone}",
         "/api/v1/audit",
+        "/webhooks/twilio/sms",
+        "/webhooks/twilio/status",
+        "/healthz",
+        "/readyz",
+        "/metrics",
     ] {
         assert!(
             openapi["paths"][path].is_object(),
             "{path} missing from openapi.json"
+        );
+    }
+    app.stop().await;
+}
+
+/// Every name the staff API reads from a `?` query string.
+const QUERY_NAMES: [&str; 12] = [
+    "limit", "status", "team", "kind", "urgent", "mobile", "q", "from", "to", "cursor", "actor",
+    "target",
+];
+
+/// The document tells a client where each parameter goes: a `?` filter is an optional query
+/// parameter, and a path parameter is one the path template names.
+async fn openapi_puts_query_parameters_in_the_query(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let openapi: serde_json::Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut query_parameters = Vec::new();
+    for (path, operations) in openapi["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let Some(parameters) = operation["parameters"].as_array() else {
+                continue;
+            };
+            for parameter in parameters {
+                let name = parameter["name"].as_str().unwrap();
+                let place = parameter["in"].as_str().unwrap();
+                let required = parameter["required"].as_bool().unwrap_or(false);
+                let at = format!("{method} {path} parameter {name}");
+                if place == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{at}: not in the path"
+                    );
+                    assert!(required, "{at}: a path parameter is required");
+                }
+                if QUERY_NAMES.contains(&name) && !path.contains(&format!("{{{name}}}")) {
+                    assert_eq!(place, "query", "{at}");
+                    assert!(!required, "{at}: a filter is optional");
+                    query_parameters.push(format!("{method} {path}?{name}"));
+                }
+            }
+        }
+    }
+    for expected in [
+        "get /api/v1/referrals?status",
+        "get /api/v1/referrals?limit",
+        "get /api/v1/patients?mobile",
+        "get /api/v1/patients?urgent",
+        "get /api/v1/patients?limit",
+        "get /api/v1/tasks?kind",
+        "get /api/v1/tasks?status",
+        "get /api/v1/tasks?limit",
+        "get /api/v1/inbox?status",
+        "get /api/v1/inbox?limit",
+        "get /api/v1/audit?limit",
+    ] {
+        assert!(
+            query_parameters.iter().any(|p| p == expected),
+            "{expected} missing from openapi.json: {query_parameters:?}"
         );
     }
     app.stop().await;

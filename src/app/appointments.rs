@@ -1,0 +1,206 @@
+//! Appointments and the reminders before each: booking, rescheduling, cancelling, and the
+//! notice the patient gets when one moves or is cancelled.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Error, Result, Services, audit_entry};
+use crate::domain::patient::Purpose;
+use crate::outbound::{MessageRequest, appointment_vars};
+use crate::store::{
+    Actor, Appointment, AppointmentPlace, AppointmentStatus, Patient, PreparedMessage,
+};
+
+const KINDS: [&str; 3] = ["assessment", "home_visit", "review"];
+
+/// The templates of the notices an appointment's patient gets.
+const MOVED_TEMPLATE: &str = "appointment_moved";
+const CANCELLED_TEMPLATE: &str = "cancellation";
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AppointmentIn {
+    /// RFC 3339, e.g. `2026-12-01T10:00:00Z`.
+    pub starts_at: DateTime<Utc>,
+    pub place: AppointmentPlace,
+    /// Required when `place` is `site`.
+    pub site_name: Option<String>,
+    /// `assessment`, `home_visit` or `review`.
+    pub kind: String,
+    pub staff_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AppointmentPatch {
+    /// The new start (RFC 3339).
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Appointments are to the second; finer parts would only make reminder times look odd.
+fn whole_seconds(at: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::DurationRound::duration_trunc(at, chrono::TimeDelta::seconds(1)).unwrap_or(at)
+}
+
+fn trimmed(value: Option<String>) -> Option<String> {
+    value.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl Services {
+    /// Books an appointment and plans its reminders (one already past is not sent).
+    pub async fn book_appointment(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        mut input: AppointmentIn,
+    ) -> Result<Appointment> {
+        input.starts_at = whole_seconds(input.starts_at);
+        let patient = self.patient(patient_id).await?.patient;
+        let now = self.now();
+        if input.starts_at <= now {
+            return Err(Error::Invalid("starts_at is in the past".into()));
+        }
+        if !KINDS.contains(&input.kind.as_str()) {
+            return Err(Error::Invalid(
+                "kind must be assessment, home_visit or review".into(),
+            ));
+        }
+        let site_name = trimmed(input.site_name);
+        if input.place == AppointmentPlace::Site && site_name.is_none() {
+            return Err(Error::Invalid(
+                "site_name is required when place is site".into(),
+            ));
+        }
+        let appointment = Appointment {
+            id: crate::new_id(),
+            patient_id: patient.id.clone(),
+            starts_at: input.starts_at,
+            place: input.place,
+            site_name,
+            kind: input.kind,
+            staff_name: trimmed(input.staff_name),
+            status: AppointmentStatus::Booked,
+            created_at: now,
+            updated_at: now,
+            reminders: Vec::new(),
+        };
+        let plans = self.outbound.plan_reminders(
+            appointment.starts_at,
+            self.outbound.quiet_hours_for(&patient),
+        );
+        self.store.create_appointment(&appointment, &plans).await?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                now,
+                "appointment.book",
+                format!("appointment:{}", appointment.id),
+            ))
+            .await?;
+        self.appointment(&appointment.id).await
+    }
+
+    pub async fn appointment(&self, id: &str) -> Result<Appointment> {
+        self.store
+            .appointment(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no appointment {id}")))
+    }
+
+    pub async fn appointments_for_patient(&self, patient_id: &str) -> Result<Vec<Appointment>> {
+        self.patient(patient_id).await?;
+        Ok(self.store.appointments_for_patient(patient_id).await?)
+    }
+
+    /// Moves an appointment: its reminders move with it, and the patient is told.
+    pub async fn reschedule_appointment(
+        &self,
+        actor: &Actor,
+        id: &str,
+        mut input: AppointmentPatch,
+    ) -> Result<Appointment> {
+        input.starts_at = whole_seconds(input.starts_at);
+        let now = self.now();
+        if input.starts_at <= now {
+            return Err(Error::Invalid("starts_at is in the past".into()));
+        }
+        let current = self.appointment(id).await?;
+        if current.status == AppointmentStatus::Cancelled {
+            return Err(Error::Conflict(
+                "the appointment is cancelled; book a new one".into(),
+            ));
+        }
+        let patient = self.patient(&current.patient_id).await?.patient;
+        let moved = Appointment {
+            starts_at: input.starts_at,
+            ..current.clone()
+        };
+        let plans = self
+            .outbound
+            .plan_reminders(input.starts_at, self.outbound.quiet_hours_for(&patient));
+        let message = (input.starts_at != current.starts_at)
+            .then(|| self.notice(&patient, &moved, MOVED_TEMPLATE))
+            .transpose()?;
+        let updated = self
+            .store
+            .reschedule_appointment(id, input.starts_at, &plans, message.as_ref(), now)
+            .await?
+            .ok_or_else(|| {
+                Error::Conflict("the appointment is cancelled; book a new one".into())
+            })?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                now,
+                "appointment.reschedule",
+                format!("appointment:{id}"),
+            ))
+            .await?;
+        Ok(updated)
+    }
+
+    /// Cancels an appointment: its reminders are withdrawn and, if it has not started, the
+    /// patient is told. It stays listed, as cancelled; cancelling it again changes nothing.
+    pub async fn cancel_appointment(&self, actor: &Actor, id: &str) -> Result<()> {
+        let current = self.appointment(id).await?;
+        if current.status == AppointmentStatus::Cancelled {
+            return Ok(());
+        }
+        let patient = self.patient(&current.patient_id).await?.patient;
+        let now = self.now();
+        let message = (current.starts_at > now)
+            .then(|| self.notice(&patient, &current, CANCELLED_TEMPLATE))
+            .transpose()?;
+        self.store
+            .cancel_appointment(id, "cancelled_by_team", message.as_ref(), now)
+            .await?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                now,
+                "appointment.cancel",
+                format!("appointment:{id}"),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// A notice to the patient about their appointment (moved or cancelled), ready to be
+    /// queued with the change.
+    fn notice(
+        &self,
+        patient: &Patient,
+        appointment: &Appointment,
+        template: &str,
+    ) -> Result<PreparedMessage> {
+        let request = MessageRequest {
+            purpose: Purpose::Update,
+            template: template.to_owned(),
+            vars: appointment_vars(appointment, false),
+            appointment_id: Some(appointment.id.clone()),
+            reminder_key: None,
+        };
+        Ok(self
+            .outbound
+            .prepare(patient, &request, crate::new_id(), Vec::new())?)
+    }
+}

@@ -1,0 +1,222 @@
+//! Messages to patients (reminders, notices, brief updates, urgent), the staff call and print
+//! lists, and the team's inbox.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Error, Page, Result, Services, audit_entry};
+use crate::domain::patient::Purpose;
+use crate::outbound::MessageRequest;
+use crate::store::{Actor, InboxFilter, InboxItem, Message, MessageEvent, Task, TaskFilter};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MessageIn {
+    /// `urgent`, `reminder`, `update` or `non_urgent`: picks the patient's channel list.
+    pub purpose: String,
+    /// Staff's own words (for `update`, and for `non_urgent` letters).
+    pub text: Option<String>,
+    /// A template from message-templates/ (e.g. `cancellation`, `urgent`, `general_letter`).
+    pub template: Option<String>,
+    /// The template's variables.
+    #[schema(value_type = Option<Object>)]
+    pub vars: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    /// `phone_call` or `letter`.
+    pub kind: Option<String>,
+    /// `open` or `done`.
+    pub status: Option<String>,
+    /// At most this many (default 500, up to 5000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InboxQuery {
+    /// `open` or `done`.
+    pub status: Option<String>,
+    /// At most this many (default 500, up to 5000).
+    pub limit: Option<u32>,
+}
+
+/// A message with every status it passed through, oldest first.
+pub type MessageWithHistory = (Message, Vec<MessageEvent>);
+
+/// Which template a message uses, and its variables: a template staff name (their own words,
+/// if any, as `text`), else the purpose's own for staff's words (`update`, `general_letter`),
+/// else `urgent` for an urgent message with neither.
+fn template_for(
+    purpose: Purpose,
+    template: Option<String>,
+    text: Option<String>,
+    vars: &mut Map<String, Value>,
+) -> Result<String> {
+    match (template, text) {
+        (Some(template), text) => {
+            if let Some(text) = text {
+                vars.insert("text".into(), Value::String(text));
+            }
+            Ok(template)
+        }
+        (None, Some(text)) if matches!(purpose, Purpose::Update | Purpose::NonUrgent) => {
+            vars.insert("text".into(), Value::String(text));
+            Ok(match purpose {
+                Purpose::NonUrgent => "general_letter".to_owned(),
+                _ => "update".to_owned(),
+            })
+        }
+        (None, None) if purpose == Purpose::Urgent => Ok("urgent".to_owned()),
+        _ => Err(Error::Invalid(
+            "give a template (with its vars), or text for an update".into(),
+        )),
+    }
+}
+
+impl Services {
+    /// Queues a message by the patient's own channels for its purpose.
+    pub async fn queue_message(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        input: MessageIn,
+    ) -> Result<MessageWithHistory> {
+        let purpose = Purpose::parse(&input.purpose).ok_or_else(|| {
+            Error::Invalid("purpose must be urgent, reminder, update or non_urgent".into())
+        })?;
+        let text = input
+            .text
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        let mut vars = input.vars.unwrap_or_default();
+        let template = template_for(purpose, input.template, text, &mut vars)?;
+        let templates = &self.outbound.templates;
+        if !templates.has(&template) {
+            return Err(Error::Invalid(format!(
+                "no template `{template}`; known: {}",
+                templates.names().join(", ")
+            )));
+        }
+        let patient = self.patient(patient_id).await?.patient;
+        let request = MessageRequest {
+            purpose,
+            template,
+            vars,
+            appointment_id: None,
+            reminder_key: None,
+        };
+        let id = self.outbound.send(&patient, &request).await?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                "message.queue",
+                format!("message:{id}"),
+            ))
+            .await?;
+        self.store
+            .messages_for_patient(patient_id)
+            .await?
+            .into_iter()
+            .find(|(m, _)| m.id == id)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("queued message {id} not found")))
+    }
+
+    /// Every message to the patient (reminders, notices, updates, urgent), newest first.
+    pub async fn messages_for_patient(&self, patient_id: &str) -> Result<Vec<MessageWithHistory>> {
+        self.patient(patient_id).await?;
+        let messages = self.store.messages_for_patient(patient_id).await?;
+        Ok(messages
+            .into_iter()
+            .filter(|(m, _)| m.is_to_patient())
+            .collect())
+    }
+
+    /// The call list and the print list.
+    pub async fn tasks(&self, query: TaskQuery) -> Result<Vec<Task>> {
+        if query
+            .kind
+            .as_deref()
+            .is_some_and(|k| !matches!(k, "phone_call" | "letter"))
+        {
+            return Err(Error::BadRequest(
+                "kind must be phone_call or letter".into(),
+            ));
+        }
+        if query
+            .status
+            .as_deref()
+            .is_some_and(|s| !matches!(s, "open" | "done"))
+        {
+            return Err(Error::BadRequest("status must be open or done".into()));
+        }
+        Ok(self
+            .store
+            .tasks(&TaskFilter {
+                kind: query.kind,
+                status: query.status,
+                limit: Page::TASKS.limit(query.limit),
+            })
+            .await?)
+    }
+
+    /// The call was made or the letter posted.
+    pub async fn complete_task(&self, actor: &Actor, id: &str) -> Result<Task> {
+        let now = self.now();
+        let task = self
+            .store
+            .complete_task(id, &actor.name, now)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no task {id}")))?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                now,
+                "task.complete",
+                format!("task:{id}"),
+            ))
+            .await?;
+        Ok(task)
+    }
+
+    /// The letter to print, as a PDF; every read is audited.
+    pub async fn task_letter(&self, actor: &Actor, id: &str) -> Result<Vec<u8>> {
+        let pdf = self
+            .store
+            .task_letter(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no letter for task {id}")))?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                "letter.read",
+                format!("task:{id}"),
+            ))
+            .await?;
+        Ok(pdf)
+    }
+
+    /// What patients texted, and what the team should know: urgent first, then oldest. Every
+    /// read is audited.
+    pub async fn inbox(&self, actor: &Actor, query: InboxQuery) -> Result<Vec<InboxItem>> {
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                "inbox.read",
+                "inbox".into(),
+            ))
+            .await?;
+        Ok(self
+            .store
+            .inbox(&InboxFilter {
+                status: query.status,
+                limit: Page::INBOX.limit(query.limit),
+            })
+            .await?)
+    }
+}

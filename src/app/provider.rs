@@ -1,0 +1,51 @@
+//! What the SMS provider tells us: a text from a person, and delivery receipts for ours.
+
+use super::Services;
+use crate::domain::phone::PhoneNumber;
+use crate::jobs::delivery::after_receipt;
+use crate::store::{InboundOutcome, InboundText, Receipt, ReceiptOutcome, Snapshot, StoreError};
+
+impl Services {
+    /// Stores a text from a person and what it does, and returns it with the outcome. The
+    /// intake decides inside the store's transaction, from the number's conversation or
+    /// patient as the transaction reads them; a provider's retry of a stored text gets the
+    /// same replies again. Safety rule 7: the provider's signature is its word that a person
+    /// sent this, so neither its sender nor its bytes are a reason to refuse it: the sender is
+    /// kept as given when it is not a phone number, and the words as received, except what
+    /// the engine cannot hold (`Store::storable`).
+    pub async fn receive_text(
+        &self,
+        provider_id: &str,
+        from: Option<&str>,
+        body: &str,
+    ) -> Result<(InboundText, InboundOutcome), StoreError> {
+        let provider_id = self.store.storable(provider_id);
+        let from = PhoneNumber::from_sender(from, &provider_id);
+        if !from.is_e164() {
+            tracing::info!("sender is not a phone number; kept as given");
+        }
+        let text = InboundText {
+            provider_id: provider_id.into_owned(),
+            from,
+            body: self.store.storable(body).into_owned(),
+            received_at: self.clock.now(),
+        };
+        let today = self.clock.today_in_uk();
+        let decide = |snapshot: &Snapshot| {
+            self.intake
+                .decide(snapshot, &text.body, today, text.received_at)
+        };
+        let outcome = self.store.record_inbound(&text, &decide).await?;
+        Ok((text, outcome))
+    }
+
+    /// Records a delivery receipt. A patient's text that failed is sent again or falls back
+    /// to their next channel (the delivery policy decides), in the receipt's own transaction.
+    pub async fn record_receipt(
+        &self,
+        receipt: &Receipt<'_>,
+    ) -> Result<ReceiptOutcome, StoreError> {
+        let after = after_receipt(&self.outbound, receipt, self.send_backoff_base);
+        self.store.record_receipt(receipt, &after).await
+    }
+}

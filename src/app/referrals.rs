@@ -1,0 +1,155 @@
+//! The triage queue: referrals, their transcripts and status, and the conversation behind a
+//! number. Only clinicians and admins read referral content, and every read is written to the
+//! audit log first.
+
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Error, Page, Result, Services, audit_entry, require_referral_reader};
+use crate::domain::phone::PhoneNumber;
+use crate::domain::referral::ReferralStatus;
+use crate::store::{Actor, ConversationSummary, Message, Referral, ReferralFilter, TranscriptItem};
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReferralQuery {
+    /// Only referrals in this status (closed ones included when asked for).
+    pub status: Option<String>,
+    /// At most this many (default 200, up to 1000).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StatusIn {
+    /// `acknowledged`, `accepted`, `signposted` or `closed`.
+    pub status: String,
+}
+
+/// A referral with the on-call alerts sent for it.
+#[derive(Debug)]
+pub struct ReferralWithAlerts {
+    pub referral: Referral,
+    pub alerts: Vec<Message>,
+}
+
+impl Services {
+    /// The triage queue: every referral not closed, urgent first, then oldest.
+    pub async fn referrals(&self, actor: &Actor, query: ReferralQuery) -> Result<Vec<Referral>> {
+        require_referral_reader(actor)?;
+        let status = query
+            .status
+            .as_deref()
+            .map(|s| {
+                ReferralStatus::parse(s)
+                    .ok_or_else(|| Error::BadRequest(format!("unknown status `{s}`")))
+            })
+            .transpose()?;
+        let filter = ReferralFilter {
+            status,
+            limit: Page::REFERRALS.limit(query.limit),
+        };
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                "referral.list",
+                format!(
+                    "referrals?status={}",
+                    status.map_or("open", ReferralStatus::as_str)
+                ),
+            ))
+            .await?;
+        Ok(self.store.referrals(&filter).await?)
+    }
+
+    pub async fn referral(&self, actor: &Actor, id: &str) -> Result<ReferralWithAlerts> {
+        require_referral_reader(actor)?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                "referral.read",
+                format!("referral:{id}"),
+            ))
+            .await?;
+        let referral = self
+            .store
+            .referral(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no referral {id}")))?;
+        let alerts = self.store.messages_for_referral(id).await?;
+        Ok(ReferralWithAlerts { referral, alerts })
+    }
+
+    /// Every text of the referral's conversation, oldest first.
+    pub async fn transcript(&self, actor: &Actor, id: &str) -> Result<Vec<TranscriptItem>> {
+        require_referral_reader(actor)?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                "transcript.read",
+                format!("referral:{id}"),
+            ))
+            .await?;
+        if self.store.referral(id).await?.is_none() {
+            return Err(Error::NotFound(format!("no referral {id}")));
+        }
+        Ok(self.store.transcript(id).await?)
+    }
+
+    /// Moves a referral on in triage (acknowledging an urgent one stops its escalation).
+    pub async fn set_referral_status(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: StatusIn,
+    ) -> Result<Referral> {
+        require_referral_reader(actor)?;
+        let status = ReferralStatus::parse(&input.status)
+            .filter(|s| s.settable_by_staff())
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "status must be one of acknowledged, accepted, signposted, closed (got `{}`)",
+                    input.status
+                ))
+            })?;
+        let now = self.now();
+        self.store
+            .audit(&audit_entry(
+                actor,
+                now,
+                &format!("referral.status.{status}"),
+                format!("referral:{id}"),
+            ))
+            .await?;
+        self.store
+            .set_referral_status(id, status, now)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no referral {id}")))
+    }
+
+    /// The conversation behind a number (E.164 or national form).
+    pub async fn conversation(&self, actor: &Actor, phone: &str) -> Result<ConversationSummary> {
+        require_referral_reader(actor)?;
+        // Looked up as the inbound path stored it: a number libphonenumber does not list yet
+        // is still someone's conversation (safety rule 7).
+        let phone = Some(PhoneNumber::from_sender(Some(phone), ""))
+            .filter(PhoneNumber::is_e164)
+            .ok_or_else(|| Error::BadRequest("not a valid phone number".into()))?;
+        let summary = self
+            .store
+            .conversation(&phone)
+            .await?
+            .ok_or_else(|| Error::NotFound("no conversation with this number".into()))?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                "conversation.read",
+                format!("referral:{}", summary.referral_id),
+            ))
+            .await?;
+        Ok(summary)
+    }
+}
