@@ -162,19 +162,6 @@ impl Outbound {
         }
     }
 
-    /// Prepares and queues a message; returns its id.
-    pub async fn send(
-        &self,
-        patient: &Patient,
-        request: &MessageRequest,
-    ) -> Result<String, OutboundError> {
-        let prepared = self.prepare(patient, request, crate::new_id(), Vec::new())?;
-        self.store
-            .queue_message(&prepared, self.clock.now())
-            .await?;
-        Ok(prepared.id)
-    }
-
     /// The message's current channel failed for good (`reason`): the channel to try next,
     /// prepared, and the failed one as it is recorded. `None` if the message is not a
     /// patient's. A next channel that cannot be prepared (its template or letter fails)

@@ -87,14 +87,14 @@ impl Services {
             appointment.starts_at,
             self.outbound.quiet_hours_for(&patient),
         );
-        self.store.create_appointment(&appointment, &plans).await?;
+        let audit = audit_entry(
+            actor,
+            now,
+            "appointment.book",
+            format!("appointment:{}", appointment.id),
+        );
         self.store
-            .audit(&audit_entry(
-                actor,
-                now,
-                "appointment.book",
-                format!("appointment:{}", appointment.id),
-            ))
+            .create_appointment(&appointment, &plans, &audit)
             .await?;
         self.appointment(&appointment.id).await
     }
@@ -140,22 +140,16 @@ impl Services {
         let message = (input.starts_at != current.starts_at)
             .then(|| self.notice(&patient, &moved, MOVED_TEMPLATE))
             .transpose()?;
-        let updated = self
-            .store
-            .reschedule_appointment(id, input.starts_at, &plans, message.as_ref(), now)
-            .await?
-            .ok_or_else(|| {
-                Error::Conflict("the appointment is cancelled; book a new one".into())
-            })?;
+        let audit = audit_entry(
+            actor,
+            now,
+            "appointment.reschedule",
+            format!("appointment:{id}"),
+        );
         self.store
-            .audit(&audit_entry(
-                actor,
-                now,
-                "appointment.reschedule",
-                format!("appointment:{id}"),
-            ))
-            .await?;
-        Ok(updated)
+            .reschedule_appointment(id, input.starts_at, &plans, message.as_ref(), &audit)
+            .await?
+            .ok_or_else(|| Error::Conflict("the appointment is cancelled; book a new one".into()))
     }
 
     /// Cancels an appointment: its reminders are withdrawn and, if it has not started, the
@@ -170,16 +164,14 @@ impl Services {
         let message = (current.starts_at > now)
             .then(|| self.notice(&patient, &current, CANCELLED_TEMPLATE))
             .transpose()?;
+        let audit = audit_entry(
+            actor,
+            now,
+            "appointment.cancel",
+            format!("appointment:{id}"),
+        );
         self.store
-            .cancel_appointment(id, "cancelled_by_team", message.as_ref(), now)
-            .await?;
-        self.store
-            .audit(&audit_entry(
-                actor,
-                now,
-                "appointment.cancel",
-                format!("appointment:{id}"),
-            ))
+            .cancel_appointment(id, "cancelled_by_team", message.as_ref(), &audit)
             .await?;
         Ok(())
     }

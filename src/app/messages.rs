@@ -108,15 +108,12 @@ impl Services {
             appointment_id: None,
             reminder_key: None,
         };
-        let id = self.outbound.send(&patient, &request).await?;
-        self.store
-            .audit(&audit_entry(
-                actor,
-                self.now(),
-                "message.queue",
-                format!("message:{id}"),
-            ))
-            .await?;
+        let prepared = self
+            .outbound
+            .prepare(&patient, &request, crate::new_id(), Vec::new())?;
+        let id = prepared.id.clone();
+        let audit = audit_entry(actor, self.now(), "message.queue", format!("message:{id}"));
+        self.store.queue_message(&prepared, &audit).await?;
         self.store
             .messages_for_patient(patient_id)
             .await?
@@ -165,21 +162,11 @@ impl Services {
 
     /// The call was made or the letter posted.
     pub async fn complete_task(&self, actor: &Actor, id: &str) -> Result<Task> {
-        let now = self.now();
-        let task = self
-            .store
-            .complete_task(id, &actor.name, now)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no task {id}")))?;
+        let audit = audit_entry(actor, self.now(), "task.complete", format!("task:{id}"));
         self.store
-            .audit(&audit_entry(
-                actor,
-                now,
-                "task.complete",
-                format!("task:{id}"),
-            ))
-            .await?;
-        Ok(task)
+            .complete_task(id, &actor.name, &audit)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no task {id}")))
     }
 
     /// The letter to print, as a PDF; every read is audited.

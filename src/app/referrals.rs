@@ -114,17 +114,14 @@ impl Services {
                     input.status
                 ))
             })?;
-        let now = self.now();
+        let audit = audit_entry(
+            actor,
+            self.now(),
+            &format!("referral.status.{status}"),
+            format!("referral:{id}"),
+        );
         self.store
-            .audit(&audit_entry(
-                actor,
-                now,
-                &format!("referral.status.{status}"),
-                format!("referral:{id}"),
-            ))
-            .await?;
-        self.store
-            .set_referral_status(id, status, now)
+            .set_referral_status(id, status, &audit)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no referral {id}")))
     }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::Result;
+use super::{AuditEntry, Result};
 use crate::domain::channel::Channel;
 use crate::domain::phone::PhoneNumber;
 
@@ -227,7 +227,7 @@ pub trait OutboxStore {
     ) -> Result<Vec<(Message, Vec<MessageEvent>)>>;
 
     /// Stores a message and what carries it (a send job, a task, or an inbox item).
-    async fn queue_message(&self, message: &PreparedMessage, at: DateTime<Utc>) -> Result<()>;
+    async fn queue_message(&self, message: &PreparedMessage, audit: &AuditEntry) -> Result<()>;
 
     /// Claims a queued text for sending; `false` when it was sent, withdrawn or rerouted.
     async fn start_sending(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
@@ -271,7 +271,9 @@ pub trait OutboxStore {
 
     async fn task(&self, id: &str) -> Result<Option<Task>>;
 
-    async fn complete_task(&self, id: &str, by: &str, at: DateTime<Utc>) -> Result<Option<Task>>;
+    /// Marks an open task done (its message as sent) and audits it, in one transaction; a
+    /// task already done is left as it is.
+    async fn complete_task(&self, id: &str, by: &str, audit: &AuditEntry) -> Result<Option<Task>>;
 
     async fn task_letter(&self, id: &str) -> Result<Option<Vec<u8>>>;
 
@@ -347,10 +349,11 @@ macro_rules! outbox_store_impl {
             async fn queue_message(
                 &self,
                 message: &$crate::store::PreparedMessage,
-                at: chrono::DateTime<chrono::Utc>,
+                audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<()> {
                 let mut tx = self.begin_write().await?;
-                Self::insert_message(&mut *tx, message, at).await?;
+                Self::insert_message(&mut *tx, message, audit.at).await?;
+                Self::insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -509,8 +512,9 @@ macro_rules! outbox_store_impl {
                 &self,
                 id: &str,
                 by: &str,
-                at: chrono::DateTime<chrono::Utc>,
+                audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<Option<$crate::store::Task>> {
+                let at = audit.at;
                 let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE tasks SET status = 'done', completed_at = $1, completed_by = $2 \
@@ -537,6 +541,7 @@ macro_rules! outbox_store_impl {
                         let detail = format!("task completed by {by}");
                         Self::message_event(&mut *tx, &message_id, at, "sent", Some(&kind), Some(&detail)).await?;
                     }
+                    Self::insert_audit(&mut *tx, audit).await?;
                 }
                 tx.commit().await?;
                 self.task(id).await

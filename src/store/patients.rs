@@ -238,10 +238,12 @@ pub trait PatientStore {
     ) -> Result<bool>;
 
     /// Books an appointment and schedules its reminders, all in one transaction.
+    /// Books an appointment, plans its reminders and audits it, in one transaction.
     async fn create_appointment(
         &self,
         appointment: &Appointment,
         plans: &[ReminderPlan],
+        audit: &AuditEntry,
     ) -> Result<()>;
 
     /// Books many appointments in one transaction (imports, and the dispatch benchmark).
@@ -259,7 +261,7 @@ pub trait PatientStore {
         starts_at: DateTime<Utc>,
         plans: &[ReminderPlan],
         notice: Option<&PreparedMessage>,
-        at: DateTime<Utc>,
+        audit: &AuditEntry,
     ) -> Result<Option<Appointment>>;
 
     /// Cancels an appointment: its reminders are withdrawn and the notice queued.
@@ -268,7 +270,7 @@ pub trait PatientStore {
         id: &str,
         reason: &str,
         notice: Option<&PreparedMessage>,
-        at: DateTime<Utc>,
+        audit: &AuditEntry,
     ) -> Result<Option<Appointment>>;
 
     async fn reminder_context(&self, reminder_id: &str) -> Result<Option<ReminderContext>>;
@@ -508,9 +510,11 @@ macro_rules! patient_store_impl {
                 &self,
                 appointment: &$crate::store::Appointment,
                 plans: &[$crate::store::ReminderPlan],
+                audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<()> {
                 let mut tx = self.begin_write().await?;
                 Self::insert_appointment(&mut *tx, appointment, plans).await?;
+                Self::insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -578,9 +582,10 @@ macro_rules! patient_store_impl {
                 starts_at: chrono::DateTime<chrono::Utc>,
                 plans: &[$crate::store::ReminderPlan],
                 notice: Option<&$crate::store::PreparedMessage>,
-                at: chrono::DateTime<chrono::Utc>,
+                audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<Option<$crate::store::Appointment>> {
                 use $crate::store::Ts;
+                let at = audit.at;
                 let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE appointments SET starts_at = $1, status = 'booked', updated_at = $2 \
@@ -598,6 +603,7 @@ macro_rules! patient_store_impl {
                 if let Some(notice) = notice {
                     Self::insert_message(&mut *tx, notice, at).await?;
                 }
+                Self::insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 self.appointment(id).await
             }
@@ -607,8 +613,9 @@ macro_rules! patient_store_impl {
                 id: &str,
                 reason: &str,
                 notice: Option<&$crate::store::PreparedMessage>,
-                at: chrono::DateTime<chrono::Utc>,
+                audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<Option<$crate::store::Appointment>> {
+                let at = audit.at;
                 let mut tx = self.begin_write().await?;
                 if !Self::cancel_appointment_in(&mut *tx, id, reason, at).await? {
                     return Ok(None);
@@ -616,6 +623,7 @@ macro_rules! patient_store_impl {
                 if let Some(notice) = notice {
                     Self::insert_message(&mut *tx, notice, at).await?;
                 }
+                Self::insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 self.appointment(id).await
             }

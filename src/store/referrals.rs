@@ -266,12 +266,13 @@ pub trait ReferralStore {
 
     async fn transcript(&self, referral_id: &str) -> Result<Vec<TranscriptItem>>;
 
-    /// Staff's status change; `None` when there is no such referral.
+    /// Staff's status change, audited in the same transaction; `None` when there is no such
+    /// referral.
     async fn set_referral_status(
         &self,
         id: &str,
         status: ReferralStatus,
-        at: DateTime<Utc>,
+        audit: &AuditEntry,
     ) -> Result<Option<Referral>>;
 
     /// Marks conversations idle since before `idle_since` as abandoned (their referrals enter
@@ -648,9 +649,10 @@ macro_rules! referral_store_impl {
                 &self,
                 id: &str,
                 status: $crate::domain::referral::ReferralStatus,
-                at: chrono::DateTime<chrono::Utc>,
+                audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<Option<$crate::store::Referral>> {
                 use $crate::store::Ts;
+                let at = audit.at;
                 let mut tx = self.begin_write().await?;
                 let acknowledged = matches!(
                     status,
@@ -668,10 +670,11 @@ macro_rules! referral_store_impl {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
                 if done.rows_affected() == 0 {
                     return Ok(None);
                 }
+                Self::insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
                 self.referral(id).await
             }
 

@@ -13,6 +13,7 @@ on_both_engines!(
     a_fallback_set_off_by_a_receipt_survives_a_store_failure_before_it_is_written,
     a_resend_set_off_by_a_receipt_survives_a_store_failure_before_it_is_written,
     a_fallback_after_a_refused_send_survives_a_store_failure_before_it_is_written,
+    a_staff_write_and_its_audit_entry_commit_together,
 );
 
 /// Makes every insert into `table` fail until `allow` (a store failing between two steps).
@@ -186,5 +187,72 @@ async fn a_fallback_after_a_refused_send_survives_a_store_failure_before_it_is_w
     let (_, patient) = app.get(&app.scheduler, &format!("/patients/{id}")).await;
     assert_eq!(patient["mobile_failed"], "21211");
     assert_eq!(call_tasks(&app).await, 1);
+    app.stop().await;
+}
+
+async fn a_staff_write_and_its_audit_entry_commit_together(engine: Engine) {
+    let app = spawn_app(engine.clone()).await;
+    let patient = app
+        .create_patient(json!({
+            "name": "Sam Taylor",
+            "mobile": "07911 123456",
+            "contact_preferences": {"update": ["sms"]}
+        }))
+        .await;
+    let id = patient["id"].as_str().unwrap().to_owned();
+    refuse_inserts(&engine, app.database_url(), "audit_log").await;
+    let starts_at = (chrono::Utc::now() + chrono::TimeDelta::days(3)).to_rfc3339();
+    let booking = json!({"starts_at": starts_at, "place": "home", "kind": "home_visit"});
+    let (status, _) = app
+        .post_json(
+            &app.scheduler,
+            &format!("/patients/{id}/appointments"),
+            booking.clone(),
+        )
+        .await;
+    assert!(
+        status >= 500,
+        "an unaudited booking must not stand: {status}"
+    );
+    let (status, _) = app
+        .post_json(
+            &app.scheduler,
+            &format!("/patients/{id}/messages"),
+            json!({"purpose": "update", "text": "hello"}),
+        )
+        .await;
+    assert!(
+        status >= 500,
+        "an unaudited message must not be queued: {status}"
+    );
+    let (_, appointments) = app
+        .get(&app.scheduler, &format!("/patients/{id}/appointments"))
+        .await;
+    assert_eq!(appointments["items"].as_array().unwrap().len(), 0);
+    assert!(app.messages(&id).await.is_empty());
+    assert_eq!(app.twilio.attempts(), 0);
+
+    allow_inserts(&engine, app.database_url(), "audit_log").await;
+    let (status, _) = app
+        .post_json(
+            &app.scheduler,
+            &format!("/patients/{id}/appointments"),
+            booking,
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, audit) = app.get(&app.admin, "/audit").await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "appointment.book").count(),
+        1,
+        "{actions:?}"
+    );
+    assert!(!actions.contains(&"message.queue"), "{actions:?}");
     app.stop().await;
 }
