@@ -6,49 +6,17 @@ use serde::{Deserialize, Serialize};
 
 use super::channel::{AccessNeed, Channel};
 
-/// Why a message is sent; each purpose has its own ranked list of channels.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Purpose {
-    Urgent,
-    Reminder,
-    Update,
-    NonUrgent,
+text_enum! {
+    /// Why a message is sent; each purpose has its own ranked list of channels.
+    pub enum Purpose {
+        Urgent = "urgent",
+        Reminder = "reminder",
+        Update = "update",
+        NonUrgent = "non_urgent",
+    }
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 4] = [
-        Purpose::Urgent,
-        Purpose::Reminder,
-        Purpose::Update,
-        Purpose::NonUrgent,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Urgent => "urgent",
-            Purpose::Reminder => "reminder",
-            Purpose::Update => "update",
-            Purpose::NonUrgent => "non_urgent",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == text)
-    }
-
     /// The service page's defaults: phone calls for urgent contact, texts for reminders and
     /// brief updates, letters for non-urgent communication.
     pub fn default_channels(self) -> Vec<Channel> {
