@@ -13,6 +13,7 @@ use crate::conversation::parse::{self, Command};
 use crate::conversation::wording::{Vars, Wording};
 use crate::conversation::{Context, Conversation, Effect, Outcome, Status};
 use crate::domain::channel::Channel;
+use crate::domain::patient::MessagePurpose;
 use crate::domain::referral::ReferralStatus;
 use crate::domain::schedule::describe_when;
 use crate::domain::teams::Teams;
@@ -24,9 +25,6 @@ use crate::store::{
     PatientDecision, ReferralDecision, ReferralFields, Snapshot,
 };
 use crate::templates::Templates;
-
-/// The purpose recorded on alerts to on-call staff.
-pub const ON_CALL_ALERT: &str = "on_call_alert";
 
 #[derive(Debug)]
 pub struct Intake {
@@ -460,7 +458,7 @@ impl Intake {
         numbers
             .iter()
             .map(|to| NewMessage {
-                purpose: ON_CALL_ALERT.to_owned(),
+                purpose: MessagePurpose::OnCallAlert,
                 to: to.clone(),
                 body: body.clone(),
             })

@@ -146,7 +146,7 @@ impl Outbound {
     ) -> PreparedMessage {
         PreparedMessage {
             id,
-            purpose: request.purpose.as_str().to_owned(),
+            purpose: request.purpose.into(),
             patient_id: Some(patient.id.clone()),
             referral_id: None,
             appointment_id: request.appointment_id.clone(),
@@ -174,8 +174,8 @@ impl Outbound {
         reason: &str,
     ) -> Option<(Skipped, PreparedMessage)> {
         let template = message.template.as_ref()?;
-        let channel = Channel::parse(&message.channel)?;
-        let purpose = Purpose::parse(&message.purpose)?;
+        let channel = message.channel?;
+        let purpose = message.purpose.for_patient()?;
         let failed = Skipped {
             channel,
             reason: reason.to_owned(),

@@ -16,6 +16,43 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// Why a message was sent, as a message records it: a patient's purpose, or an alert to
+    /// on-call staff.
+    pub enum MessagePurpose {
+        Urgent = "urgent",
+        Reminder = "reminder",
+        Update = "update",
+        NonUrgent = "non_urgent",
+        /// A text to on-call staff about an urgent referral or patient.
+        OnCallAlert = "on_call_alert",
+    }
+}
+
+impl From<Purpose> for MessagePurpose {
+    fn from(purpose: Purpose) -> Self {
+        match purpose {
+            Purpose::Urgent => MessagePurpose::Urgent,
+            Purpose::Reminder => MessagePurpose::Reminder,
+            Purpose::Update => MessagePurpose::Update,
+            Purpose::NonUrgent => MessagePurpose::NonUrgent,
+        }
+    }
+}
+
+impl MessagePurpose {
+    /// The patient's purpose; `None` for an alert to staff.
+    pub fn for_patient(self) -> Option<Purpose> {
+        match self {
+            MessagePurpose::Urgent => Some(Purpose::Urgent),
+            MessagePurpose::Reminder => Some(Purpose::Reminder),
+            MessagePurpose::Update => Some(Purpose::Update),
+            MessagePurpose::NonUrgent => Some(Purpose::NonUrgent),
+            MessagePurpose::OnCallAlert => None,
+        }
+    }
+}
+
 impl Purpose {
     /// The service page's defaults: phone calls for urgent contact, texts for reminders and
     /// brief updates, letters for non-urgent communication.

@@ -16,6 +16,8 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::messages::{InboxQuery, MessageIn, TaskQuery};
+use crate::domain::channel::Channel;
+use crate::domain::patient::MessagePurpose;
 use crate::store::{InboxItem, Message, MessageEvent, Skipped, Task};
 
 pub fn router() -> Router<AppState> {
@@ -41,9 +43,9 @@ pub struct HistoryOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageOut {
     pub id: String,
-    pub purpose: String,
-    /// `sms`, `phone_call` or `letter`; null when no channel could be used.
-    pub channel: Option<String>,
+    pub purpose: MessagePurpose,
+    /// Null when no channel could be used.
+    pub channel: Option<Channel>,
     /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or `task_created`.
     pub status: String,
     /// Channels passed over, and why (e.g. `sms_opted_out`, `no_address`).
@@ -65,7 +67,7 @@ fn message_out(message: Message, history: Vec<MessageEvent>) -> MessageOut {
     MessageOut {
         id: message.id,
         purpose: message.purpose,
-        channel: (message.channel != "none").then_some(message.channel),
+        channel: message.channel,
         status: message.status,
         skipped: message.skipped,
         template: message.template,

@@ -12,8 +12,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::channels::sms::{SendError, SmsProvider};
 use crate::clock::Clock;
+use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
-use crate::intake::ON_CALL_ALERT;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::store::{Delivery, Message, MobileState, NextStep, Patient, Receipt, Store, StoreError};
@@ -168,9 +168,9 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
     };
     // STOP means stop, everywhere: the number may have opted out since this was queued, or
     // while it was another record's. Only alerts to on-call staff are never held back.
-    if message.purpose != ON_CALL_ALERT && ctx.store.number_opted_out(&to).await? {
+    if message.purpose != MessagePurpose::OnCallAlert && ctx.store.number_opted_out(&to).await? {
         tracing::info!(
-            purpose = message.purpose,
+            purpose = %message.purpose,
             "the number has opted out of texts; not sent"
         );
         let after = fall_back(&ctx.outbound, OPTED_OUT, MobileState::default());
@@ -208,7 +208,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
                 .finish_sending(id, "sent", Some(&sent.provider_id), ctx.clock.now())
                 .await?;
             ctx.metrics.sms_sent.inc();
-            tracing::info!(purpose = message.purpose, "text handed to the provider");
+            tracing::info!(purpose = %message.purpose, "text handed to the provider");
             Ok(Delivered::Sent {
                 provider_id: sent.provider_id,
             })

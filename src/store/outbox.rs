@@ -9,17 +9,19 @@ use serde::Serialize;
 
 use super::{AuditEntry, Result};
 use crate::domain::channel::Channel;
+use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub id: String,
-    pub purpose: String,
+    pub purpose: MessagePurpose,
     pub referral_id: Option<String>,
     pub patient_id: Option<String>,
     pub appointment_id: Option<String>,
-    pub channel: String,
+    /// `None` when no channel could carry it.
+    pub channel: Option<Channel>,
     pub to: Option<String>,
     pub body: Option<String>,
     pub status: String,
@@ -90,7 +92,7 @@ impl Route {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedMessage {
     pub id: String,
-    pub purpose: String,
+    pub purpose: MessagePurpose,
     pub patient_id: Option<String>,
     pub referral_id: Option<String>,
     pub appointment_id: Option<String>,

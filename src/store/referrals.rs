@@ -91,7 +91,7 @@ pub enum ConversationChange {
 /// A text to on-call staff, sent through the job queue.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    pub purpose: String,
+    pub purpose: crate::domain::patient::MessagePurpose,
     pub to: PhoneNumber,
     pub body: String,
 }

@@ -243,11 +243,12 @@ impl TryFrom<MessageRow> for Message {
                 .map(|v| from_json("message vars", v))
                 .transpose()?,
             id: row.id,
-            purpose: row.purpose,
+            purpose: crate::domain::patient::MessagePurpose::parse(&row.purpose)
+                .ok_or_else(|| StoreError::Corrupt(format!("message purpose {}", row.purpose)))?,
             referral_id: row.referral_id,
             patient_id: row.patient_id,
             appointment_id: row.appointment_id,
-            channel: row.channel,
+            channel: crate::domain::channel::Channel::parse(&row.channel),
             to: row.to_phone,
             body: row.body,
             status: row.status,

@@ -188,7 +188,7 @@ macro_rules! shared_impl {
                         }
                         // Only from the channel that failed: a message already moved on by an
                         // earlier receipt stays where it is.
-                        if message.channel == failed.channel.as_str() {
+                        if message.channel == Some(failed.channel) {
                             Self::message_event(
                                 &mut *conn,
                                 id,
@@ -220,7 +220,7 @@ macro_rules! shared_impl {
                      VALUES ($1, $2, $3, $4, 'sms', $5, $6, 'queued', 0, $7, $7)",
                 )
                 .bind(&message_id)
-                .bind(&alert.purpose)
+                .bind(alert.purpose.as_str())
                 .bind(referral_id)
                 .bind(patient_id)
                 .bind(alert.to.e164())
@@ -246,7 +246,7 @@ macro_rules! shared_impl {
                      VALUES ($1, $2, $3, $4, $5, $6, 'none', 'queued', 0, $7, $8, $9, $10, '[]', $11, $11)",
                 )
                 .bind(&message.id)
-                .bind(&message.purpose)
+                .bind(message.purpose.as_str())
                 .bind(&message.referral_id)
                 .bind(&message.patient_id)
                 .bind(&message.appointment_id)
@@ -348,7 +348,7 @@ macro_rules! shared_impl {
                         .bind(&message.patient_id)
                         .bind(&message.appointment_id)
                         .bind(&message.id)
-                        .bind(message.purpose == "urgent")
+                        .bind(message.purpose == crate::domain::patient::MessagePurpose::Urgent)
                         .bind(summary)
                         .bind(Ts(at))
                         .execute(&mut *conn)
