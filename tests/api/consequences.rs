@@ -4,7 +4,6 @@
 //! not recorded either, so the provider's retry (or the job queue's) sets the step off again.
 
 use serde_json::json;
-use sqlx::Connection;
 
 use crate::helpers::{Engine, TestApp, spawn_app};
 use crate::on_both_engines;
@@ -17,8 +16,8 @@ on_both_engines!(
 );
 
 /// Makes every insert into `table` fail until `allow` (a store failing between two steps).
-async fn refuse_inserts(engine: &Engine, url: &str, table: &str) {
-    let statements = match engine {
+async fn refuse_inserts(app: &TestApp, table: &str) {
+    let statements = match app.engine() {
         Engine::Sqlite => vec![format!(
             "CREATE TRIGGER refuse_inserts BEFORE INSERT ON {table} \
              BEGIN SELECT RAISE(ABORT, 'the store fails here'); END"
@@ -33,42 +32,19 @@ async fn refuse_inserts(engine: &Engine, url: &str, table: &str) {
             ),
         ],
     };
-    run(engine, url, &statements).await;
+    app.execute_sql(&statements).await;
 }
 
-async fn allow_inserts(engine: &Engine, url: &str, table: &str) {
-    let statement = match engine {
+async fn allow_inserts(app: &TestApp, table: &str) {
+    let statement = match app.engine() {
         Engine::Sqlite => "DROP TRIGGER refuse_inserts".to_owned(),
         Engine::Postgres(_) => format!("DROP TRIGGER refuse_inserts ON {table}"),
     };
-    run(engine, url, &[statement]).await;
+    app.execute_sql(&[statement]).await;
 }
 
-async fn run(engine: &Engine, url: &str, statements: &[String]) {
-    for statement in statements {
-        let statement = sqlx::AssertSqlSafe(statement.clone());
-        match engine {
-            Engine::Sqlite => {
-                let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
-                sqlx::query(statement).execute(&mut db).await.unwrap();
-            }
-            Engine::Postgres(_) => {
-                let mut db = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query(statement).execute(&mut db).await.unwrap();
-            }
-        }
-    }
-}
-
-fn jobs_table(engine: &Engine) -> &'static str {
-    match engine {
-        Engine::Sqlite => "Jobs",
-        Engine::Postgres(_) => "apalis.jobs",
-    }
-}
-
-/// A patient whose updates go by text, then by a call; an update sent and accepted.
-async fn patient_with_a_sent_update(app: &TestApp) -> (String, String) {
+/// A patient whose updates go by text, then by a call; their id.
+async fn patient_updated_by_text_then_call(app: &TestApp) -> String {
     let patient = app
         .create_patient(json!({
             "name": "Sam Taylor",
@@ -77,19 +53,16 @@ async fn patient_with_a_sent_update(app: &TestApp) -> (String, String) {
             "contact_preferences": {"update": ["sms", "phone_call"]}
         }))
         .await;
-    let id = patient["id"].as_str().unwrap().to_owned();
-    let (status, body) = app
-        .post_json(
-            &app.scheduler,
-            &format!("/patients/{id}/messages"),
-            json!({"purpose": "update", "text": "hello"}),
-        )
-        .await;
+    patient["id"].as_str().unwrap().to_owned()
+}
+
+/// Such a patient with an update sent and accepted: their id and the text's SID.
+async fn patient_with_a_sent_update(app: &TestApp) -> (String, String) {
+    let id = patient_updated_by_text_then_call(app).await;
+    let (status, body) = app.send_update(&id, "hello").await;
     assert_eq!(status, 202, "{body}");
-    let sent = app.twilio.wait_for(1).await;
-    app.wait_for_messages(&id, |m| m[0]["status"] == "sent")
-        .await;
-    (id, sent[0].sid.clone())
+    let sent = app.wait_until_sent(&id, 1).await;
+    (id, sent.sid)
 }
 
 async fn call_tasks(app: &TestApp) -> usize {
@@ -100,9 +73,9 @@ async fn call_tasks(app: &TestApp) -> usize {
 async fn a_fallback_set_off_by_a_receipt_survives_a_store_failure_before_it_is_written(
     engine: Engine,
 ) {
-    let app = spawn_app(engine.clone()).await;
+    let app = spawn_app(engine).await;
     let (id, sid) = patient_with_a_sent_update(&app).await;
-    refuse_inserts(&engine, app.database_url(), "tasks").await;
+    refuse_inserts(&app, "tasks").await;
     let status = app.receipt(&sid, "failed", Some("30006")).await;
     assert!(status >= 500, "the provider must retry: {status}");
     let messages = app.messages(&id).await;
@@ -111,7 +84,7 @@ async fn a_fallback_set_off_by_a_receipt_survives_a_store_failure_before_it_is_w
         "the receipt is not recorded without its fallback: {:#?}",
         messages[0]
     );
-    allow_inserts(&engine, app.database_url(), "tasks").await;
+    allow_inserts(&app, "tasks").await;
     assert_eq!(app.receipt(&sid, "failed", Some("30006")).await, 204);
     let messages = app.messages(&id).await;
     assert_eq!(messages[0]["channel"], "phone_call", "{:#?}", messages[0]);
@@ -125,14 +98,14 @@ async fn a_fallback_set_off_by_a_receipt_survives_a_store_failure_before_it_is_w
 async fn a_resend_set_off_by_a_receipt_survives_a_store_failure_before_it_is_written(
     engine: Engine,
 ) {
-    let app = spawn_app(engine.clone()).await;
+    let app = spawn_app(engine).await;
     let (id, sid) = patient_with_a_sent_update(&app).await;
-    let jobs = jobs_table(&engine);
-    refuse_inserts(&engine, app.database_url(), jobs).await;
+    let jobs = app.jobs_table();
+    refuse_inserts(&app, jobs).await;
     let status = app.receipt(&sid, "undelivered", Some("30003")).await;
     assert!(status >= 500, "the provider must retry: {status}");
     assert_eq!(app.messages(&id).await[0]["status"], "sent");
-    allow_inserts(&engine, app.database_url(), jobs).await;
+    allow_inserts(&app, jobs).await;
     assert_eq!(app.receipt(&sid, "undelivered", Some("30003")).await, 204);
     let sent = app.twilio.wait_for(2).await;
     assert_eq!(sent[1].body, sent[0].body, "the same text, sent again");
@@ -146,27 +119,13 @@ async fn a_resend_set_off_by_a_receipt_survives_a_store_failure_before_it_is_wri
 async fn a_fallback_after_a_refused_send_survives_a_store_failure_before_it_is_written(
     engine: Engine,
 ) {
-    let app = spawn_app(engine.clone()).await;
-    let patient = app
-        .create_patient(json!({
-            "name": "Sam Taylor",
-            "mobile": "07911 123456",
-            "landline": "0113 496 0000",
-            "contact_preferences": {"update": ["sms", "phone_call"]}
-        }))
-        .await;
-    let id = patient["id"].as_str().unwrap().to_owned();
+    let app = spawn_app(engine).await;
+    let id = patient_updated_by_text_then_call(&app).await;
     for _ in 0..50 {
         app.twilio.refuse_next(21211);
     }
-    refuse_inserts(&engine, app.database_url(), "tasks").await;
-    let (status, _) = app
-        .post_json(
-            &app.scheduler,
-            &format!("/patients/{id}/messages"),
-            json!({"purpose": "update", "text": "hello"}),
-        )
-        .await;
+    refuse_inserts(&app, "tasks").await;
+    let (status, _) = app.send_update(&id, "hello").await;
     assert_eq!(status, 202);
     // The provider refused, and the store failed writing the fallback: the job fails, and
     // its failure must leave the message where the queue's next try can take it up.
@@ -179,7 +138,7 @@ async fn a_fallback_after_a_refused_send_survives_a_store_failure_before_it_is_w
     assert!(app.twilio.attempts() >= 1, "the text was never tried");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(call_tasks(&app).await, 0);
-    allow_inserts(&engine, app.database_url(), "tasks").await;
+    allow_inserts(&app, "tasks").await;
     let messages = app
         .wait_for_messages(&id, |m| m[0]["channel"] == "phone_call")
         .await;

@@ -199,8 +199,7 @@ async fn a_nul_in_a_risk_text_is_kept_flagged_and_answered(engine: Engine) {
 async fn alerts_follow_the_referral_to_the_team_it_moves_to(engine: Engine) {
     let mut app = spawn_app(engine).await;
     let phone = "+447911123459";
-    app.text(phone, "hello").await;
-    app.answer_steps(phone, &[("relationship", "1"), ("name", "Sam")])
+    app.start_referral(phone, &[("relationship", "1"), ("name", "Sam")])
         .await;
     // Urgent before anyone knows where they are: the triage team is alerted.
     let risk = app.text(phone, "I want to end my life").await;
@@ -237,10 +236,7 @@ async fn a_referral_carries_the_texters_phone_for_clinicians_audited_and_never_i
     let mut app = spawn_app(engine).await;
     let phone = "+447911123460";
     app.text(phone, "I am going to kill myself").await;
-    let id = app.conversation(phone).await["referral_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.referral_id_of(phone).await;
     let (status, referral) = app.get(&app.clinician, &format!("/referrals/{id}")).await;
     assert_eq!(status, 200);
     assert_eq!(referral["phone"], phone);
@@ -253,16 +249,12 @@ async fn a_referral_carries_the_texters_phone_for_clinicians_audited_and_never_i
     let (status, _) = app.get(&app.scheduler, "/referrals").await;
     assert_eq!(status, 403);
     // Each read is in the audit log, with who read it.
-    let (_, audit) = app.get(&app.admin, "/audit").await;
+    let audit = app.audit_entries().await;
     assert!(
-        audit["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "referral.read"
-                && e["target"] == format!("referral:{id}")
-                && e["actor"] == "clinician-cal"),
-        "{audit}"
+        audit.iter().any(|e| e["action"] == "referral.read"
+            && e["target"] == format!("referral:{id}")
+            && e["actor"] == "clinician-cal"),
+        "{audit:?}"
     );
     // The on-call alert names the referral, never the number.
     for alert in app.twilio.wait_for(2).await {
@@ -369,13 +361,7 @@ async fn five_risk_texts_from_a_patient_alert_on_call_once(engine: Engine) {
     assert_eq!(flagged["urgent"], true);
 
     // Acknowledged, the episode closes; the next risk text opens another and alerts again.
-    let (status, _) = app
-        .post_json(
-            &app.clinician,
-            &format!("/patients/{id}/acknowledge"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.acknowledge_patient(&app.clinician, &id).await;
     assert_eq!(status, 200);
     app.text(mobile, "I want to die").await;
     app.twilio.wait_for(2).await;

@@ -31,8 +31,7 @@ async fn a_reply_to_a_risk_text_gives_999_says_the_team_knows_and_asks_again_wit
 ) {
     let mut app = spawn_app(engine).await;
     let phone = "+447911123470";
-    app.text(phone, "hello").await;
-    app.answer_steps(phone, &[("relationship", "1"), ("name", "Sam")])
+    app.start_referral(phone, &[("relationship", "1"), ("name", "Sam")])
         .await;
     // At the age question, a risk text that is no age.
     let reply = app
@@ -84,8 +83,7 @@ async fn an_emoji_only_or_one_word_distress_text_gets_a_kind_reply_and_the_quest
 async fn resuming_after_abandonment_says_welcome_back_and_repeats_the_question(engine: Engine) {
     let mut app = spawn_app_with(engine, |_| {}, true).await;
     let phone = "+447911123472";
-    app.text(phone, "hello").await;
-    app.answer_steps(phone, &[("relationship", "1"), ("name", "Sam")])
+    app.start_referral(phone, &[("relationship", "1"), ("name", "Sam")])
         .await;
     app.advance(TimeDelta::minutes(31));
     app.app.sweep().await.unwrap();
@@ -109,8 +107,7 @@ async fn restart_keeps_every_answer_on_the_referral_and_an_urgent_referral_stays
 ) {
     let mut app = spawn_app(engine).await;
     let phone = "+447911123473";
-    app.text(phone, "hello").await;
-    app.answer_steps(
+    app.start_referral(
         phone,
         &[
             ("relationship", "1"),

@@ -277,6 +277,25 @@ async fn fake_send(
         .into_response()
 }
 
+/// Runs `$body` with `$db` a direct sqlx connection to the test app's database, of the engine's
+/// own connection type (the two engines share no connection type without sqlx's `any`).
+macro_rules! on_a_direct_connection {
+    ($app:expr, |$db:ident| $body:expr) => {{
+        use sqlx::Connection;
+        let url = $app.database_url();
+        match $app.engine() {
+            Engine::Sqlite => {
+                let mut $db = sqlx::SqliteConnection::connect(url).await.expect("connect");
+                $body
+            }
+            Engine::Postgres(_) => {
+                let mut $db = sqlx::PgConnection::connect(url).await.expect("connect");
+                $body
+            }
+        }
+    }};
+}
+
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
@@ -289,6 +308,7 @@ pub struct TestApp {
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     messages_sent: u64,
+    engine: Engine,
     _db: TestDatabase,
 }
 
@@ -375,6 +395,7 @@ pub async fn spawn_app_with(engine: Engine, tweak: Tweak, manual_clock: bool) ->
         shutdown,
         server: Some(server),
         messages_sent: 0,
+        engine,
         _db: db,
     }
 }
@@ -414,6 +435,21 @@ impl TestApp {
             .send()
             .await
             .expect("webhook request")
+    }
+
+    /// Posts a form to a webhook `url` with this `X-Twilio-Signature`, or none: as a forger,
+    /// or a replay, would.
+    pub async fn post_form_signed_with(
+        &self,
+        url: &str,
+        signature: Option<&str>,
+        form: &(impl serde::Serialize + ?Sized),
+    ) -> reqwest::Response {
+        let mut request = self.http.post(url).form(form);
+        if let Some(signature) = signature {
+            request = request.header("X-Twilio-Signature", signature);
+        }
+        request.send().await.expect("webhook request")
     }
 
     /// Texts the referral number from `from` with a fresh message id.
@@ -458,31 +494,38 @@ impl TestApp {
         }
     }
 
-    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let response = self
+    /// A staff API request with this token: the status, and the JSON body (`Null` if none).
+    async fn staff_request(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
             .http
-            .get(self.url(&format!("/api/v1{path}")))
-            .bearer_auth(token)
+            .request(method.clone(), self.url(&format!("/api/v1{path}")))
+            .bearer_auth(token);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request
             .send()
             .await
-            .expect("GET");
+            .unwrap_or_else(|e| panic!("{method}: {e}"));
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
     }
 
-    pub async fn post_json(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(self.url(&format!("/api/v1{path}")))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        self.staff_request(reqwest::Method::GET, token, path, None)
             .await
-            .expect("POST");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+    }
+
+    pub async fn post_json(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.staff_request(reqwest::Method::POST, token, path, Some(body))
+            .await
     }
 
     /// The number's conversation, as staff see it.
@@ -507,6 +550,77 @@ impl TestApp {
         body
     }
 
+    /// Reads the referral until `done` holds of it, for up to five seconds, and returns the
+    /// last read: the caller asserts what it needs of it.
+    pub async fn referral_when(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut referral = self.referral(id).await;
+        for _ in 1..100 {
+            if done(&referral) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            referral = self.referral(id).await;
+        }
+        referral
+    }
+
+    /// The id of the referral the number's current conversation belongs to.
+    pub async fn referral_id_of(&self, phone: &str) -> String {
+        self.conversation(phone).await["referral_id"]
+            .as_str()
+            .expect("referral id")
+            .to_owned()
+    }
+
+    /// The referral's transcript as an admin reads it (status unchecked, as `get`).
+    pub async fn transcript(&self, referral_id: &str) -> Value {
+        self.get(&self.admin, &format!("/referrals/{referral_id}/transcript"))
+            .await
+            .1
+    }
+
+    /// The transcript of the referral the number's current conversation belongs to.
+    pub async fn transcript_of(&self, phone: &str) -> Value {
+        self.transcript(&self.referral_id_of(phone).await).await
+    }
+
+    /// Texts "hello" from `phone` to start a referral, then answers each step in turn (as
+    /// `answer_steps`, which checks the step before each answer).
+    pub async fn start_referral(&mut self, phone: &str, steps: &[(&str, &str)]) -> Reply {
+        self.text(phone, "hello").await;
+        self.answer_steps(phone, steps).await
+    }
+
+    /// The audit log's entries as an admin reads them (status unchecked, as `get`).
+    pub async fn audit_entries(&self) -> Vec<Value> {
+        let (_, audit) = self.get(&self.admin, "/audit").await;
+        audit["items"].as_array().expect("audit items").clone()
+    }
+
+    /// The OpenAPI document the gateway serves.
+    pub async fn openapi(&self) -> Value {
+        self.http
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .expect("GET /openapi.json")
+            .json()
+            .await
+            .expect("openapi.json is JSON")
+    }
+
+    /// The metrics page: its status and its text.
+    pub async fn metrics(&self) -> (u16, String) {
+        let response = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("metrics text"))
+    }
+
     /// Texts each answer in turn, checking the conversation is at the expected step first.
     pub async fn answer_steps(&mut self, phone: &str, steps: &[(&str, &str)]) -> Reply {
         let mut last = None;
@@ -521,17 +635,8 @@ impl TestApp {
     }
 
     pub async fn patch_json(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .patch(self.url(&format!("/api/v1{path}")))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
+        self.staff_request(reqwest::Method::PATCH, token, path, Some(body))
             .await
-            .expect("PATCH");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> u16 {
@@ -550,11 +655,101 @@ impl TestApp {
         &self._db.url
     }
 
+    /// The engine the test's database runs on.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The job queue's own table (apalis names it differently on each engine).
+    pub fn jobs_table(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => "Jobs",
+            Engine::Postgres(_) => "apalis.jobs",
+        }
+    }
+
+    /// Runs statements, in order on one connection, straight against the test's database: to
+    /// stage what the gateway itself would never write (a killed worker, a failing store).
+    pub async fn execute_sql(&self, statements: &[impl AsRef<str>]) {
+        on_a_direct_connection!(self, |db| {
+            for statement in statements {
+                let statement = statement.as_ref();
+                sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()))
+                    .execute(&mut db)
+                    .await
+                    .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            }
+        })
+    }
+
+    /// The number a `SELECT COUNT(*) …` gives, read straight from the test's database.
+    pub async fn sql_count(&self, query: &str) -> i64 {
+        on_a_direct_connection!(self, |db| {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned()))
+                .fetch_one(&mut db)
+                .await
+                .unwrap_or_else(|e| panic!("{query}: {e}"))
+        })
+    }
+
     /// Registers a patient (as a scheduler) and returns them.
     pub async fn create_patient(&self, passport: Value) -> Value {
         let (status, body) = self.post_json(&self.scheduler, "/patients", passport).await;
         assert_eq!(status, 201, "{body}");
         body
+    }
+
+    /// Posts a message to the patient as a scheduler (status unchecked, as `post_json`).
+    pub async fn send_message(&self, patient_id: &str, message: Value) -> (u16, Value) {
+        self.post_json(
+            &self.scheduler,
+            &format!("/patients/{patient_id}/messages"),
+            message,
+        )
+        .await
+    }
+
+    /// Posts a brief update in these words to the patient (status unchecked, as `post_json`).
+    pub async fn send_update(&self, patient_id: &str, text: &str) -> (u16, Value) {
+        self.send_message(
+            patient_id,
+            serde_json::json!({"purpose": "update", "text": text}),
+        )
+        .await
+    }
+
+    /// Waits until the fake provider has accepted `n` texts and the patient's newest message
+    /// is recorded as sent; returns the `n`th text.
+    pub async fn wait_until_sent(&self, patient_id: &str, n: usize) -> SentText {
+        let sent = self.twilio.wait_for(n).await;
+        self.wait_for_messages(patient_id, |m| m[0]["status"] == "sent")
+            .await;
+        sent[n - 1].clone()
+    }
+
+    /// Books an appointment for the patient (as a scheduler), checks it was booked (201) and
+    /// returns it.
+    pub async fn book_appointment(&self, patient_id: &str, appointment: Value) -> Value {
+        let (status, body) = self
+            .post_json(
+                &self.scheduler,
+                &format!("/patients/{patient_id}/appointments"),
+                appointment,
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Acknowledges the patient's urgent flag with this token (status unchecked, as
+    /// `post_json`).
+    pub async fn acknowledge_patient(&self, token: &str, patient_id: &str) -> (u16, Value) {
+        self.post_json(
+            token,
+            &format!("/patients/{patient_id}/acknowledge"),
+            serde_json::json!({}),
+        )
+        .await
     }
 
     /// A delivery receipt from the provider, signed.

@@ -132,20 +132,12 @@ async fn forged_replayed_and_unsigned_status_callbacks_are_refused() {
         (Some("bm90IGEgc2lnbmF0dXJl".to_owned()), &params),
         (Some(good.clone()), &changed),
     ] {
-        let mut request = app.http.post(&url).form(form);
-        if let Some(signature) = signature {
-            request = request.header("X-Twilio-Signature", signature);
-        }
-        assert_eq!(request.send().await.unwrap().status(), 403);
+        let response = app
+            .post_form_signed_with(&url, signature.as_deref(), form)
+            .await;
+        assert_eq!(response.status(), 403);
     }
-    let accepted = app
-        .http
-        .post(&url)
-        .header("X-Twilio-Signature", good)
-        .form(&params)
-        .send()
-        .await
-        .unwrap();
+    let accepted = app.post_form_signed_with(&url, Some(&good), &params).await;
     assert!(accepted.status().is_success());
     app.stop().await;
 }
@@ -167,16 +159,7 @@ async fn a_flood_from_one_number_is_stored_but_replies_are_capped(engine: Engine
     // Other numbers are not affected.
     let other = app.text("+447911123457", "hello").await;
     assert_eq!(other.texts.len(), 1);
-    let conversation = app.conversation(PHONE).await;
-    let (_, transcript) = app
-        .get(
-            &app.admin,
-            &format!(
-                "/referrals/{}/transcript",
-                conversation["referral_id"].as_str().unwrap()
-            ),
-        )
-        .await;
+    let transcript = app.transcript_of(PHONE).await;
     let inbound = transcript["items"]
         .as_array()
         .unwrap()
@@ -196,27 +179,16 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
             "address": {"lines": ["1 Park Row"], "postcode": "LS1 4DY"}}))
         .await;
     let id = patient["id"].as_str().unwrap();
-    let (status, _) = app
-        .post_json(
-            &app.scheduler,
-            &format!("/patients/{id}/messages"),
-            json!({"purpose": "update", "text": "Your worker is Alex"}),
-        )
-        .await;
+    let (status, _) = app.send_update(id, "Your worker is Alex").await;
     assert_eq!(status, 202);
     app.twilio.wait_for(1).await;
-    let referral_id = app.conversation(PHONE).await["referral_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let referral_id = app.referral_id_of(PHONE).await;
     app.get(&app.admin, &format!("/referrals/{referral_id}"))
         .await;
 
     app.advance(TimeDelta::days(89));
     app.app.sweep().await.unwrap();
-    let (_, transcript) = app
-        .get(&app.admin, &format!("/referrals/{referral_id}/transcript"))
-        .await;
+    let transcript = app.transcript(&referral_id).await;
     assert_eq!(
         transcript["items"][0]["body"], "hello",
         "kept within 90 days"
@@ -224,9 +196,7 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
 
     app.advance(TimeDelta::days(2) + TimeDelta::hours(2));
     app.app.sweep().await.unwrap();
-    let (_, transcript) = app
-        .get(&app.admin, &format!("/referrals/{referral_id}/transcript"))
-        .await;
+    let transcript = app.transcript(&referral_id).await;
     let items = transcript["items"].as_array().unwrap();
     assert_eq!(items.len(), 4, "every text still listed");
     assert!(items.iter().all(|t| t["body"].is_null()), "{transcript}");
@@ -237,11 +207,9 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
     assert!(messages[0]["body"].is_null());
     assert_eq!(messages[0]["channel"], "sms");
     assert!(!messages[0]["history"].as_array().unwrap().is_empty());
-    let (_, audit) = app.get(&app.admin, "/audit").await;
     assert!(
-        audit["items"]
-            .as_array()
-            .unwrap()
+        app.audit_entries()
+            .await
             .iter()
             .any(|e| e["action"] == "referral.read"),
         "the audit log is kept"

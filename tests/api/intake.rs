@@ -151,8 +151,7 @@ async fn a_referral_exists_and_is_visible_from_the_first_text(engine: Engine) {
 
 async fn help_back_restart_and_skip_work_at_any_step(engine: Engine) {
     let mut app = spawn_app(engine).await;
-    app.text(PHONE, "hello").await;
-    app.answer_steps(PHONE, &[("relationship", "2"), ("referrer_role", "1")])
+    app.start_referral(PHONE, &[("relationship", "2"), ("referrer_role", "1")])
         .await;
 
     let help = app.text(PHONE, " Help ").await;
@@ -206,8 +205,7 @@ async fn help_back_restart_and_skip_work_at_any_step(engine: Engine) {
 
 async fn stop_opts_out_once_keeps_the_referral_and_start_resumes(engine: Engine) {
     let mut app = spawn_app(engine).await;
-    app.text(PHONE, "hello").await;
-    app.answer_steps(PHONE, &[("relationship", "1"), ("name", "Sam")])
+    app.start_referral(PHONE, &[("relationship", "1"), ("name", "Sam")])
         .await;
     let stop = app.text(PHONE, "STOP").await;
     assert_eq!(stop.texts.len(), 1);
@@ -244,12 +242,7 @@ async fn stop_opts_out_once_keeps_the_referral_and_start_resumes(engine: Engine)
     assert_eq!(referral["status"], "in_progress");
 
     // The texts sent while opted out are in the transcript for staff.
-    let (_, transcript) = app
-        .get(
-            &app.admin,
-            &format!("/referrals/{}/transcript", referral["id"].as_str().unwrap()),
-        )
-        .await;
+    let transcript = app.transcript(referral["id"].as_str().unwrap()).await;
     assert!(
         transcript["items"]
             .as_array()
@@ -309,8 +302,7 @@ async fn referrals_are_routed_to_the_team_for_their_area(engine: Engine) {
     .enumerate()
     {
         let phone = format!("+4479112233{:02}", 10 + i);
-        app.text(&phone, "hello").await;
-        app.answer_steps(
+        app.start_referral(
             &phone,
             &[
                 ("relationship", "1"),
@@ -331,8 +323,7 @@ async fn referrals_are_routed_to_the_team_for_their_area(engine: Engine) {
 
 async fn an_idle_conversation_is_abandoned_into_the_queue_and_resumes_when_texted(engine: Engine) {
     let mut app = spawn_app_with(engine, |_| {}, true).await;
-    app.text(PHONE, "hello").await;
-    app.answer_steps(PHONE, &[("relationship", "1"), ("name", "Sam")])
+    app.start_referral(PHONE, &[("relationship", "1"), ("name", "Sam")])
         .await;
 
     app.advance(TimeDelta::minutes(29));
@@ -367,8 +358,7 @@ async fn an_idle_conversation_is_abandoned_into_the_queue_and_resumes_when_texte
 
 async fn texts_after_submitting_are_kept_and_restart_begins_a_new_referral(engine: Engine) {
     let mut app = spawn_app(engine).await;
-    app.text(PHONE, "hello").await;
-    app.answer_steps(PHONE, SELF_REFERRAL).await;
+    app.start_referral(PHONE, SELF_REFERRAL).await;
     let first = app.conversation(PHONE).await["referral_id"].clone();
 
     let thanks = app.text(PHONE, "thank you").await;
@@ -384,12 +374,7 @@ async fn texts_after_submitting_are_kept_and_restart_begins_a_new_referral(engin
         "submitted"
     );
 
-    let (_, transcript) = app
-        .get(
-            &app.admin,
-            &format!("/referrals/{}/transcript", first.as_str().unwrap()),
-        )
-        .await;
+    let transcript = app.transcript(first.as_str().unwrap()).await;
     assert!(
         transcript["items"]
             .as_array()

@@ -16,22 +16,13 @@ async fn health_readiness_metrics_and_openapi_answer(engine: Engine) {
     assert_eq!(ready.status(), 200);
 
     app.text("+447911123456", "hello").await;
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(metrics.status(), 200);
-    let text = metrics.text().await.unwrap();
+    let (status, text) = app.metrics().await;
+    assert_eq!(status, 200);
     assert!(text.contains("crht_inbound_texts_total 1"), "{text}");
     assert!(text.contains("route=\"/webhooks/twilio/sms\""), "{text}");
     assert!(!text.contains("7911123456"), "no phone numbers in metrics");
 
-    let openapi: serde_json::Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let openapi = app.openapi().await;
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/referrals",
@@ -64,15 +55,7 @@ const QUERY_NAMES: [&str; 12] = [
 /// parameter, and a path parameter is one the path template names.
 async fn openapi_puts_query_parameters_in_the_query(engine: Engine) {
     let app = spawn_app(engine).await;
-    let openapi: serde_json::Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let openapi = app.openapi().await;
     let mut query_parameters = Vec::new();
     for (path, operations) in openapi["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {

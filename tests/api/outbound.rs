@@ -64,17 +64,30 @@ fn with(mut base: Value, changes: Value) -> Value {
     base
 }
 
-async fn update(app: &TestApp, patient_id: &str, body: Value) -> (u16, Value) {
-    app.post_json(
-        &app.scheduler,
-        &format!("/patients/{patient_id}/messages"),
-        body,
-    )
-    .await
+/// A patient registered with the passport, whose updates go by these channels; their id.
+async fn patient_updated_by(app: &TestApp, channels: &[&str]) -> String {
+    let patient = app
+        .create_patient(with(
+            passport(),
+            json!({"contact_preferences": {"update": channels}}),
+        ))
+        .await;
+    patient["id"].as_str().unwrap().to_owned()
 }
 
 fn in_minutes(minutes: i64) -> String {
     (Utc::now() + TimeDelta::minutes(minutes)).to_rfc3339()
+}
+
+/// A home visit to book, so many days from now.
+fn home_visit_in_days(days: i64) -> Value {
+    json!({"starts_at": in_minutes(days * 24 * 60), "place": "home", "kind": "home_visit"})
+}
+
+/// A patient registered with the passport; their id.
+async fn registered_patient(app: &TestApp) -> String {
+    let patient = app.create_patient(passport()).await;
+    patient["id"].as_str().unwrap().to_owned()
 }
 
 async fn patients_are_registered_with_their_passport_and_validated(engine: Engine) {
@@ -145,8 +158,7 @@ async fn patients_are_registered_with_their_passport_and_validated(engine: Engin
 
 async fn a_patient_can_be_changed_field_by_field(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &registered_patient(&app).await;
     let (status, changed) = app
         .patch_json(
             &app.scheduler,
@@ -183,8 +195,7 @@ async fn a_patient_can_be_changed_field_by_field(engine: Engine) {
 
 async fn a_referral_becomes_a_patient_carrying_its_answers(engine: Engine) {
     let mut app = spawn_app(engine).await;
-    app.text(MOBILE, "hello").await;
-    app.answer_steps(
+    app.start_referral(
         MOBILE,
         &[
             ("relationship", "1"),
@@ -201,10 +212,7 @@ async fn a_referral_becomes_a_patient_carrying_its_answers(engine: Engine) {
         ],
     )
     .await;
-    let referral_id = app.conversation(MOBILE).await["referral_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let referral_id = app.referral_id_of(MOBILE).await;
     let (status, _) = app
         .post_json(
             &app.scheduler,
@@ -245,14 +253,10 @@ async fn a_referral_becomes_a_patient_carrying_its_answers(engine: Engine) {
 
 async fn an_update_goes_by_text_to_the_patients_mobile(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
-    let (status, message) = update(
-        &app,
-        id,
-        json!({"purpose": "update", "text": "Your new care coordinator is Alex."}),
-    )
-    .await;
+    let id = &registered_patient(&app).await;
+    let (status, message) = app
+        .send_update(id, "Your new care coordinator is Alex.")
+        .await;
     assert_eq!(status, 202, "{message}");
     assert_eq!(message["channel"], "sms");
     assert_eq!(message["purpose"], "update");
@@ -278,30 +282,28 @@ async fn an_update_goes_by_text_to_the_patients_mobile(engine: Engine) {
     let messages = app.messages(id).await;
     assert_eq!(messages[0]["status"], "delivered");
     // A template needs its variables: a missing one is a clear 422, nothing sent.
-    let (status, body) = update(
-        &app,
-        id,
-        json!({"purpose": "update", "template": "cancellation"}),
-    )
-    .await;
+    let (status, body) = app
+        .send_message(id, json!({"purpose": "update", "template": "cancellation"}))
+        .await;
     assert_eq!(status, 422, "{body}");
-    let (status, _) = update(
-        &app,
-        id,
-        json!({"purpose": "update", "template": "no_such_template"}),
-    )
-    .await;
+    let (status, _) = app
+        .send_message(
+            id,
+            json!({"purpose": "update", "template": "no_such_template"}),
+        )
+        .await;
     assert_eq!(status, 422);
-    let (status, _) = update(&app, id, json!({"purpose": "whenever", "text": "hi"})).await;
+    let (status, _) = app
+        .send_message(id, json!({"purpose": "whenever", "text": "hi"}))
+        .await;
     assert_eq!(status, 422);
     app.stop().await;
 }
 
 async fn phone_call_preference_puts_a_task_on_the_call_list(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
-    let (status, message) = update(&app, id, json!({"purpose": "urgent"})).await;
+    let id = &registered_patient(&app).await;
+    let (status, message) = app.send_message(id, json!({"purpose": "urgent"})).await;
     assert_eq!(status, 202, "{message}");
     assert_eq!(
         message["channel"], "phone_call",
@@ -313,7 +315,7 @@ async fn phone_call_preference_puts_a_task_on_the_call_list(engine: Engine) {
         .await;
     let tasks = tasks["items"].as_array().unwrap();
     assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0]["patient_id"], id);
+    assert_eq!(tasks[0]["patient_id"], id.as_str());
     assert_eq!(tasks[0]["message_id"], message["id"]);
     let text = tasks[0]["text"].as_str().unwrap();
     assert!(
@@ -351,12 +353,7 @@ async fn a_letter_is_rendered_as_a_pdf_on_the_print_list_in_large_print_when_ask
         .create_patient(with(passport(), json!({"access_needs": ["large_print"]})))
         .await;
     let id = patient["id"].as_str().unwrap();
-    let (status, message) = update(
-        &app,
-        id,
-        json!({"purpose": "non_urgent", "text": "We have arranged a review of your care plan with your GP."}),
-    )
-    .await;
+    let (status, message) = app.send_message(id, json!({"purpose": "non_urgent", "text": "We have arranged a review of your care plan with your GP."})).await;
     assert_eq!(status, 202, "{message}");
     assert_eq!(
         message["channel"], "letter",
@@ -412,12 +409,9 @@ async fn each_unusable_channel_is_skipped_with_the_reason(engine: Engine) {
             json!({"mobile": null, "contact_preferences": prefs}),
         ))
         .await;
-    let (_, message) = update(
-        &app,
-        no_mobile["id"].as_str().unwrap(),
-        json!({"purpose": "update", "text": "hello"}),
-    )
-    .await;
+    let (_, message) = app
+        .send_update(no_mobile["id"].as_str().unwrap(), "hello")
+        .await;
     assert_eq!(message["channel"], "phone_call", "{message}");
     assert_eq!(
         message["skipped"],
@@ -430,12 +424,9 @@ async fn each_unusable_channel_is_skipped_with_the_reason(engine: Engine) {
             json!({"mobile": null, "landline": null, "contact_preferences": prefs}),
         ))
         .await;
-    let (_, message) = update(
-        &app,
-        nothing_but_post["id"].as_str().unwrap(),
-        json!({"purpose": "update", "text": "hello"}),
-    )
-    .await;
+    let (_, message) = app
+        .send_update(nothing_but_post["id"].as_str().unwrap(), "hello")
+        .await;
     assert_eq!(message["channel"], "letter", "{message}");
     assert_eq!(
         message["skipped"],
@@ -449,12 +440,9 @@ async fn nothing_usable_fails_the_message_and_tells_the_team(engine: Engine) {
     let patient = app
         .create_patient(with(passport(), json!({"mobile": null, "address": null})))
         .await;
-    let (status, message) = update(
-        &app,
-        patient["id"].as_str().unwrap(),
-        json!({"purpose": "update", "text": "hello"}),
-    )
-    .await;
+    let (status, message) = app
+        .send_update(patient["id"].as_str().unwrap(), "hello")
+        .await;
     assert_eq!(status, 202);
     assert_eq!(message["status"], "failed");
     assert_eq!(message["channel"], Value::Null);
@@ -472,15 +460,9 @@ async fn nothing_usable_fails_the_message_and_tells_the_team(engine: Engine) {
 
 async fn opted_out_at_send_time_marks_the_patient_and_falls_back(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app
-        .create_patient(with(
-            passport(),
-            json!({"contact_preferences": {"update": ["sms", "letter"]}}),
-        ))
-        .await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &patient_updated_by(&app, &["sms", "letter"]).await;
     app.twilio.refuse_next(21610);
-    update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
+    app.send_update(id, "hello").await;
     let messages = app
         .wait_for_messages(id, |m| m.first().is_some_and(|m| m["channel"] == "letter"))
         .await;
@@ -492,7 +474,7 @@ async fn opted_out_at_send_time_marks_the_patient_and_falls_back(engine: Engine)
     let (_, patient) = app.get(&app.scheduler, &format!("/patients/{id}")).await;
     assert_eq!(patient["sms_opted_out"], true);
     // The next message does not try texting at all.
-    let (_, next) = update(&app, id, json!({"purpose": "update", "text": "again"})).await;
+    let (_, next) = app.send_update(id, "again").await;
     assert_eq!(next["channel"], "letter");
     assert_eq!(next["skipped"][0]["reason"], "sms_opted_out");
     assert_eq!(app.twilio.attempts(), 1);
@@ -501,20 +483,11 @@ async fn opted_out_at_send_time_marks_the_patient_and_falls_back(engine: Engine)
 
 async fn opted_out_in_a_status_callback_marks_the_patient_and_falls_back(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app
-        .create_patient(with(
-            passport(),
-            json!({"contact_preferences": {"update": ["sms", "phone_call"]}}),
-        ))
-        .await;
-    let id = patient["id"].as_str().unwrap();
-    update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
-    let sent = app.twilio.wait_for(1).await;
-    app.wait_for_messages(id, |m| m[0]["status"] == "sent")
-        .await;
+    let id = &patient_updated_by(&app, &["sms", "phone_call"]).await;
+    app.send_update(id, "hello").await;
+    let sent = app.wait_until_sent(id, 1).await;
     assert_eq!(
-        app.receipt(&sent[0].sid, "undelivered", Some("21610"))
-            .await,
+        app.receipt(&sent.sid, "undelivered", Some("21610")).await,
         204
     );
     let messages = app.messages(id).await;
@@ -529,15 +502,9 @@ async fn opted_out_in_a_status_callback_marks_the_patient_and_falls_back(engine:
 
 async fn an_invalid_number_is_marked_and_the_message_falls_back(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app
-        .create_patient(with(
-            passport(),
-            json!({"contact_preferences": {"update": ["sms", "letter"]}}),
-        ))
-        .await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &patient_updated_by(&app, &["sms", "letter"]).await;
     app.twilio.refuse_next(21211);
-    update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
+    app.send_update(id, "hello").await;
     let messages = app
         .wait_for_messages(id, |m| m[0]["channel"] == "letter")
         .await;
@@ -559,18 +526,9 @@ async fn an_invalid_number_is_marked_and_the_message_falls_back(engine: Engine) 
 
 async fn callbacks_out_of_order_and_duplicated_move_status_forward_once(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app
-        .create_patient(with(
-            passport(),
-            json!({"contact_preferences": {"update": ["sms", "letter"]}}),
-        ))
-        .await;
-    let id = patient["id"].as_str().unwrap();
-    update(&app, id, json!({"purpose": "update", "text": "first"})).await;
-    let sent = app.twilio.wait_for(1).await;
-    app.wait_for_messages(id, |m| m[0]["status"] == "sent")
-        .await;
-    let sid = sent[0].sid.clone();
+    let id = &patient_updated_by(&app, &["sms", "letter"]).await;
+    app.send_update(id, "first").await;
+    let sid = app.wait_until_sent(id, 1).await.sid;
     assert_eq!(app.receipt(&sid, "delivered", None).await, 204);
     assert_eq!(app.receipt(&sid, "sent", None).await, 204, "late");
     assert_eq!(app.receipt(&sid, "delivered", None).await, 204, "duplicate");
@@ -584,11 +542,8 @@ async fn callbacks_out_of_order_and_duplicated_move_status_forward_once(engine: 
         .count();
     assert_eq!(delivered, 1, "a duplicate receipt changes nothing");
 
-    update(&app, id, json!({"purpose": "update", "text": "second"})).await;
-    let sent = app.twilio.wait_for(2).await;
-    app.wait_for_messages(id, |m| m[0]["status"] == "sent")
-        .await;
-    let sid = sent[1].sid.clone();
+    app.send_update(id, "second").await;
+    let sid = app.wait_until_sent(id, 2).await.sid;
     for _ in 0..3 {
         app.receipt(&sid, "undelivered", Some("30005")).await;
     }
@@ -605,27 +560,16 @@ async fn callbacks_out_of_order_and_duplicated_move_status_forward_once(engine: 
 
 async fn a_patient_who_texts_stop_is_reached_by_their_next_channel(engine: Engine) {
     let mut app = spawn_app(engine).await;
-    let patient = app
-        .create_patient(with(
-            passport(),
-            json!({"contact_preferences": {"update": ["sms", "letter"]}}),
-        ))
-        .await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &patient_updated_by(&app, &["sms", "letter"]).await;
     let stop = app.text(MOBILE, "STOP").await;
     assert!(stop.text().contains("START"), "{}", stop.text());
     let (_, patient) = app.get(&app.scheduler, &format!("/patients/{id}")).await;
     assert_eq!(patient["sms_opted_out"], true);
-    let (_, message) = update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
+    let (_, message) = app.send_update(id, "hello").await;
     assert_eq!(message["channel"], "letter");
     assert_eq!(message["skipped"][0]["reason"], "sms_opted_out");
     app.text(MOBILE, "START").await;
-    let (_, message) = update(
-        &app,
-        id,
-        json!({"purpose": "update", "text": "hello again"}),
-    )
-    .await;
+    let (_, message) = app.send_update(id, "hello again").await;
     assert_eq!(message["channel"], "sms");
     // Not a referral: no conversation was started by these texts.
     let (status, _) = app
@@ -638,18 +582,6 @@ async fn a_patient_who_texts_stop_is_reached_by_their_next_channel(engine: Engin
     app.stop().await;
 }
 
-async fn book(app: &TestApp, patient_id: &str, body: Value) -> Value {
-    let (status, appointment) = app
-        .post_json(
-            &app.scheduler,
-            &format!("/patients/{patient_id}/appointments"),
-            body,
-        )
-        .await;
-    assert_eq!(status, 201, "{appointment}");
-    appointment
-}
-
 async fn reminders_are_scheduled_at_the_offsets_and_sent_on_time(engine: Engine) {
     let app = spawn_app_with(
         engine,
@@ -657,19 +589,18 @@ async fn reminders_are_scheduled_at_the_offsets_and_sent_on_time(engine: Engine)
         false,
     )
     .await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &registered_patient(&app).await;
     let starts_at = chrono::DurationRound::duration_trunc(
         Utc::now() + TimeDelta::seconds(8),
         TimeDelta::seconds(1),
     )
     .unwrap();
-    let appointment = book(
-        &app,
-        id,
-        json!({"starts_at": starts_at.to_rfc3339(), "place": "home", "kind": "home_visit"}),
-    )
-    .await;
+    let appointment = app
+        .book_appointment(
+            id,
+            json!({"starts_at": starts_at.to_rfc3339(), "place": "home", "kind": "home_visit"}),
+        )
+        .await;
     let reminders = appointment["reminders"].as_array().unwrap();
     assert_eq!(reminders.len(), 2);
     assert_eq!(reminders[0]["offset_seconds"], 5);
@@ -730,10 +661,9 @@ async fn reminders_are_scheduled_at_the_offsets_and_sent_on_time(engine: Engine)
 
 async fn reminders_already_passed_at_booking_are_skipped_and_later_ones_kept(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &registered_patient(&app).await;
     // Three hours away: the 24-hour reminder's time has passed, the 2-hour one has not.
-    let appointment = book(&app, id, json!({"starts_at": in_minutes(180), "place": "site", "site_name": "Becklin Centre", "kind": "review"})).await;
+    let appointment = app.book_appointment(id, json!({"starts_at": in_minutes(180), "place": "site", "site_name": "Becklin Centre", "kind": "review"})).await;
     let reminders = appointment["reminders"].as_array().unwrap();
     assert_eq!(reminders[0]["offset_seconds"], 86400);
     assert_eq!(reminders[0]["status"], "skipped");
@@ -761,14 +691,8 @@ async fn reminders_already_passed_at_booking_are_skipped_and_later_ones_kept(eng
 
 async fn rescheduling_moves_the_reminders_and_tells_the_patient(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
-    let appointment = book(
-        &app,
-        id,
-        json!({"starts_at": in_minutes(3 * 24 * 60), "place": "home", "kind": "home_visit"}),
-    )
-    .await;
+    let id = &registered_patient(&app).await;
+    let appointment = app.book_appointment(id, home_visit_in_days(3)).await;
     let appointment_id = appointment["id"].as_str().unwrap();
     let new_start = Utc::now() + TimeDelta::days(5);
     let (status, moved) = app
@@ -797,14 +721,8 @@ async fn rescheduling_moves_the_reminders_and_tells_the_patient(engine: Engine) 
 
 async fn cancelling_withdraws_the_reminders_and_sends_a_notice(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
-    let appointment = book(
-        &app,
-        id,
-        json!({"starts_at": in_minutes(3 * 24 * 60), "place": "home", "kind": "home_visit"}),
-    )
-    .await;
+    let id = &registered_patient(&app).await;
+    let appointment = app.book_appointment(id, home_visit_in_days(3)).await;
     let appointment_id = appointment["id"].as_str().unwrap();
     assert_eq!(
         app.delete(&app.scheduler, &format!("/appointments/{appointment_id}"))
@@ -857,9 +775,7 @@ async fn the_first_reminder_of_an_assessment_says_what_to_have_ready(engine: Eng
     let patient = app
         .create_patient(with(passport(), json!({"access_needs": []})))
         .await;
-    book(
-        &app,
-        patient["id"].as_str().unwrap(),
+    app.book_appointment(patient["id"].as_str().unwrap(),
         json!({"starts_at": (Utc::now() + TimeDelta::seconds(7)).to_rfc3339(), "place": "site", "site_name": "Becklin Centre", "kind": "assessment"}),
     )
     .await;
@@ -893,12 +809,12 @@ async fn quiet_hours_move_reminders_across_a_bst_change(engine: Engine) {
         .set(Utc.with_ymd_and_hms(2027, 3, 26, 12, 0, 0).unwrap());
     let patient = app.create_patient(passport()).await;
     // Monday 29 March 09:30 BST = 08:30 UTC.
-    let appointment = book(
-        &app,
-        patient["id"].as_str().unwrap(),
-        json!({"starts_at": "2027-03-29T08:30:00Z", "place": "home", "kind": "review"}),
-    )
-    .await;
+    let appointment = app
+        .book_appointment(
+            patient["id"].as_str().unwrap(),
+            json!({"starts_at": "2027-03-29T08:30:00Z", "place": "home", "kind": "review"}),
+        )
+        .await;
     let reminders = appointment["reminders"].as_array().unwrap();
     // 24 h before: Sunday 09:30 BST, allowed as it is.
     assert_eq!(reminders[0]["due_at"], "2027-03-28T08:30:00Z");
@@ -911,12 +827,12 @@ async fn quiet_hours_move_reminders_across_a_bst_change(engine: Engine) {
             json!({"quiet_hours": "off", "mobile": "07911 123457"}),
         ))
         .await;
-    let appointment = book(
-        &app,
-        night_owl["id"].as_str().unwrap(),
-        json!({"starts_at": "2027-03-29T08:30:00Z", "place": "home", "kind": "review"}),
-    )
-    .await;
+    let appointment = app
+        .book_appointment(
+            night_owl["id"].as_str().unwrap(),
+            json!({"starts_at": "2027-03-29T08:30:00Z", "place": "home", "kind": "review"}),
+        )
+        .await;
     assert_eq!(
         appointment["reminders"][1]["due_at"],
         "2027-03-29T06:30:00Z"
@@ -930,9 +846,7 @@ async fn no_reminder_is_sent_after_the_appointment_has_started(engine: Engine) {
     let clock = app.clock.clone().unwrap();
     clock.set(Utc::now());
     let patient = app.create_patient(passport()).await;
-    let appointment = book(
-        &app,
-        patient["id"].as_str().unwrap(),
+    let appointment = app.book_appointment(patient["id"].as_str().unwrap(),
         json!({"starts_at": (Utc::now() + TimeDelta::days(3)).to_rfc3339(), "place": "home", "kind": "review"}),
     )
     .await;
@@ -991,8 +905,7 @@ async fn exactly_one_send_per_reminder_with_two_gateways(engine: Engine) {
                 json!({"mobile": format!("07911 1235{i:02}")}),
             ))
             .await;
-        book(
-            &app,
+        app.book_appointment(
             patient["id"].as_str().unwrap(),
             json!({"starts_at": starts_at.to_rfc3339(), "place": "home", "kind": "review"}),
         )
@@ -1029,15 +942,9 @@ async fn sends_never_exceed_the_rate_limit(engine: Engine) {
     } else {
         None
     };
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &registered_patient(&app).await;
     for n in 0..12 {
-        update(
-            &app,
-            id,
-            json!({"purpose": "update", "text": format!("update {n}")}),
-        )
-        .await;
+        app.send_update(id, &format!("update {n}")).await;
     }
     let sent = app.twilio.wait_for(12).await;
     let mut times: Vec<_> = sent.iter().map(|s| s.at).collect();
@@ -1067,20 +974,9 @@ async fn sends_never_exceed_the_rate_limit(engine: Engine) {
 
 async fn yes_confirms_and_c_cancels_by_text_and_staff_are_told(engine: Engine) {
     let mut app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
-    let first = book(
-        &app,
-        id,
-        json!({"starts_at": in_minutes(2 * 24 * 60), "place": "home", "kind": "home_visit"}),
-    )
-    .await;
-    let second = book(
-        &app,
-        id,
-        json!({"starts_at": in_minutes(6 * 24 * 60), "place": "home", "kind": "home_visit"}),
-    )
-    .await;
+    let id = &registered_patient(&app).await;
+    let first = app.book_appointment(id, home_visit_in_days(2)).await;
+    let second = app.book_appointment(id, home_visit_in_days(6)).await;
 
     let yes = app.text(MOBILE, "Yes").await;
     assert!(
@@ -1149,14 +1045,8 @@ async fn yes_confirms_and_c_cancels_by_text_and_staff_are_told(engine: Engine) {
 
 async fn other_patient_texts_go_to_the_inbox_after_risk_screening(engine: Engine) {
     let mut app = spawn_app(engine).await;
-    let patient = app.create_patient(passport()).await;
-    let id = patient["id"].as_str().unwrap();
-    book(
-        &app,
-        id,
-        json!({"starts_at": in_minutes(2 * 24 * 60), "place": "home", "kind": "home_visit"}),
-    )
-    .await;
+    let id = &registered_patient(&app).await;
+    app.book_appointment(id, home_visit_in_days(2)).await;
     let reply = app
         .text(MOBILE, "Can someone call me about my medication please")
         .await;
@@ -1191,10 +1081,7 @@ async fn an_urgent_referral_not_acknowledged_escalates_on_time(engine: Engine) {
     let mut app = spawn_app_with(engine, |_| {}, true).await;
     app.text("+447911000501", "I want to kill myself").await;
     app.text("+447911000502", "I want to die").await;
-    let acknowledged = app.conversation("+447911000502").await["referral_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let acknowledged = app.referral_id_of("+447911000502").await;
     app.post_json(
         &app.clinician,
         &format!("/referrals/{acknowledged}/status"),
@@ -1265,12 +1152,9 @@ async fn messages_in_a_language_without_templates_fall_back_to_english_flagged(e
     let patient = app
         .create_patient(with(passport(), json!({"language": "Polish"})))
         .await;
-    let (_, message) = update(
-        &app,
-        patient["id"].as_str().unwrap(),
-        json!({"purpose": "update", "text": "hello"}),
-    )
-    .await;
+    let (_, message) = app
+        .send_update(patient["id"].as_str().unwrap(), "hello")
+        .await;
     assert_eq!(message["language"], "en");
     assert_eq!(message["interpreter_may_be_needed"], true);
     app.stop().await;
@@ -1278,22 +1162,13 @@ async fn messages_in_a_language_without_templates_fall_back_to_english_flagged(e
 
 async fn a_temporarily_undeliverable_text_is_sent_again_then_falls_back(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app
-        .create_patient(with(
-            passport(),
-            json!({"contact_preferences": {"update": ["sms", "letter"]}}),
-        ))
-        .await;
-    let id = patient["id"].as_str().unwrap();
-    update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
+    let id = &patient_updated_by(&app, &["sms", "letter"]).await;
+    app.send_update(id, "hello").await;
     // The handset is off (30003): sent again with backoff, three times, then the letter.
     for round in 1..=4 {
-        let sent = app.twilio.wait_for(round).await;
-        app.wait_for_messages(id, |m| m[0]["status"] == "sent")
-            .await;
+        let sent = app.wait_until_sent(id, round).await;
         assert_eq!(
-            app.receipt(&sent[round - 1].sid, "undelivered", Some("30003"))
-                .await,
+            app.receipt(&sent.sid, "undelivered", Some("30003")).await,
             204
         );
     }
@@ -1313,15 +1188,9 @@ async fn a_temporarily_undeliverable_text_is_sent_again_then_falls_back(engine: 
 
 async fn a_provider_outage_past_the_backoff_cap_falls_back_to_the_next_channel(engine: Engine) {
     let app = spawn_app(engine).await;
-    let patient = app
-        .create_patient(with(
-            passport(),
-            json!({"contact_preferences": {"update": ["sms", "phone_call"]}}),
-        ))
-        .await;
-    let id = patient["id"].as_str().unwrap();
+    let id = &patient_updated_by(&app, &["sms", "phone_call"]).await;
     app.twilio.fail_next(&[500, 503, 429, 500, 502, 500, 503]);
-    update(&app, id, json!({"purpose": "update", "text": "hello"})).await;
+    app.send_update(id, "hello").await;
     let messages = app
         .wait_for_messages(id, |m| m[0]["channel"] == "phone_call")
         .await;
@@ -1344,12 +1213,12 @@ async fn reminders_beyond_the_queue_horizon_wait_and_are_queued_as_they_come_due
     clock.set(real_now - TimeDelta::minutes(11));
     let patient = app.create_patient(passport()).await;
     let starts_at = real_now + TimeDelta::seconds(9);
-    let appointment = book(
-        &app,
-        patient["id"].as_str().unwrap(),
-        json!({"starts_at": starts_at.to_rfc3339(), "place": "home", "kind": "review"}),
-    )
-    .await;
+    let appointment = app
+        .book_appointment(
+            patient["id"].as_str().unwrap(),
+            json!({"starts_at": starts_at.to_rfc3339(), "place": "home", "kind": "review"}),
+        )
+        .await;
     assert_eq!(appointment["reminders"][0]["status"], "pending");
     // Due six seconds after booking; not in the queue, so nothing goes without the sweep.
     tokio::time::sleep(Duration::from_millis(6500)).await;

@@ -39,11 +39,6 @@ async fn patient(app: &TestApp, id: &str) -> Value {
     body
 }
 
-async fn acknowledge(app: &TestApp, token: &str, id: &str) -> (u16, Value) {
-    app.post_json(token, &format!("/patients/{id}/acknowledge"), json!({}))
-        .await
-}
-
 async fn listed(app: &TestApp, query: &str) -> Vec<String> {
     let (status, body) = app.get(&app.scheduler, &format!("/patients{query}")).await;
     assert_eq!(status, 200, "{body}");
@@ -68,13 +63,7 @@ async fn audit_actions(app: &TestApp, prefix: &str) -> Vec<Value> {
 }
 
 async fn send_update(app: &TestApp, id: &str) -> Value {
-    let (status, message) = app
-        .post_json(
-            &app.scheduler,
-            &format!("/patients/{id}/messages"),
-            json!({"purpose": "update", "text": "hello"}),
-        )
-        .await;
+    let (status, message) = app.send_update(id, "hello").await;
     assert_eq!(status, 202, "{message}");
     message
 }
@@ -101,13 +90,13 @@ async fn a_patients_urgent_flag_is_acknowledged_and_audited(engine: Engine) {
     let signals = urgent["risk_signals"].clone();
     assert!(!signals.as_array().unwrap().is_empty());
 
-    let (status, body) = acknowledge(&app, &app.scheduler, &id).await;
+    let (status, body) = app.acknowledge_patient(&app.scheduler, &id).await;
     assert_eq!(status, 403, "schedulers do not acknowledge risk: {body}");
-    let (status, body) = acknowledge(&app, &app.clinician, "nobody").await;
+    let (status, body) = app.acknowledge_patient(&app.clinician, "nobody").await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(patient(&app, &id).await["urgent"], true, "still open");
 
-    let (status, acknowledged) = acknowledge(&app, &app.clinician, &id).await;
+    let (status, acknowledged) = app.acknowledge_patient(&app.clinician, &id).await;
     assert_eq!(status, 200, "{acknowledged}");
     assert_eq!(acknowledged["urgent"], false);
     assert_eq!(acknowledged["urgent_at"], Value::Null);
@@ -123,7 +112,7 @@ async fn a_patients_urgent_flag_is_acknowledged_and_audited(engine: Engine) {
     assert_eq!(entries[0]["role"], "clinician");
 
     // A second click changes nothing and is not a second acknowledgement.
-    let (status, again) = acknowledge(&app, &app.admin, &id).await;
+    let (status, again) = app.acknowledge_patient(&app.admin, &id).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["acknowledged_by"], "clinician-cal");
     assert_eq!(audit_actions(&app, "patient.acknowledged").await.len(), 1);
@@ -159,7 +148,7 @@ async fn urgent_patients_are_listed_first_and_filtered_by_urgent_true(engine: En
     let (status, _) = app.get(&app.scheduler, "/patients?urgent=maybe").await;
     assert_eq!(status, 400);
 
-    let (status, _) = acknowledge(&app, &app.clinician, &second).await;
+    let (status, _) = app.acknowledge_patient(&app.clinician, &second).await;
     assert_eq!(status, 200);
     assert!(listed(&app, "?urgent=true").await.is_empty());
     assert_eq!(listed(&app, "").await, [&*first, &second, &third]);
@@ -255,12 +244,12 @@ async fn an_unacknowledged_urgent_patient_is_realerted_then_escalated(engine: En
     );
 
     // Acknowledged in time: the next episode is never escalated.
-    let (status, _) = acknowledge(&app, &app.clinician, &id).await;
+    let (status, _) = app.acknowledge_patient(&app.clinician, &id).await;
     assert_eq!(status, 200);
     app.advance(TimeDelta::minutes(1));
     app.text(MOBILE, RISK).await;
     app.twilio.wait_for(total + first).await;
-    let (status, _) = acknowledge(&app, &app.clinician, &id).await;
+    let (status, _) = app.acknowledge_patient(&app.clinician, &id).await;
     assert_eq!(status, 200);
     app.advance(TimeDelta::minutes(45));
     app.app.sweep().await.unwrap();
@@ -434,12 +423,8 @@ async fn a_second_patient_with_the_same_mobile_is_refused_unless_shared_mobile(e
     assert_eq!(status, 200, "{changed}");
 
     // A patient made from a referral whose number is already a patient's.
-    app.text(THIRD_MOBILE, "hello").await;
-    app.answer_steps(THIRD_MOBILE, SELF_REFERRAL).await;
-    let referral = app.conversation(THIRD_MOBILE).await["referral_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    app.start_referral(THIRD_MOBILE, SELF_REFERRAL).await;
+    let referral = app.referral_id_of(THIRD_MOBILE).await;
     app.create_patient(passport("Sam Jones", Some(THIRD_MOBILE)))
         .await;
     let path = format!("/referrals/{referral}/patient");

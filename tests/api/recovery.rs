@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use sqlx::Connection;
 
-use crate::helpers::{Engine, spawn_app_with};
+use crate::helpers::{Engine, TestApp, spawn_app_with};
 use crate::on_both_engines;
 
 on_both_engines!(
@@ -36,36 +35,18 @@ fn kill_mid_job(engine: &Engine) -> [&'static str; 3] {
 }
 
 /// Waits until every delivery job is recorded as done.
-async fn wait_until_done(engine: &Engine, url: &str) {
-    wait_until_queue_done(engine, url, "deliveries").await;
+async fn wait_until_done(app: &TestApp) {
+    wait_until_queue_done(app, "deliveries").await;
 }
 
 /// Waits until every job of `queue` is recorded as done.
-async fn wait_until_queue_done(engine: &Engine, url: &str, queue: &str) {
+async fn wait_until_queue_done(app: &TestApp, queue: &str) {
+    let pending = format!(
+        "SELECT COUNT(*) FROM {} WHERE job_type = '{queue}' AND status <> 'Done'",
+        app.jobs_table()
+    );
     for _ in 0..200 {
-        let pending: i64 = match engine {
-            Engine::Sqlite => {
-                let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM Jobs WHERE job_type = $1 AND status <> 'Done'",
-                )
-                .bind(queue)
-                .fetch_one(&mut db)
-                .await
-                .unwrap()
-            }
-            Engine::Postgres(_) => {
-                let mut db = sqlx::PgConnection::connect(url).await.unwrap();
-                sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1 AND status <> 'Done'",
-                )
-                .bind(queue)
-                .fetch_one(&mut db)
-                .await
-                .unwrap()
-            }
-        };
-        if pending == 0 {
+        if app.sql_count(&pending).await == 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -76,52 +57,21 @@ async fn wait_until_queue_done(engine: &Engine, url: &str, queue: &str) {
 async fn a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_sweep(engine: Engine) {
     // The queue's own heartbeat (a minute here) cannot rescue the job within the test: only
     // the sweep can, as when a gateway is restarted again before a heartbeat comes round.
-    let app = spawn_app_with(
-        engine.clone(),
-        |c| c.job_heartbeat = Duration::from_secs(60),
-        false,
-    )
-    .await;
+    let app = spawn_app_with(engine, |c| c.job_heartbeat = Duration::from_secs(60), false).await;
     let patient = app
         .create_patient(json!({"name": "Sam Taylor", "mobile": "07911 123456"}))
         .await;
     let id = patient["id"].as_str().unwrap();
-    let (status, _) = app
-        .post_json(
-            &app.scheduler,
-            &format!("/patients/{id}/messages"),
-            json!({"purpose": "update", "text": "Your visit is confirmed."}),
-        )
-        .await;
+    let (status, _) = app.send_update(id, "Your visit is confirmed.").await;
     assert_eq!(status, 202);
-    app.twilio.wait_for(1).await;
-    app.wait_for_messages(id, |m| m.iter().any(|m| m["status"] == "sent"))
-        .await;
+    app.wait_until_sent(id, 1).await;
 
     // The queue records the job's result a moment after the handler returns; staging the
     // kill before that lands would let the late result overwrite it.
-    wait_until_done(&engine, app.database_url()).await;
+    wait_until_done(&app).await;
 
     // The process that held the job is gone: the job and its text are stranded mid-send.
-    let statements = kill_mid_job(&engine);
-    match engine {
-        Engine::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(app.database_url())
-                .await
-                .unwrap();
-            for sql in statements {
-                sqlx::query(sql).execute(&mut db).await.unwrap();
-            }
-        }
-        Engine::Postgres(_) => {
-            let mut db = sqlx::PgConnection::connect(app.database_url())
-                .await
-                .unwrap();
-            for sql in statements {
-                sqlx::query(sql).execute(&mut db).await.unwrap();
-            }
-        }
-    }
+    app.execute_sql(&kill_mid_job(app.engine())).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(
         app.twilio.sent().len(),
@@ -140,32 +90,19 @@ async fn a_job_left_running_by_a_killed_worker_is_taken_up_again_by_the_next_swe
 }
 
 /// How many jobs of `queue` the store put in the queue's own table.
-async fn jobs_in(engine: &Engine, url: &str, queue: &str) -> i64 {
-    match engine {
-        Engine::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
-            sqlx::query_scalar("SELECT COUNT(*) FROM Jobs WHERE job_type = $1")
-                .bind(queue)
-                .fetch_one(&mut db)
-                .await
-                .unwrap()
-        }
-        Engine::Postgres(_) => {
-            let mut db = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query_scalar("SELECT COUNT(*) FROM apalis.jobs WHERE job_type = $1")
-                .bind(queue)
-                .fetch_one(&mut db)
-                .await
-                .unwrap()
-        }
-    }
+async fn jobs_in(app: &TestApp, queue: &str) -> i64 {
+    app.sql_count(&format!(
+        "SELECT COUNT(*) FROM {} WHERE job_type = '{queue}'",
+        app.jobs_table()
+    ))
+    .await
 }
 
 /// The store writes jobs into apalis' tables by hand (inside its own transactions): each
 /// queue's workers must find them, run them and record them done.
 async fn jobs_the_store_enqueues_are_taken_up_by_the_queue_workers(engine: Engine) {
     let app = spawn_app_with(
-        engine.clone(),
+        engine,
         |c| c.reminder_offsets = vec![Duration::from_secs(60)],
         false,
     )
@@ -181,21 +118,18 @@ async fn jobs_the_store_enqueues_are_taken_up_by_the_queue_workers(engine: Engin
     // A reminder due in two seconds: its job is in the queue from the booking.
     let starts_at = (chrono::Utc::now() + chrono::TimeDelta::seconds(62))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let (status, body) = app
-        .post_json(
-            &app.scheduler,
-            &format!("/patients/{id}/appointments"),
-            json!({"starts_at": starts_at, "place": "home", "kind": "home_visit"}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(jobs_in(&engine, app.database_url(), "reminders").await, 1);
+    app.book_appointment(
+        id,
+        json!({"starts_at": starts_at, "place": "home", "kind": "home_visit"}),
+    )
+    .await;
+    assert_eq!(jobs_in(&app, "reminders").await, 1);
     // The reminders worker composes the message, whose delivery job the deliveries worker
     // sends.
     let sent = app.twilio.wait_for(1).await;
     assert!(sent[0].body.contains("reminder"), "{}", sent[0].body);
-    wait_until_queue_done(&engine, app.database_url(), "reminders").await;
-    wait_until_queue_done(&engine, app.database_url(), "deliveries").await;
-    assert_eq!(jobs_in(&engine, app.database_url(), "deliveries").await, 1);
+    wait_until_queue_done(&app, "reminders").await;
+    wait_until_queue_done(&app, "deliveries").await;
+    assert_eq!(jobs_in(&app, "deliveries").await, 1);
     app.stop().await;
 }

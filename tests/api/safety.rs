@@ -46,8 +46,7 @@ async fn safety_rule_2_a_risk_text_gets_999_at_once_is_flagged_urgent_and_alerts
     engine: Engine,
 ) {
     let mut app = spawn_app(engine).await;
-    app.text(PHONE, "hello").await;
-    app.answer_steps(
+    app.start_referral(
         PHONE,
         &[
             ("relationship", "1"),
@@ -122,15 +121,13 @@ async fn wait_for_alerts_sent(
     referral_id: &str,
     n: usize,
 ) -> Vec<Value> {
-    for _ in 0..100 {
-        let referral = app.referral(referral_id).await;
+    let sent = |referral: &Value| {
         let alerts = referral["alerts"].as_array().cloned().unwrap_or_default();
-        if alerts.iter().filter(|a| a["status"] == "sent").count() >= n {
-            return alerts;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("alerts never marked sent");
+        alerts.iter().filter(|a| a["status"] == "sent").count()
+    };
+    let referral = app.referral_when(referral_id, |r| sent(r) >= n).await;
+    assert!(sent(&referral) >= n, "alerts never marked sent");
+    referral["alerts"].as_array().cloned().unwrap_or_default()
 }
 
 async fn safety_rule_2_risk_is_screened_at_any_point_even_after_stop_or_submission(engine: Engine) {
@@ -150,8 +147,7 @@ async fn safety_rule_2_risk_is_screened_at_any_point_even_after_stop_or_submissi
     assert_eq!(app.referral_of("+447911000102").await["urgent"], true);
 
     // After the referral was submitted.
-    app.text(PHONE, "hello").await;
-    app.answer_steps(PHONE, SELF_REFERRAL).await;
+    app.start_referral(PHONE, SELF_REFERRAL).await;
     let after = app
         .text(PHONE, "i cant go on, going to jump off the bridge")
         .await;
@@ -213,9 +209,8 @@ async fn safety_rule_3_not_safe_or_not_sure_right_now_is_urgent(engine: Engine) 
         ("+447911000301", "2", "not_safe_now"),
         ("+447911000302", "not sure", "unsure_if_safe_now"),
     ] {
-        app.text(phone, "hello").await;
         let reply = app
-            .answer_steps(
+            .start_referral(
                 phone,
                 &[
                     ("relationship", "1"),
@@ -255,14 +250,8 @@ async fn safety_rule_4_a_stored_text_is_in_the_transcript_and_a_retry_changes_no
     assert_eq!(retry.texts, first.texts, "the same reply again");
     let conversation = app.conversation(PHONE).await;
     assert_eq!(conversation["step"], "name", "the step was applied once");
-    let (_, transcript) = app
-        .get(
-            &app.admin,
-            &format!(
-                "/referrals/{}/transcript",
-                conversation["referral_id"].as_str().unwrap()
-            ),
-        )
+    let transcript = app
+        .transcript(conversation["referral_id"].as_str().unwrap())
         .await;
     let items = transcript["items"].as_array().unwrap();
     assert_eq!(items.iter().filter(|t| t["provider_id"] == sid).count(), 1);
@@ -290,14 +279,8 @@ async fn safety_rule_4_each_text_is_stored_once_even_when_retries_race(engine: E
     assert!(replies.windows(2).all(|w| w[0].texts == w[1].texts));
     let conversation = app.conversation(PHONE).await;
     assert_eq!(conversation["step"], "name");
-    let (_, transcript) = app
-        .get(
-            &app.admin,
-            &format!(
-                "/referrals/{}/transcript",
-                conversation["referral_id"].as_str().unwrap()
-            ),
-        )
+    let transcript = app
+        .transcript(conversation["referral_id"].as_str().unwrap())
         .await;
     assert_eq!(transcript["items"].as_array().unwrap().len(), 4);
     app.stop().await;
@@ -307,9 +290,8 @@ async fn safety_rule_5_under_18s_get_the_young_peoples_route_and_999_and_are_rec
     engine: Engine,
 ) {
     let mut app = spawn_app(engine).await;
-    app.text(PHONE, "hello").await;
     let reply = app
-        .answer_steps(
+        .start_referral(
             PHONE,
             &[("relationship", "1"), ("name", "Jo"), ("age", "15")],
         )

@@ -29,20 +29,15 @@ async fn a_bad_or_missing_signature_is_refused_with_403_and_nothing_is_stored(en
         ("Body", "hello"),
     ];
     let url = app.url("/webhooks/twilio/sms");
-    let unsigned = app.http.post(&url).form(&form).send().await.unwrap();
+    let unsigned = app.post_form_signed_with(&url, None, &form).await;
     assert_eq!(unsigned.status(), 403);
     assert_eq!(
         unsigned.headers()["content-type"],
         "application/problem+json"
     );
     let forged = app
-        .http
-        .post(&url)
-        .header("X-Twilio-Signature", "Zm9yZ2Vk")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+        .post_form_signed_with(&url, Some("Zm9yZ2Vk"), &form)
+        .await;
     assert_eq!(forged.status(), 403);
     assert_eq!(count_referrals(&app).await, 0);
     let (status, _) = app
@@ -71,13 +66,8 @@ async fn a_signature_for_other_params_or_another_url_is_refused(engine: Engine) 
     let mut changed = signed_for.clone();
     changed[2].1 = "I changed the words".to_owned();
     let replayed = app
-        .http
-        .post(&url)
-        .header("X-Twilio-Signature", &signature)
-        .form(&changed)
-        .send()
-        .await
-        .unwrap();
+        .post_form_signed_with(&url, Some(&signature), &changed)
+        .await;
     assert_eq!(replayed.status(), 403, "replayed with changed params");
     let other_url = crht_gateway::twilio::signature::compute(
         crate::helpers::AUTH_TOKEN,
@@ -85,22 +75,12 @@ async fn a_signature_for_other_params_or_another_url_is_refused(engine: Engine) 
         &signed_for,
     );
     let wrong_url = app
-        .http
-        .post(&url)
-        .header("X-Twilio-Signature", other_url)
-        .form(&signed_for)
-        .send()
-        .await
-        .unwrap();
+        .post_form_signed_with(&url, Some(&other_url), &signed_for)
+        .await;
     assert_eq!(wrong_url.status(), 403);
     let genuine = app
-        .http
-        .post(&url)
-        .header("X-Twilio-Signature", &signature)
-        .form(&signed_for)
-        .send()
-        .await
-        .unwrap();
+        .post_form_signed_with(&url, Some(&signature), &signed_for)
+        .await;
     assert_eq!(genuine.status(), 200);
     assert_eq!(count_referrals(&app).await, 1);
     app.stop().await;
@@ -120,16 +100,7 @@ async fn long_emoji_and_non_latin_texts_are_stored_intact(engine: Engine) {
         let reply = app.text(PHONE, body).await;
         assert_eq!(reply.status, 200, "{}", reply.raw);
     }
-    let conversation = app.conversation(PHONE).await;
-    let (_, transcript) = app
-        .get(
-            &app.admin,
-            &format!(
-                "/referrals/{}/transcript",
-                conversation["referral_id"].as_str().unwrap()
-            ),
-        )
-        .await;
+    let transcript = app.transcript_of(PHONE).await;
     let inbound: Vec<_> = transcript["items"]
         .as_array()
         .unwrap()
@@ -227,26 +198,22 @@ async fn delivery_receipts_are_signed_and_move_status_forward_only(engine: Engin
     let conversation = app.conversation(PHONE).await;
     let referral_id = conversation["referral_id"].as_str().unwrap().to_owned();
     // The fake gives SIDs SM000…001 and SM000…002; wait for both to be recorded as sent.
-    for _ in 0..100 {
-        let referral = app.referral(&referral_id).await;
-        if referral["alerts"]
+    app.referral_when(&referral_id, |r| {
+        r["alerts"]
             .as_array()
             .unwrap()
             .iter()
             .all(|a| a["status"] == "sent")
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     let sid = format!("SM{:032}", 1);
     let unsigned = app
-        .http
-        .post(app.url("/webhooks/twilio/status"))
-        .form(&[("MessageSid", sid.as_str()), ("MessageStatus", "delivered")])
-        .send()
-        .await
-        .unwrap();
+        .post_form_signed_with(
+            &app.url("/webhooks/twilio/status"),
+            None,
+            &[("MessageSid", sid.as_str()), ("MessageStatus", "delivered")],
+        )
+        .await;
     assert_eq!(unsigned.status(), 403);
 
     let delivered = app
@@ -274,6 +241,14 @@ async fn delivery_receipts_are_signed_and_move_status_forward_only(engine: Engin
     app.stop().await;
 }
 
+/// A self-referral answered up to a Wakefield postcode (the team with one on-call number).
+const TO_A_WAKEFIELD_POSTCODE: &[(&str, &str)] = &[
+    ("relationship", "1"),
+    ("name", "Sam"),
+    ("age", "40"),
+    ("postcode", "WF1 2AB"),
+];
+
 on_both_engines!(
     on_call_alerts_retry_with_backoff_through_provider_outages,
     a_permanent_provider_refusal_is_recorded_not_retried,
@@ -284,17 +259,7 @@ async fn on_call_alerts_retry_with_backoff_through_provider_outages(engine: Engi
     // Wakefield has one on-call number: one alert, which meets a 500, a 429 and a 503 first.
     // (Tests back off from 50 ms: 50 + 100 + 200 ms at least.)
     app.twilio.fail_next(&[500, 429, 503]);
-    app.text(PHONE, "hello").await;
-    app.answer_steps(
-        PHONE,
-        &[
-            ("relationship", "1"),
-            ("name", "Sam"),
-            ("age", "40"),
-            ("postcode", "WF1 2AB"),
-        ],
-    )
-    .await;
+    app.start_referral(PHONE, TO_A_WAKEFIELD_POSTCODE).await;
     let started = std::time::Instant::now();
     app.text(PHONE, "I am going to end my life").await;
     let sent = app.twilio.wait_for(1).await;
@@ -306,15 +271,7 @@ async fn on_call_alerts_retry_with_backoff_through_provider_outages(engine: Engi
         "the retries backed off ({:?})",
         started.elapsed()
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = app.metrics().await;
     assert!(metrics.contains("crht_sms_retries_total 3"), "{metrics}");
     app.stop().await;
 }
@@ -322,30 +279,13 @@ async fn on_call_alerts_retry_with_backoff_through_provider_outages(engine: Engi
 async fn a_permanent_provider_refusal_is_recorded_not_retried(engine: Engine) {
     let mut app = spawn_app(engine).await;
     app.twilio.fail_next(&[400]);
-    app.text(PHONE, "hello").await;
-    app.answer_steps(
-        PHONE,
-        &[
-            ("relationship", "1"),
-            ("name", "Sam"),
-            ("age", "40"),
-            ("postcode", "WF1 2AB"),
-        ],
-    )
-    .await;
+    app.start_referral(PHONE, TO_A_WAKEFIELD_POSTCODE).await;
     app.text(PHONE, "I am going to end my life").await;
-    let referral_id = app.conversation(PHONE).await["referral_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut alerts = serde_json::Value::Null;
-    for _ in 0..100 {
-        alerts = app.referral(&referral_id).await["alerts"].clone();
-        if alerts[0]["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let referral_id = app.referral_id_of(PHONE).await;
+    let alerts = app
+        .referral_when(&referral_id, |r| r["alerts"][0]["status"] == "failed")
+        .await["alerts"]
+        .clone();
     assert_eq!(alerts[0]["status"], "failed", "{alerts}");
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     assert_eq!(
