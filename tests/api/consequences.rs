@@ -150,7 +150,7 @@ async fn a_fallback_after_a_refused_send_survives_a_store_failure_before_it_is_w
 }
 
 async fn a_staff_write_and_its_audit_entry_commit_together(engine: Engine) {
-    let app = spawn_app(engine.clone()).await;
+    let app = spawn_app(engine).await;
     let patient = app
         .create_patient(json!({
             "name": "Sam Taylor",
@@ -159,7 +159,7 @@ async fn a_staff_write_and_its_audit_entry_commit_together(engine: Engine) {
         }))
         .await;
     let id = patient["id"].as_str().unwrap().to_owned();
-    refuse_inserts(&engine, app.database_url(), "audit_log").await;
+    refuse_inserts(&app, "audit_log").await;
     let starts_at = (chrono::Utc::now() + chrono::TimeDelta::days(3)).to_rfc3339();
     let booking = json!({"starts_at": starts_at, "place": "home", "kind": "home_visit"});
     let (status, _) = app
@@ -191,7 +191,7 @@ async fn a_staff_write_and_its_audit_entry_commit_together(engine: Engine) {
     assert!(app.messages(&id).await.is_empty());
     assert_eq!(app.twilio.attempts(), 0);
 
-    allow_inserts(&engine, app.database_url(), "audit_log").await;
+    allow_inserts(&app, "audit_log").await;
     let (status, _) = app
         .post_json(
             &app.scheduler,
