@@ -1,8 +1,18 @@
 //! crht-gateway: the text-message front door of a Crisis Resolution and Home Treatment Team.
 //!
-//! `App::build` connects to the database, loads the team map, risk signals and wording, and
-//! chooses the SMS provider; `App::serve` runs the HTTP server, the job workers and the
-//! background sweeps until the shutdown token fires.
+//! This file is the composition root: `App::build` connects to the database, loads the team
+//! map, risk signals and wording, chooses the SMS provider and wires the parts together;
+//! `App::serve` runs the HTTP server, the job workers and the background sweeps until the
+//! shutdown token fires. It holds no rule of its own.
+//!
+//! Layout, outside in (ARCHITECTURE.md has the full map and the rules each part keeps):
+//! - `http` translates HTTP (the provider's webhooks, the staff API) into calls on `app`;
+//! - `app` holds the rules of every operation, for every front door;
+//! - `jobs` runs queued work (deliveries, reminders) and holds the delivery policy; `sweeps`
+//!   runs what is due on a timer;
+//! - `intake`, `conversation`, `risk`, `language` and `domain` are pure: what a text means
+//!   and what it does; `outbound`, `templates` and `channels` shape messages to patients;
+//! - `store` is the only SQL, the job queue's tables included (`store::queue`).
 
 pub(crate) mod app;
 pub mod channels;
