@@ -5,6 +5,10 @@
 //! the referral urgent). Nothing here knows about HTTP, SQL or the clock: the caller passes
 //! today's date and carries out the effects. Risk screening happens before this, in
 //! `crate::intake`.
+//!
+//! Longer than most files on purpose (about 770 lines of code): every step of the conversation
+//! and what its answer does are one idea, read in the order a person meets them; split by
+//! step, the order a texter goes through would be lost across files.
 
 pub mod answers;
 pub mod parse;

@@ -1,6 +1,10 @@
 //! Forgiving readings of what people text back: `1`, `yes`, `y`, `yeah` and `Yes please`
 //! are the same answer. Every function here is pure and total: it returns `None` when the
 //! text is not an answer, never panics.
+//!
+//! Longer than most files on purpose (about 810 lines of code): a third of it is the word
+//! lists the readers share (yes, no, not sure, pleas, greetings), which read best beside the
+//! readers that use them.
 
 use chrono::{Datelike, NaiveDate};
 
