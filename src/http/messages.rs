@@ -7,7 +7,6 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,9 +15,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::messages::{InboxQuery, MessageIn, TaskQuery};
-use crate::domain::channel::Channel;
-use crate::domain::patient::MessagePurpose;
-use crate::store::{InboxItem, Message, MessageEvent, Skipped, Task};
+use crate::store::{InboxItem, Message, MessageEvent, Task};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,61 +29,13 @@ pub fn router() -> Router<AppState> {
         .route("/inbox", get(list_inbox))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryOut {
-    pub at: DateTime<Utc>,
-    pub status: String,
-    pub channel: Option<String>,
-    pub detail: Option<String>,
-}
-
+/// A message as staff see it, with its history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageOut {
-    pub id: String,
-    pub purpose: MessagePurpose,
-    /// Null when no channel could be used.
-    pub channel: Option<Channel>,
-    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or `task_created`.
-    pub status: String,
-    /// Channels passed over, and why (e.g. `sms_opted_out`, `no_address`).
-    pub skipped: Vec<Skipped>,
-    pub template: Option<String>,
-    pub body: Option<String>,
-    pub appointment_id: Option<String>,
-    /// The template language used (`en` when the patient's language has none yet).
-    pub language: Option<String>,
-    /// The patient's language had no wording of its own, or they need an interpreter.
-    pub interpreter_may_be_needed: bool,
+    #[serde(flatten)]
+    pub message: Message,
     /// Every status the message passed through, oldest first.
-    pub history: Vec<HistoryOut>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-fn message_out(message: Message, history: Vec<MessageEvent>) -> MessageOut {
-    MessageOut {
-        id: message.id,
-        purpose: message.purpose,
-        channel: message.channel,
-        status: message.status,
-        skipped: message.skipped,
-        template: message.template,
-        body: message.body,
-        appointment_id: message.appointment_id,
-        language: message.language,
-        interpreter_may_be_needed: message.interpreter_may_be_needed,
-        history: history
-            .into_iter()
-            .map(|e| HistoryOut {
-                at: e.at,
-                status: e.status,
-                channel: e.channel,
-                detail: e.detail,
-            })
-            .collect(),
-        created_at: message.created_at,
-        updated_at: message.updated_at,
-    }
+    pub history: Vec<MessageEvent>,
 }
 
 /// Queues a message by the patient's own channels for its purpose.
@@ -103,7 +52,7 @@ pub async fn queue_message(
         .services
         .queue_message(&staff.0, &patient_id, input)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(message_out(message, history))))
+    Ok((StatusCode::ACCEPTED, Json(MessageOut { message, history })))
 }
 
 /// Every message to the patient (reminders, notices, updates, urgent), newest first.
@@ -116,44 +65,27 @@ pub async fn list_messages(
     ApiPath(patient_id): ApiPath<String>,
 ) -> Result<Json<List<MessageOut>>, ApiError> {
     let messages = app.services.messages_for_patient(&patient_id).await?;
-    Ok(Json(List::of(
-        messages.into_iter().map(|(m, h)| message_out(m, h)),
-    )))
+    Ok(Json(List::of(messages.into_iter().map(
+        |(message, history)| MessageOut { message, history },
+    ))))
 }
 
+/// A task as staff see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskOut {
-    pub id: String,
-    /// `phone_call` or `letter`.
-    pub kind: String,
-    pub patient_id: Option<String>,
-    pub message_id: Option<String>,
-    /// `open` or `done`.
-    pub status: String,
-    /// What to do: who to call and what to say, or where to post the letter.
-    pub text: String,
+    #[serde(flatten)]
+    pub task: Task,
     /// For letters: where to fetch the PDF.
     pub letter_url: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub completed_by: Option<String>,
 }
 
 impl From<Task> for TaskOut {
-    fn from(t: Task) -> Self {
+    fn from(task: Task) -> Self {
         TaskOut {
-            letter_url: t
+            letter_url: task
                 .has_letter
-                .then(|| format!("/api/v1/tasks/{}/letter.pdf", t.id)),
-            id: t.id,
-            kind: t.kind,
-            patient_id: t.patient_id,
-            message_id: t.message_id,
-            status: t.status,
-            text: t.text,
-            created_at: t.created_at,
-            completed_at: t.completed_at,
-            completed_by: t.completed_by,
+                .then(|| format!("/api/v1/tasks/{}/letter.pdf", task.id)),
+            task,
         }
     }
 }
@@ -204,50 +136,14 @@ pub async fn task_letter(
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InboxOut {
-    pub id: String,
-    /// `patient_text`, `appointment_confirmed`, `appointment_cancelled`, `risk`,
-    /// `undeliverable`.
-    pub kind: String,
-    pub urgent: bool,
-    pub summary: String,
-    /// The patient's words, when a text.
-    pub body: Option<String>,
-    pub patient_id: Option<String>,
-    pub referral_id: Option<String>,
-    pub appointment_id: Option<String>,
-    pub message_id: Option<String>,
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<InboxItem> for InboxOut {
-    fn from(i: InboxItem) -> Self {
-        InboxOut {
-            id: i.id,
-            kind: i.kind,
-            urgent: i.urgent,
-            summary: i.summary,
-            body: i.body,
-            patient_id: i.patient_id,
-            referral_id: i.referral_id,
-            appointment_id: i.appointment_id,
-            message_id: i.message_id,
-            status: i.status,
-            created_at: i.created_at,
-        }
-    }
-}
-
 /// What patients texted, and what the team should know: urgent first, then oldest.
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", params(InboxQuery), security(("bearer" = [])),
-    responses((status = 200, body = List<InboxOut>)))]
+    responses((status = 200, body = List<InboxItem>)))]
 pub async fn list_inbox(
     State(app): State<AppState>,
     staff: Staff,
     ApiQuery(query): ApiQuery<InboxQuery>,
-) -> Result<Json<List<InboxOut>>, ApiError> {
+) -> Result<Json<List<InboxItem>>, ApiError> {
     let items = app.services.inbox(&staff.0, query).await?;
-    Ok(Json(List::of(items.into_iter().map(Into::into))))
+    Ok(Json(List::of(items)))
 }

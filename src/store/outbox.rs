@@ -12,26 +12,38 @@ use crate::domain::channel::Channel;
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 
-/// A message as stored.
-#[derive(Debug, Clone, PartialEq)]
+/// A message as stored. Staff see it without the fields marked `skip` (addresses, provider
+/// details and template variables stay inside).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: String,
     pub purpose: MessagePurpose,
+    #[serde(skip)]
     pub referral_id: Option<String>,
+    #[serde(skip)]
     pub patient_id: Option<String>,
     pub appointment_id: Option<String>,
-    /// `None` when no channel could carry it.
+    /// Null when no channel could be used.
     pub channel: Option<Channel>,
+    #[serde(skip)]
     pub to: Option<String>,
     pub body: Option<String>,
+    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or `task_created`.
     pub status: String,
+    #[serde(skip)]
     pub provider_id: Option<String>,
+    #[serde(skip)]
     pub error_code: Option<String>,
+    #[serde(skip)]
     pub attempts: i64,
     pub template: Option<String>,
+    #[serde(skip)]
     pub vars: Option<serde_json::Value>,
+    /// The template language used (`en` when the patient's language has none yet).
     pub language: Option<String>,
+    /// The patient's language had no wording of its own, or they need an interpreter.
     pub interpreter_may_be_needed: bool,
+    /// Channels passed over, and why (e.g. `sms_opted_out`, `no_address`).
     pub skipped: Vec<Skipped>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -52,7 +64,7 @@ pub struct Skipped {
 }
 
 /// One step of a message's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MessageEvent {
     pub at: DateTime<Utc>,
     pub status: String,
@@ -106,14 +118,19 @@ pub struct PreparedMessage {
     pub route: Route,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A call to make or a letter to post. Staff see `letter_url` in place of `has_letter`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: String,
+    /// `phone_call` or `letter`.
     pub kind: String,
     pub patient_id: Option<String>,
     pub message_id: Option<String>,
+    /// `open` or `done`.
     pub status: String,
+    /// What to do: who to call and what to say, or where to post the letter.
     pub text: String,
+    #[serde(skip)]
     pub has_letter: bool,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -129,9 +146,11 @@ pub struct TaskFilter {
 
 /// Something for the team to see: a patient's text, a confirmation or cancellation by
 /// text, a message no channel could carry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct InboxItem {
     pub id: String,
+    /// `patient_text`, `appointment_confirmed`, `appointment_cancelled`, `risk`,
+    /// `undeliverable`.
     pub kind: String,
     pub patient_id: Option<String>,
     pub referral_id: Option<String>,
@@ -139,8 +158,10 @@ pub struct InboxItem {
     pub message_id: Option<String>,
     pub urgent: bool,
     pub summary: String,
+    /// The patient's words, when a text.
     pub body: Option<String>,
     pub status: String,
+    #[sqlx(try_from = "super::Ts")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -561,15 +582,14 @@ macro_rules! outbox_store_impl {
                 &self,
                 filter: &$crate::store::InboxFilter,
             ) -> $crate::store::Result<Vec<$crate::store::InboxItem>> {
-                let rows: Vec<$crate::store::rows::InboxRow> = sqlx::query_as(
+                Ok(sqlx::query_as(
                     "SELECT * FROM inbox_items WHERE ($1 IS NULL OR status = $1) \
                      ORDER BY urgent DESC, created_at, id LIMIT $2",
                 )
                 .bind(&filter.status)
                 .bind(i64::from(filter.limit))
                 .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                .await?)
             }
 
             async fn forget_bodies_before(

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use sqlx::FromRow;
 
 use super::{
-    Address, Appointment, AuditEntry, ConversationSummary, CurrentConversation, InboxItem, Message,
+    Address, Appointment, AuditEntry, ConversationSummary, CurrentConversation, Message,
     MessageEvent, Patient, PatientContact, PatientRecord, Referral, Reminder, StoreError, Task,
     TranscriptItem, Ts, UpcomingAppointment, UrgentEpisode,
 };
@@ -311,39 +311,6 @@ impl From<TaskRow> for Task {
             created_at: row.created_at.0,
             completed_at: row.completed_at.map(|t| t.0),
             completed_by: row.completed_by,
-        }
-    }
-}
-
-#[derive(Debug, FromRow)]
-pub(super) struct InboxRow {
-    pub id: String,
-    pub kind: String,
-    pub patient_id: Option<String>,
-    pub referral_id: Option<String>,
-    pub appointment_id: Option<String>,
-    pub message_id: Option<String>,
-    pub urgent: bool,
-    pub summary: String,
-    pub body: Option<String>,
-    pub status: String,
-    pub created_at: Ts,
-}
-
-impl From<InboxRow> for InboxItem {
-    fn from(row: InboxRow) -> Self {
-        InboxItem {
-            id: row.id,
-            kind: row.kind,
-            patient_id: row.patient_id,
-            referral_id: row.referral_id,
-            appointment_id: row.appointment_id,
-            message_id: row.message_id,
-            urgent: row.urgent,
-            summary: row.summary,
-            body: row.body,
-            status: row.status,
-            created_at: row.created_at.0,
         }
     }
 }

@@ -61,3 +61,10 @@ impl<'r> Decode<'r, Postgres> for Ts {
         Ok(Ts(<DateTime<Utc> as Decode<Postgres>>::decode(value)?))
     }
 }
+
+/// Lets a row type decode a `DateTime<Utc>` field through `Ts` (`#[sqlx(try_from = "Ts")]`).
+impl From<Ts> for DateTime<Utc> {
+    fn from(t: Ts) -> Self {
+        t.0
+    }
+}
