@@ -14,7 +14,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath};
 use super::{AppState, List};
 use crate::app::appointments::{AppointmentIn, AppointmentPatch};
-use crate::store::{Appointment, AppointmentPlace, AppointmentStatus, Reminder, ReminderStatus};
+use crate::store::{Appointment, Reminder, ReminderStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -45,20 +45,12 @@ pub struct ReminderOut {
     pub message_id: Option<String>,
 }
 
+/// An appointment with its reminders, earliest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AppointmentOut {
-    pub id: String,
-    pub patient_id: String,
-    pub starts_at: DateTime<Utc>,
-    pub place: AppointmentPlace,
-    pub site_name: Option<String>,
-    pub kind: String,
-    pub staff_name: Option<String>,
-    /// `booked`, `confirmed` (the patient texted YES) or `cancelled`.
-    pub status: AppointmentStatus,
+    #[serde(flatten)]
+    pub appointment: Appointment,
     pub reminders: Vec<ReminderOut>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
 }
 
 impl From<&Reminder> for ReminderOut {
@@ -79,17 +71,8 @@ impl From<&Appointment> for AppointmentOut {
         let mut reminders: Vec<ReminderOut> = a.reminders.iter().map(Into::into).collect();
         reminders.sort_by_key(|r| std::cmp::Reverse(r.offset_seconds));
         AppointmentOut {
-            id: a.id.clone(),
-            patient_id: a.patient_id.clone(),
-            starts_at: a.starts_at,
-            place: a.place,
-            site_name: a.site_name.clone(),
-            kind: a.kind.clone(),
-            staff_name: a.staff_name.clone(),
-            status: a.status,
+            appointment: a.clone(),
             reminders,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
         }
     }
 }

@@ -149,7 +149,8 @@ pub struct Reminder {
     pub message_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// An appointment as stored; staff see it with its reminders as `http::appointments` shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Appointment {
     pub id: String,
     pub patient_id: String,
@@ -159,10 +160,12 @@ pub struct Appointment {
     /// `assessment`, `home_visit` or `review`.
     pub kind: String,
     pub staff_name: Option<String>,
+    /// `booked`, `confirmed` (the patient texted YES) or `cancelled`.
     pub status: AppointmentStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Earliest first.
+    #[serde(skip)]
     pub reminders: Vec<Reminder>,
 }
 
