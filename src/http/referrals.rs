@@ -14,7 +14,6 @@ use super::auth::Staff;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::app::referrals::{ReferralQuery, StatusIn};
-use crate::domain::referral::ReferralStatus;
 use crate::store::{ConversationSummary, Message, Referral, TranscriptItem};
 
 pub fn router() -> Router<AppState> {
@@ -29,34 +28,8 @@ pub fn router() -> Router<AppState> {
 /// A referral as staff see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReferralOut {
-    pub id: String,
-    /// Like `CRHT-7K3M9Q`: what the person was told.
-    pub reference: String,
-    pub status: ReferralStatus,
-    pub urgent: bool,
-    /// Names of the risk signals matched (and unsafe answers), e.g. `suicidal_intent`.
-    pub risk_signals: Vec<String>,
-    pub urgent_at: Option<DateTime<Utc>>,
-    /// The team the referral is routed to (by postcode or town).
-    pub team: String,
-    /// The number that texted: E.164 where it parses as a number, else as the provider gave
-    /// it. Only clinicians and admins read referrals, and every read is audited; it never goes
-    /// into an on-call alert.
-    pub phone: Option<String>,
-    /// The language the person texts in, as soon as it is recognised: `pl`, `ro`, `pt`, `ar`,
-    /// `ur`, `ur-Latn` (Roman Urdu), `pa`, `bn`, or a code from their answer to the language
-    /// question.
-    pub language: Option<String>,
-    /// The team needs an interpreter to call them back.
-    pub interpreter: bool,
-    /// Answers by step id (answers replaced after BACK or RESTART under `superseded`).
-    #[schema(value_type = Object)]
-    pub answers: serde_json::Map<String, serde_json::Value>,
-    /// True until the person sent the referral with YES.
-    pub incomplete: bool,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    #[serde(flatten)]
+    pub referral: Referral,
     /// On-call alerts sent for this referral (single referral view only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Vec<AlertOut>>,
@@ -72,23 +45,9 @@ pub struct AlertOut {
 }
 
 impl From<Referral> for ReferralOut {
-    fn from(r: Referral) -> Self {
+    fn from(referral: Referral) -> Self {
         ReferralOut {
-            id: r.id,
-            reference: r.reference,
-            status: r.status,
-            urgent: r.urgent,
-            risk_signals: r.risk_signals,
-            urgent_at: r.urgent_at,
-            team: r.team,
-            phone: r.phone,
-            language: r.language,
-            interpreter: r.interpreter,
-            answers: r.answers,
-            incomplete: r.incomplete,
-            submitted_at: r.submitted_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            referral,
             alerts: None,
         }
     }

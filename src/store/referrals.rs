@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{NewInboxItem, Result};
 use crate::conversation::Conversation;
@@ -145,24 +145,38 @@ pub enum InboundOutcome {
     Duplicate { replies: Vec<String> },
 }
 
-/// A referral as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A referral as stored, and as staff see it (without the fields marked `skip`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Referral {
     pub id: String,
+    /// Like `CRHT-7K3M9Q`: what the person was told.
     pub reference: String,
     pub status: ReferralStatus,
     pub urgent: bool,
+    /// Names of the risk signals matched (and unsafe answers), e.g. `suicidal_intent`.
     pub risk_signals: Vec<String>,
     pub urgent_at: Option<DateTime<Utc>>,
+    /// The team the referral is routed to (by postcode or town).
     pub team: String,
+    /// Answers by step id (answers replaced after BACK or RESTART under `superseded`).
+    #[schema(value_type = Object)]
     pub answers: serde_json::Map<String, serde_json::Value>,
+    /// True until the person sent the referral with YES.
     pub incomplete: bool,
     pub submitted_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
     pub escalation_level: i64,
+    #[serde(skip)]
     pub acknowledged_at: Option<DateTime<Utc>>,
-    /// The number that texted (E.164).
+    /// The number that texted: E.164 where it parses as a number, else as the provider gave
+    /// it. Only clinicians and admins read referrals, and every read is audited; it never goes
+    /// into an on-call alert.
     pub phone: Option<String>,
+    /// The language the person texts in, as soon as it is recognised: `pl`, `ro`, `pt`, `ar`,
+    /// `ur`, `ur-Latn` (Roman Urdu), `pa`, `bn`, or a code from their answer to the language
+    /// question.
     pub language: Option<String>,
+    /// The team needs an interpreter to call them back.
     pub interpreter: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
