@@ -422,7 +422,7 @@ macro_rules! referral_store_impl {
                             at,
                         )
                         .await?;
-                        Self::insert_text(
+                        Self::insert_exchange(
                             &mut *tx,
                             $crate::store::shared::NewText {
                                 id: &inbound_id,
@@ -436,26 +436,9 @@ macro_rules! referral_store_impl {
                                 reply_to: None,
                                 at,
                             },
+                            &decision.replies,
                         )
                         .await?;
-                        for reply in &decision.replies {
-                            Self::insert_text(
-                            &mut *tx,
-                            $crate::store::shared::NewText {
-                                id: &new_id(),
-                                referral_id: Some(&referral_id),
-                                conversation_id: Some(&conversation_id),
-                                patient_id: None,
-                                phone,
-                                direction: "outbound",
-                                body: reply,
-                                provider_id: None,
-                                reply_to: Some(&inbound_id),
-                                at,
-                            },
-                        )
-                            .await?;
-                        }
                         for alert in &decision.alerts {
                             Self::insert_alert(&mut *tx, alert, Some(&referral_id), None, at).await?;
                         }
@@ -511,7 +494,7 @@ macro_rules! referral_store_impl {
                             }
                             None => {}
                         }
-                        Self::insert_text(
+                        Self::insert_exchange(
                             &mut *tx,
                             $crate::store::shared::NewText {
                                 id: &inbound_id,
@@ -525,26 +508,9 @@ macro_rules! referral_store_impl {
                                 reply_to: None,
                                 at,
                             },
+                            &decision.replies,
                         )
                         .await?;
-                        for reply in &decision.replies {
-                            Self::insert_text(
-                            &mut *tx,
-                            $crate::store::shared::NewText {
-                                id: &new_id(),
-                                referral_id: None,
-                                conversation_id: None,
-                                patient_id: Some(patient),
-                                phone,
-                                direction: "outbound",
-                                body: reply,
-                                provider_id: None,
-                                reply_to: Some(&inbound_id),
-                                at,
-                            },
-                        )
-                            .await?;
-                        }
                         for alert in &decision.alerts {
                             Self::insert_alert(&mut *tx, alert, None, Some(patient), at).await?;
                         }

@@ -42,6 +42,31 @@ macro_rules! shared_impl {
                 Ok(())
             }
 
+            /// Stores a text that came in and the replies to it, each reply linked to it and to
+            /// the same referral, conversation or patient.
+            pub(super) async fn insert_exchange(
+                conn: &mut $conn,
+                inbound: $crate::store::shared::NewText<'_>,
+                replies: &[String],
+            ) -> $crate::store::Result<()> {
+                Self::insert_text(&mut *conn, inbound).await?;
+                for reply in replies {
+                    Self::insert_text(
+                        &mut *conn,
+                        $crate::store::shared::NewText {
+                            id: &$crate::store::rows::new_id(),
+                            direction: "outbound",
+                            body: reply,
+                            provider_id: None,
+                            reply_to: Some(inbound.id),
+                            ..inbound
+                        },
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+
             pub(super) async fn insert_audit(
                 conn: &mut $conn,
                 entry: &$crate::store::AuditEntry,
