@@ -603,10 +603,7 @@ macro_rules! patient_store_impl {
                     return Ok(None);
                 }
                 Self::plan_reminders(&mut *tx, id, plans, at).await?;
-                if let Some(notice) = notice {
-                    Self::insert_message(&mut *tx, notice, at).await?;
-                }
-                Self::insert_audit(&mut *tx, audit).await?;
+                Self::insert_notice_and_audit(&mut *tx, notice, audit).await?;
                 tx.commit().await?;
                 self.appointment(id).await
             }
@@ -623,10 +620,7 @@ macro_rules! patient_store_impl {
                 if !Self::cancel_appointment_in(&mut *tx, id, reason, at).await? {
                     return Ok(None);
                 }
-                if let Some(notice) = notice {
-                    Self::insert_message(&mut *tx, notice, at).await?;
-                }
-                Self::insert_audit(&mut *tx, audit).await?;
+                Self::insert_notice_and_audit(&mut *tx, notice, audit).await?;
                 tx.commit().await?;
                 self.appointment(id).await
             }

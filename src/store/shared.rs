@@ -67,6 +67,19 @@ macro_rules! shared_impl {
                 Ok(())
             }
 
+            /// The notice to the patient about a staff change (when there is one) and the change's
+            /// audit entry, both at the audit's time.
+            pub(super) async fn insert_notice_and_audit(
+                conn: &mut $conn,
+                notice: Option<&$crate::store::PreparedMessage>,
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<()> {
+                if let Some(notice) = notice {
+                    Self::insert_message(&mut *conn, notice, audit.at).await?;
+                }
+                Self::insert_audit(&mut *conn, audit).await
+            }
+
             pub(super) async fn insert_audit(
                 conn: &mut $conn,
                 entry: &$crate::store::AuditEntry,
