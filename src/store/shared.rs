@@ -16,6 +16,25 @@ pub(super) struct NewText<'a> {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Binds a referral's fields (`ReferralFields`) as `$1` to `$10`, the order the referral
+/// statements number them in; the caller binds the rest after.
+macro_rules! bind_referral_fields {
+    ($query:expr, $fields:expr) => {
+        $query
+            .bind($fields.status.as_str())
+            .bind($fields.urgent)
+            .bind($crate::store::rows::to_json_text(&$fields.risk_signals)?)
+            .bind($fields.urgent_at.map($crate::store::Ts))
+            .bind(&$fields.team)
+            .bind($crate::store::rows::to_json_text(&$fields.answers)?)
+            .bind($fields.incomplete)
+            .bind($fields.submitted_at.map($crate::store::Ts))
+            .bind(&$fields.language)
+            .bind($fields.interpreter)
+    };
+}
+pub(super) use bind_referral_fields;
+
 macro_rules! shared_impl {
     ($store:ty, $conn:ty) => {
         impl $store {
@@ -641,24 +660,17 @@ macro_rules! shared_impl {
                         .bind(&current.id)
                         .execute(&mut *conn)
                         .await?;
-                        sqlx::query(
-                            "UPDATE referrals SET status = $1, urgent = $2, risk_signals = $3, \
-                             urgent_at = $4, team = $5, answers = $6, incomplete = $7, \
-                             submitted_at = $8, updated_at = $9, language = $11, interpreter = $12 \
-                             WHERE id = $10",
+                        $crate::store::shared::bind_referral_fields!(
+                            sqlx::query(
+                                "UPDATE referrals SET status = $1, urgent = $2, risk_signals = $3, \
+                                 urgent_at = $4, team = $5, answers = $6, incomplete = $7, \
+                                 submitted_at = $8, language = $9, interpreter = $10, \
+                                 updated_at = $11 WHERE id = $12",
+                            ),
+                            fields
                         )
-                        .bind(fields.status.as_str())
-                        .bind(fields.urgent)
-                        .bind(to_json_text(&fields.risk_signals)?)
-                        .bind(fields.urgent_at.map(Ts))
-                        .bind(&fields.team)
-                        .bind(to_json_text(&fields.answers)?)
-                        .bind(fields.incomplete)
-                        .bind(fields.submitted_at.map(Ts))
                         .bind(now)
                         .bind(&current.referral.id)
-                        .bind(&fields.language)
-                        .bind(fields.interpreter)
                         .execute(&mut *conn)
                         .await?;
                         Ok((current.id.clone(), current.referral.id.clone()))
@@ -673,27 +685,20 @@ macro_rules! shared_impl {
                         let referral_id = new_id();
                         // A clash of random references fails the transaction; the provider's
                         // retry draws a new one.
-                        let done = sqlx::query(
-                            "INSERT INTO referrals (id, reference, status, urgent, risk_signals, \
-                             urgent_at, team, answers, incomplete, submitted_at, phone, created_at, \
-                             updated_at, language, interpreter) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14) \
-                             ON CONFLICT (reference) DO NOTHING",
+                        let done = $crate::store::shared::bind_referral_fields!(
+                            sqlx::query(
+                                "INSERT INTO referrals (status, urgent, risk_signals, urgent_at, team, \
+                                 answers, incomplete, submitted_at, language, interpreter, id, \
+                                 reference, phone, created_at, updated_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+                                 ON CONFLICT (reference) DO NOTHING",
+                            ),
+                            fields
                         )
                         .bind(&referral_id)
                         .bind(new_reference)
-                        .bind(fields.status.as_str())
-                        .bind(fields.urgent)
-                        .bind(to_json_text(&fields.risk_signals)?)
-                        .bind(fields.urgent_at.map(Ts))
-                        .bind(&fields.team)
-                        .bind(to_json_text(&fields.answers)?)
-                        .bind(fields.incomplete)
-                        .bind(fields.submitted_at.map(Ts))
                         .bind(phone)
                         .bind(now)
-                        .bind(&fields.language)
-                        .bind(fields.interpreter)
                         .execute(&mut *conn)
                         .await?;
                         if done.rows_affected() != 1 {
