@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use ts::Ts;
+pub use ts::{OptionalTs, Ts};
 
 use crate::config::DatabaseUrl;
 

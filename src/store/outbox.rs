@@ -119,7 +119,7 @@ pub struct PreparedMessage {
 }
 
 /// A call to make or a letter to post. Staff see `letter_url` in place of `has_letter`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Task {
     pub id: String,
     /// `phone_call` or `letter`.
@@ -132,7 +132,9 @@ pub struct Task {
     pub text: String,
     #[serde(skip)]
     pub has_letter: bool,
+    #[sqlx(try_from = "super::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "super::OptionalTs")]
     pub completed_at: Option<DateTime<Utc>>,
     pub completed_by: Option<String>,
 }
@@ -506,7 +508,7 @@ macro_rules! outbox_store_impl {
                 &self,
                 filter: &$crate::store::TaskFilter,
             ) -> $crate::store::Result<Vec<$crate::store::Task>> {
-                let rows: Vec<$crate::store::rows::TaskRow> = sqlx::query_as(
+                let tasks: Vec<$crate::store::Task> = sqlx::query_as(
                     "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
                      created_at, completed_at, completed_by FROM tasks \
                      WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR status = $2) \
@@ -517,18 +519,17 @@ macro_rules! outbox_store_impl {
                 .bind(i64::from(filter.limit))
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                Ok(tasks)
             }
 
             async fn task(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Task>> {
-                let row: Option<$crate::store::rows::TaskRow> = sqlx::query_as(
+                Ok(sqlx::query_as(
                     "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
                      created_at, completed_at, completed_by FROM tasks WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(Into::into))
+                .await?)
             }
 
             async fn complete_task(

@@ -206,18 +206,20 @@ pub struct ReferralFilter {
 }
 
 /// The number's current conversation, as staff see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ConversationSummary {
     pub step: String,
     pub status: String,
     pub referral_id: String,
+    #[sqlx(try_from = "super::Ts")]
     pub last_text_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct TranscriptItem {
     pub direction: String,
     pub body: Option<String>,
+    #[sqlx(try_from = "super::Ts")]
     pub at: DateTime<Utc>,
     pub provider_id: Option<String>,
 }
@@ -229,8 +231,9 @@ pub struct Actor {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
+    #[sqlx(try_from = "super::Ts")]
     pub at: DateTime<Utc>,
     pub actor: String,
     pub role: String,
@@ -567,14 +570,13 @@ macro_rules! referral_store_impl {
                 &self,
                 phone: &$crate::domain::phone::PhoneNumber,
             ) -> $crate::store::Result<Option<$crate::store::ConversationSummary>> {
-                let row: Option<$crate::store::rows::SummaryRow> = sqlx::query_as(
+                Ok(sqlx::query_as(
                     "SELECT step, status, referral_id, last_text_at FROM conversations \
                      WHERE phone = $1 AND is_current",
                 )
                 .bind(phone.e164())
                 .fetch_optional(&self.pool)
-                .await?;
-                Ok(row.map(Into::into))
+                .await?)
             }
 
             async fn referrals(
@@ -615,14 +617,13 @@ macro_rules! referral_store_impl {
                 &self,
                 referral_id: &str,
             ) -> $crate::store::Result<Vec<$crate::store::TranscriptItem>> {
-                let rows: Vec<$crate::store::rows::TranscriptRow> = sqlx::query_as(
+                Ok(sqlx::query_as(
                     "SELECT direction, body, at, provider_id FROM texts \
                      WHERE referral_id = $1 ORDER BY seq",
                 )
                 .bind(referral_id)
                 .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                .await?)
             }
 
             async fn set_referral_status(
@@ -739,13 +740,12 @@ macro_rules! referral_store_impl {
             }
 
             async fn audit_log(&self, limit: u32) -> $crate::store::Result<Vec<$crate::store::AuditEntry>> {
-                let rows: Vec<$crate::store::rows::AuditRow> = sqlx::query_as(
+                Ok(sqlx::query_as(
                     "SELECT at, actor, role, action, target FROM audit_log ORDER BY seq DESC LIMIT $1",
                 )
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                .await?)
             }
 
             async fn create_token(

@@ -2,15 +2,16 @@
 //!
 //! The queries themselves (in `referrals.rs`, `patients.rs`, `outbox.rs`, `shared.rs`) are
 //! written once for both engines: placeholders are `$1`-style, which SQLite also understands;
-//! timestamps go through `Ts`; JSON is stored as text.
+//! timestamps go through `Ts`; JSON is stored as text. A store type that is its row but for
+//! timestamps derives `FromRow` itself (`#[sqlx(try_from = "Ts")]`, or `OptionalTs`) and has
+//! no row type here.
 
 use serde::de::DeserializeOwned;
 use sqlx::FromRow;
 
 use super::{
-    Address, Appointment, AuditEntry, ConversationSummary, CurrentConversation, Message,
-    MessageEvent, Patient, PatientContact, PatientRecord, Referral, Reminder, StoreError, Task,
-    TranscriptItem, Ts, UpcomingAppointment, UrgentEpisode,
+    Address, Appointment, CurrentConversation, Message, MessageEvent, Patient, PatientContact,
+    PatientRecord, Referral, Reminder, StoreError, Ts, UpcomingAppointment, UrgentEpisode,
 };
 use crate::conversation::{Conversation, Status};
 use crate::domain::phone::PhoneNumber;
@@ -172,44 +173,6 @@ impl PatientContactRow {
 }
 
 #[derive(Debug, FromRow)]
-pub(super) struct SummaryRow {
-    pub step: String,
-    pub status: String,
-    pub referral_id: String,
-    pub last_text_at: Ts,
-}
-
-impl From<SummaryRow> for ConversationSummary {
-    fn from(row: SummaryRow) -> Self {
-        ConversationSummary {
-            step: row.step,
-            status: row.status,
-            referral_id: row.referral_id,
-            last_text_at: row.last_text_at.0,
-        }
-    }
-}
-
-#[derive(Debug, FromRow)]
-pub(super) struct TranscriptRow {
-    pub direction: String,
-    pub body: Option<String>,
-    pub at: Ts,
-    pub provider_id: Option<String>,
-}
-
-impl From<TranscriptRow> for TranscriptItem {
-    fn from(row: TranscriptRow) -> Self {
-        TranscriptItem {
-            direction: row.direction,
-            body: row.body,
-            at: row.at.0,
-            provider_id: row.provider_id,
-        }
-    }
-}
-
-#[derive(Debug, FromRow)]
 pub(super) struct MessageRow {
     pub id: String,
     pub purpose: String,
@@ -280,37 +243,6 @@ impl From<EventRow> for MessageEvent {
             status: row.status,
             channel: row.channel,
             detail: row.detail,
-        }
-    }
-}
-
-#[derive(Debug, FromRow)]
-pub(super) struct TaskRow {
-    pub id: String,
-    pub kind: String,
-    pub patient_id: Option<String>,
-    pub message_id: Option<String>,
-    pub status: String,
-    pub text: String,
-    pub has_letter: bool,
-    pub created_at: Ts,
-    pub completed_at: Option<Ts>,
-    pub completed_by: Option<String>,
-}
-
-impl From<TaskRow> for Task {
-    fn from(row: TaskRow) -> Self {
-        Task {
-            id: row.id,
-            kind: row.kind,
-            patient_id: row.patient_id,
-            message_id: row.message_id,
-            status: row.status,
-            text: row.text,
-            has_letter: row.has_letter,
-            created_at: row.created_at.0,
-            completed_at: row.completed_at.map(|t| t.0),
-            completed_by: row.completed_by,
         }
     }
 }
@@ -486,25 +418,4 @@ pub(super) fn appointment_from(
         created_at: row.created_at.0,
         updated_at: row.updated_at.0,
     })
-}
-
-#[derive(Debug, FromRow)]
-pub(super) struct AuditRow {
-    pub at: Ts,
-    pub actor: String,
-    pub role: String,
-    pub action: String,
-    pub target: String,
-}
-
-impl From<AuditRow> for AuditEntry {
-    fn from(row: AuditRow) -> Self {
-        AuditEntry {
-            at: row.at.0,
-            actor: row.actor,
-            role: row.role,
-            action: row.action,
-            target: row.target,
-        }
-    }
 }

@@ -68,3 +68,44 @@ impl From<Ts> for DateTime<Utc> {
         t.0
     }
 }
+
+/// A nullable timestamp column, read through `Ts` into an `Option<DateTime<Utc>>` field
+/// (`#[sqlx(try_from = "OptionalTs")]`).
+#[derive(Debug, Clone, Copy)]
+pub struct OptionalTs(pub Option<Ts>);
+
+impl From<OptionalTs> for Option<DateTime<Utc>> {
+    fn from(t: OptionalTs) -> Self {
+        t.0.map(|t| t.0)
+    }
+}
+
+impl Type<Sqlite> for OptionalTs {
+    fn type_info() -> SqliteTypeInfo {
+        <Ts as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <Ts as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for OptionalTs {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(OptionalTs(<Option<Ts> as Decode<Sqlite>>::decode(value)?))
+    }
+}
+
+impl Type<Postgres> for OptionalTs {
+    fn type_info() -> PgTypeInfo {
+        <Ts as Type<Postgres>>::type_info()
+    }
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <Ts as Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for OptionalTs {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(OptionalTs(<Option<Ts> as Decode<Postgres>>::decode(value)?))
+    }
+}
