@@ -5,7 +5,7 @@
 //! reads top to bottom as its own script (set up, damage, settle, check); splitting them apart
 //! would hide what the drills share (`settle`, the reminder and alert checks).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -57,6 +57,24 @@ fn run_dir(drill: &str, engine: Engine) -> anyhow::Result<PathBuf> {
 
 /// The teams the drills run with (the test suite's).
 const TEAMS_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/teams.toml");
+
+/// A gateway (not yet started) on a free port, with the database at `db_url` and the fake
+/// provider, logging into `dir`.
+fn gateway_for(
+    bin: &Path,
+    dir: &Path,
+    db_url: &str,
+    provider: &Provider,
+    rate: u32,
+) -> anyhow::Result<Gateway> {
+    let port = free_port()?;
+    Ok(Gateway::new(
+        bin,
+        gateway_env(db_url, port, provider, rate),
+        port,
+        dir.join("gateway.log"),
+    ))
+}
 
 fn gateway_env(db_url: &str, port: u16, provider: &Provider, rate: u32) -> Vec<(String, String)> {
     [
@@ -195,13 +213,7 @@ pub async fn crash(o: &Options) -> anyhow::Result<Report> {
     let bin = gateway_binary()?;
     let db = Database::create(o.engine, &dir, &o.postgres_url).await?;
     let provider = Provider::start().await?;
-    let port = free_port()?;
-    let mut gateway = Gateway::new(
-        &bin,
-        gateway_env(&db.url, port, &provider, 100),
-        port,
-        dir.join("gateway.log"),
-    );
+    let mut gateway = gateway_for(&bin, &dir, &db.url, &provider, 100)?;
     gateway.start().await?;
     let staff = Staff::new(gateway.base_url(), gateway.token("admin")?);
     let sender = Sender::new(vec![gateway.base_url()]);
@@ -277,13 +289,7 @@ pub async fn provider_outage(o: &Options) -> anyhow::Result<Report> {
     let bin = gateway_binary()?;
     let db = Database::create(o.engine, &dir, &o.postgres_url).await?;
     let provider = Provider::start().await?;
-    let port = free_port()?;
-    let mut gateway = Gateway::new(
-        &bin,
-        gateway_env(&db.url, port, &provider, RATE),
-        port,
-        dir.join("gateway.log"),
-    );
+    let mut gateway = gateway_for(&bin, &dir, &db.url, &provider, RATE)?;
     gateway.start().await?;
     let staff = Staff::new(gateway.base_url(), gateway.token("admin")?);
     let sender = Sender::new(vec![gateway.base_url()]);
@@ -491,13 +497,7 @@ pub async fn db_outage(o: &Options) -> anyhow::Result<Report> {
         db.via(proxy.addr)?
     };
     let provider = Provider::start().await?;
-    let port = free_port()?;
-    let mut gateway = Gateway::new(
-        &bin,
-        gateway_env(&url, port, &provider, 100),
-        port,
-        dir.join("gateway.log"),
-    );
+    let mut gateway = gateway_for(&bin, &dir, &url, &provider, 100)?;
     gateway.start().await?;
     let pid = gateway.pid();
     let staff = Staff::new(gateway.base_url(), gateway.token("admin")?);
