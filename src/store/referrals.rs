@@ -428,16 +428,9 @@ macro_rules! referral_store_impl {
                         Self::insert_exchange(
                             &mut *tx,
                             $crate::store::shared::NewText {
-                                id: &inbound_id,
                                 referral_id: Some(&referral_id),
                                 conversation_id: Some(&conversation_id),
-                                patient_id: None,
-                                phone,
-                                direction: "inbound",
-                                body: &text.body,
-                                provider_id: Some(&text.provider_id),
-                                reply_to: None,
-                                at,
+                                ..$crate::store::shared::NewText::inbound(&inbound_id, phone, text, at)
                             },
                             &decision.replies,
                         )
@@ -500,16 +493,8 @@ macro_rules! referral_store_impl {
                         Self::insert_exchange(
                             &mut *tx,
                             $crate::store::shared::NewText {
-                                id: &inbound_id,
-                                referral_id: None,
-                                conversation_id: None,
                                 patient_id: Some(patient),
-                                phone,
-                                direction: "inbound",
-                                body: &text.body,
-                                provider_id: Some(&text.provider_id),
-                                reply_to: None,
-                                at,
+                                ..$crate::store::shared::NewText::inbound(&inbound_id, phone, text, at)
                             },
                             &decision.replies,
                         )

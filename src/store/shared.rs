@@ -16,6 +16,29 @@ pub(super) struct NewText<'a> {
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
+impl<'a> NewText<'a> {
+    /// A text as it came in, not yet linked to a referral, conversation or patient.
+    pub fn inbound(
+        id: &'a str,
+        phone: &'a str,
+        text: &'a super::InboundText,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        NewText {
+            id,
+            referral_id: None,
+            conversation_id: None,
+            patient_id: None,
+            phone,
+            direction: "inbound",
+            body: &text.body,
+            provider_id: Some(&text.provider_id),
+            reply_to: None,
+            at,
+        }
+    }
+}
+
 /// Binds a referral's fields (`ReferralFields`) as `$1` to `$10`, the order the referral
 /// statements number them in; the caller binds the rest after.
 macro_rules! bind_referral_fields {
