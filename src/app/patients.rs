@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Error, Page, Result, Services, audit_entry, require_referral_reader};
+use super::{Error, Page, Result, Services, audit_entry};
 use crate::domain::channel::{AccessNeed, Channel};
 use crate::domain::patient::{ContactPreferences, Purpose, split_pronouns};
 use crate::domain::phone::PhoneNumber;
@@ -205,21 +205,9 @@ impl Services {
         referral_id: &str,
         options: FromReferralIn,
     ) -> Result<PatientRecord> {
-        require_referral_reader(actor)?;
-        let id = referral_id;
-        self.store
-            .audit(&audit_entry(
-                actor,
-                self.now(),
-                "referral.to_patient",
-                format!("referral:{id}"),
-            ))
-            .await?;
         let referral = self
-            .store
-            .referral(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no referral {id}")))?;
+            .read_referral(actor, "referral.to_patient", referral_id)
+            .await?;
         let input = passport_from_referral(&referral);
         let mut patient = patient_from(&self.outbound.teams, self.now(), input, None)?;
         patient.referral_id = Some(referral.id.clone());
@@ -239,7 +227,7 @@ impl Services {
             .map_err(|e| match e {
                 // Two clinicians at once: the other's patient is in.
                 StoreError::Conflict(_) => {
-                    Error::Conflict(format!("referral {id} already has a patient"))
+                    Error::Conflict(format!("referral {referral_id} already has a patient"))
                 }
                 other => other.into(),
             })?;

@@ -33,6 +33,28 @@ pub struct ReferralWithAlerts {
 }
 
 impl Services {
+    /// One referral for a clinician or admin, the read audited (as `action`) before it is made.
+    pub(super) async fn read_referral(
+        &self,
+        actor: &Actor,
+        action: &str,
+        id: &str,
+    ) -> Result<Referral> {
+        require_referral_reader(actor)?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                action,
+                format!("referral:{id}"),
+            ))
+            .await?;
+        self.store
+            .referral(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no referral {id}")))
+    }
+
     /// The triage queue: every referral not closed, urgent first, then oldest.
     pub async fn referrals(&self, actor: &Actor, query: ReferralQuery) -> Result<Vec<Referral>> {
         require_referral_reader(actor)?;
@@ -63,20 +85,7 @@ impl Services {
     }
 
     pub async fn referral(&self, actor: &Actor, id: &str) -> Result<ReferralWithAlerts> {
-        require_referral_reader(actor)?;
-        self.store
-            .audit(&audit_entry(
-                actor,
-                self.now(),
-                "referral.read",
-                format!("referral:{id}"),
-            ))
-            .await?;
-        let referral = self
-            .store
-            .referral(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no referral {id}")))?;
+        let referral = self.read_referral(actor, "referral.read", id).await?;
         let alerts = self.store.messages_for_referral(id).await?;
         Ok(ReferralWithAlerts { referral, alerts })
     }
