@@ -12,8 +12,10 @@ use crate::domain::channel::Channel;
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 
-/// A message as stored. Staff see it without the fields marked `skip` (addresses, provider
-/// details and template variables stay inside).
+/// A message to a patient or to on-call staff: which channel carries it, its words and where
+/// it has got to.
+// Serialized for staff without the fields marked `skip` (the address, the provider's
+// details and the template's variables stay inside).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: String,

@@ -145,7 +145,8 @@ pub enum InboundOutcome {
     Duplicate { replies: Vec<String> },
 }
 
-/// A referral as stored, and as staff see it (without the fields marked `skip`).
+/// A referral: what the person told us, its team, status and urgency.
+// Serialized for staff without the fields marked `skip`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Referral {
     pub id: String,
