@@ -1,4 +1,8 @@
 //! Patients and their e-Health Passports, appointments, and the reminders before each.
+//!
+//! Longer than most files on purpose (about 650 lines of code): the trait for this area and
+//! its one body of queries (`patient_store_impl!`) belong together, and a `macro_rules!` body
+//! cannot be split across files without splitting the trait with it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
