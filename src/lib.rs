@@ -32,7 +32,7 @@ pub mod risk;
 pub mod risk_evaluation;
 pub mod simulate;
 pub mod store;
-pub mod sweeps;
+pub(crate) mod sweeps;
 pub mod templates;
 pub mod twilio;
 

@@ -6,7 +6,7 @@
 mod outbox;
 mod patients;
 mod postgres;
-pub mod queue;
+pub(crate) mod queue;
 mod referrals;
 mod rows;
 mod shared;
