@@ -160,7 +160,9 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
         .and_then(|to| PhoneNumber::parse(to).ok());
     let (Some(to), Some(body)) = (to, message.body.as_deref()) else {
         ctx.store
-            .fail_sending(id, "no_number", ctx.clock.now(), &|_, _| NextStep::Stop)
+            .fail_sending(id, Some("no_number"), ctx.clock.now(), &|_, _| {
+                NextStep::Stop
+            })
             .await?;
         return Ok(Delivered::Refused {
             code: Some("no_number".into()),
@@ -175,7 +177,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
         );
         let after = fall_back(&ctx.outbound, OPTED_OUT, MobileState::default());
         ctx.store
-            .fail_sending(id, OPTED_OUT, ctx.clock.now(), &after)
+            .fail_sending(id, Some(OPTED_OUT), ctx.clock.now(), &after)
             .await?;
         return Ok(Delivered::Refused {
             code: Some(OPTED_OUT.into()),
@@ -218,12 +220,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
             tracing::warn!(reason, code = ?code, "provider refused the text for good");
             let after = cannot_text(&ctx.outbound, code.as_deref());
             ctx.store
-                .fail_sending(
-                    id,
-                    code.as_deref().unwrap_or("refused"),
-                    ctx.clock.now(),
-                    &after,
-                )
+                .fail_sending(id, code.as_deref(), ctx.clock.now(), &after)
                 .await?;
             Ok(Delivered::Refused { code })
         }
@@ -236,7 +233,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
                 MobileState::default(),
             );
             ctx.store
-                .fail_sending(id, "provider_unavailable", ctx.clock.now(), &after)
+                .fail_sending(id, Some("provider_unavailable"), ctx.clock.now(), &after)
                 .await?;
             Ok(Delivered::Refused {
                 code: Some("provider_unavailable".into()),
@@ -265,28 +262,34 @@ pub fn fall_back<'a>(
     reason: &'a str,
     mobile: MobileState,
 ) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync + 'a {
-    move |message, patient| {
-        let next = patient
-            .filter(|_| message.is_to_patient())
-            .and_then(|patient| outbound.next_channel(message, patient, reason));
-        match next {
-            Some((failed, next)) => NextStep::FallBack {
-                mobile: mobile.clone(),
-                failed,
-                next: Box::new(next),
-            },
-            None => NextStep::Stop,
-        }
+    move |message, patient| next_channel(outbound, message, patient, reason, &mobile)
+}
+
+/// The step `fall_back` takes for one message.
+fn next_channel(
+    outbound: &Outbound,
+    message: &Message,
+    patient: Option<&Patient>,
+    reason: &str,
+    mobile: &MobileState,
+) -> NextStep {
+    let next = patient
+        .filter(|_| message.is_to_patient())
+        .and_then(|patient| outbound.next_channel(message, patient, reason));
+    match next {
+        Some((failed, next)) => NextStep::FallBack {
+            mobile: mobile.clone(),
+            failed,
+            next: Box::new(next),
+        },
+        None => NextStep::Stop,
     }
 }
 
-/// A text to a patient failed for good with the provider's `code`: what it says about their
-/// number is recorded, and the next channel tried.
-pub fn cannot_text<'a>(
-    outbound: &'a Outbound,
-    code: Option<&str>,
-) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync + 'a {
-    let (mobile, reason) = match classify(code) {
+/// What the provider's `code` says about a patient's mobile, and the reason its message
+/// moves to the next channel.
+fn failure_verdict(code: Option<&str>) -> (MobileState, String) {
+    match classify(code) {
         NumberProblem::OptedOut => (
             MobileState {
                 opted_out: Some(true),
@@ -305,8 +308,17 @@ pub fn cannot_text<'a>(
             MobileState::default(),
             format!("sms_failed_{}", code.unwrap_or("unknown")),
         ),
-    };
-    move |message, patient| fall_back(outbound, &reason, mobile.clone())(message, patient)
+    }
+}
+
+/// A text to a patient failed for good with the provider's `code`: what it says about their
+/// number is recorded, and the next channel tried.
+pub fn cannot_text<'a>(
+    outbound: &'a Outbound,
+    code: Option<&str>,
+) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync + 'a {
+    let (mobile, reason) = failure_verdict(code);
+    move |message, patient| next_channel(outbound, message, patient, &reason, &mobile)
 }
 
 /// A delivery receipt that moved a text's status: an `undelivered` or `failed` text to a
@@ -319,6 +331,7 @@ pub fn after_receipt<'a>(
 ) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync + 'a {
     let failed = matches!(receipt.status, "undelivered" | "failed");
     let code = receipt.error_code.map(str::to_owned);
+    let (mobile, reason) = failure_verdict(receipt.error_code);
     let at = receipt.at;
     move |message, patient| {
         if !failed || !message.is_to_patient() {
@@ -334,7 +347,7 @@ pub fn after_receipt<'a>(
             Some(delay) => NextStep::Resend {
                 run_at: at + chrono::TimeDelta::from_std(delay).unwrap_or_default(),
             },
-            None => cannot_text(outbound, code.as_deref())(message, patient),
+            None => next_channel(outbound, message, patient, &reason, &mobile),
         }
     }
 }

@@ -275,7 +275,7 @@ pub trait OutboxStore {
     async fn fail_sending(
         &self,
         id: &str,
-        error_code: &str,
+        error_code: Option<&str>,
         at: DateTime<Utc>,
         after: &AfterFailure<'_>,
     ) -> Result<Option<NextStep>>;
@@ -419,12 +419,12 @@ macro_rules! outbox_store_impl {
             async fn fail_sending(
                 &self,
                 id: &str,
-                error_code: &str,
+                error_code: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
                 after: &$crate::store::AfterFailure<'_>,
             ) -> $crate::store::Result<Option<$crate::store::NextStep>> {
                 let mut tx = self.begin_write().await?;
-                if !Self::end_send(&mut *tx, id, "failed", None, Some(error_code), at).await? {
+                if !Self::end_send(&mut *tx, id, "failed", None, error_code, at).await? {
                     tx.commit().await?;
                     return Ok(None);
                 }
