@@ -5,10 +5,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Error, Page, Result, Services, audit_entry};
+use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry};
 use crate::domain::patient::Purpose;
 use crate::outbound::MessageRequest;
-use crate::store::{Actor, InboxFilter, InboxItem, Message, MessageEvent, Task, TaskFilter};
+use crate::store::{
+    Actor, InboxFilter, InboxItem, Message, MessageEvent, QueueKey, Task, TaskFilter,
+};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageIn {
@@ -30,6 +32,8 @@ pub struct TaskQuery {
     pub kind: Option<String>,
     /// `open` or `done`.
     pub status: Option<String>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
     /// At most this many (default 500, up to 5000).
     pub limit: Option<u32>,
 }
@@ -39,6 +43,8 @@ pub struct TaskQuery {
 pub struct InboxQuery {
     /// `open` or `done`.
     pub status: Option<String>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
     /// At most this many (default 500, up to 5000).
     pub limit: Option<u32>,
 }
@@ -133,7 +139,7 @@ impl Services {
     }
 
     /// The call list and the print list.
-    pub async fn tasks(&self, query: TaskQuery) -> Result<Vec<Task>> {
+    pub async fn tasks(&self, query: TaskQuery) -> Result<Paged<Task>> {
         if query
             .kind
             .as_deref()
@@ -150,14 +156,19 @@ impl Services {
         {
             return Err(Error::BadRequest("status must be open or done".into()));
         }
-        Ok(self
+        let limit = Page::TASKS.limit(query.limit);
+        let rows = self
             .store
             .tasks(&TaskFilter {
                 kind: query.kind,
                 status: query.status,
-                limit: Page::TASKS.limit(query.limit),
+                after: Cursor::decode(query.cursor.as_deref())?,
+                limit: limit + 1,
             })
-            .await?)
+            .await?;
+        Ok(Paged::of(rows, limit, |t| {
+            QueueKey::new(false, t.created_at, &t.id)
+        }))
     }
 
     /// The call was made or the letter posted.
@@ -189,7 +200,7 @@ impl Services {
 
     /// What patients texted, and what the team should know: urgent first, then oldest. Every
     /// read is audited.
-    pub async fn inbox(&self, actor: &Actor, query: InboxQuery) -> Result<Vec<InboxItem>> {
+    pub async fn inbox(&self, actor: &Actor, query: InboxQuery) -> Result<Paged<InboxItem>> {
         self.store
             .audit(&audit_entry(
                 actor,
@@ -198,12 +209,17 @@ impl Services {
                 "inbox".into(),
             ))
             .await?;
-        Ok(self
+        let limit = Page::INBOX.limit(query.limit);
+        let rows = self
             .store
             .inbox(&InboxFilter {
                 status: query.status,
-                limit: Page::INBOX.limit(query.limit),
+                after: Cursor::decode(query.cursor.as_deref())?,
+                limit: limit + 1,
             })
-            .await?)
+            .await?;
+        Ok(Paged::of(rows, limit, |i| {
+            QueueKey::new(i.urgent, i.created_at, &i.id)
+        }))
     }
 }

@@ -99,6 +99,82 @@ impl Page {
     }
 }
 
+/// Where the next page of a list starts: the sort key of the last item shown, encoded so that
+/// staff pass it back as it is (`?cursor=`). A cursor walks a list in its own order, so items
+/// added or changed meanwhile are neither repeated nor skipped because of a shifted offset.
+pub struct Cursor;
+
+impl Cursor {
+    pub fn encode<K: serde::Serialize>(key: &K) -> String {
+        use base64::Engine as _;
+        let json = serde_json::to_vec(key).expect("a sort key serializes");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// The key a cursor from this list holds; an empty or absent cursor is the first page.
+    pub fn decode<K: serde::de::DeserializeOwned>(cursor: Option<&str>) -> Result<Option<K>> {
+        use base64::Engine as _;
+        let Some(text) = cursor.filter(|c| !c.is_empty()) else {
+            return Ok(None);
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                Error::BadRequest(
+                    "`cursor` is not a cursor from this list: pass back `next_cursor` as it came"
+                        .into(),
+                )
+            })
+    }
+}
+
+/// A free-text query parameter (a search, a team, an actor): trimmed, none when empty, and
+/// refused when it holds what no record can (U+0000) or is longer than any record's field.
+fn query_text(name: &str, value: Option<&str>) -> Result<Option<String>> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.contains('\0') || value.chars().count() > 200 {
+        return Err(Error::BadRequest(format!(
+            "`{name}` must be at most 200 characters, without U+0000"
+        )));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// One page of a list and where the next one starts (none on the last page).
+#[derive(Debug)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Paged<T> {
+    /// A page from `rows` fetched with one more than `limit`: the extra row only says that
+    /// another page follows, and the last row shown gives its cursor.
+    pub fn of<K: serde::Serialize>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> K) -> Self {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = more
+            .then(|| rows.last().map(|last| Cursor::encode(&key(last))))
+            .flatten();
+        Paged {
+            items: rows,
+            next_cursor,
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
 /// The audit log line for something `actor` did.
 fn audit_entry(actor: &Actor, at: DateTime<Utc>, action: &str, target: String) -> AuditEntry {
     AuditEntry {
@@ -134,5 +210,46 @@ mod tests {
         assert_eq!(Page::TASKS.limit(None), 500);
         assert_eq!(Page::TASKS.limit(Some(7)), 7);
         assert_eq!(Page::AUDIT.limit(Some(u32::MAX)), 5000);
+    }
+
+    #[test]
+    fn a_cursor_gives_back_its_key_and_refuses_anything_else() {
+        let key = (true, "01J".to_owned());
+        let text = Cursor::encode(&key);
+        assert_eq!(
+            Cursor::decode::<(bool, String)>(Some(&text)).unwrap(),
+            Some(key)
+        );
+        assert_eq!(Cursor::decode::<(bool, String)>(None).unwrap(), None);
+        assert_eq!(Cursor::decode::<(bool, String)>(Some("")).unwrap(), None);
+        for bad in ["%%%", "bm90IGpzb24", &Cursor::encode(&42)] {
+            assert!(matches!(
+                Cursor::decode::<(bool, String)>(Some(bad)),
+                Err(Error::BadRequest(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn a_page_has_a_cursor_only_when_more_follow() {
+        let page = Paged::of(vec![1, 2, 3], 2, |n| *n);
+        assert_eq!(page.items, [1, 2]);
+        assert_eq!(
+            Cursor::decode::<i32>(page.next_cursor.as_deref()).unwrap(),
+            Some(2)
+        );
+        let last = Paged::of(vec![1, 2], 2, |n| *n);
+        assert_eq!((last.items.len(), last.next_cursor), (2, None));
+    }
+
+    #[test]
+    fn query_text_is_trimmed_and_bounded() {
+        assert_eq!(
+            query_text("q", Some("  ada ")).unwrap().as_deref(),
+            Some("ada")
+        );
+        assert_eq!(query_text("q", Some("   ")).unwrap(), None);
+        assert!(query_text("q", Some("a\0b")).is_err());
+        assert!(query_text("q", Some(&"x".repeat(201))).is_err());
     }
 }

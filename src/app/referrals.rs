@@ -2,19 +2,36 @@
 //! number. Only clinicians and admins read referral content, and every read is written to the
 //! audit log first.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Error, Page, Result, Services, audit_entry, require_referral_reader};
+use super::{
+    Cursor, Error, Page, Paged, Result, Services, audit_entry, query_text, require_referral_reader,
+};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
-use crate::store::{Actor, ConversationSummary, Message, Referral, ReferralFilter, TranscriptItem};
+use crate::store::{
+    Actor, ConversationSummary, Message, QueueKey, Referral, ReferralFilter, TranscriptItem,
+};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReferralQuery {
     /// Only referrals in this status (closed ones included when asked for).
     pub status: Option<String>,
+    /// Only this team's referrals.
+    pub team: Option<String>,
+    /// Only urgent (`true`) or only not urgent (`false`) referrals.
+    pub urgent: Option<bool>,
+    /// A reference (e.g. `CRHT-7K3M9Q`) or part of the name the person gave.
+    pub q: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Created before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
     /// At most this many (default 200, up to 1000).
     pub limit: Option<u32>,
 }
@@ -56,7 +73,7 @@ impl Services {
     }
 
     /// The triage queue: every referral not closed, urgent first, then oldest.
-    pub async fn referrals(&self, actor: &Actor, query: ReferralQuery) -> Result<Vec<Referral>> {
+    pub async fn referrals(&self, actor: &Actor, query: ReferralQuery) -> Result<Paged<Referral>> {
         require_referral_reader(actor)?;
         let status = query
             .status
@@ -66,9 +83,16 @@ impl Services {
                     .ok_or_else(|| Error::BadRequest(format!("unknown status `{s}`")))
             })
             .transpose()?;
+        let limit = Page::REFERRALS.limit(query.limit);
         let filter = ReferralFilter {
             status,
-            limit: Page::REFERRALS.limit(query.limit),
+            team: query_text("team", query.team.as_deref())?,
+            urgent: query.urgent,
+            q: query_text("q", query.q.as_deref())?,
+            from: query.from,
+            to: query.to,
+            after: Cursor::decode(query.cursor.as_deref())?,
+            limit: limit + 1,
         };
         self.store
             .audit(&audit_entry(
@@ -81,7 +105,10 @@ impl Services {
                 ),
             ))
             .await?;
-        Ok(self.store.referrals(&filter).await?)
+        let rows = self.store.referrals(&filter).await?;
+        Ok(Paged::of(rows, limit, |r| {
+            QueueKey::new(r.urgent, r.created_at, &r.id)
+        }))
     }
 
     pub async fn referral(&self, actor: &Actor, id: &str) -> Result<ReferralWithAlerts> {

@@ -98,8 +98,8 @@ pub async fn list_tasks(
     _staff: Staff,
     ApiQuery(query): ApiQuery<TaskQuery>,
 ) -> Result<Json<List<TaskOut>>, ApiError> {
-    let tasks = app.services.tasks(query).await?;
-    Ok(Json(List::of(tasks.into_iter().map(Into::into))))
+    let page = app.services.tasks(query).await?;
+    Ok(Json(List::page(page)))
 }
 
 /// The call was made or the letter posted.
@@ -144,6 +144,6 @@ pub async fn list_inbox(
     staff: Staff,
     ApiQuery(query): ApiQuery<InboxQuery>,
 ) -> Result<Json<List<InboxItem>>, ApiError> {
-    let items = app.services.inbox(&staff.0, query).await?;
-    Ok(Json(List::of(items)))
+    let page = app.services.inbox(&staff.0, query).await?;
+    Ok(Json(List::page(page)))
 }

@@ -27,7 +27,7 @@ use serde::Serialize;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::ToSchema;
 
-use crate::app::Services;
+use crate::app::{Paged, Services};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::intake::Intake;
@@ -48,16 +48,29 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-/// Lists are `{"items": [...]}` so they can grow fields (paging) without breaking clients.
+/// Lists are `{"items": [...], "next_cursor": …}`: `next_cursor` is null on the last page,
+/// and otherwise passed back as `?cursor=` for the next one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct List<T> {
     pub items: Vec<T>,
+    /// Where the next page starts (`?cursor=`); null when this is the last page.
+    pub next_cursor: Option<String>,
 }
 
 impl<T> List<T> {
+    /// A whole list, on one page.
     pub fn of(items: impl IntoIterator<Item = T>) -> Self {
         Self {
             items: items.into_iter().collect(),
+            next_cursor: None,
+        }
+    }
+
+    /// One page of a longer list.
+    pub fn page<U: Into<T>>(page: Paged<U>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
         }
     }
 }

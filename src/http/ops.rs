@@ -207,6 +207,7 @@ pub(super) struct TwilioStatusCallback {
         super::referrals::set_status,
         super::referrals::get_conversation,
         super::staff_audit::list_audit,
+        super::staff_audit::export_audit,
         super::patients::create_patient,
         super::patients::list_patients,
         super::patients::get_patient,

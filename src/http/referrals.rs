@@ -73,8 +73,8 @@ pub async fn list_referrals(
     staff: Staff,
     ApiQuery(query): ApiQuery<ReferralQuery>,
 ) -> Result<Json<List<ReferralOut>>, ApiError> {
-    let referrals = app.services.referrals(&staff.0, query).await?;
-    Ok(Json(List::of(referrals.into_iter().map(Into::into))))
+    let page = app.services.referrals(&staff.0, query).await?;
+    Ok(Json(List::page(page)))
 }
 
 #[utoipa::path(get, path = "/api/v1/referrals/{id}", tag = "referrals",

@@ -145,6 +145,8 @@ pub struct Task {
 pub struct TaskFilter {
     pub kind: Option<String>,
     pub status: Option<String>,
+    /// After this task (the last one of the page before); tasks are oldest first.
+    pub after: Option<super::QueueKey>,
     pub limit: u32,
 }
 
@@ -181,6 +183,8 @@ pub struct NewInboxItem {
 #[derive(Debug, Clone, Default)]
 pub struct InboxFilter {
     pub status: Option<String>,
+    /// After this item (the last one of the page before): urgent first, then oldest.
+    pub after: Option<super::QueueKey>,
     pub limit: u32,
 }
 
@@ -514,11 +518,14 @@ macro_rules! outbox_store_impl {
                     "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
                      created_at, completed_at, completed_by FROM tasks \
                      WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR status = $2) \
+                     AND ($4 IS NULL OR (created_at, id) > ($4, $5)) \
                      ORDER BY created_at, id LIMIT $3",
                 )
                 .bind(&filter.kind)
                 .bind(&filter.status)
                 .bind(i64::from(filter.limit))
+                .bind(filter.after.as_ref().map(|k| $crate::store::Ts(k.created_at)))
+                .bind(filter.after.as_ref().map(|k| k.id.as_str()))
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(tasks)
@@ -587,10 +594,14 @@ macro_rules! outbox_store_impl {
             ) -> $crate::store::Result<Vec<$crate::store::InboxItem>> {
                 Ok(sqlx::query_as(
                     "SELECT * FROM inbox_items WHERE ($1 IS NULL OR status = $1) \
+                     AND ($3 IS NULL OR (NOT urgent, created_at, id) > (NOT $3, $4, $5)) \
                      ORDER BY urgent DESC, created_at, id LIMIT $2",
                 )
                 .bind(&filter.status)
                 .bind(i64::from(filter.limit))
+                .bind(filter.after.as_ref().map(|k| k.urgent))
+                .bind(filter.after.as_ref().map(|k| $crate::store::Ts(k.created_at)))
+                .bind(filter.after.as_ref().map(|k| k.id.as_str()))
                 .fetch_all(&self.pool)
                 .await?)
             }

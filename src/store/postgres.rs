@@ -103,7 +103,11 @@ impl PgStore {
 }
 
 shared_impl!(PgStore, PgConnection);
-referral_store_impl!(PgStore);
+// A name is looked for only in answers PostgreSQL's JSON can read (an escaped U+0000 cannot be).
+referral_store_impl!(
+    PgStore,
+    name = "(CASE WHEN strpos(answers, '\\u0000') = 0 THEN answers::jsonb ->> 'name' END)"
+);
 patient_store_impl!(PgStore);
 outbox_store_impl!(PgStore);
 store_impl!(PgStore, "postgres");

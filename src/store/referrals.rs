@@ -206,8 +206,52 @@ impl Referral {
 
 #[derive(Debug, Clone, Default)]
 pub struct ReferralFilter {
+    /// Only this status; none means every referral not closed.
     pub status: Option<ReferralStatus>,
+    pub team: Option<String>,
+    pub urgent: Option<bool>,
+    /// A reference (exactly, any case) or part of the name the person gave.
+    pub q: Option<String>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub to: Option<DateTime<Utc>>,
+    /// After this referral in the queue's order (the last one of the page before).
+    pub after: Option<QueueKey>,
     pub limit: u32,
+}
+
+/// An item's place in a work list ordered urgent first (where a list has urgency), then
+/// oldest: the triage queue, the inbox, the call and print lists.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QueueKey {
+    pub urgent: bool,
+    pub created_at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl QueueKey {
+    pub fn new(urgent: bool, created_at: DateTime<Utc>, id: &str) -> Self {
+        QueueKey {
+            urgent,
+            created_at,
+            id: id.to_owned(),
+        }
+    }
+}
+
+/// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// The number's current conversation, as staff see it.
@@ -244,6 +288,32 @@ pub struct AuditEntry {
     pub role: String,
     pub action: String,
     pub target: String,
+}
+
+/// An audit entry as the log holds it, with its place in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AuditRecord {
+    /// Entries are numbered in the order they were written.
+    pub seq: i64,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Done by this actor (a user's or token's name), exactly.
+    pub actor: Option<String>,
+    /// Done to this target (`patient:01J…`) exactly, or to every target of a kind (`patient`).
+    pub target: Option<String>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+    /// Written before this entry (the last one of the page before).
+    pub before_seq: Option<i64>,
+    pub limit: u32,
 }
 
 impl AuditEntry {
@@ -317,7 +387,8 @@ pub trait ReferralStore {
 
     async fn audit(&self, entry: &AuditEntry) -> Result<()>;
 
-    async fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// The audit log, newest first.
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
 
     async fn create_token(
         &self,
@@ -333,7 +404,8 @@ pub trait ReferralStore {
 
 /// Implements `ReferralStore` for an engine's store (see `sqlite.rs` / `postgres.rs`).
 macro_rules! referral_store_impl {
-    ($store:ty) => {
+    // `$name`: the SQL for the name in a referral's answers (JSON in a text column).
+    ($store:ty, name = $name:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::ReferralStore for $store {
             async fn record_inbound(
@@ -573,24 +645,32 @@ macro_rules! referral_store_impl {
                 &self,
                 filter: &$crate::store::ReferralFilter,
             ) -> $crate::store::Result<Vec<$crate::store::Referral>> {
+                use $crate::store::Ts;
                 use $crate::store::rows::ReferralRow;
-                let rows: Vec<ReferralRow> = match filter.status {
-                    Some(status) => sqlx::query_as(
-                        "SELECT * FROM referrals WHERE status = $1 \
-                         ORDER BY urgent DESC, created_at, id LIMIT $2",
-                    )
-                    .bind(status.as_str())
-                    .bind(i64::from(filter.limit))
-                    .fetch_all(&self.pool)
-                    .await?,
-                    None => sqlx::query_as(
-                        "SELECT * FROM referrals WHERE status <> 'closed' \
-                         ORDER BY urgent DESC, created_at, id LIMIT $1",
-                    )
-                    .bind(i64::from(filter.limit))
-                    .fetch_all(&self.pool)
-                    .await?,
-                };
+                let after = filter.after.as_ref();
+                let rows: Vec<ReferralRow> = sqlx::query_as(concat!(
+                    "SELECT * FROM referrals \
+                     WHERE (($1 IS NULL AND status <> 'closed') OR status = $1) \
+                     AND ($2 IS NULL OR team = $2) AND ($3 IS NULL OR urgent = $3) \
+                     AND ($4 IS NULL OR UPPER(reference) = UPPER($4) \
+                          OR LOWER(COALESCE(", $name, ", '')) LIKE $5 ESCAPE '\\') \
+                     AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) \
+                     AND ($8 IS NULL OR (NOT urgent, created_at, id) > (NOT $8, $9, $10)) \
+                     ORDER BY urgent DESC, created_at, id LIMIT $11"
+                ))
+                .bind(filter.status.map(|s| s.as_str()))
+                .bind(filter.team.as_deref())
+                .bind(filter.urgent)
+                .bind(filter.q.as_deref())
+                .bind(filter.q.as_deref().map($crate::store::referrals::contains_pattern))
+                .bind(filter.from.map(Ts))
+                .bind(filter.to.map(Ts))
+                .bind(after.map(|k| k.urgent))
+                .bind(after.map(|k| Ts(k.created_at)))
+                .bind(after.map(|k| k.id.as_str()))
+                .bind(i64::from(filter.limit))
+                .fetch_all(&self.pool)
+                .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
@@ -729,11 +809,31 @@ macro_rules! referral_store_impl {
                 Ok(())
             }
 
-            async fn audit_log(&self, limit: u32) -> $crate::store::Result<Vec<$crate::store::AuditEntry>> {
+            async fn audit_log(
+                &self,
+                filter: &$crate::store::AuditFilter,
+            ) -> $crate::store::Result<Vec<$crate::store::AuditRecord>> {
+                use $crate::store::Ts;
+                let kind = filter
+                    .target
+                    .as_deref()
+                    .filter(|t| !t.contains(':'))
+                    .map(|kind| format!("{kind}:%"));
                 Ok(sqlx::query_as(
-                    "SELECT at, actor, role, action, target FROM audit_log ORDER BY seq DESC LIMIT $1",
+                    "SELECT seq, at, actor, role, action, target FROM audit_log \
+                     WHERE ($1 IS NULL OR actor = $1) \
+                     AND ($2 IS NULL OR target = $2 OR target LIKE $3) \
+                     AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
+                     AND ($6 IS NULL OR seq < $6) \
+                     ORDER BY seq DESC LIMIT $7",
                 )
-                .bind(i64::from(limit))
+                .bind(filter.actor.as_deref())
+                .bind(filter.target.as_deref())
+                .bind(kind)
+                .bind(filter.from.map(Ts))
+                .bind(filter.to.map(Ts))
+                .bind(filter.before_seq)
+                .bind(i64::from(filter.limit))
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -784,3 +884,14 @@ macro_rules! referral_store_impl {
 }
 
 pub(super) use referral_store_impl;
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn a_search_pattern_takes_like_s_wildcards_literally() {
+        assert_eq!(contains_pattern("Ada"), "%ada%");
+        assert_eq!(contains_pattern("100%_x\\"), "%100\\%\\_x\\\\%");
+    }
+}

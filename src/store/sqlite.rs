@@ -100,7 +100,7 @@ impl SqliteStore {
 }
 
 shared_impl!(SqliteStore, SqliteConnection);
-referral_store_impl!(SqliteStore);
+referral_store_impl!(SqliteStore, name = "json_extract(answers, '$.name')");
 patient_store_impl!(SqliteStore);
 outbox_store_impl!(SqliteStore);
 store_impl!(SqliteStore, "sqlite");

@@ -7,6 +7,7 @@ mod cli;
 mod config_check;
 mod consequences;
 mod every_text;
+mod find;
 mod hard_moments;
 mod hazard_log;
 mod helpers;
