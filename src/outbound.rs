@@ -249,14 +249,13 @@ impl Outbound {
             .clone()
     }
 
+    /// The template's variables: staff's own, then the built-in ones, which win. A message
+    /// must never give a patient another number to call, or another person's name.
     fn vars_for(&self, patient: &Patient, own: &Map<String, Value>) -> Value {
-        let mut vars = Map::new();
+        let mut vars = own.clone();
         vars.insert("preferred_name".into(), json!(patient.preferred_name()));
         vars.insert("team_phone".into(), json!(TEAM_PHONE));
         vars.insert("team_name".into(), json!(self.team_name(patient)));
-        for (k, v) in own {
-            vars.insert(k.clone(), v.clone());
-        }
         Value::Object(vars)
     }
 
