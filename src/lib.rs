@@ -121,6 +121,7 @@ impl App {
             clock: clock.clone(),
             quiet_hours: config.quiet_hours,
             reminder_offsets: config.reminder_offsets.clone(),
+            sms_countries: config.sms_countries.clone(),
         });
         let delivery = Arc::new(DeliveryContext {
             store: store.clone(),
