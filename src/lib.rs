@@ -128,6 +128,7 @@ impl App {
             sms,
             clock: clock.clone(),
             pace: Pace::new(config.sms_rate_per_sec, config.database_url.is_postgres()),
+            budget_per_hour: config.sms_budget_per_hour,
             metrics: metrics.clone(),
             backoff: jobs::delivery::backoff(config.send_backoff_base),
             outbound: outbound.clone(),
