@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Error, Page, Result, Services, audit_entry, require_referral_reader};
+use super::{Error, Page, Result, Services, audit_entry, limits, require_referral_reader};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
 use crate::store::{Actor, ConversationSummary, Message, Referral, ReferralFilter, TranscriptItem};
@@ -115,6 +115,7 @@ impl Services {
         input: StatusIn,
     ) -> Result<Referral> {
         require_referral_reader(actor)?;
+        limits::at_most("status", &input.status, limits::CODE)?;
         let status = ReferralStatus::parse(&input.status)
             .filter(|s| s.settable_by_staff())
             .ok_or_else(|| {
