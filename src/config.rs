@@ -414,9 +414,12 @@ impl Config {
         };
         let retention_days = number("retention_days", &raw.retention_days, 90)?;
         let reply_cap_per_hour = number("reply_cap_per_hour", &raw.reply_cap_per_hour, 30)?;
-        let sms_budget_per_hour =
-            NonZeroU32::new(number("sms_budget_per_hour", &raw.sms_budget_per_hour, 1000)?)
-                .ok_or_else(|| invalid("sms_budget_per_hour", "must be at least 1"))?;
+        let sms_budget_per_hour = NonZeroU32::new(number(
+            "sms_budget_per_hour",
+            &raw.sms_budget_per_hour,
+            1000,
+        )?)
+        .ok_or_else(|| invalid("sms_budget_per_hour", "must be at least 1"))?;
         let sms_countries = match &raw.sms_countries {
             Some(List(items)) => items
                 .iter()

@@ -3,5 +3,5 @@
 -- day are removed as new hours begin.
 CREATE TABLE sms_budget (
     hour  TIMESTAMPTZ PRIMARY KEY,
-    used  INTEGER NOT NULL
+    used  BIGINT NOT NULL
 );

@@ -266,7 +266,11 @@ type FieldOf = fn(&PatientIn) -> Option<&str>;
 fn check_lengths(input: &PatientIn, before: Option<&PatientIn>) -> Result<()> {
     let fields: [(&str, FieldOf, usize); 12] = [
         ("name", |p| Some(p.name.as_str()), limits::NAME),
-        ("preferred_name", |p| p.preferred_name.as_deref(), limits::NAME),
+        (
+            "preferred_name",
+            |p| p.preferred_name.as_deref(),
+            limits::NAME,
+        ),
         ("pronouns", |p| p.pronouns.as_deref(), limits::PRONOUNS),
         ("mobile", |p| p.mobile.as_deref(), limits::CODE),
         ("landline", |p| p.landline.as_deref(), limits::CODE),
@@ -276,8 +280,16 @@ fn check_lengths(input: &PatientIn, before: Option<&PatientIn>) -> Result<()> {
             limits::CODE,
         ),
         ("language", |p| p.language.as_deref(), limits::CODE),
-        ("support_person", |p| p.support_person.as_deref(), limits::NAME),
-        ("service_animal", |p| p.service_animal.as_deref(), limits::NAME),
+        (
+            "support_person",
+            |p| p.support_person.as_deref(),
+            limits::NAME,
+        ),
+        (
+            "service_animal",
+            |p| p.service_animal.as_deref(),
+            limits::NAME,
+        ),
         ("quiet_hours", |p| p.quiet_hours.as_deref(), limits::CODE),
         ("team", |p| p.team.as_deref(), limits::CODE),
         ("notes", |p| p.notes.as_deref(), limits::NOTES),
@@ -288,7 +300,12 @@ fn check_lengths(input: &PatientIn, before: Option<&PatientIn>) -> Result<()> {
             limits::optional(field, value, max)?;
         }
     }
-    let lines = |p: &PatientIn| p.address.as_ref().map(|a| a.lines.clone()).unwrap_or_default();
+    let lines = |p: &PatientIn| {
+        p.address
+            .as_ref()
+            .map(|a| a.lines.clone())
+            .unwrap_or_default()
+    };
     let new_lines = lines(input);
     if before.is_none_or(|before| lines(before) != new_lines) {
         if new_lines.len() > limits::ADDRESS_LINES {

@@ -130,7 +130,9 @@ pub enum Delivered {
     /// Already sent, withdrawn or rerouted: nothing done.
     Skipped,
     /// A non-urgent text past the hour's budget: queued again for `until`.
-    Held { until: DateTime<Utc> },
+    Held {
+        until: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,9 +194,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
     // 999 replies to a person texting are TwiML, not sent from here at all.
     if message.purpose.is_non_urgent() {
         let now = ctx.clock.now();
-        let hour = now
-            .duration_trunc(TimeDelta::hours(1))
-            .unwrap_or(now);
+        let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
         let until = hour + TimeDelta::hours(1);
         let budget = ctx.budget_per_hour.get();
         if !ctx

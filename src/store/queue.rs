@@ -190,9 +190,7 @@ pub(super) mod sqlite {
     }
 
     pub async fn depths(pool: &SqlitePool) -> Result<Vec<(String, i64)>> {
-        let counted = sqlx::query_as(depth_query!("Jobs"))
-            .fetch_all(pool)
-            .await?;
+        let counted = sqlx::query_as(depth_query!("Jobs")).fetch_all(pool).await?;
         Ok(super::every_queue(counted))
     }
 

@@ -12,6 +12,7 @@ mod hazard_log;
 mod helpers;
 mod hostile;
 mod intake;
+mod limits;
 mod ops;
 mod outbound;
 mod patient_urgency;
