@@ -38,6 +38,8 @@ pub const KEYS: &[&str] = &[
     "retention_days",
     "log_format",
     "reply_cap_per_hour",
+    "sms_budget_per_hour",
+    "sms_countries",
 ];
 
 const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
@@ -176,6 +178,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Most replies one number gets in an hour (`CRHT_REPLY_CAP_PER_HOUR`, default 30).
     pub reply_cap_per_hour: u32,
+    /// Most non-urgent texts (reminders, updates, non-urgent notices) handed to the provider
+    /// in one clock hour, all replicas together (`CRHT_SMS_BUDGET_PER_HOUR`, default 1,000);
+    /// past it they wait for the next hour.
+    pub sms_budget_per_hour: NonZeroU32,
+    /// The countries (ISO 3166 alpha-2) non-urgent texts may go to (`CRHT_SMS_COUNTRIES`,
+    /// default `GB`).
+    pub sms_countries: Vec<String>,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -270,6 +279,8 @@ struct Raw {
     retention_days: Option<Text>,
     log_format: Option<Text>,
     reply_cap_per_hour: Option<Text>,
+    sms_budget_per_hour: Option<Text>,
+    sms_countries: Option<List>,
 }
 
 impl Config {
@@ -403,6 +414,26 @@ impl Config {
         };
         let retention_days = number("retention_days", &raw.retention_days, 90)?;
         let reply_cap_per_hour = number("reply_cap_per_hour", &raw.reply_cap_per_hour, 30)?;
+        let sms_budget_per_hour = NonZeroU32::new(number(
+            "sms_budget_per_hour",
+            &raw.sms_budget_per_hour,
+            1000,
+        )?)
+        .ok_or_else(|| invalid("sms_budget_per_hour", "must be at least 1"))?;
+        let sms_countries = match &raw.sms_countries {
+            Some(List(items)) => items
+                .iter()
+                .map(|code| country_code(code))
+                .collect::<Option<Vec<_>>>()
+                .filter(|codes| !codes.is_empty())
+                .ok_or_else(|| {
+                    invalid(
+                        "sms_countries",
+                        "expected ISO 3166 alpha-2 country codes, e.g. GB or GB,IE",
+                    )
+                })?,
+            None => vec!["GB".to_owned()],
+        };
         if retention_days == 0 {
             return Err(invalid("retention_days", "must be at least 1"));
         }
@@ -429,6 +460,8 @@ impl Config {
             retention_days,
             log_format,
             reply_cap_per_hour,
+            sms_budget_per_hour,
+            sms_countries,
             // Both short: a job a killed gateway left running is back in the queue within
             // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
             // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).
@@ -451,6 +484,12 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// An ISO 3166 alpha-2 code libphonenumber knows a numbering plan for, in capitals.
+fn country_code(raw: &str) -> Option<String> {
+    let code = raw.trim().to_ascii_uppercase();
+    (code.len() == 2 && code.parse::<phonenumber::country::Id>().is_ok()).then_some(code)
 }
 
 fn parse_duration(raw: &str) -> Option<Duration> {
@@ -514,6 +553,8 @@ mod tests {
         assert_eq!(c.urgent_ack, Duration::from_secs(15 * 60));
         assert_eq!(c.abandon_after, Duration::from_secs(30 * 60));
         assert_eq!(c.retention_days, 90);
+        assert_eq!(c.sms_budget_per_hour.get(), 1000);
+        assert_eq!(c.sms_countries, vec!["GB".to_owned()]);
         c.check_for_serving()
             .expect("loopback without a token is allowed");
     }
@@ -539,6 +580,8 @@ mod tests {
                 ("CRHT_URGENT_ACK_MINUTES", "5"),
                 ("CRHT_ABANDON_AFTER", "10m"),
                 ("CRHT_RETENTION_DAYS", "30"),
+                ("CRHT_SMS_BUDGET_PER_HOUR", "250"),
+                ("CRHT_SMS_COUNTRIES", "gb, IE"),
                 ("CRHT_TEST_POSTGRES_URL", "ignored: not a setting"),
             ]),
         )
@@ -562,7 +605,25 @@ mod tests {
         assert_eq!(c.urgent_ack, Duration::from_secs(300));
         assert_eq!(c.abandon_after, Duration::from_secs(600));
         assert_eq!(c.retention_days, 30);
+        assert_eq!(c.sms_budget_per_hour.get(), 250);
+        assert_eq!(c.sms_countries, vec!["GB".to_owned(), "IE".to_owned()]);
         c.check_for_serving().expect("a token allows any address");
+    }
+
+    #[test]
+    fn the_sms_budget_and_countries_are_checked() {
+        for (key, value) in [
+            ("CRHT_SMS_BUDGET_PER_HOUR", "0"),
+            ("CRHT_SMS_BUDGET_PER_HOUR", "lots"),
+            ("CRHT_SMS_COUNTRIES", "UK"),
+            ("CRHT_SMS_COUNTRIES", "GBR"),
+            ("CRHT_SMS_COUNTRIES", "GB,XX"),
+        ] {
+            let error = Config::load(None, env(&[(key, value)]))
+                .expect_err(&format!("{key}={value} is refused"))
+                .to_string();
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -166,6 +166,11 @@ pub fn check(config: &Config) -> Report {
         "referral number: {}",
         config.referral_number.masked()
     ));
+    report.summary.push(format!(
+        "non-urgent texts: at most {} an hour, only to {}",
+        config.sms_budget_per_hour,
+        config.sms_countries.join(", ")
+    ));
     if let Err(error) = config.check_for_serving() {
         report.problems.push(error.to_string());
     }

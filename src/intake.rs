@@ -169,8 +169,9 @@ impl Intake {
                 new_signals.push(reason.signal().to_owned());
             }
         }
+        let flagged = !new_signals.is_empty();
         let mut alerts = Vec::new();
-        if !new_signals.is_empty() {
+        if flagged {
             let was_urgent = fields.urgent;
             fields.urgent = true;
             fields.urgent_at.get_or_insert(now);
@@ -226,6 +227,7 @@ impl Intake {
             referral: fields,
             alerts,
             opt_out,
+            flagged,
         }
     }
 

@@ -121,12 +121,14 @@ impl App {
             clock: clock.clone(),
             quiet_hours: config.quiet_hours,
             reminder_offsets: config.reminder_offsets.clone(),
+            sms_countries: config.sms_countries.clone(),
         });
         let delivery = Arc::new(DeliveryContext {
             store: store.clone(),
             sms,
             clock: clock.clone(),
             pace: Pace::new(config.sms_rate_per_sec, config.database_url.is_postgres()),
+            budget_per_hour: config.sms_budget_per_hour,
             metrics: metrics.clone(),
             backoff: jobs::delivery::backoff(config.send_backoff_base),
             outbound: outbound.clone(),

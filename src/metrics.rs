@@ -8,7 +8,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
+
+use chrono::{DateTime, Utc};
+
+use crate::store::Gauges;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RejectLabels {
@@ -27,6 +31,16 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub queue: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    pub status: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
@@ -37,10 +51,18 @@ pub struct Metrics {
     pub sms_sent: Counter,
     pub sms_failed: Counter,
     pub sms_retries: Counter,
+    /// Non-urgent texts held back because the hourly budget was spent.
+    pub sms_budget_held: Counter,
     pub conversations_abandoned: Counter,
     pub http_requests: Family<HttpLabels, Counter>,
     pub http_seconds: Family<RouteLabels, Histogram>,
     pub up: Gauge,
+    /// How the team's work stands: set from the database at each scrape (`set_gauges`).
+    pub urgent_referrals_open: Gauge,
+    pub urgent_patients_open: Gauge,
+    pub urgent_oldest_unacknowledged: Gauge,
+    pub queue_depth: Family<QueueLabels, Gauge>,
+    pub messages: Family<StatusLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -90,6 +112,12 @@ impl Metrics {
             "Send attempts retried after a temporary failure",
             sms_retries.clone(),
         );
+        let sms_budget_held = Counter::default();
+        registry.register(
+            "sms_budget_held",
+            "Non-urgent texts held for a later hour: the hourly budget was spent",
+            sms_budget_held.clone(),
+        );
         let conversations_abandoned = Counter::default();
         registry.register(
             "conversations_abandoned",
@@ -113,6 +141,37 @@ impl Metrics {
         let up = Gauge::default();
         up.set(1);
         registry.register("up", "1 while the gateway runs", up.clone());
+        let urgent_referrals_open = Gauge::default();
+        registry.register(
+            "urgent_referrals_open",
+            "Urgent referrals nobody has acknowledged",
+            urgent_referrals_open.clone(),
+        );
+        let urgent_patients_open = Gauge::default();
+        registry.register(
+            "urgent_patients_open",
+            "Patients with an open urgent episode",
+            urgent_patients_open.clone(),
+        );
+        let urgent_oldest_unacknowledged = Gauge::default();
+        registry.register_with_unit(
+            "urgent_oldest_unacknowledged",
+            "How long the longest-waiting unacknowledged urgent referral or patient has waited (0: none)",
+            Unit::Seconds,
+            urgent_oldest_unacknowledged.clone(),
+        );
+        let queue_depth = Family::<QueueLabels, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Jobs waiting or running, by queue",
+            queue_depth.clone(),
+        );
+        let messages = Family::<StatusLabels, Gauge>::default();
+        registry.register(
+            "messages",
+            "Messages to patients and on-call staff, by status",
+            messages.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             inbound_texts,
@@ -122,10 +181,43 @@ impl Metrics {
             sms_sent,
             sms_failed,
             sms_retries,
+            sms_budget_held,
             conversations_abandoned,
             http_requests,
             http_seconds,
             up,
+            urgent_referrals_open,
+            urgent_patients_open,
+            urgent_oldest_unacknowledged,
+            queue_depth,
+            messages,
+        }
+    }
+
+    /// Sets the team's gauges from what the store read at `now`.
+    pub fn set_gauges(&self, gauges: &Gauges, now: DateTime<Utc>) {
+        self.urgent_referrals_open.set(gauges.urgent_referrals);
+        self.urgent_patients_open.set(gauges.urgent_patients);
+        self.urgent_oldest_unacknowledged.set(
+            gauges
+                .oldest_unacknowledged_urgent
+                .map_or(0, |since| (now - since).num_seconds().max(0)),
+        );
+        for (queue, depth) in &gauges.queue_depths {
+            self.queue_depth
+                .get_or_create(&QueueLabels {
+                    queue: queue.clone(),
+                })
+                .set(*depth);
+        }
+        // A status no message has any more disappears, rather than keep its last count.
+        self.messages.clear();
+        for (status, count) in &gauges.messages {
+            self.messages
+                .get_or_create(&StatusLabels {
+                    status: status.clone(),
+                })
+                .set(*count);
         }
     }
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::channels::letter::{self, Letter, LetterError};
 use crate::clock::Clock;
 use crate::domain::channel::Channel;
-use crate::domain::patient::{Purpose, wants_easy_read, wants_large_print};
+use crate::domain::patient::{MessagePurpose, Purpose, wants_easy_read, wants_large_print};
 use crate::domain::schedule::{self, QuietHours, describe_date, describe_when, plan_reminder};
 use crate::domain::teams::Teams;
 use crate::store::{
@@ -57,7 +57,12 @@ pub struct Outbound {
     /// The service's quiet hours, for patients without their own.
     pub quiet_hours: QuietHours,
     pub reminder_offsets: Vec<Duration>,
+    /// The countries (ISO 3166 alpha-2) a non-urgent text may go to (`CRHT_SMS_COUNTRIES`).
+    pub sms_countries: Vec<String>,
 }
+
+/// Why a non-urgent text to a number outside `CRHT_SMS_COUNTRIES` was not sent.
+pub const COUNTRY_NOT_ALLOWED: &str = "country_not_allowed";
 
 /// Why a channel cannot be used for this patient now; `None` when it can.
 pub fn unusable(patient: &Patient, channel: Channel) -> Option<String> {
@@ -98,6 +103,13 @@ impl Outbound {
             }
             if let Some(reason) = unusable(patient, channel) {
                 skipped.push(Skipped { channel, reason });
+                continue;
+            }
+            if channel == Channel::Sms && !self.may_text_there(patient, request.purpose) {
+                skipped.push(Skipped {
+                    channel,
+                    reason: COUNTRY_NOT_ALLOWED.to_owned(),
+                });
                 continue;
             }
             let rendered = self.templates.render(
@@ -217,6 +229,18 @@ impl Outbound {
         Some((failed, next))
     }
 
+    /// Whether a text for `purpose` may go to the patient's mobile: urgent ones anywhere,
+    /// non-urgent ones only to the allowed countries.
+    fn may_text_there(&self, patient: &Patient, purpose: Purpose) -> bool {
+        if !MessagePurpose::from(purpose).is_non_urgent() {
+            return true;
+        }
+        patient
+            .mobile
+            .as_ref()
+            .is_some_and(|mobile| mobile.is_in_any_of(&self.sms_countries))
+    }
+
     /// The reminders of an appointment starting at `starts_at`, as seen now.
     pub fn plan_reminders(&self, starts_at: DateTime<Utc>, quiet: QuietHours) -> Vec<ReminderPlan> {
         let now = self.clock.now();
@@ -249,14 +273,13 @@ impl Outbound {
             .clone()
     }
 
+    /// The template's variables: staff's own, then the built-in ones, which win. A message
+    /// must never give a patient another number to call, or another person's name.
     fn vars_for(&self, patient: &Patient, own: &Map<String, Value>) -> Value {
-        let mut vars = Map::new();
+        let mut vars = own.clone();
         vars.insert("preferred_name".into(), json!(patient.preferred_name()));
         vars.insert("team_phone".into(), json!(TEAM_PHONE));
         vars.insert("team_name".into(), json!(self.team_name(patient)));
-        for (k, v) in own {
-            vars.insert(k.clone(), v.clone());
-        }
         Value::Object(vars)
     }
 

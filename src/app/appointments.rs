@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Error, Result, Services, audit_entry};
+use super::{Error, Result, Services, audit_entry, limits};
 use crate::domain::patient::Purpose;
 use crate::outbound::{MessageRequest, appointment_vars};
 use crate::store::{
@@ -53,6 +53,9 @@ impl Services {
         patient_id: &str,
         mut input: AppointmentIn,
     ) -> Result<Appointment> {
+        limits::at_most("kind", &input.kind, limits::CODE)?;
+        limits::optional("site_name", input.site_name.as_deref(), limits::NAME)?;
+        limits::optional("staff_name", input.staff_name.as_deref(), limits::NAME)?;
         input.starts_at = whole_seconds(input.starts_at);
         let patient = self.patient(patient_id).await?.patient;
         let now = self.now();

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry};
+use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry, limits};
 use crate::domain::patient::Purpose;
 use crate::outbound::MessageRequest;
 use crate::store::{
@@ -90,6 +90,12 @@ impl Services {
         patient_id: &str,
         input: MessageIn,
     ) -> Result<MessageWithHistory> {
+        limits::at_most("purpose", &input.purpose, limits::CODE)?;
+        limits::optional("text", input.text.as_deref(), limits::MESSAGE_TEXT)?;
+        limits::optional("template", input.template.as_deref(), limits::CODE)?;
+        if let Some(vars) = &input.vars {
+            limits::vars(vars)?;
+        }
         let purpose = Purpose::parse(&input.purpose).ok_or_else(|| {
             Error::Invalid("purpose must be urgent, reminder, update or non_urgent".into())
         })?;

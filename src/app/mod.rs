@@ -10,6 +10,7 @@
 pub mod appointments;
 pub mod audit;
 mod error;
+pub mod limits;
 pub mod messages;
 pub mod patients;
 pub mod provider;

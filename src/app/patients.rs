@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Error, Page, Result, Services, audit_entry};
+use super::{Error, Page, Result, Services, audit_entry, limits};
 use crate::domain::channel::{AccessNeed, Channel};
 use crate::domain::patient::{ContactPreferences, Purpose, split_pronouns};
 use crate::domain::phone::PhoneNumber;
@@ -108,6 +108,7 @@ pub struct FromReferralIn {
 
 impl Services {
     pub async fn create_patient(&self, actor: &Actor, input: PatientIn) -> Result<PatientRecord> {
+        check_lengths(&input, None)?;
         let shared_mobile = input.shared_mobile;
         let patient = patient_from(&self.outbound.teams, self.now(), input, None)?;
         let audit = audit_entry(
@@ -155,11 +156,12 @@ impl Services {
             ));
         }
         let existing = self.patient(id).await?;
-        let mut current = serde_json::to_value(PatientIn::from(&existing.patient))
-            .map_err(|e| Error::Internal(e.into()))?;
+        let before = PatientIn::from(&existing.patient);
+        let mut current = serde_json::to_value(&before).map_err(|e| Error::Internal(e.into()))?;
         merge_patch(&mut current, &patch);
         let input: PatientIn = serde_json::from_value(current)
             .map_err(|e| Error::Invalid(format!("the changed passport is not valid: {e}")))?;
+        check_lengths(&input, Some(&before))?;
         let shared_mobile = input.shared_mobile;
         let patient = patient_from(
             &self.outbound.teams,
@@ -253,6 +255,70 @@ fn text(value: Option<String>) -> Option<String> {
     value
         .map(|v| without_direction_controls(&v).trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// A passport's text field, read from a passport.
+type FieldOf = fn(&PatientIn) -> Option<&str>;
+
+/// Each free-text field of a passport staff wrote is within its limit (`limits`). In a
+/// change, fields left as they were (`before`) are not checked again: a passport made from a
+/// referral keeps its notes however long the person's answers were.
+fn check_lengths(input: &PatientIn, before: Option<&PatientIn>) -> Result<()> {
+    let fields: [(&str, FieldOf, usize); 12] = [
+        ("name", |p| Some(p.name.as_str()), limits::NAME),
+        (
+            "preferred_name",
+            |p| p.preferred_name.as_deref(),
+            limits::NAME,
+        ),
+        ("pronouns", |p| p.pronouns.as_deref(), limits::PRONOUNS),
+        ("mobile", |p| p.mobile.as_deref(), limits::CODE),
+        ("landline", |p| p.landline.as_deref(), limits::CODE),
+        (
+            "address.postcode",
+            |p| p.address.as_ref().and_then(|a| a.postcode.as_deref()),
+            limits::CODE,
+        ),
+        ("language", |p| p.language.as_deref(), limits::CODE),
+        (
+            "support_person",
+            |p| p.support_person.as_deref(),
+            limits::NAME,
+        ),
+        (
+            "service_animal",
+            |p| p.service_animal.as_deref(),
+            limits::NAME,
+        ),
+        ("quiet_hours", |p| p.quiet_hours.as_deref(), limits::CODE),
+        ("team", |p| p.team.as_deref(), limits::CODE),
+        ("notes", |p| p.notes.as_deref(), limits::NOTES),
+    ];
+    for (field, value_of, max) in fields {
+        let value = value_of(input);
+        if before.is_none_or(|before| value_of(before) != value) {
+            limits::optional(field, value, max)?;
+        }
+    }
+    let lines = |p: &PatientIn| {
+        p.address
+            .as_ref()
+            .map(|a| a.lines.clone())
+            .unwrap_or_default()
+    };
+    let new_lines = lines(input);
+    if before.is_none_or(|before| lines(before) != new_lines) {
+        if new_lines.len() > limits::ADDRESS_LINES {
+            return Err(Error::Invalid(format!(
+                "address.lines: at most {} lines",
+                limits::ADDRESS_LINES
+            )));
+        }
+        for line in &new_lines {
+            limits::at_most("address.lines", line, limits::ADDRESS_LINE)?;
+        }
+    }
+    Ok(())
 }
 
 /// Parses and checks a passport; `existing` keeps the fields staff cannot write.

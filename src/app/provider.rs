@@ -1,9 +1,20 @@
 //! What the SMS provider tells us: a text from a person, and delivery receipts for ours.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::Services;
 use crate::domain::phone::PhoneNumber;
 use crate::jobs::delivery::after_receipt;
 use crate::store::{InboundOutcome, InboundText, Receipt, ReceiptOutcome, Snapshot, StoreError};
+
+/// A text from a person as stored, and what it did.
+#[derive(Debug)]
+pub struct Received {
+    pub text: InboundText,
+    pub outcome: InboundOutcome,
+    /// Stored for the first time, and it showed risk or was an unsafe answer.
+    pub flagged: bool,
+}
 
 impl Services {
     /// Stores a text from a person and what it does, and returns it with the outcome. The
@@ -18,7 +29,7 @@ impl Services {
         provider_id: &str,
         from: Option<&str>,
         body: &str,
-    ) -> Result<(InboundText, InboundOutcome), StoreError> {
+    ) -> Result<Received, StoreError> {
         let provider_id = self.store.storable(provider_id);
         let from = PhoneNumber::from_sender(from, &provider_id);
         if !from.is_e164() {
@@ -31,12 +42,23 @@ impl Services {
             received_at: self.clock.now(),
         };
         let today = self.clock.today_in_uk();
+        // The store may decide more than once (a transaction tried again); the last decision
+        // is the one it wrote.
+        let flagged = AtomicBool::new(false);
         let decide = |snapshot: &Snapshot| {
-            self.intake
-                .decide(snapshot, &text.body, today, text.received_at)
+            let decision = self
+                .intake
+                .decide(snapshot, &text.body, today, text.received_at);
+            flagged.store(decision.flagged(), Ordering::Relaxed);
+            decision
         };
         let outcome = self.store.record_inbound(&text, &decide).await?;
-        Ok((text, outcome))
+        let flagged = matches!(outcome, InboundOutcome::Fresh { .. }) && flagged.into_inner();
+        Ok(Received {
+            text,
+            outcome,
+            flagged,
+        })
     }
 
     /// Records a delivery receipt. A patient's text that failed is sent again or falls back

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    Cursor, Error, Page, Paged, Result, Services, audit_entry, query_text, require_referral_reader,
+    Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, query_text,
+    require_referral_reader,
 };
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
@@ -142,6 +143,7 @@ impl Services {
         input: StatusIn,
     ) -> Result<Referral> {
         require_referral_reader(actor)?;
+        limits::at_most("status", &input.status, limits::CODE)?;
         let status = ReferralStatus::parse(&input.status)
             .filter(|s| s.settable_by_staff())
             .ok_or_else(|| {

@@ -53,6 +53,18 @@ impl MessagePurpose {
     }
 }
 
+impl MessagePurpose {
+    /// Reminders, brief updates and non-urgent notices: texts that may wait (the hourly
+    /// budget) and go only to the allowed countries. Urgent messages and on-call alerts are
+    /// never held back.
+    pub fn is_non_urgent(self) -> bool {
+        matches!(
+            self,
+            MessagePurpose::Reminder | MessagePurpose::Update | MessagePurpose::NonUrgent
+        )
+    }
+}
+
 impl Purpose {
     /// The service page's defaults: phone calls for urgent contact, texts for reminders and
     /// brief updates, letters for non-urgent communication.

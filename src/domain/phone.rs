@@ -120,6 +120,26 @@ impl PhoneNumber {
         }
     }
 
+    /// The ISO 3166 alpha-2 code of the number's region (`GB`, `IE`, `JE`, …), when
+    /// libphonenumber's metadata names one.
+    pub fn region(&self) -> Option<String> {
+        let number = phonenumber::parse(None, &self.0).ok()?;
+        let region = number.country().id()?;
+        Some(region.as_ref().to_owned())
+    }
+
+    /// Whether the number belongs to one of these countries (ISO 3166 alpha-2 codes). `GB`
+    /// stands for the UK's whole numbering plan, which Guernsey, Jersey and the Isle of Man
+    /// share (+44 numbers with regions of their own in libphonenumber's metadata).
+    pub fn is_in_any_of(&self, countries: &[String]) -> bool {
+        self.region().is_some_and(|region| {
+            countries.iter().any(|country| {
+                *country == region
+                    || (country == "GB" && matches!(region.as_str(), "GG" | "JE" | "IM"))
+            })
+        })
+    }
+
     /// True when the number can receive texts (mobile, or fixed-line-or-mobile).
     pub fn is_mobile(&self) -> bool {
         phonenumber::parse(None, &self.0).is_ok_and(|number| {
@@ -456,6 +476,25 @@ mod tests {
             assert_eq!(phone.to_string(), masked);
             assert_eq!(format!("{phone:?}"), format!("PhoneNumber({masked})"));
         }
+    }
+
+    #[test]
+    fn names_the_region_of_a_number() {
+        let region = |n: &str| PhoneNumber::parse(n).expect("valid").region();
+        assert_eq!(region("07400 123456").as_deref(), Some("GB"));
+        assert_eq!(region("0113 496 0000").as_deref(), Some("GB"));
+        // Guernsey, the Isle of Man and Jersey are in the UK's numbering plan.
+        assert_eq!(region("07911 123456").as_deref(), Some("GG"));
+        assert_eq!(region("+44 7624 123456").as_deref(), Some("IM"));
+        assert_eq!(region("+44 7797 123456").as_deref(), Some("JE"));
+        let number = PhoneNumber::parse("+44 7797 123456").expect("valid");
+        assert!(number.is_in_any_of(&["GB".to_owned()]));
+        assert!(number.is_in_any_of(&["JE".to_owned()]));
+        assert!(!number.is_in_any_of(&["GG".to_owned(), "IE".to_owned()]));
+        let irish = PhoneNumber::parse("+353 85 123 4567").expect("valid");
+        assert!(!irish.is_in_any_of(&["GB".to_owned()]));
+        assert_eq!(region("+353 85 123 4567").as_deref(), Some("IE"));
+        assert_eq!(region("+1 212 555 0123").as_deref(), Some("US"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use serde::Serialize;
@@ -109,6 +109,21 @@ async fn method_not_allowed() -> Response {
     error::problem(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
 }
 
+/// The method as a metric label: one of the methods the gateway knows, else `other`, so a
+/// client cannot add labels (and series) at will by making methods up.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Counts and times every request by its route template — never by its raw path, which
 /// can hold a phone number (`/conversations/+44…`).
 async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
@@ -117,7 +132,7 @@ async fn observe(State(app): State<AppState>, request: Request, next: Next) -> R
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
@@ -126,7 +141,7 @@ async fn observe(State(app): State<AppState>, request: Request, next: Next) -> R
         .http_requests
         .get_or_create(&HttpLabels {
             route: route.clone(),
-            method: method.clone(),
+            method: method.to_owned(),
             status,
         })
         .inc();

@@ -71,6 +71,12 @@ async fn readyz(State(app): State<AppState>) -> Response {
     responses((status = 200, description = "OpenMetrics text",
         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8", body = String)))]
 async fn metrics(State(app): State<AppState>) -> Response {
+    // The team's gauges come from the database at each scrape; without it the counters
+    // are still worth having.
+    match app.store.gauges().await {
+        Ok(gauges) => app.metrics.set_gauges(&gauges, app.clock.now()),
+        Err(error) => tracing::warn!(%error, "metrics: the team's gauges could not be read"),
+    }
     let mut response = app.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -11,7 +11,7 @@ use axum::routing::post;
 use super::AppState;
 use super::error::ApiError;
 use crate::store::{InboundOutcome, Receipt, ReceiptOutcome};
-use crate::twilio::{signature, twiml};
+use crate::twilio::{self, signature, twiml};
 
 /// Twilio's largest text is 1,600 characters; with every other field and UTF-8 and
 /// percent-encoding, 64 KiB is far above any real webhook.
@@ -36,15 +36,12 @@ fn verified_params(
 ) -> Result<Params, ApiError> {
     let params: Params = form_urlencoded::parse(body).into_owned().collect();
     if let Some(token) = &app.config.twilio.auth_token {
-        let url = format!(
-            "{}{}",
-            app.config.public_url.as_str().trim_end_matches('/'),
-            uri.0.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-        );
+        // Signed over the address the provider called: the public URL's path kept in front.
+        let url = twilio::public_address(&app.config.public_url, uri.0.path(), uri.0.query());
         let valid = headers
             .get("x-twilio-signature")
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|sig| signature::verify(token.expose(), &url, &params, sig));
+            .is_some_and(|sig| signature::verify(token.expose(), url.as_str(), &params, sig));
         if !valid {
             app.metrics.reject("bad_signature");
             tracing::warn!("webhook refused: missing or invalid X-Twilio-Signature");
@@ -99,7 +96,7 @@ async fn inbound_sms(
             app.metrics.reject("no_message_sid");
             ApiError::BadRequest("MessageSid is required".into())
         })?;
-    let (text, outcome) = app
+    let received = app
         .services
         .receive_text(
             provider_id,
@@ -107,7 +104,11 @@ async fn inbound_sms(
             field(&params, "Body").unwrap_or_default(),
         )
         .await?;
-    let replies = match outcome {
+    let text = received.text;
+    if received.flagged {
+        app.metrics.urgent_referrals.inc();
+    }
+    let replies = match received.outcome {
         InboundOutcome::Fresh { replies } => {
             app.metrics.inbound_texts.inc();
             tracing::info!(from = %text.from, "text stored");

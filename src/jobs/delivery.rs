@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data};
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::channels::sms::{SendError, SmsProvider};
@@ -63,6 +64,8 @@ pub struct DeliveryContext {
     pub sms: Arc<dyn SmsProvider>,
     pub clock: Arc<dyn Clock>,
     pub pace: Pace,
+    /// Most non-urgent texts sent in one clock hour, every gateway together.
+    pub budget_per_hour: NonZeroU32,
     pub metrics: Metrics,
     pub backoff: ExponentialBuilder,
     /// For a patient's message that cannot go by text.
@@ -126,6 +129,10 @@ pub enum Delivered {
     },
     /// Already sent, withdrawn or rerouted: nothing done.
     Skipped,
+    /// A non-urgent text past the hour's budget: queued again for `until`.
+    Held {
+        until: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +189,28 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
         return Ok(Delivered::Refused {
             code: Some(OPTED_OUT.into()),
         });
+    }
+    // The hourly budget of non-urgent texts. Urgent messages and on-call alerts never wait;
+    // 999 replies to a person texting are TwiML, not sent from here at all.
+    if message.purpose.is_non_urgent() {
+        let now = ctx.clock.now();
+        let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+        let until = hour + TimeDelta::hours(1);
+        let budget = ctx.budget_per_hour.get();
+        if !ctx
+            .store
+            .take_from_budget(id, hour, budget, until, now)
+            .await?
+        {
+            ctx.metrics.sms_budget_held.inc();
+            tracing::warn!(
+                purpose = %message.purpose,
+                budget,
+                %until,
+                "the hourly budget of non-urgent texts is spent; text held for the next hour"
+            );
+            return Ok(Delivered::Held { until });
+        }
     }
     let attempt = || async {
         ctx.pace

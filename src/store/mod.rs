@@ -88,10 +88,68 @@ macro_rules! store_impl {
             ) -> $crate::store::Result<u64> {
                 self.requeue_orphans(silent_for).await
             }
+
+            async fn gauges(&self) -> $crate::store::Result<$crate::store::Gauges> {
+                let (urgent_referrals,): (i64,) = sqlx::query_as(concat!(
+                    "SELECT COUNT(*) FROM referrals WHERE ",
+                    $crate::store::unacknowledged_urgent_referral!()
+                ))
+                .fetch_one(&self.pool)
+                .await?;
+                let (urgent_patients,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM patients WHERE urgent")
+                        .fetch_one(&self.pool)
+                        .await?;
+                let oldest: Option<($crate::store::Ts,)> = sqlx::query_as(concat!(
+                    "SELECT at FROM (",
+                    "SELECT COALESCE(urgent_at, updated_at) AS at FROM referrals WHERE ",
+                    $crate::store::unacknowledged_urgent_referral!(),
+                    " UNION ALL SELECT COALESCE(urgent_at, updated_at) AS at FROM patients WHERE urgent",
+                    ") AS waiting ORDER BY at LIMIT 1"
+                ))
+                .fetch_optional(&self.pool)
+                .await?;
+                let messages: Vec<(String, i64)> =
+                    sqlx::query_as("SELECT status, COUNT(*) FROM messages GROUP BY status ORDER BY status")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok($crate::store::Gauges {
+                    urgent_referrals,
+                    urgent_patients,
+                    oldest_unacknowledged_urgent: oldest.map(|(at,)| at.0),
+                    queue_depths: self.queue_depths().await?,
+                    messages,
+                })
+            }
         }
     };
 }
 use store_impl;
+
+/// An urgent referral nobody has acknowledged yet (SQL, for `WHERE`).
+macro_rules! unacknowledged_urgent_referral {
+    () => {
+        "urgent AND acknowledged_at IS NULL \
+         AND status NOT IN ('acknowledged', 'accepted', 'closed')"
+    };
+}
+pub(crate) use unacknowledged_urgent_referral;
+
+/// How the team's work stands, read when metrics are scraped (from the database every
+/// replica shares, so each replica reports the same).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Urgent referrals nobody has acknowledged.
+    pub urgent_referrals: i64,
+    /// Patients with an open urgent episode.
+    pub urgent_patients: i64,
+    /// When the longest-waiting of those became urgent.
+    pub oldest_unacknowledged_urgent: Option<chrono::DateTime<chrono::Utc>>,
+    /// Jobs waiting or running, by queue (every queue listed).
+    pub queue_depths: Vec<(String, i64)>,
+    /// Messages by status.
+    pub messages: Vec<(String, i64)>,
+}
 
 /// Everything the gateway keeps.
 #[async_trait]
@@ -120,6 +178,9 @@ pub trait Store:
     /// was killed); how many. The queue's own heartbeat does this too, but only from a worker
     /// that has lived a whole heartbeat, which a gateway restarted again and again never does.
     async fn rescue_orphaned_jobs(&self, silent_for: std::time::Duration) -> Result<u64>;
+
+    /// How the team's work stands now (one cheap query per figure).
+    async fn gauges(&self) -> Result<Gauges>;
 }
 
 /// Connects to the configured database (creating an SQLite file if needed), handing back

@@ -315,6 +315,20 @@ pub trait OutboxStore {
     /// Returns how many rows lost their words.
     async fn forget_bodies_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
 
+    /// Takes one text from the budget of non-urgent texts for the clock hour starting at
+    /// `hour` (at most `budget`, shared by every gateway on this database): `true` when one
+    /// was left. When none was, the message being sent goes back to `queued` without the
+    /// attempt it was given, and a job to send it at `retry_at` is queued, in one
+    /// transaction: a held text is never failed, and never lost.
+    async fn take_from_budget(
+        &self,
+        id: &str,
+        hour: DateTime<Utc>,
+        budget: u32,
+        retry_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+
     /// Reserves the next send slot shared by every gateway on this database (at most one per
     /// `interval`) and says how long to wait for it. SQLite, with one gateway per file, answers
     /// zero and leaves pacing to the in-process limiter.
@@ -631,6 +645,65 @@ macro_rules! outbox_store_impl {
                 }
                 tx.commit().await?;
                 Ok(forgotten)
+            }
+
+            async fn take_from_budget(
+                &self,
+                id: &str,
+                hour: chrono::DateTime<chrono::Utc>,
+                budget: u32,
+                retry_at: chrono::DateTime<chrono::Utc>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<bool> {
+                use $crate::store::Ts;
+                let mut tx = self.begin_write().await?;
+                // The row for the hour is locked by the upsert until commit, so two gateways
+                // can never both take the last text.
+                let taken: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO sms_budget (hour, used) VALUES ($1, 1) \
+                     ON CONFLICT (hour) DO UPDATE SET used = sms_budget.used + 1 \
+                     WHERE sms_budget.used < $2 RETURNING used",
+                )
+                .bind(Ts(hour))
+                .bind(i64::from(budget))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_some_and(|(used,)| used == 1) {
+                    // A new hour: yesterday's counts are of no more use.
+                    sqlx::query("DELETE FROM sms_budget WHERE hour < $1")
+                        .bind(Ts(hour - chrono::TimeDelta::days(1)))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if taken.is_some() {
+                    tx.commit().await?;
+                    return Ok(true);
+                }
+                let held = sqlx::query(
+                    "UPDATE messages SET status = 'queued', attempts = attempts - 1, updated_at = $1 \
+                     WHERE id = $2 AND channel = 'sms' AND status = 'sending'",
+                )
+                .bind(Ts(at))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if held.rows_affected() == 1 {
+                    let mut job = $crate::store::queue::delivery_job(id)?;
+                    job.run_at = Some(retry_at);
+                    job.idempotency_key = Some(format!("message-{id}-{}", job.id));
+                    Self::enqueue(&mut *tx, &job).await?;
+                    Self::message_event(
+                        &mut *tx,
+                        id,
+                        at,
+                        "queued",
+                        Some("sms"),
+                        Some("held for the next hour: the hourly budget of non-urgent texts is spent"),
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(false)
             }
 
             async fn reserve_send_slot(

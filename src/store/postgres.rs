@@ -90,6 +90,10 @@ impl PgStore {
         Ok(Duration::from_secs_f64(wait.max(0.0)))
     }
 
+    async fn queue_depths(&self) -> Result<Vec<(String, i64)>> {
+        queue::postgres::depths(&self.pool).await
+    }
+
     async fn run_migrations(&self) -> Result<()> {
         // The app and apalis share sqlx's migrations table; each ignores the other's rows.
         let mut app = sqlx::migrate!("./migrations/postgres");

@@ -24,6 +24,32 @@ pub mod queues {
 /// Every queue, for the rescue of orphaned jobs.
 const QUEUES: [&str; 2] = [queues::DELIVERIES, queues::REMINDERS];
 
+/// Jobs waiting or running (a failed job with attempts left runs again), by queue, every
+/// queue listed; one statement for both engines' tables.
+macro_rules! depth_query {
+    ($table:literal) => {
+        concat!(
+            "SELECT job_type, COUNT(*) FROM ",
+            $table,
+            " WHERE status IN ('Pending', 'Queued', 'Running') \
+             OR (status = 'Failed' AND attempts < max_attempts) GROUP BY job_type"
+        )
+    };
+}
+
+fn every_queue(counted: Vec<(String, i64)>) -> Vec<(String, i64)> {
+    QUEUES
+        .iter()
+        .map(|queue| {
+            let depth = counted
+                .iter()
+                .find(|(name, _)| name == queue)
+                .map_or(0, |(_, n)| *n);
+            ((*queue).to_owned(), depth)
+        })
+        .collect()
+}
+
 /// How many times a job is tried before the queue gives up on it.
 const MAX_ATTEMPTS: i32 = 25;
 
@@ -163,6 +189,11 @@ pub(super) mod sqlite {
         Ok(rescued)
     }
 
+    pub async fn depths(pool: &SqlitePool) -> Result<Vec<(String, i64)>> {
+        let counted = sqlx::query_as(depth_query!("Jobs")).fetch_all(pool).await?;
+        Ok(super::every_queue(counted))
+    }
+
     pub fn migrations() -> sqlx::migrate::Migrator {
         apalis_sqlite::SqliteStorage::<()>::migrations()
     }
@@ -224,6 +255,13 @@ pub(super) mod postgres {
             })?;
         }
         Ok(rescued)
+    }
+
+    pub async fn depths(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+        let counted = sqlx::query_as(depth_query!("apalis.jobs"))
+            .fetch_all(pool)
+            .await?;
+        Ok(super::every_queue(counted))
     }
 
     pub fn migrations() -> sqlx::migrate::Migrator {

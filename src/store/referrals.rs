@@ -107,6 +107,16 @@ pub enum Decision {
     Patient(PatientDecision),
 }
 
+impl Decision {
+    /// This text showed risk, or was an unsafe answer to a question.
+    pub fn flagged(&self) -> bool {
+        match self {
+            Decision::Referral(decision) => decision.flagged,
+            Decision::Patient(decision) => !decision.risk_signals.is_empty(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ReferralDecision {
     pub replies: Vec<String>,
@@ -115,6 +125,9 @@ pub struct ReferralDecision {
     pub alerts: Vec<NewMessage>,
     /// `Some(true)`: opted out of texts; `Some(false)`: opted back in.
     pub opt_out: Option<bool>,
+    /// This text showed risk or was an unsafe answer (the referral may have been urgent
+    /// before it).
+    pub flagged: bool,
 }
 
 /// A text from a patient: answered briefly, acted on, and put in the team's inbox.

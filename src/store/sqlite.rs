@@ -87,6 +87,10 @@ impl SqliteStore {
         Ok(Duration::ZERO)
     }
 
+    async fn queue_depths(&self) -> Result<Vec<(String, i64)>> {
+        queue::sqlite::depths(&self.pool).await
+    }
+
     async fn run_migrations(&self) -> Result<()> {
         // The app and apalis share sqlx's migrations table; each ignores the other's rows.
         let mut app = sqlx::migrate!("./migrations/sqlite");

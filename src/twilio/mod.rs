@@ -14,6 +14,19 @@ use crate::channels::sms::{SendError, SentSms, SmsProvider};
 use crate::config::{Secret, TwilioConfig};
 use crate::domain::phone::PhoneNumber;
 
+/// The address the provider uses for `path` on this gateway: the public URL's scheme, host
+/// and port, then its own path as a prefix (a gateway behind a reverse proxy at `…/crht`),
+/// then `path`, with `query`. Receipts are sent to it and webhooks signed over it, so both
+/// the `StatusCallback` we give and the signatures we check must keep the prefix.
+pub fn public_address(public_url: &Url, path: &str, query: Option<&str>) -> Url {
+    let mut url = public_url.clone();
+    let prefix = public_url.path().trim_end_matches('/');
+    url.set_path(&format!("{prefix}/{}", path.trim_start_matches('/')));
+    url.set_query(query);
+    url.set_fragment(None);
+    url
+}
+
 /// Sends texts through `POST {api_base}/2010-04-01/Accounts/{sid}/Messages.json`.
 #[derive(Clone)]
 pub struct TwilioClient {
@@ -68,9 +81,8 @@ impl TwilioClient {
             .build()
             .map_err(|e| ClientError(e.to_string()))?;
         let base = config.api_base.as_str().trim_end_matches('/');
-        let status_callback = public_url
-            .join("webhooks/twilio/status")
-            .map_err(|e| ClientError(e.to_string()))?;
+        let status_callback =
+            public_address(public_url, "/webhooks/twilio/status", public_url.query());
         Ok(Self {
             http,
             messages_url: format!("{base}/2010-04-01/Accounts/{account_sid}/Messages.json"),
@@ -147,5 +159,34 @@ fn transport_reason(e: &reqwest::Error) -> String {
         "could not connect".into()
     } else {
         "transport error".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_address_keeps_the_public_urls_path() {
+        let at = |public: &str, query| {
+            let public = Url::parse(public).expect("url");
+            public_address(&public, "/webhooks/twilio/status", query).to_string()
+        };
+        assert_eq!(
+            at("https://example.org/crht", None),
+            "https://example.org/crht/webhooks/twilio/status"
+        );
+        assert_eq!(
+            at("https://example.org/crht/", None),
+            "https://example.org/crht/webhooks/twilio/status"
+        );
+        assert_eq!(
+            at("https://example.org", None),
+            "https://example.org/webhooks/twilio/status"
+        );
+        assert_eq!(
+            at("http://127.0.0.1:8080/a/b", Some("x=1")),
+            "http://127.0.0.1:8080/a/b/webhooks/twilio/status?x=1"
+        );
     }
 }

@@ -174,6 +174,36 @@ fn config_check_prints_a_summary_and_exits_non_zero_on_any_problem() {
 }
 
 #[test]
+fn config_check_shows_and_checks_the_sms_budget_and_countries() {
+    let (output, text) = run(
+        &["config", "check"],
+        &[
+            ("CRHT_SMS_BUDGET_PER_HOUR", "250"),
+            ("CRHT_SMS_COUNTRIES", "gb,ie"),
+        ],
+    );
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("non-urgent texts: at most 250 an hour, only to GB, IE"),
+        "{text}"
+    );
+    let (output, text) = run(&["config", "check"], &[]);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("at most 1000 an hour, only to GB"),
+        "the defaults: {text}"
+    );
+    for (key, value) in [
+        ("CRHT_SMS_BUDGET_PER_HOUR", "0"),
+        ("CRHT_SMS_COUNTRIES", "England"),
+    ] {
+        let (output, text) = run(&["config", "check"], &[(key, value)]);
+        assert!(!output.status.success(), "{key}={value}: {text}");
+        assert!(text.contains(key), "names the setting: {text}");
+    }
+}
+
+#[test]
 fn serve_with_the_outbox_starts_on_the_example_and_warns() {
     let (mut child, log) = {
         let dir = tempfile::tempdir().unwrap();

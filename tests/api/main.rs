@@ -13,6 +13,7 @@ mod hazard_log;
 mod helpers;
 mod hostile;
 mod intake;
+mod limits;
 mod ops;
 mod outbound;
 mod patient_urgency;
