@@ -41,9 +41,7 @@ impl NhsNumber {
                 _ => return Err(NhsNumberError::NotDigits),
             }
         }
-        let digits: [u8; 10] = digits
-            .try_into()
-            .map_err(|_| NhsNumberError::WrongLength)?;
+        let digits: [u8; 10] = digits.try_into().map_err(|_| NhsNumberError::WrongLength)?;
         let (first_nine, check) = digits.split_at(9);
         if check_digit(first_nine) != Some(check[0]) {
             return Err(NhsNumberError::WrongCheckDigit);
@@ -210,12 +208,22 @@ mod tests {
     fn dates_of_birth_are_iso_dates_from_1900_to_today() {
         let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
         let ok = |d: &str| parse_date_of_birth(d, today);
-        assert_eq!(ok("1987-03-14"), Ok(NaiveDate::from_ymd_opt(1987, 3, 14).unwrap()));
+        assert_eq!(
+            ok("1987-03-14"),
+            Ok(NaiveDate::from_ymd_opt(1987, 3, 14).unwrap())
+        );
         assert_eq!(ok("2026-11-30"), Ok(today), "born today");
         assert_eq!(ok("1900-01-01").map(|d| d.year()), Ok(1900));
         assert_eq!(ok("2026-12-01"), Err(DateOfBirthError::InTheFuture));
         assert_eq!(ok("1899-12-31"), Err(DateOfBirthError::TooEarly));
-        for bad in ["14/03/1987", "1987-3-14", "1987-02-30", "", "yesterday", "19870314"] {
+        for bad in [
+            "14/03/1987",
+            "1987-3-14",
+            "1987-02-30",
+            "",
+            "yesterday",
+            "19870314",
+        ] {
             assert_eq!(ok(bad), Err(DateOfBirthError::NotADate), "{bad:?}");
         }
     }
