@@ -14,6 +14,7 @@ mod hostile;
 mod intake;
 mod ops;
 mod outbound;
+mod patient_records;
 mod patient_urgency;
 mod recovery;
 mod safety;
