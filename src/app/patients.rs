@@ -266,6 +266,10 @@ fn search(q: Option<&str>) -> Result<Option<PatientSearch>> {
             "q is longer than {MAX_SEARCH_CHARS} characters"
         )));
     }
+    if q.chars().any(char::is_control) {
+        // No name or number holds one, and PostgreSQL refuses a NUL in text.
+        return Err(Error::BadRequest("q holds control characters".into()));
+    }
     let digits: String = q.chars().filter(char::is_ascii_digit).collect();
     let only_digits = q
         .chars()
@@ -593,18 +597,25 @@ mod tests {
 
     #[test]
     fn search_reads_a_name_an_nhs_number_and_a_mobile() {
-        let found = search(Some(" 943 476 5919 ")).unwrap().unwrap();
+        let found = search(Some(" 943 476 5919 "))
+            .expect("as written")
+            .expect("as written");
         assert_eq!(found.nhs_number.as_deref(), Some("9434765919"));
-        let found = search(Some("07911 123456")).unwrap().unwrap();
+        let found = search(Some("07911 123456"))
+            .expect("as written")
+            .expect("as written");
         assert_eq!(
             found.mobile.map(|m| m.e164().to_owned()).as_deref(),
             Some("+447911123456")
         );
-        let found = search(Some("50%_Sam")).unwrap().unwrap();
+        let found = search(Some("50%_Sam"))
+            .expect("as written")
+            .expect("as written");
         assert_eq!(found.nhs_number, None);
         assert_eq!(found.name_pattern(), "%50\\%\\_sam%");
-        assert!(search(Some("   ")).unwrap().is_none());
+        assert!(search(Some("   ")).expect("as written").is_none());
         assert!(search(Some(&"x".repeat(101))).is_err());
+        assert!(search(Some("Sam\u{0}")).is_err());
     }
 
     #[test]

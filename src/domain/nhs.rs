@@ -145,11 +145,13 @@ mod tests {
         for number in VALID {
             assert_eq!(NhsNumber::parse(number).map(|n| n.0), Ok(number.to_owned()));
         }
-        let spaced = NhsNumber::parse(" 943 476 5919 ").unwrap();
+        let spaced = NhsNumber::parse(" 943 476 5919 ").expect("as written");
         assert_eq!(spaced.as_str(), "9434765919");
         assert_eq!(spaced.to_string(), "943 476 5919");
         assert_eq!(
-            NhsNumber::parse("943-476-5919").unwrap().as_str(),
+            NhsNumber::parse("943-476-5919")
+                .expect("as written")
+                .as_str(),
             "9434765919"
         );
     }
@@ -206,11 +208,11 @@ mod tests {
 
     #[test]
     fn dates_of_birth_are_iso_dates_from_1900_to_today() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("as written");
         let ok = |d: &str| parse_date_of_birth(d, today);
         assert_eq!(
             ok("1987-03-14"),
-            Ok(NaiveDate::from_ymd_opt(1987, 3, 14).unwrap())
+            Ok(NaiveDate::from_ymd_opt(1987, 3, 14).expect("as written"))
         );
         assert_eq!(ok("2026-11-30"), Ok(today), "born today");
         assert_eq!(ok("1900-01-01").map(|d| d.year()), Ok(1900));
@@ -244,7 +246,7 @@ mod tests {
                 let mut digits = first.to_vec();
                 digits.push(check);
                 let text: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
-                let parsed = NhsNumber::parse(&text).unwrap();
+                let parsed = NhsNumber::parse(&text).expect("as written");
                 prop_assert_eq!(NhsNumber::parse(&parsed.to_string()), Ok(parsed));
                 digits[at] = (digits[at] + by) % 10;
                 let changed: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
