@@ -92,6 +92,8 @@ fn patient(i: usize, now: DateTime<Utc>) -> Patient {
         name: format!("Bench Patient {i}"),
         preferred_name: None,
         pronouns: None,
+        nhs_number: None,
+        date_of_birth: None,
         mobile: PhoneNumber::parse(&format!("+447911{:06}", 100_000 + i)).ok(),
         landline: None,
         address: Default::default(),

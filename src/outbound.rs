@@ -4,6 +4,10 @@
 //! chosen; channels passed over are recorded with the reason, for staff to see. A text that
 //! fails for good (e.g. the person texted STOP to the provider) falls back to the next
 //! channel.
+//!
+//! A change to an appointment less than 48 hours away cannot wait for the post: its notice
+//! goes by text or call even to a patient who asked for letters (`fast`), the letter recorded
+//! as passed over (`too_slow`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +21,7 @@ use crate::domain::channel::Channel;
 use crate::domain::patient::{MessagePurpose, Purpose, wants_easy_read, wants_large_print};
 use crate::domain::schedule::{self, QuietHours, describe_date, describe_when, plan_reminder};
 use crate::domain::teams::Teams;
+use crate::language::english_name;
 use crate::store::{
     Appointment, AppointmentPlace, Message, Patient, PreparedMessage, ReminderPlan, Route, Skipped,
     Store, StoreError,
@@ -46,6 +51,53 @@ pub struct MessageRequest {
     pub vars: Map<String, Value>,
     pub appointment_id: Option<String>,
     pub reminder_key: Option<String>,
+    /// It cannot wait for the post (see [`too_soon_for_a_letter`]): a text or a call only.
+    pub fast: bool,
+}
+
+/// Why a letter was passed over for a message that cannot wait for the post.
+pub const TOO_SLOW: &str = "too_slow";
+
+/// How close an appointment may be before a letter about it would come too late.
+pub const LETTER_NOTICE: TimeDelta = TimeDelta::hours(48);
+
+/// Whether a notice about an appointment starting at any of `starts` (its old start and its
+/// new one, for a move) must go faster than a letter: one of them is less than 48 hours away.
+pub fn too_soon_for_a_letter(now: DateTime<Utc>, starts: &[DateTime<Utc>]) -> bool {
+    starts.iter().any(|start| *start - now < LETTER_NOTICE)
+}
+
+/// The channels to try, in order: the patient's own list, and for a message that cannot wait,
+/// then a text and a call if they are not listed (a letter in the list is passed over as it
+/// comes).
+pub fn channels_to_try(listed: Vec<Channel>, fast: bool) -> Vec<Channel> {
+    let mut order = listed;
+    if fast {
+        for channel in [Channel::Sms, Channel::PhoneCall] {
+            if !order.contains(&channel) {
+                order.push(channel);
+            }
+        }
+    }
+    order
+}
+
+/// `Interpreter: Polish` for a patient who needs one: the language named in English, or as
+/// staff wrote it when it is not one the gateway knows.
+pub fn interpreter_line(patient: &Patient) -> Option<String> {
+    if !patient.interpreter {
+        return None;
+    }
+    Some(format!("Interpreter: {}", interpreter_language(patient)))
+}
+
+fn interpreter_language(patient: &Patient) -> String {
+    match patient.language.as_deref().map(str::trim) {
+        Some(language) if !language.is_empty() => {
+            english_name(language).unwrap_or_else(|| language.to_owned())
+        }
+        _ => "language not recorded".to_owned(),
+    }
 }
 
 #[derive(Debug)]
@@ -97,8 +149,16 @@ impl Outbound {
         let mut language = None;
         let mut fell_back = false;
         let mut route = None;
-        for channel in patient.contact_preferences.channels(request.purpose) {
+        let listed = patient.contact_preferences.channels(request.purpose);
+        for channel in channels_to_try(listed, request.fast) {
             if skipped.iter().any(|s| s.channel == channel) {
+                continue;
+            }
+            if request.fast && channel == Channel::Letter {
+                skipped.push(Skipped {
+                    channel,
+                    reason: TOO_SLOW.to_owned(),
+                });
                 continue;
             }
             if let Some(reason) = unusable(patient, channel) {
@@ -201,6 +261,8 @@ impl Outbound {
             },
             appointment_id: message.appointment_id.clone(),
             reminder_key: None,
+            // A notice that could not wait for the post still cannot.
+            fast: message.skipped.iter().any(|s| s.reason == TOO_SLOW),
         };
         let mut skipped = message.skipped.clone();
         skipped.push(failed.clone());
@@ -304,9 +366,12 @@ impl Outbound {
                     .flatten()
                     .map(|p| p.e164())
                     .collect();
+                let interpreter = interpreter_line(patient)
+                    .map(|line| format!("{line}\n"))
+                    .unwrap_or_default();
                 Route::PhoneCall {
                     task_text: format!(
-                        "Call {} on {}.\n\n{}",
+                        "Call {} on {}.\n{interpreter}\n{}",
                         patient.preferred_name(),
                         numbers.join(" or "),
                         body
@@ -328,20 +393,24 @@ impl Outbound {
                     team_phone: TEAM_PHONE.to_owned(),
                     body: body.clone(),
                     large_print: wants_large_print(&patient.access_needs),
+                    interpreter: patient.interpreter.then(|| interpreter_language(patient)),
                 };
                 let pdf = letter::render_pdf(&letter)?;
                 let mut address = letter.address_lines.clone();
                 address.extend(letter.postcode.clone());
                 Route::Letter {
                     task_text: format!(
-                        "Print{} and post to {}, {}.",
+                        "Print{} and post to {}, {}.{}",
                         if letter.large_print {
                             " in large print"
                         } else {
                             ""
                         },
                         patient.name,
-                        address.join(", ")
+                        address.join(", "),
+                        interpreter_line(patient)
+                            .map(|line| format!("\n{line}"))
+                            .unwrap_or_default()
                     ),
                     body,
                     pdf,
@@ -387,6 +456,8 @@ mod tests {
             name: "Sam Taylor".into(),
             preferred_name: Some("Sam".into()),
             pronouns: None,
+            nhs_number: None,
+            date_of_birth: None,
             mobile: PhoneNumber::parse("07911 123456").ok(),
             landline: PhoneNumber::parse("0113 496 0000").ok(),
             address: Address {
@@ -410,6 +481,51 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
+    }
+
+    #[test]
+    fn a_change_less_than_48_hours_ahead_cannot_wait_for_a_letter() {
+        let now = Utc::now();
+        let hours = |h| now + TimeDelta::hours(h);
+        assert!(too_soon_for_a_letter(now, &[hours(47)]));
+        assert!(!too_soon_for_a_letter(now, &[hours(48)]));
+        assert!(!too_soon_for_a_letter(now, &[hours(72)]));
+        // Moved from next week to tomorrow, or from tomorrow to next week: both too soon.
+        assert!(too_soon_for_a_letter(now, &[hours(170), hours(20)]));
+        assert!(too_soon_for_a_letter(now, &[hours(20), hours(170)]));
+    }
+
+    #[test]
+    fn a_message_that_cannot_wait_adds_text_then_call_after_the_patients_own_list() {
+        use Channel::{Letter, PhoneCall, Sms};
+        assert_eq!(channels_to_try(vec![Letter], false), vec![Letter]);
+        assert_eq!(
+            channels_to_try(vec![Letter], true),
+            vec![Letter, Sms, PhoneCall]
+        );
+        assert_eq!(
+            channels_to_try(vec![PhoneCall, Letter], true),
+            vec![PhoneCall, Letter, Sms]
+        );
+    }
+
+    #[test]
+    fn the_interpreter_line_names_the_language_in_english() {
+        let mut p = patient();
+        assert_eq!(interpreter_line(&p), None);
+        p.interpreter = true;
+        p.language = Some("polski".into());
+        assert_eq!(interpreter_line(&p).as_deref(), Some("Interpreter: Polish"));
+        p.language = Some("Chinese (Mandarin)".into());
+        assert_eq!(
+            interpreter_line(&p).as_deref(),
+            Some("Interpreter: Chinese (Mandarin)")
+        );
+        p.language = None;
+        assert_eq!(
+            interpreter_line(&p).as_deref(),
+            Some("Interpreter: language not recorded")
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::{Error, Result, Services, audit_entry, limits};
 use crate::domain::patient::Purpose;
-use crate::outbound::{MessageRequest, appointment_vars};
+use crate::outbound::{MessageRequest, appointment_vars, too_soon_for_a_letter};
 use crate::store::{
     Actor, Appointment, AppointmentPlace, AppointmentStatus, Patient, PreparedMessage,
 };
@@ -140,8 +140,10 @@ impl Services {
         let plans = self
             .outbound
             .plan_reminders(input.starts_at, self.outbound.quiet_hours_for(&patient));
+        // Moved from or to a time less than 48 hours away: a letter would come too late.
+        let fast = too_soon_for_a_letter(now, &[current.starts_at, input.starts_at]);
         let message = (input.starts_at != current.starts_at)
-            .then(|| self.notice(&patient, &moved, MOVED_TEMPLATE))
+            .then(|| self.notice(&patient, &moved, MOVED_TEMPLATE, fast))
             .transpose()?;
         let audit = audit_entry(
             actor,
@@ -164,8 +166,9 @@ impl Services {
         }
         let patient = self.patient(&current.patient_id).await?.patient;
         let now = self.now();
+        let fast = too_soon_for_a_letter(now, &[current.starts_at]);
         let message = (current.starts_at > now)
-            .then(|| self.notice(&patient, &current, CANCELLED_TEMPLATE))
+            .then(|| self.notice(&patient, &current, CANCELLED_TEMPLATE, fast))
             .transpose()?;
         let audit = audit_entry(
             actor,
@@ -180,12 +183,13 @@ impl Services {
     }
 
     /// A notice to the patient about their appointment (moved or cancelled), ready to be
-    /// queued with the change.
+    /// queued with the change; `fast` when it cannot wait for the post.
     fn notice(
         &self,
         patient: &Patient,
         appointment: &Appointment,
         template: &str,
+        fast: bool,
     ) -> Result<PreparedMessage> {
         let request = MessageRequest {
             purpose: Purpose::Update,
@@ -193,6 +197,7 @@ impl Services {
             vars: appointment_vars(appointment, false),
             appointment_id: Some(appointment.id.clone()),
             reminder_key: None,
+            fast,
         };
         Ok(self
             .outbound

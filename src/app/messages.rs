@@ -16,7 +16,8 @@ use crate::store::{
 pub struct MessageIn {
     /// `urgent`, `reminder`, `update` or `non_urgent`: picks the patient's channel list.
     pub purpose: String,
-    /// Staff's own words (for `update`, and for `non_urgent` letters).
+    /// Staff's own words, for any purpose (an urgent message keeps its urgent wording around
+    /// them).
     pub text: Option<String>,
     /// A template from message-templates/ (e.g. `cancellation`, `urgent`, `general_letter`).
     pub template: Option<String>,
@@ -53,8 +54,9 @@ pub struct InboxQuery {
 pub type MessageWithHistory = (Message, Vec<MessageEvent>);
 
 /// Which template a message uses, and its variables: a template staff name (their own words,
-/// if any, as `text`), else the purpose's own for staff's words (`update`, `general_letter`),
-/// else `urgent` for an urgent message with neither.
+/// if any, as `text`); else staff's own words in the purpose's template for them (`urgent`
+/// keeps its urgent wording around them, `non_urgent` is a `general_letter`, a reminder or an
+/// update is an `update`); else `urgent` for an urgent message with neither.
 fn template_for(
     purpose: Purpose,
     template: Option<String>,
@@ -68,16 +70,18 @@ fn template_for(
             }
             Ok(template)
         }
-        (None, Some(text)) if matches!(purpose, Purpose::Update | Purpose::NonUrgent) => {
+        (None, Some(text)) => {
             vars.insert("text".into(), Value::String(text));
             Ok(match purpose {
-                Purpose::NonUrgent => "general_letter".to_owned(),
-                _ => "update".to_owned(),
-            })
+                Purpose::Urgent => "urgent",
+                Purpose::NonUrgent => "general_letter",
+                Purpose::Reminder | Purpose::Update => "update",
+            }
+            .to_owned())
         }
         (None, None) if purpose == Purpose::Urgent => Ok("urgent".to_owned()),
-        _ => Err(Error::Invalid(
-            "give a template (with its vars), or text for an update".into(),
+        (None, None) => Err(Error::Invalid(
+            "give text (staff's own words), or a template with its vars".into(),
         )),
     }
 }
@@ -119,6 +123,7 @@ impl Services {
             vars,
             appointment_id: None,
             reminder_key: None,
+            fast: false,
         };
         let prepared = self
             .outbound
@@ -227,5 +232,33 @@ impl Services {
         Ok(Paged::of(rows, limit, |i| {
             QueueKey::new(i.urgent, i.created_at, &i.id)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_words_go_in_every_purpose() {
+        for (purpose, template) in [
+            (Purpose::Urgent, "urgent"),
+            (Purpose::Reminder, "update"),
+            (Purpose::Update, "update"),
+            (Purpose::NonUrgent, "general_letter"),
+        ] {
+            let mut vars = Map::new();
+            let chosen = template_for(purpose, None, Some("Bring your tablets".into()), &mut vars);
+            assert_eq!(chosen.ok().as_deref(), Some(template), "{purpose}");
+            assert_eq!(vars["text"], "Bring your tablets");
+        }
+        let mut vars = Map::new();
+        assert!(template_for(Purpose::Reminder, None, None, &mut vars).is_err());
+        assert_eq!(
+            template_for(Purpose::Urgent, None, None, &mut vars)
+                .ok()
+                .as_deref(),
+            Some("urgent")
+        );
     }
 }

@@ -7,14 +7,17 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Error, Page, Result, Services, audit_entry, limits};
 use crate::domain::channel::{AccessNeed, Channel};
+use crate::domain::nhs::{NhsNumber, check_date_of_birth, parse_date_of_birth};
 use crate::domain::patient::{ContactPreferences, Purpose, split_pronouns};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 use crate::domain::schedule::QuietHours;
 use crate::domain::teams::Teams;
 use crate::domain::text::without_direction_controls;
+use crate::language::{english_name, language_code};
 use crate::store::{
-    Actor, Address, PassportSaved, Patient, PatientFilter, PatientRecord, Referral, StoreError,
+    Actor, Address, PassportSaved, Patient, PatientFilter, PatientRecord, PatientSearch, Referral,
+    StoreError,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -30,6 +33,11 @@ pub struct PatientIn {
     pub name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
+    /// Ten digits, spaces or dashes allowed (`943 476 5919`); checked by its modulus 11 check
+    /// digit and returned as the ten digits. One record per NHS number (409 otherwise).
+    pub nhs_number: Option<String>,
+    /// `YYYY-MM-DD`, not in the future and not before 1900.
+    pub date_of_birth: Option<String>,
     /// National or international form; returned as E.164.
     pub mobile: Option<String>,
     pub landline: Option<String>,
@@ -65,6 +73,8 @@ impl From<&Patient> for PatientIn {
             name: p.name.clone(),
             preferred_name: p.preferred_name.clone(),
             pronouns: p.pronouns.clone(),
+            nhs_number: p.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
+            date_of_birth: p.date_of_birth.map(|d| d.to_string()),
             mobile: p.mobile.as_ref().map(|m| m.e164().to_owned()),
             landline: p.landline.as_ref().map(|m| m.e164().to_owned()),
             address: Some(AddressIo {
@@ -89,6 +99,9 @@ impl From<&Patient> for PatientIn {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PatientQuery {
+    /// Find patients by a part of their name (any case), their NHS number (spaces ignored) or
+    /// their mobile number (any form, national or international).
+    pub q: Option<String>,
     /// Only patients with this mobile number.
     pub mobile: Option<String>,
     /// `true`: only patients with an open urgent episode; `false`: only those without.
@@ -129,6 +142,7 @@ impl Services {
         let filter = PatientFilter {
             mobile: phone("mobile", query.mobile.as_deref())
                 .map_err(|_| Error::BadRequest("mobile is not a valid phone number".into()))?,
+            search: search(query.q.as_deref())?,
             urgent: query.urgent,
             limit: Page::PATIENTS.limit(query.limit),
         };
@@ -210,9 +224,13 @@ impl Services {
         let referral = self
             .read_referral(actor, "referral.to_patient", referral_id)
             .await?;
-        let input = passport_from_referral(&referral);
+        let input = passport_from_referral(&referral, london_today(self.now()));
         let mut patient = patient_from(&self.outbound.teams, self.now(), input, None)?;
         patient.referral_id = Some(referral.id.clone());
+        // The referral's risk stays with the person: an urgent referral makes a patient whose
+        // urgent episode is open (from now) until a clinician acknowledges it.
+        patient.urgent = referral.urgent;
+        patient.risk_signals = referral.risk_signals.clone();
         if patient.team.is_none() {
             patient.team = Some(referral.team.clone());
         }
@@ -235,6 +253,39 @@ impl Services {
             })?;
         saved(outcome, &patient.id)
     }
+}
+
+/// The longest search staff may type: a name, a number, nothing longer.
+const MAX_SEARCH_CHARS: usize = 100;
+
+/// What staff typed in the search box, read as a name, an NHS number and a phone number.
+fn search(q: Option<&str>) -> Result<Option<PatientSearch>> {
+    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(Error::BadRequest(format!(
+            "q is longer than {MAX_SEARCH_CHARS} characters"
+        )));
+    }
+    if q.chars().any(char::is_control) {
+        // No name or number holds one, and PostgreSQL refuses a NUL in text.
+        return Err(Error::BadRequest("q holds control characters".into()));
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let only_digits = q
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
+    Ok(Some(PatientSearch {
+        name: without_direction_controls(q).to_lowercase(),
+        nhs_number: (only_digits && !digits.is_empty()).then_some(digits),
+        mobile: PhoneNumber::parse(q).ok(),
+    }))
+}
+
+/// Today's date where the team works (a date of birth may be today, not tomorrow).
+fn london_today(now: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDate {
+    now.with_timezone(&chrono_tz::Europe::London).date_naive()
 }
 
 fn invalid(field: &str, problem: &str) -> Error {
@@ -332,6 +383,15 @@ fn patient_from(
     if name.is_empty() {
         return Err(invalid("name", "is required"));
     }
+    let nhs_number = text(input.nhs_number)
+        .map(|n| NhsNumber::parse(&n).map_err(|e| invalid("nhs_number", &e.to_string())))
+        .transpose()?;
+    let date_of_birth = text(input.date_of_birth)
+        .map(|d| {
+            parse_date_of_birth(&d, london_today(now))
+                .map_err(|e| invalid("date_of_birth", &e.to_string()))
+        })
+        .transpose()?;
     let mobile = phone("mobile", input.mobile.as_deref())?;
     if mobile.as_ref().is_some_and(|m| !m.is_mobile()) {
         return Err(invalid(
@@ -374,6 +434,8 @@ fn patient_from(
         name,
         preferred_name: text(input.preferred_name),
         pronouns: text(input.pronouns),
+        nhs_number,
+        date_of_birth,
         mobile,
         landline: phone("landline", input.landline.as_deref())?,
         address: Address {
@@ -422,6 +484,10 @@ fn saved(outcome: PassportSaved, id: &str) -> Result<PatientRecord> {
         PassportSaved::ReferralHasPatient { patient_id } => Err(Error::Conflict(format!(
             "this referral already has a patient (patient {patient_id})"
         ))),
+        PassportSaved::NhsNumberOnAnotherRecord { patient_id } => Err(Error::Conflict(format!(
+            "this NHS number is already on another patient's record (patient {patient_id}); \
+             two records for one person must be merged, not both kept"
+        ))),
     }
 }
 
@@ -441,25 +507,63 @@ fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// The passport a referral's answers describe.
-fn passport_from_referral(referral: &Referral) -> PatientIn {
+/// The passport a referral's answers describe, each answer in the passport's own field.
+///
+/// What the person said in their own words (the situation, anything else) is never copied:
+/// the passport is read by schedulers, the referral only by clinicians. From those words only
+/// a service animal is recognised (a guide dog must be known before a home visit), and named
+/// in the service's words; the note says where the rest is.
+fn passport_from_referral(referral: &Referral, today: chrono::NaiveDate) -> PatientIn {
     let answers: &Map<String, Value> = &referral.answers;
-    let answer = |key: &str| answers.get(key).and_then(Value::as_str).map(str::to_owned);
+    let answer = |key: &str| {
+        answers
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     let (name, pronouns) = split_pronouns(&answer("name").unwrap_or_else(|| "Unknown".into()));
     let about_self = answer("relationship").as_deref() != Some("someone_else");
-    let mobile = if about_self {
+    let their_number = if about_self {
         referral.phone.clone()
     } else {
         answer("subject_phone")
     }
-    .filter(|m| PhoneNumber::parse(m).is_ok_and(|p| p.is_mobile()));
+    .and_then(|m| PhoneNumber::parse(&m).ok());
+    let (mobile, landline) = match their_number {
+        Some(number) if number.is_mobile() => (Some(number), None),
+        other => (None, other),
+    };
     let place = answer("postcode");
     let postcode = place.as_deref().and_then(|p| Postcode::parse(p).ok());
-    let language = answer("language");
+    let language = answer("language")
+        .map(|l| english_name(&l).unwrap_or(l))
+        .filter(|l| language_code(l) != Some("en"))
+        .filter(|l| !l.starts_with("Not known"))
+        .or_else(|| referral.language.as_deref().and_then(english_name))
+        .filter(|l| l != "English");
     let access_needs: Vec<AccessNeed> = answers
         .get("access_needs")
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
+    let date_of_birth = answers
+        .get("age")
+        .and_then(|age| age.get("date_of_birth"))
+        .and_then(Value::as_str)
+        .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+        .and_then(|d| check_date_of_birth(d, today).ok());
+    let anything_else = answer("anything_else");
+    let service_animal = anything_else.as_deref().and_then(service_animal_in);
+    let support_person = if about_self {
+        None
+    } else {
+        support_person_from(
+            answer("referrer_role").as_deref(),
+            answer("referrer_name").as_deref(),
+            referral.phone.as_deref(),
+        )
+    };
     let chosen = answer("contact_method").and_then(|c| Channel::parse(&c));
     let contact_preferences = chosen.map(|first| {
         ContactPreferences(
@@ -485,39 +589,121 @@ fn passport_from_referral(referral: &Referral) -> PatientIn {
                 .collect(),
         )
     });
-    let mut notes = Vec::new();
-    if let Some(Value::String(situation)) = answers.get("situation") {
-        notes.push(format!("At referral: {situation}"));
-    }
-    if let Some(Value::String(more)) = answers.get("anything_else") {
-        notes.push(format!("Also said: {more}"));
-    }
-    if postcode.is_none()
-        && let Some(town) = place
-    {
-        notes.push(format!("Where (from the referral): {town}"));
+    let mut notes = vec![format!(
+        "Made from referral {}. What was said at referral is in the referral (clinicians).",
+        referral.reference
+    )];
+    if postcode.is_none() && place.is_some() {
+        notes.push("No postcode was given: the referral says where they were.".to_owned());
     }
     PatientIn {
         name,
         pronouns,
-        mobile,
+        mobile: mobile.map(|m| m.e164().to_owned()),
+        landline: landline.map(|m| m.e164().to_owned()),
+        date_of_birth: date_of_birth.map(|d| d.to_string()),
         address: Some(AddressIo {
             lines: Vec::new(),
             postcode: postcode.map(|p| p.as_str().to_owned()),
         }),
-        interpreter: Some(language.is_some()),
+        interpreter: Some(referral.interpreter || language.is_some()),
         language,
         access_needs: Some(access_needs),
+        support_person,
+        service_animal,
         contact_preferences,
-        notes: (!notes.is_empty()).then(|| notes.join("\n")),
+        notes: Some(notes.join("\n")),
         ..PatientIn::default()
     }
+}
+
+/// An assistance animal the person mentioned, in the service's words (never theirs).
+fn service_animal_in(said: &str) -> Option<String> {
+    let said = said.to_lowercase();
+    let kinds = [
+        ("guide dog", "Guide dog"),
+        ("hearing dog", "Hearing dog"),
+        ("assistance dog", "Assistance dog"),
+        ("service dog", "Assistance dog"),
+        ("support dog", "Assistance dog"),
+        ("assistance animal", "Assistance animal"),
+        ("service animal", "Assistance animal"),
+    ];
+    kinds
+        .iter()
+        .find(|(words, _)| said.contains(words))
+        .map(|(_, kind)| (*kind).to_owned())
+}
+
+/// The family member, friend or carer who made the referral, and the number they texted
+/// from: who the team can call alongside the person. A professional is not a support person.
+fn support_person_from(
+    role: Option<&str>,
+    name: Option<&str>,
+    phone: Option<&str>,
+) -> Option<String> {
+    let role = match role? {
+        "family" => "family",
+        "friend" => "friend",
+        "carer" => "carer",
+        _ => return None,
+    };
+    let name = name.map_or_else(|| "Name not given".to_owned(), str::to_owned);
+    let phone = phone.and_then(|p| PhoneNumber::parse(p).ok());
+    Some(match phone {
+        Some(phone) => format!("{name} ({role}), {}", phone.e164()),
+        None => format!("{name} ({role})"),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn search_reads_a_name_an_nhs_number_and_a_mobile() {
+        let found = search(Some(" 943 476 5919 "))
+            .expect("as written")
+            .expect("as written");
+        assert_eq!(found.nhs_number.as_deref(), Some("9434765919"));
+        let found = search(Some("07911 123456"))
+            .expect("as written")
+            .expect("as written");
+        assert_eq!(
+            found.mobile.map(|m| m.e164().to_owned()).as_deref(),
+            Some("+447911123456")
+        );
+        let found = search(Some("50%_Sam"))
+            .expect("as written")
+            .expect("as written");
+        assert_eq!(found.nhs_number, None);
+        assert_eq!(found.name_pattern(), "%50\\%\\_sam%");
+        assert!(search(Some("   ")).expect("as written").is_none());
+        assert!(search(Some(&"x".repeat(101))).is_err());
+        assert!(search(Some("Sam\u{0}")).is_err());
+    }
+
+    #[test]
+    fn only_an_assistance_animal_is_taken_from_what_was_said() {
+        assert_eq!(
+            service_animal_in("I have a Guide Dog called Max").as_deref(),
+            Some("Guide dog")
+        );
+        assert_eq!(service_animal_in("my cat is lovely"), None);
+    }
+
+    #[test]
+    fn a_family_member_or_carer_who_referred_is_the_support_person() {
+        assert_eq!(
+            support_person_from(Some("family"), Some("Jo"), Some("07911 123456")).as_deref(),
+            Some("Jo (family), +447911123456")
+        );
+        assert_eq!(
+            support_person_from(Some("professional"), Some("Dr Lee"), None),
+            None
+        );
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396() {

@@ -43,6 +43,7 @@ macro_rules! text_enum {
 }
 
 pub mod channel;
+pub mod nhs;
 pub mod patient;
 pub mod phone;
 pub mod postcode;

@@ -34,6 +34,11 @@ pub struct PatientOut {
     pub name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
+    /// The ten digits, e.g. `9434765919`.
+    pub nhs_number: Option<String>,
+    /// `YYYY-MM-DD`.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub date_of_birth: Option<chrono::NaiveDate>,
     pub mobile: Option<String>,
     pub landline: Option<String>,
     pub address: AddressIo,
@@ -78,6 +83,8 @@ impl From<&PatientRecord> for PatientOut {
             name: p.name.clone(),
             preferred_name: p.preferred_name.clone(),
             pronouns: p.pronouns.clone(),
+            nhs_number: p.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
+            date_of_birth: p.date_of_birth,
             mobile: p.mobile.as_ref().map(|m| m.e164().to_owned()),
             landline: p.landline.as_ref().map(|m| m.e164().to_owned()),
             address: AddressIo {

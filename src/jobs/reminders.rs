@@ -120,6 +120,7 @@ pub async fn remind_once(
         vars: appointment_vars(appointment, first_of_assessment),
         appointment_id: Some(appointment.id.clone()),
         reminder_key: Some(format!("{}:{}", reminder.id, reminder.version)),
+        fast: false,
     };
     let prepared = ctx
         .outbound

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 pub use detect::detect;
-pub(crate) use names::language_code;
+pub(crate) use names::{english_name, language_code};
 
 /// The replies, one section per language code (see the file's header).
 const BUNDLED_WORDINGS: &str = include_str!("../../message-templates/languages.toml");

@@ -82,9 +82,51 @@ pub(crate) fn language_code(language: &str) -> Option<&'static str> {
         .or_else(|| wanted.split(['-', '_']).next().and_then(lookup))
 }
 
+/// The language's name in English, as staff and interpreting services write it ("pl",
+/// "polski", "Polish", "ur-Latn" → "Polish", "Urdu"); `None` for a language not in the list
+/// and for a name with a note ("Chinese (Mandarin)"), which says more as staff wrote it.
+pub(crate) fn english_name(language: &str) -> Option<String> {
+    if language.contains(['(', ',', '/']) {
+        return None;
+    }
+    let code = language_code(language)?;
+    if code == "bfi" {
+        return Some("British Sign Language".to_owned());
+    }
+    let (_, names) = LANGUAGES.iter().find(|(c, _)| *c == code)?;
+    let first = names.first()?;
+    Some(
+        first
+            .split(' ')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |c| {
+                    c.to_uppercase().chain(chars).collect::<String>()
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn languages_are_named_in_english() {
+        for (typed, name) in [
+            ("pl", Some("Polish")),
+            ("polski", Some("Polish")),
+            ("ur-Latn", Some("Urdu")),
+            ("BSL", Some("British Sign Language")),
+            ("gaelic", Some("Scottish Gaelic")),
+            ("Chinese (Mandarin)", None),
+            ("Klingon", None),
+        ] {
+            assert_eq!(english_name(typed).as_deref(), name, "{typed}");
+        }
+    }
 
     #[test]
     fn language_names_and_codes_map_to_template_folders() {

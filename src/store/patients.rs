@@ -5,11 +5,12 @@
 //! cannot be split across files without splitting the trait with it.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{AuditEntry, NewMessage, PreparedMessage, Result};
 use crate::domain::channel::AccessNeed;
+use crate::domain::nhs::NhsNumber;
 use crate::domain::patient::ContactPreferences;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
@@ -34,6 +35,9 @@ pub struct Patient {
     pub name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
+    /// One record per NHS number: a second would split the person's care.
+    pub nhs_number: Option<NhsNumber>,
+    pub date_of_birth: Option<NaiveDate>,
     pub mobile: Option<PhoneNumber>,
     pub landline: Option<PhoneNumber>,
     pub address: Address,
@@ -103,15 +107,50 @@ pub enum PassportSaved {
     ReferralHasPatient {
         patient_id: String,
     },
+    /// The NHS number is already on another patient's record (the one named): the same person
+    /// twice, for staff to merge, never two records.
+    NhsNumberOnAnotherRecord {
+        patient_id: String,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct PatientFilter {
     pub mobile: Option<PhoneNumber>,
+    /// What staff typed to find a patient, read every way it can be.
+    pub search: Option<PatientSearch>,
     /// `Some(true)`: only patients with an open urgent episode; `Some(false)`: only those
     /// without.
     pub urgent: Option<bool>,
     pub limit: u32,
+}
+
+/// One search box, three readings: a patient matches on any of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatientSearch {
+    /// A part of the name or preferred name, lowercased; matched as a substring.
+    pub name: String,
+    /// The digits, when the text is digits with spaces or dashes (a whole NHS number).
+    pub nhs_number: Option<String>,
+    /// The text read as a phone number.
+    pub mobile: Option<PhoneNumber>,
+}
+
+impl PatientSearch {
+    /// The `LIKE` pattern for the name: `%`, `_` and the escape character itself match only
+    /// themselves (`ESCAPE '\'`).
+    pub fn name_pattern(&self) -> String {
+        let mut pattern = String::with_capacity(self.name.len() + 2);
+        pattern.push('%');
+        for c in self.name.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        pattern
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -369,6 +408,9 @@ macro_rules! patient_store_impl {
                 let rows: Vec<$crate::store::rows::PatientRow> = sqlx::query_as(concat!(
                     $crate::store::rows::patient_select!(),
                     " WHERE ($1 IS NULL OR p.mobile = $1) AND ($2 IS NULL OR p.urgent = $2) \
+                     AND ($4 IS NULL OR LOWER(p.name) LIKE $4 ESCAPE '\\' \
+                     OR LOWER(COALESCE(p.preferred_name, '')) LIKE $4 ESCAPE '\\' \
+                     OR p.nhs_number = $5 OR p.mobile = $6) \
                      ORDER BY p.urgent DESC, \
                      CASE WHEN p.urgent THEN COALESCE(p.urgent_at, p.updated_at) END, \
                      p.created_at, p.id LIMIT $3"
@@ -376,6 +418,9 @@ macro_rules! patient_store_impl {
                         .bind(filter.mobile.as_ref().map(|m| m.e164().to_owned()))
                         .bind(filter.urgent)
                         .bind(i64::from(filter.limit))
+                        .bind(filter.search.as_ref().map(|s| s.name_pattern()))
+                        .bind(filter.search.as_ref().and_then(|s| s.nhs_number.clone()))
+                        .bind(filter.search.as_ref().and_then(|s| s.mobile.as_ref().map(|m| m.e164().to_owned())))
                         .fetch_all(&self.pool)
                         .await?;
                 rows.into_iter()
@@ -400,6 +445,19 @@ macro_rules! patient_store_impl {
                             .await?;
                     if let Some((patient_id,)) = existing {
                         return Ok(PassportSaved::ReferralHasPatient { patient_id });
+                    }
+                }
+                if let Some(nhs_number) = &patient.nhs_number {
+                    // The unique index is the backstop; this names the other record.
+                    let other: Option<(String,)> = sqlx::query_as(
+                        "SELECT id FROM patients WHERE nhs_number = $1 AND id <> $2",
+                    )
+                    .bind(nhs_number.as_str())
+                    .bind(&patient.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some((patient_id,)) = other {
+                        return Ok(PassportSaved::NhsNumberOnAnotherRecord { patient_id });
                     }
                 }
                 if let Some(mobile) = &patient.mobile {

@@ -14,6 +14,7 @@ use super::{
     PatientRecord, Referral, Reminder, StoreError, Ts, UpcomingAppointment, UrgentEpisode,
 };
 use crate::conversation::{Conversation, Status};
+use crate::domain::nhs::NhsNumber;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 use crate::domain::referral::ReferralStatus;
@@ -263,6 +264,8 @@ pub(super) struct PatientRow {
     pub name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
+    pub nhs_number: Option<String>,
+    pub date_of_birth: Option<chrono::NaiveDate>,
     pub mobile: Option<String>,
     pub landline: Option<String>,
     pub address_lines: String,
@@ -314,6 +317,11 @@ impl TryFrom<PatientRow> for Patient {
     type Error = StoreError;
     fn try_from(row: PatientRow) -> Result<Self, StoreError> {
         Ok(Patient {
+            nhs_number: row
+                .nhs_number
+                .map(|n| NhsNumber::parse(&n).map_err(|_| StoreError::Corrupt("NHS number".into())))
+                .transpose()?,
+            date_of_birth: row.date_of_birth,
             mobile: phone("mobile", row.mobile)?,
             landline: phone("landline", row.landline)?,
             address: Address {

@@ -480,23 +480,25 @@ macro_rules! shared_impl {
             ) -> $crate::store::Result<bool> {
                 use $crate::store::rows::to_json_text;
                 use $crate::store::Ts;
-                // $1-$20 are the passport; an insert adds the fields staff never write.
+                // $1-$22 are the passport; an insert adds the fields staff never write. An
+                // urgent patient (made from an urgent referral) opens their episode now.
                 let sql = if insert {
                     "INSERT INTO patients (name, preferred_name, pronouns, mobile, landline, address_lines, \
                      postcode, language, interpreter, access_needs, support_person, service_animal, \
                      quiet_hours, team, contact_preferences, notes, referral_id, updated_at, id, \
-                     created_at, sms_opted_out, mobile_failed, urgent, risk_signals) \
+                     created_at, nhs_number, date_of_birth, sms_opted_out, mobile_failed, urgent, \
+                     risk_signals, urgent_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                     $17, $18, $19, $20, \
-                     $21 OR EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4 AND opted_out), \
-                     $22, $23, $24)"
+                     $17, $18, $19, $20, $21, $22, \
+                     $23 OR EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4 AND opted_out), \
+                     $24, $25, $26, CASE WHEN $25 THEN $18 END)"
                 } else {
                     // Every expression sees the row as it was: `mobile` is the old number.
                     "UPDATE patients SET name = $1, preferred_name = $2, pronouns = $3, mobile = $4, \
                      landline = $5, address_lines = $6, postcode = $7, language = $8, interpreter = $9, \
                      access_needs = $10, support_person = $11, service_animal = $12, quiet_hours = $13, \
                      team = $14, contact_preferences = $15, notes = $16, referral_id = $17, \
-                     updated_at = $18, \
+                     updated_at = $18, nhs_number = $21, date_of_birth = $22, \
                      sms_opted_out = (sms_opted_out AND COALESCE(mobile, '') = COALESCE($4, '')) \
                      OR EXISTS (SELECT 1 FROM sms_opt_outs WHERE phone = $4 AND opted_out), \
                      mobile_failed = CASE WHEN COALESCE(mobile, '') = COALESCE($4, '') \
@@ -523,7 +525,9 @@ macro_rules! shared_impl {
                     .bind(&p.referral_id)
                     .bind(Ts(p.updated_at))
                     .bind(&p.id)
-                    .bind(Ts(p.created_at));
+                    .bind(Ts(p.created_at))
+                    .bind(p.nhs_number.as_ref().map(|n| n.as_str().to_owned()))
+                    .bind(p.date_of_birth);
                 let query = if insert {
                     query
                         .bind(p.sms_opted_out)

@@ -16,6 +16,7 @@ mod intake;
 mod limits;
 mod ops;
 mod outbound;
+mod patient_records;
 mod patient_urgency;
 mod recovery;
 mod safety;

@@ -239,7 +239,12 @@ async fn a_referral_becomes_a_patient_carrying_its_answers(engine: Engine) {
     assert_eq!(patient["contact_preferences"]["reminder"][0], "letter");
     assert_eq!(patient["referral_id"], referral_id.as_str());
     assert_eq!(patient["team"], "leeds");
-    assert!(patient["notes"].as_str().unwrap().contains("guide dog"));
+    assert_eq!(patient["service_animal"], "Guide dog");
+    let notes = patient["notes"].as_str().unwrap();
+    assert!(
+        !notes.contains("guide dog") && !notes.contains("not sleeping"),
+        "the person's words stay in the referral: {notes}"
+    );
     let (status, _) = app
         .post_json(
             &app.clinician,

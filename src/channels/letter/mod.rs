@@ -51,6 +51,9 @@ pub struct Letter {
     pub team_phone: String,         // "0800 129 9999"
     pub body: String,
     pub large_print: bool,
+    /// The language of the interpreter the patient needs, in English ("Polish"): printed
+    /// under the date as `Interpreter: Polish`, so whoever opens the letter with them knows.
+    pub interpreter: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,7 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
         + letter.date.len()
         + letter.team_name.len()
         + letter.team_phone.len()
+        + letter.interpreter.as_ref().map_or(0, String::len)
         + letter.body.len();
     if bytes > MAX_INPUT_BYTES {
         return Err(LetterError::InputTooLong {
@@ -315,6 +319,16 @@ fn letter_blocks(letter: &Letter, typesetter: &Typesetter, typography: &Typograp
         body,
         typography.section_gap(),
     );
+    if let Some(language) = &letter.interpreter {
+        let line = format!("Interpreter: {}", language.trim());
+        push_lines(
+            &mut blocks,
+            &line,
+            Role::Paragraph,
+            Style::bold(typography.body),
+            0.0,
+        );
+    }
 
     let mut gap = typography.section_gap();
     for part in body_parts(&typesetter.sanitize(&letter.body)) {

@@ -25,7 +25,20 @@ fn sample_letter(large_print: bool) -> Letter {
                - notes of any concerns\n\nYours sincerely,\nThe crisis team"
             .to_owned(),
         large_print,
+        interpreter: None,
     }
+}
+
+#[test]
+fn an_interpreter_needed_is_printed_under_the_date() {
+    let letter = Letter {
+        interpreter: Some("Polish".to_owned()),
+        ..sample_letter(false)
+    };
+    let text = words(&extract(&render_pdf(&letter).unwrap()));
+    assert!(text.contains("Interpreter: Polish"), "{text}");
+    let without = words(&extract(&render_pdf(&sample_letter(false)).unwrap()));
+    assert!(!without.contains("Interpreter"), "{without}");
 }
 
 fn words(text: &str) -> String {
