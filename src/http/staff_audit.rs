@@ -12,6 +12,7 @@ use super::error::{ApiError, Problem};
 use super::extract::ApiQuery;
 use super::{AppState, List};
 use crate::app::audit::AuditQuery;
+use crate::store::{AuditAction, AuditRole};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/audit", get(list_audit))
@@ -22,9 +23,9 @@ pub struct AuditOut {
     pub at: DateTime<Utc>,
     /// The token's name.
     pub actor: String,
-    pub role: String,
+    pub role: AuditRole,
     /// e.g. `referral.read`.
-    pub action: String,
+    pub action: AuditAction,
     /// e.g. `referral:01J…`.
     pub target: String,
 }

@@ -135,13 +135,3 @@ pub async fn connect(url: &DatabaseUrl) -> Result<(Arc<dyn Store>, Pool)> {
         Ok((Arc::new(store), pool))
     }
 }
-
-/// Where a provider status sits in a message's life; receipts only ever move it forward.
-pub fn delivery_rank(status: &str) -> i32 {
-    match status {
-        "accepted" | "scheduled" | "queued" => 0,
-        "sending" => 1,
-        "sent" => 2,
-        _ => 3,
-    }
-}
