@@ -102,3 +102,25 @@ id_type! {
     /// A staff API token.
     TokenId,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_its_bare_text_on_the_wire_and_goes_where_a_str_goes() {
+        let id = PatientId::from("01JDQ3ZP7W0000000000000000");
+        assert_eq!(
+            serde_json::to_string(&id).expect("serializes"),
+            "\"01JDQ3ZP7W0000000000000000\""
+        );
+        let back: PatientId =
+            serde_json::from_str("\"01JDQ3ZP7W0000000000000000\"").expect("deserializes");
+        assert_eq!(back, id);
+        fn takes_str(s: &str) -> usize {
+            s.len()
+        }
+        assert_eq!(takes_str(&id), 26);
+        assert_eq!(id.to_string(), id.as_str());
+    }
+}
