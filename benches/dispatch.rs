@@ -23,7 +23,7 @@ use crht_gateway::config::Config;
 use crht_gateway::domain::phone::PhoneNumber;
 use crht_gateway::domain::schedule::{Plan, QuietHours};
 use crht_gateway::store::{
-    Appointment, AppointmentPlace, AppointmentStatus, Patient, Pool, ReminderPlan,
+    Appointment, AppointmentKind, AppointmentPlace, AppointmentStatus, Patient, Pool, ReminderPlan,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -88,7 +88,7 @@ fn memory_mib() -> (f64, f64) {
 
 fn patient(i: usize, now: DateTime<Utc>) -> Patient {
     Patient {
-        id: crht_gateway::new_id(),
+        id: crht_gateway::new_id().into(),
         name: format!("Bench Patient {i}"),
         preferred_name: None,
         pronouns: None,
@@ -118,12 +118,12 @@ fn patient(i: usize, now: DateTime<Utc>) -> Patient {
 
 fn appointment(patient_id: &str, starts_at: DateTime<Utc>, now: DateTime<Utc>) -> Appointment {
     Appointment {
-        id: crht_gateway::new_id(),
-        patient_id: patient_id.to_owned(),
+        id: crht_gateway::new_id().into(),
+        patient_id: patient_id.into(),
         starts_at,
         place: AppointmentPlace::Home,
         site_name: None,
-        kind: "review".into(),
+        kind: AppointmentKind::Review,
         staff_name: None,
         status: AppointmentStatus::Booked,
         created_at: now,

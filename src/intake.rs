@@ -21,8 +21,8 @@ use crate::language::{self, Language, language_code};
 use crate::outbound::TEAM_PHONE;
 use crate::risk::RiskScreen;
 use crate::store::{
-    AppointmentAction, ConversationChange, Decision, NewInboxItem, NewMessage, PatientContact,
-    PatientDecision, ReferralDecision, ReferralFields, Snapshot,
+    AppointmentAction, ConversationChange, Decision, InboxKind, NewInboxItem, NewMessage,
+    PatientContact, PatientDecision, ReferralDecision, ReferralFields, Snapshot,
 };
 use crate::templates::Templates;
 
@@ -286,7 +286,7 @@ impl Intake {
                 );
             }
             inbox.push(NewInboxItem {
-                kind: "risk".into(),
+                kind: InboxKind::Risk,
                 urgent: true,
                 summary: format!(
                     "A text from {sender} shows risk of harm ({}). {}",
@@ -323,7 +323,7 @@ impl Intake {
                         appointment = Some(AppointmentAction::Confirm(next.id.clone()));
                         parts.push(reply("confirmed_reply"));
                         inbox.push(NewInboxItem {
-                            kind: "appointment_confirmed".into(),
+                            kind: InboxKind::AppointmentConfirmed,
                             urgent: false,
                             summary: format!(
                                 "{} confirmed their appointment on {when} by text.",
@@ -337,7 +337,7 @@ impl Intake {
                         appointment = Some(AppointmentAction::Cancel(next.id.clone()));
                         parts.push(reply("cancelled_reply"));
                         inbox.push(NewInboxItem {
-                            kind: "appointment_cancelled".into(),
+                            kind: InboxKind::AppointmentCancelled,
                             urgent: false,
                             summary: format!(
                                 "{} cancelled their appointment on {when} by text; its reminders are withdrawn. Please rearrange.",
@@ -351,7 +351,7 @@ impl Intake {
                         parts.push(reply("received_reply"));
                         if signals.is_empty() {
                             inbox.push(NewInboxItem {
-                                kind: "patient_text".into(),
+                                kind: InboxKind::PatientText,
                                 urgent: false,
                                 summary: if shared {
                                     format!(

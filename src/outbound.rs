@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::channels::letter::{self, Letter, LetterError};
 use crate::clock::Clock;
 use crate::domain::channel::Channel;
+use crate::domain::id::{AppointmentId, MessageId};
 use crate::domain::patient::{MessagePurpose, Purpose, wants_easy_read, wants_large_print};
 use crate::domain::schedule::{self, QuietHours, describe_date, describe_when, plan_reminder};
 use crate::domain::teams::Teams;
@@ -49,7 +50,7 @@ pub struct MessageRequest {
     pub template: String,
     /// The template's own variables (the patient's name and the team's number are added).
     pub vars: Map<String, Value>,
-    pub appointment_id: Option<String>,
+    pub appointment_id: Option<AppointmentId>,
     pub reminder_key: Option<String>,
     /// It cannot wait for the post (see [`too_soon_for_a_letter`]): a text or a call only.
     pub fast: bool,
@@ -142,7 +143,7 @@ impl Outbound {
         &self,
         patient: &Patient,
         request: &MessageRequest,
-        id: String,
+        id: MessageId,
         mut skipped: Vec<Skipped>,
     ) -> Result<PreparedMessage, OutboundError> {
         let vars = self.vars_for(patient, &request.vars);
@@ -213,7 +214,7 @@ impl Outbound {
         &self,
         patient: &Patient,
         request: &MessageRequest,
-        id: String,
+        id: MessageId,
         skipped: Vec<Skipped>,
     ) -> PreparedMessage {
         PreparedMessage {
@@ -269,7 +270,7 @@ impl Outbound {
         let next = match self.prepare(patient, &request, message.id.clone(), skipped.clone()) {
             Ok(next) => next,
             Err(error) => {
-                tracing::error!(message_id = message.id, %error, "the next channel could not be prepared");
+                tracing::error!(message_id = %message.id, %error, "the next channel could not be prepared");
                 let mut nowhere = self.unsendable(patient, &request, message.id.clone(), skipped);
                 nowhere.route = Route::Nowhere {
                     summary: format!(
@@ -282,7 +283,7 @@ impl Outbound {
             }
         };
         tracing::info!(
-            message_id = message.id,
+            message_id = %message.id,
             from = channel.as_str(),
             to = next.route.channel().map_or("none", Channel::as_str),
             reason,
@@ -433,7 +434,10 @@ pub fn appointment_vars(
     let mut vars = Map::new();
     vars.insert("when".into(), json!(describe_when(appointment.starts_at)));
     vars.insert("place".into(), json!(place));
-    vars.insert("kind".into(), json!(appointment.kind.replace('_', " ")));
+    vars.insert(
+        "kind".into(),
+        json!(appointment.kind.as_str().replace('_', " ")),
+    );
     vars.insert("first_of_assessment".into(), json!(first_of_assessment));
     if let Some(staff) = &appointment.staff_name {
         vars.insert("staff_name".into(), json!(staff));

@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::intake::Intake;
 use crate::metrics::Metrics;
-use crate::store::{self, AuditEntry, Store};
+use crate::store::{self, AuditAction, AuditEntry, Store};
 
 /// What the sweeps run with.
 #[derive(Debug)]
@@ -149,7 +149,7 @@ impl Sweeps {
             if !self.due(now, urgent_at, level) {
                 continue;
             }
-            let (action, to_escalation) = escalation_step("referral", level);
+            let (action, to_escalation) = escalation_step(Subject::Referral, level);
             let alerts = self.intake.team_alerts(
                 &referral.team,
                 &referral.reference,
@@ -163,7 +163,7 @@ impl Sweeps {
                 .await?
             {
                 tracing::warn!(
-                    referral_id = referral.id,
+                    referral_id = %referral.id,
                     level = level + 1,
                     "urgent referral escalated: not acknowledged"
                 );
@@ -179,7 +179,7 @@ impl Sweeps {
             if !self.due(now, urgent_at, level) {
                 continue;
             }
-            let (action, to_escalation) = escalation_step("patient", level);
+            let (action, to_escalation) = escalation_step(Subject::Patient, level);
             let team = record.patient.team.as_deref().unwrap_or_default();
             let alerts =
                 self.intake
@@ -192,7 +192,7 @@ impl Sweeps {
                 .await?
             {
                 tracing::warn!(
-                    patient_id = record.patient.id,
+                    patient_id = %record.patient.id,
                     level = level + 1,
                     "patient's urgent episode escalated: not acknowledged"
                 );
@@ -205,9 +205,20 @@ impl Sweeps {
 /// The escalation step after `level` steps of a `subject`'s urgent flag (`referral` or
 /// `patient`): its audit action, and whether it goes to the team's escalation numbers rather
 /// than on-call again.
-fn escalation_step(subject: &str, level: i64) -> (String, bool) {
-    match level {
-        0 => (format!("{subject}.escalated.on_call_again"), false),
-        _ => (format!("{subject}.escalated.escalation_numbers"), true),
-    }
+/// What an escalation step is about.
+#[derive(Debug, Clone, Copy)]
+enum Subject {
+    Referral,
+    Patient,
+}
+
+fn escalation_step(subject: Subject, level: i64) -> (AuditAction, bool) {
+    let to_escalation = level != 0;
+    let action = match (subject, to_escalation) {
+        (Subject::Referral, false) => AuditAction::ReferralEscalatedOnCallAgain,
+        (Subject::Referral, true) => AuditAction::ReferralEscalatedEscalationNumbers,
+        (Subject::Patient, false) => AuditAction::PatientEscalatedOnCallAgain,
+        (Subject::Patient, true) => AuditAction::PatientEscalatedEscalationNumbers,
+    };
+    (action, to_escalation)
 }

@@ -6,13 +6,13 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Error, Result, Services, audit_entry, limits};
+use crate::domain::id::{AppointmentId, PatientId};
 use crate::domain::patient::Purpose;
 use crate::outbound::{MessageRequest, appointment_vars, too_soon_for_a_letter};
 use crate::store::{
-    Actor, Appointment, AppointmentPlace, AppointmentStatus, Patient, PreparedMessage,
+    Actor, Appointment, AppointmentKind, AppointmentPlace, AppointmentStatus, AuditAction, Patient,
+    PreparedMessage,
 };
-
-const KINDS: [&str; 3] = ["assessment", "home_visit", "review"];
 
 /// The templates of the notices an appointment's patient gets.
 const MOVED_TEMPLATE: &str = "appointment_moved";
@@ -50,7 +50,7 @@ impl Services {
     pub async fn book_appointment(
         &self,
         actor: &Actor,
-        patient_id: &str,
+        patient_id: &PatientId,
         mut input: AppointmentIn,
     ) -> Result<Appointment> {
         limits::at_most("kind", &input.kind, limits::CODE)?;
@@ -62,11 +62,11 @@ impl Services {
         if input.starts_at <= now {
             return Err(Error::Invalid("starts_at is in the past".into()));
         }
-        if !KINDS.contains(&input.kind.as_str()) {
+        let Some(kind) = AppointmentKind::parse(&input.kind) else {
             return Err(Error::Invalid(
                 "kind must be assessment, home_visit or review".into(),
             ));
-        }
+        };
         let site_name = trimmed(input.site_name);
         if input.place == AppointmentPlace::Site && site_name.is_none() {
             return Err(Error::Invalid(
@@ -74,12 +74,12 @@ impl Services {
             ));
         }
         let appointment = Appointment {
-            id: crate::new_id(),
+            id: crate::new_id().into(),
             patient_id: patient.id.clone(),
             starts_at: input.starts_at,
             place: input.place,
             site_name,
-            kind: input.kind,
+            kind,
             staff_name: trimmed(input.staff_name),
             status: AppointmentStatus::Booked,
             created_at: now,
@@ -93,7 +93,7 @@ impl Services {
         let audit = audit_entry(
             actor,
             now,
-            "appointment.book",
+            AuditAction::AppointmentBook,
             format!("appointment:{}", appointment.id),
         );
         self.store
@@ -102,14 +102,17 @@ impl Services {
         self.appointment(&appointment.id).await
     }
 
-    pub async fn appointment(&self, id: &str) -> Result<Appointment> {
+    pub async fn appointment(&self, id: &AppointmentId) -> Result<Appointment> {
         self.store
             .appointment(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no appointment {id}")))
     }
 
-    pub async fn appointments_for_patient(&self, patient_id: &str) -> Result<Vec<Appointment>> {
+    pub async fn appointments_for_patient(
+        &self,
+        patient_id: &PatientId,
+    ) -> Result<Vec<Appointment>> {
         self.patient(patient_id).await?;
         Ok(self.store.appointments_for_patient(patient_id).await?)
     }
@@ -118,7 +121,7 @@ impl Services {
     pub async fn reschedule_appointment(
         &self,
         actor: &Actor,
-        id: &str,
+        id: &AppointmentId,
         mut input: AppointmentPatch,
     ) -> Result<Appointment> {
         input.starts_at = whole_seconds(input.starts_at);
@@ -148,7 +151,7 @@ impl Services {
         let audit = audit_entry(
             actor,
             now,
-            "appointment.reschedule",
+            AuditAction::AppointmentReschedule,
             format!("appointment:{id}"),
         );
         self.store
@@ -159,7 +162,7 @@ impl Services {
 
     /// Cancels an appointment: its reminders are withdrawn and, if it has not started, the
     /// patient is told. It stays listed, as cancelled; cancelling it again changes nothing.
-    pub async fn cancel_appointment(&self, actor: &Actor, id: &str) -> Result<()> {
+    pub async fn cancel_appointment(&self, actor: &Actor, id: &AppointmentId) -> Result<()> {
         let current = self.appointment(id).await?;
         if current.status == AppointmentStatus::Cancelled {
             return Ok(());
@@ -173,7 +176,7 @@ impl Services {
         let audit = audit_entry(
             actor,
             now,
-            "appointment.cancel",
+            AuditAction::AppointmentCancel,
             format!("appointment:{id}"),
         );
         self.store
@@ -201,6 +204,6 @@ impl Services {
         };
         Ok(self
             .outbound
-            .prepare(patient, &request, crate::new_id(), Vec::new())?)
+            .prepare(patient, &request, crate::new_id().into(), Vec::new())?)
     }
 }

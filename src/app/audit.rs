@@ -51,7 +51,7 @@ impl Services {
             .audit(&super::audit_entry(
                 actor,
                 self.now(),
-                "audit.export",
+                crate::store::AuditAction::AuditExport,
                 format!("audit?rows={}", rows.len()),
             ))
             .await?;

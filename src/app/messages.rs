@@ -6,10 +6,12 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry, limits};
+use crate::domain::id::{PatientId, StaffTaskId};
 use crate::domain::patient::Purpose;
 use crate::outbound::MessageRequest;
 use crate::store::{
-    Actor, InboxFilter, InboxItem, Message, MessageEvent, QueueKey, Task, TaskFilter,
+    Actor, AuditAction, InboxFilter, InboxItem, InboxStatus, Message, MessageEvent, QueueKey,
+    Task, TaskFilter, TaskKind, TaskStatus,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -91,7 +93,7 @@ impl Services {
     pub async fn queue_message(
         &self,
         actor: &Actor,
-        patient_id: &str,
+        patient_id: &PatientId,
         input: MessageIn,
     ) -> Result<MessageWithHistory> {
         limits::at_most("purpose", &input.purpose, limits::CODE)?;
@@ -125,11 +127,16 @@ impl Services {
             reminder_key: None,
             fast: false,
         };
-        let prepared = self
-            .outbound
-            .prepare(&patient, &request, crate::new_id(), Vec::new())?;
+        let prepared =
+            self.outbound
+                .prepare(&patient, &request, crate::new_id().into(), Vec::new())?;
         let id = prepared.id.clone();
-        let audit = audit_entry(actor, self.now(), "message.queue", format!("message:{id}"));
+        let audit = audit_entry(
+            actor,
+            self.now(),
+            AuditAction::MessageQueue,
+            format!("message:{id}"),
+        );
         self.store.queue_message(&prepared, &audit).await?;
         self.store
             .messages_for_patient(patient_id)
@@ -140,7 +147,10 @@ impl Services {
     }
 
     /// Every message to the patient (reminders, notices, updates, urgent), newest first.
-    pub async fn messages_for_patient(&self, patient_id: &str) -> Result<Vec<MessageWithHistory>> {
+    pub async fn messages_for_patient(
+        &self,
+        patient_id: &PatientId,
+    ) -> Result<Vec<MessageWithHistory>> {
         self.patient(patient_id).await?;
         let messages = self.store.messages_for_patient(patient_id).await?;
         Ok(messages
@@ -151,28 +161,22 @@ impl Services {
 
     /// The call list and the print list.
     pub async fn tasks(&self, query: TaskQuery) -> Result<Paged<Task>> {
-        if query
+        let kind = query
             .kind
-            .as_deref()
-            .is_some_and(|k| !matches!(k, "phone_call" | "letter"))
-        {
-            return Err(Error::BadRequest(
-                "kind must be phone_call or letter".into(),
-            ));
-        }
-        if query
+            .map(|k| TaskKind::parse(&k))
+            .map(|k| k.ok_or_else(|| Error::BadRequest("kind must be phone_call or letter".into())))
+            .transpose()?;
+        let status = query
             .status
-            .as_deref()
-            .is_some_and(|s| !matches!(s, "open" | "done"))
-        {
-            return Err(Error::BadRequest("status must be open or done".into()));
-        }
+            .map(|s| TaskStatus::parse(&s))
+            .map(|s| s.ok_or_else(|| Error::BadRequest("status must be open or done".into())))
+            .transpose()?;
         let limit = Page::TASKS.limit(query.limit);
         let rows = self
             .store
             .tasks(&TaskFilter {
-                kind: query.kind,
-                status: query.status,
+                kind,
+                status,
                 after: Cursor::decode(query.cursor.as_deref())?,
                 limit: limit + 1,
             })
@@ -183,8 +187,13 @@ impl Services {
     }
 
     /// The call was made or the letter posted.
-    pub async fn complete_task(&self, actor: &Actor, id: &str) -> Result<Task> {
-        let audit = audit_entry(actor, self.now(), "task.complete", format!("task:{id}"));
+    pub async fn complete_task(&self, actor: &Actor, id: &StaffTaskId) -> Result<Task> {
+        let audit = audit_entry(
+            actor,
+            self.now(),
+            AuditAction::TaskComplete,
+            format!("task:{id}"),
+        );
         self.store
             .complete_task(id, &actor.name, &audit)
             .await?
@@ -192,7 +201,7 @@ impl Services {
     }
 
     /// The letter to print, as a PDF; every read is audited.
-    pub async fn task_letter(&self, actor: &Actor, id: &str) -> Result<Vec<u8>> {
+    pub async fn task_letter(&self, actor: &Actor, id: &StaffTaskId) -> Result<Vec<u8>> {
         let pdf = self
             .store
             .task_letter(id)
@@ -202,7 +211,7 @@ impl Services {
             .audit(&audit_entry(
                 actor,
                 self.now(),
-                "letter.read",
+                AuditAction::LetterRead,
                 format!("task:{id}"),
             ))
             .await?;
@@ -216,15 +225,26 @@ impl Services {
             .audit(&audit_entry(
                 actor,
                 self.now(),
-                "inbox.read",
+                AuditAction::InboxRead,
                 "inbox".into(),
             ))
             .await?;
+        // A status that is neither `open` nor `done` is one no item has.
+        let status = match query.status.as_deref().map(InboxStatus::parse) {
+            Some(None) => {
+                return Ok(Paged {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            }
+            Some(status) => status,
+            None => None,
+        };
         let limit = Page::INBOX.limit(query.limit);
         let rows = self
             .store
             .inbox(&InboxFilter {
-                status: query.status,
+                status,
                 after: Cursor::decode(query.cursor.as_deref())?,
                 limit: limit + 1,
             })

@@ -26,7 +26,7 @@ pub use error::Error;
 use crate::clock::Clock;
 use crate::intake::Intake;
 use crate::outbound::Outbound;
-use crate::store::{Actor, AuditEntry, Store};
+use crate::store::{Actor, AuditAction, AuditEntry, Store};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -177,12 +177,17 @@ impl<T> Paged<T> {
 }
 
 /// The audit log line for something `actor` did.
-fn audit_entry(actor: &Actor, at: DateTime<Utc>, action: &str, target: String) -> AuditEntry {
+fn audit_entry(
+    actor: &Actor,
+    at: DateTime<Utc>,
+    action: AuditAction,
+    target: String,
+) -> AuditEntry {
     AuditEntry {
         at,
         actor: actor.name.clone(),
-        role: actor.role.as_str().to_owned(),
-        action: action.to_owned(),
+        role: actor.role.into(),
+        action,
         target,
     }
 }

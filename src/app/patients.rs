@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Error, Page, Result, Services, audit_entry, limits};
 use crate::domain::channel::{AccessNeed, Channel};
 use crate::domain::nhs::{NhsNumber, check_date_of_birth, parse_date_of_birth};
+use crate::domain::id::{PatientId, ReferralId};
 use crate::domain::patient::{ContactPreferences, Purpose, split_pronouns};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
@@ -16,7 +17,7 @@ use crate::domain::teams::Teams;
 use crate::domain::text::without_direction_controls;
 use crate::language::{english_name, language_code};
 use crate::store::{
-    Actor, Address, PassportSaved, Patient, PatientFilter, PatientRecord, PatientSearch, Referral,
+    Actor, Address, AuditAction, PassportSaved, Patient, PatientFilter, PatientRecord, PatientSearch, Referral,
     StoreError,
 };
 
@@ -127,7 +128,7 @@ impl Services {
         let audit = audit_entry(
             actor,
             self.now(),
-            "patient.create",
+            AuditAction::PatientCreate,
             format!("patient:{}", patient.id),
         );
         saved(
@@ -149,7 +150,7 @@ impl Services {
         Ok(self.store.patient_records(&filter).await?)
     }
 
-    pub async fn patient(&self, id: &str) -> Result<PatientRecord> {
+    pub async fn patient(&self, id: &PatientId) -> Result<PatientRecord> {
         self.store
             .patient_record(id)
             .await?
@@ -161,7 +162,7 @@ impl Services {
     pub async fn update_patient(
         &self,
         actor: &Actor,
-        id: &str,
+        id: &PatientId,
         patch: Value,
     ) -> Result<PatientRecord> {
         if !patch.is_object() {
@@ -183,7 +184,12 @@ impl Services {
             input,
             Some(&existing.patient),
         )?;
-        let audit = audit_entry(actor, self.now(), "patient.update", format!("patient:{id}"));
+        let audit = audit_entry(
+            actor,
+            self.now(),
+            AuditAction::PatientUpdate,
+            format!("patient:{id}"),
+        );
         saved(
             self.store
                 .save_passport(&patient, false, shared_mobile, &audit)
@@ -196,7 +202,11 @@ impl Services {
     /// closes, re-alerts and escalation stop, and the risk signals stay on the record as
     /// history. Acknowledging a patient with no open episode changes nothing (a second
     /// clinician's click is harmless), and only a real acknowledgement is audited.
-    pub async fn acknowledge_patient(&self, actor: &Actor, id: &str) -> Result<PatientRecord> {
+    pub async fn acknowledge_patient(
+        &self,
+        actor: &Actor,
+        id: &PatientId,
+    ) -> Result<PatientRecord> {
         if !actor.role.may_read_referrals() {
             return Err(Error::Forbidden(
                 "only clinicians and admins may acknowledge a patient's urgent episode".into(),
@@ -205,7 +215,7 @@ impl Services {
         let audit = audit_entry(
             actor,
             self.now(),
-            "patient.acknowledged",
+            AuditAction::PatientAcknowledged,
             format!("patient:{id}"),
         );
         self.store
@@ -218,11 +228,11 @@ impl Services {
     pub async fn patient_from_referral(
         &self,
         actor: &Actor,
-        referral_id: &str,
+        referral_id: &ReferralId,
         options: FromReferralIn,
     ) -> Result<PatientRecord> {
         let referral = self
-            .read_referral(actor, "referral.to_patient", referral_id)
+            .read_referral(actor, AuditAction::ReferralToPatient, referral_id)
             .await?;
         let input = passport_from_referral(&referral, london_today(self.now()));
         let mut patient = patient_from(&self.outbound.teams, self.now(), input, None)?;
@@ -237,7 +247,7 @@ impl Services {
         let audit = audit_entry(
             actor,
             self.now(),
-            "patient.create",
+            AuditAction::PatientCreate,
             format!("patient:{}", patient.id),
         );
         let outcome = self
@@ -430,7 +440,7 @@ fn patient_from(
     access_needs.sort();
     access_needs.dedup();
     Ok(Patient {
-        id: existing.map_or_else(crate::new_id, |p| p.id.clone()),
+        id: existing.map_or_else(|| crate::new_id().into(), |p| p.id.clone()),
         name,
         preferred_name: text(input.preferred_name),
         pronouns: text(input.pronouns),

@@ -10,10 +10,12 @@ use super::{
     Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, query_text,
     require_referral_reader,
 };
+use crate::domain::id::ReferralId;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
 use crate::store::{
-    Actor, ConversationSummary, Message, QueueKey, Referral, ReferralFilter, TranscriptItem,
+    Actor, AuditAction, ConversationSummary, Message, QueueKey, Referral, ReferralFilter,
+    TranscriptItem,
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -55,8 +57,8 @@ impl Services {
     pub(super) async fn read_referral(
         &self,
         actor: &Actor,
-        action: &str,
-        id: &str,
+        action: AuditAction,
+        id: &ReferralId,
     ) -> Result<Referral> {
         require_referral_reader(actor)?;
         self.store
@@ -99,7 +101,7 @@ impl Services {
             .audit(&audit_entry(
                 actor,
                 self.now(),
-                "referral.list",
+                AuditAction::ReferralList,
                 format!(
                     "referrals?status={}",
                     status.map_or("open", ReferralStatus::as_str)
@@ -112,20 +114,22 @@ impl Services {
         }))
     }
 
-    pub async fn referral(&self, actor: &Actor, id: &str) -> Result<ReferralWithAlerts> {
-        let referral = self.read_referral(actor, "referral.read", id).await?;
+    pub async fn referral(&self, actor: &Actor, id: &ReferralId) -> Result<ReferralWithAlerts> {
+        let referral = self
+            .read_referral(actor, AuditAction::ReferralRead, id)
+            .await?;
         let alerts = self.store.messages_for_referral(id).await?;
         Ok(ReferralWithAlerts { referral, alerts })
     }
 
     /// Every text of the referral's conversation, oldest first.
-    pub async fn transcript(&self, actor: &Actor, id: &str) -> Result<Vec<TranscriptItem>> {
+    pub async fn transcript(&self, actor: &Actor, id: &ReferralId) -> Result<Vec<TranscriptItem>> {
         require_referral_reader(actor)?;
         self.store
             .audit(&audit_entry(
                 actor,
                 self.now(),
-                "transcript.read",
+                AuditAction::TranscriptRead,
                 format!("referral:{id}"),
             ))
             .await?;
@@ -139,25 +143,21 @@ impl Services {
     pub async fn set_referral_status(
         &self,
         actor: &Actor,
-        id: &str,
+        id: &ReferralId,
         input: StatusIn,
     ) -> Result<Referral> {
         require_referral_reader(actor)?;
         limits::at_most("status", &input.status, limits::CODE)?;
-        let status = ReferralStatus::parse(&input.status)
+        let (status, action) = ReferralStatus::parse(&input.status)
             .filter(|s| s.settable_by_staff())
+            .and_then(|s| AuditAction::referral_status(s).map(|a| (s, a)))
             .ok_or_else(|| {
                 Error::Invalid(format!(
                     "status must be one of acknowledged, accepted, signposted, closed (got `{}`)",
                     input.status
                 ))
             })?;
-        let audit = audit_entry(
-            actor,
-            self.now(),
-            &format!("referral.status.{status}"),
-            format!("referral:{id}"),
-        );
+        let audit = audit_entry(actor, self.now(), action, format!("referral:{id}"));
         self.store
             .set_referral_status(id, status, &audit)
             .await?
@@ -181,7 +181,7 @@ impl Services {
             .audit(&audit_entry(
                 actor,
                 self.now(),
-                "conversation.read",
+                AuditAction::ConversationRead,
                 format!("referral:{}", summary.referral_id),
             ))
             .await?;

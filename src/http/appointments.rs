@@ -14,6 +14,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath};
 use super::{AppState, List};
 use crate::app::appointments::{AppointmentIn, AppointmentPatch};
+use crate::domain::id::{AppointmentId, MessageId, PatientId, ReminderId};
 use crate::store::{Appointment, Reminder, ReminderStatus};
 
 pub fn router() -> Router<AppState> {
@@ -32,7 +33,7 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReminderOut {
-    pub id: String,
+    pub id: ReminderId,
     /// Seconds before the start, e.g. 86400 for the 24-hour reminder.
     pub offset_seconds: i64,
     /// When it goes (moved out of quiet hours when needed); for one not sent, when it was
@@ -42,7 +43,7 @@ pub struct ReminderOut {
     pub status: ReminderStatus,
     /// Why it was skipped or cancelled, e.g. `already_passed`.
     pub reason: Option<String>,
-    pub message_id: Option<String>,
+    pub message_id: Option<MessageId>,
 }
 
 /// An appointment with its reminders, earliest first.
@@ -83,7 +84,7 @@ impl From<&Appointment> for AppointmentOut {
 pub async fn book_appointment(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(patient_id): ApiPath<String>,
+    ApiPath(patient_id): ApiPath<PatientId>,
     ApiJson(input): ApiJson<AppointmentIn>,
 ) -> Result<(StatusCode, Json<AppointmentOut>), ApiError> {
     let appointment = app
@@ -99,7 +100,7 @@ pub async fn book_appointment(
 pub async fn list_appointments(
     State(app): State<AppState>,
     _staff: Staff,
-    ApiPath(patient_id): ApiPath<String>,
+    ApiPath(patient_id): ApiPath<PatientId>,
 ) -> Result<Json<List<AppointmentOut>>, ApiError> {
     let appointments = app.services.appointments_for_patient(&patient_id).await?;
     Ok(Json(List::of(appointments.iter().map(Into::into))))
@@ -111,7 +112,7 @@ pub async fn list_appointments(
 pub async fn get_appointment(
     State(app): State<AppState>,
     _staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<AppointmentId>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
     Ok(Json((&app.services.appointment(&id).await?).into()))
 }
@@ -124,7 +125,7 @@ pub async fn get_appointment(
 pub async fn reschedule_appointment(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<AppointmentId>,
     ApiJson(input): ApiJson<AppointmentPatch>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
     let updated = app
@@ -142,7 +143,7 @@ pub async fn reschedule_appointment(
 pub async fn cancel_appointment(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<AppointmentId>,
 ) -> Result<StatusCode, ApiError> {
     app.services.cancel_appointment(&staff.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)

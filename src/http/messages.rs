@@ -15,6 +15,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::messages::{InboxQuery, MessageIn, TaskQuery};
+use crate::domain::id::{PatientId, StaffTaskId};
 use crate::store::{InboxItem, Message, MessageEvent, Task};
 
 pub fn router() -> Router<AppState> {
@@ -45,7 +46,7 @@ pub struct MessageOut {
 pub async fn queue_message(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(patient_id): ApiPath<String>,
+    ApiPath(patient_id): ApiPath<PatientId>,
     ApiJson(input): ApiJson<MessageIn>,
 ) -> Result<(StatusCode, Json<MessageOut>), ApiError> {
     let (message, history) = app
@@ -62,7 +63,7 @@ pub async fn queue_message(
 pub async fn list_messages(
     State(app): State<AppState>,
     _staff: Staff,
-    ApiPath(patient_id): ApiPath<String>,
+    ApiPath(patient_id): ApiPath<PatientId>,
 ) -> Result<Json<List<MessageOut>>, ApiError> {
     let messages = app.services.messages_for_patient(&patient_id).await?;
     Ok(Json(List::of(messages.into_iter().map(
@@ -108,7 +109,7 @@ pub async fn list_tasks(
 pub async fn complete_task(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<StaffTaskId>,
 ) -> Result<Json<TaskOut>, ApiError> {
     Ok(Json(
         app.services.complete_task(&staff.0, &id).await?.into(),
@@ -122,7 +123,7 @@ pub async fn complete_task(
 pub async fn task_letter(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<StaffTaskId>,
 ) -> Result<Response, ApiError> {
     let pdf = app.services.task_letter(&staff.0, &id).await?;
     Response::builder()

@@ -16,6 +16,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::patients::{AddressIo, FromReferralIn, PatientIn, PatientQuery};
 use crate::domain::channel::AccessNeed;
+use crate::domain::id::{PatientId, ReferralId};
 use crate::domain::patient::ContactPreferences;
 use crate::store::PatientRecord;
 
@@ -30,7 +31,7 @@ pub fn router() -> Router<AppState> {
 /// A patient as staff see them.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PatientOut {
-    pub id: String,
+    pub id: PatientId,
     pub name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
@@ -69,7 +70,7 @@ pub struct PatientOut {
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
     pub notes: Option<String>,
-    pub referral_id: Option<String>,
+    pub referral_id: Option<ReferralId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -146,7 +147,7 @@ pub async fn list_patients(
 pub async fn get_patient(
     State(app): State<AppState>,
     _staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<PatientOut>, ApiError> {
     Ok(Json((&app.services.patient(&id).await?).into()))
 }
@@ -160,7 +161,7 @@ pub async fn get_patient(
 pub async fn update_patient(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PatientId>,
     ApiJson(patch): ApiJson<Value>,
 ) -> Result<Json<PatientOut>, ApiError> {
     let record = app.services.update_patient(&staff.0, &id, patch).await?;
@@ -177,7 +178,7 @@ pub async fn update_patient(
 pub async fn acknowledge_patient(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<PatientOut>, ApiError> {
     let record = app.services.acknowledge_patient(&staff.0, &id).await?;
     Ok(Json((&record).into()))
@@ -191,7 +192,7 @@ pub async fn acknowledge_patient(
 pub async fn patient_from_referral(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<ReferralId>,
     body: Option<ApiJson<FromReferralIn>>,
 ) -> Result<(StatusCode, Json<PatientOut>), ApiError> {
     let options = body.map(|ApiJson(options)| options).unwrap_or_default();

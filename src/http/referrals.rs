@@ -14,7 +14,8 @@ use super::auth::Staff;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::app::referrals::{ReferralQuery, StatusIn};
-use crate::store::{ConversationSummary, Message, Referral, TranscriptItem};
+use crate::domain::id::ReferralId;
+use crate::store::{ConversationSummary, Message, MessageStatus, Referral, TranscriptItem};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,7 +40,7 @@ pub struct ReferralOut {
 pub struct AlertOut {
     /// The on-call number, E.164.
     pub to: Option<String>,
-    pub status: String,
+    pub status: MessageStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -83,7 +84,7 @@ pub async fn list_referrals(
 pub async fn get_referral(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<ReferralId>,
 ) -> Result<Json<ReferralOut>, ApiError> {
     let found = app.services.referral(&staff.0, &id).await?;
     let mut out = ReferralOut::from(found.referral);
@@ -121,7 +122,7 @@ impl From<TranscriptItem> for TranscriptItemOut {
 pub async fn get_transcript(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<ReferralId>,
 ) -> Result<Json<List<TranscriptItemOut>>, ApiError> {
     let items = app.services.transcript(&staff.0, &id).await?;
     Ok(Json(List::of(items.into_iter().map(Into::into))))
@@ -134,7 +135,7 @@ pub async fn get_transcript(
 pub async fn set_status(
     State(app): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<ReferralId>,
     ApiJson(input): ApiJson<StatusIn>,
 ) -> Result<Json<ReferralOut>, ApiError> {
     let referral = app
@@ -151,7 +152,7 @@ pub struct ConversationOut {
     pub step: String,
     /// `active`, `completed`, `abandoned` or `stopped`.
     pub status: String,
-    pub referral_id: String,
+    pub referral_id: ReferralId,
     pub last_text_at: DateTime<Utc>,
 }
 

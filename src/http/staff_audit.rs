@@ -15,6 +15,7 @@ use super::extract::ApiQuery;
 use super::{AppState, List};
 use crate::app::audit::AuditQuery;
 use crate::store::AuditRecord;
+use crate::store::{AuditAction, AuditRole};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,9 +28,9 @@ pub struct AuditOut {
     pub at: DateTime<Utc>,
     /// The token's name.
     pub actor: String,
-    pub role: String,
+    pub role: AuditRole,
     /// e.g. `referral.read`.
-    pub action: String,
+    pub action: AuditAction,
     /// e.g. `referral:01J…`.
     pub target: String,
 }
@@ -78,8 +79,8 @@ pub async fn export_audit(
             record.seq.to_string(),
             e.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             spreadsheet_safe(e.actor),
-            e.role,
-            e.action,
+            e.role.to_string(),
+            e.action.to_string(),
             spreadsheet_safe(e.target),
         ])
         .map_err(failed)?;

@@ -164,7 +164,7 @@ async fn status_callback(
         } => tracing::info!(
             status,
             moved,
-            message_id = message.id,
+            message_id = %message.id,
             ?next,
             "delivery receipt"
         ),

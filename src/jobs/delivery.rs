@@ -13,11 +13,14 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::channels::sms::{SendError, SmsProvider};
 use crate::clock::Clock;
+use crate::domain::id::MessageId;
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
-use crate::store::{Delivery, Message, MobileState, NextStep, Patient, Receipt, Store, StoreError};
+use crate::store::{
+    Delivery, Message, MessageStatus, MobileState, NextStep, Patient, Receipt, Store, StoreError,
+};
 
 /// Keeps sends under the provider's rate (`CRHT_SMS_RATE_PER_SEC`) across every worker.
 #[derive(Debug)]
@@ -153,7 +156,10 @@ pub async fn deliver(job: Delivery, ctx: Data<Arc<DeliveryContext>>) -> Result<(
         .map_err(Into::into)
 }
 
-pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivered, DeliveryError> {
+pub async fn deliver_message(
+    ctx: &DeliveryContext,
+    id: &MessageId,
+) -> Result<Delivered, DeliveryError> {
     let Some(message) = ctx.store.message(id).await? else {
         tracing::warn!("message to deliver no longer exists");
         return Ok(Delivered::Skipped);
@@ -236,7 +242,12 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
     match result {
         Ok(sent) => {
             ctx.store
-                .finish_sending(id, "sent", Some(&sent.provider_id), ctx.clock.now())
+                .finish_sending(
+                    id,
+                    MessageStatus::Sent,
+                    Some(&sent.provider_id),
+                    ctx.clock.now(),
+                )
                 .await?;
             ctx.metrics.sms_sent.inc();
             tracing::info!(purpose = %message.purpose, "text handed to the provider");
@@ -272,7 +283,7 @@ pub async fn deliver_message(ctx: &DeliveryContext, id: &str) -> Result<Delivere
             // An alert to staff is never given up: the queue tries again.
             tracing::warn!(error = %transient, "provider still failing after backoff");
             ctx.store
-                .finish_sending(id, "queued", None, ctx.clock.now())
+                .finish_sending(id, MessageStatus::Queued, None, ctx.clock.now())
                 .await?;
             Err(DeliveryError::StillFailing(transient))
         }

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use apalis::prelude::{BoxDynError, Data};
 
 use crate::clock::Clock;
+use crate::domain::id::MessageId;
 use crate::domain::patient::Purpose;
 use crate::domain::schedule::{Plan, plan_reminder};
 use crate::outbound::{MessageRequest, Outbound, OutboundError, appointment_vars};
-use crate::store::{AppointmentStatus, ReminderJob, ReminderStatus, StoreError};
+use crate::store::{AppointmentKind, AppointmentStatus, ReminderJob, ReminderStatus, StoreError};
 
 #[derive(Debug)]
 pub struct ReminderContext {
@@ -25,7 +26,7 @@ pub struct ReminderContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reminded {
     /// Its message was queued.
-    Queued { message_id: String },
+    Queued { message_id: MessageId },
     /// Not sent, with the reason recorded on the reminder.
     Skipped(String),
     /// Quiet hours: moved to a later allowed time.
@@ -106,7 +107,7 @@ pub async fn remind_once(
     // The first reminder of an assessment says what to have ready: the earliest one that is
     // going (or has gone) — decided from the plan, not from timing, so two reminders handled
     // at once still agree on which is first.
-    let first_of_assessment = appointment.kind == "assessment"
+    let first_of_assessment = appointment.kind == AppointmentKind::Assessment
         && appointment
             .reminders
             .iter()
@@ -124,7 +125,7 @@ pub async fn remind_once(
     };
     let prepared = ctx
         .outbound
-        .prepare(patient, &request, crate::new_id(), Vec::new())?;
+        .prepare(patient, &request, crate::new_id().into(), Vec::new())?;
     let message_id = prepared.id.clone();
     match store
         .send_reminder(&job.reminder_id, job.version, &prepared, now)

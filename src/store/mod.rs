@@ -15,14 +15,15 @@ mod ts;
 
 pub use outbox::*;
 pub use patients::*;
-pub use queue::{Delivery, Pool, ReminderJob, queues};
+pub(crate) use queue::queues;
+pub use queue::{Delivery, Pool, ReminderJob};
 pub use referrals::*;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use ts::{OptionalTs, Ts};
+pub(crate) use ts::{OptionalTs, Ts};
 
 use crate::config::DatabaseUrl;
 
@@ -60,7 +61,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// How far ahead reminders are put into the job queue. Further ones wait in `reminders`, and
 /// a sweep queues them as they come within reach.
-pub fn queue_horizon() -> chrono::TimeDelta {
+pub(crate) fn queue_horizon() -> chrono::TimeDelta {
     chrono::TimeDelta::minutes(10)
 }
 
@@ -197,12 +198,42 @@ pub async fn connect(url: &DatabaseUrl) -> Result<(Arc<dyn Store>, Pool)> {
     }
 }
 
-/// Where a provider status sits in a message's life; receipts only ever move it forward.
-pub fn delivery_rank(status: &str) -> i32 {
-    match status {
-        "accepted" | "scheduled" | "queued" => 0,
-        "sending" => 1,
-        "sent" => 2,
-        _ => 3,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stored_word_decodes_into_its_enum_and_an_unknown_word_is_refused() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("in-memory sqlite");
+        let status: MessageStatus = sqlx::query_scalar("SELECT $1")
+            .bind(MessageStatus::TaskCreated)
+            .fetch_one(&pool)
+            .await
+            .expect("a known word");
+        assert_eq!(status, MessageStatus::TaskCreated);
+        let unknown = sqlx::query_scalar::<_, MessageStatus>("SELECT 'read'")
+            .fetch_one(&pool)
+            .await;
+        assert!(
+            unknown.is_err(),
+            "a word the enum does not know: {unknown:?}"
+        );
+        let id: crate::domain::id::ReferralId = sqlx::query_scalar("SELECT $1")
+            .bind(crate::domain::id::ReferralId::from("01JDQ3ZP7W"))
+            .fetch_one(&pool)
+            .await
+            .expect("an id");
+        assert_eq!(id, "01JDQ3ZP7W");
+    }
+
+    #[test]
+    fn receipts_move_a_text_forward_only() {
+        use MessageStatus::*;
+        assert!(Queued.rank() < Sending.rank());
+        assert!(Sending.rank() < Sent.rank());
+        assert!(Sent.rank() < Delivered.rank());
+        assert_eq!(Delivered.rank(), Undelivered.rank());
     }
 }

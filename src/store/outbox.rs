@@ -9,8 +9,12 @@ use serde::Serialize;
 
 use super::{AuditEntry, Result};
 use crate::domain::channel::Channel;
+use crate::domain::id::{
+    AppointmentId, InboxItemId, MessageId, PatientId, ReferralId, StaffTaskId,
+};
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
+use crate::domain::text_enum;
 
 /// A message to a patient or to on-call staff: which channel carries it, its words and where
 /// it has got to.
@@ -18,20 +22,19 @@ use crate::domain::phone::PhoneNumber;
 // details and the template's variables stay inside).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Message {
-    pub id: String,
+    pub id: MessageId,
     pub purpose: MessagePurpose,
     #[serde(skip)]
-    pub referral_id: Option<String>,
+    pub referral_id: Option<ReferralId>,
     #[serde(skip)]
-    pub patient_id: Option<String>,
-    pub appointment_id: Option<String>,
+    pub patient_id: Option<PatientId>,
+    pub appointment_id: Option<AppointmentId>,
     /// Null when no channel could be used.
     pub channel: Option<Channel>,
     #[serde(skip)]
     pub to: Option<String>,
     pub body: Option<String>,
-    /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or `task_created`.
-    pub status: String,
+    pub status: MessageStatus,
     #[serde(skip)]
     pub provider_id: Option<String>,
     #[serde(skip)]
@@ -49,6 +52,35 @@ pub struct Message {
     pub skipped: Vec<Skipped>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+text_enum! {
+    /// Where a message has got to. Receipts move a text forward only (`rank`).
+    pub enum MessageStatus {
+        Queued = "queued",
+        Sending = "sending",
+        Sent = "sent",
+        Delivered = "delivered",
+        Undelivered = "undelivered",
+        Failed = "failed",
+        /// It went to the call or print list as a task.
+        TaskCreated = "task_created",
+    }
+}
+
+impl MessageStatus {
+    /// Where the status sits in a text's life; receipts only ever move it forward.
+    pub fn rank(self) -> i32 {
+        match self {
+            MessageStatus::Queued => 0,
+            MessageStatus::Sending => 1,
+            MessageStatus::Sent => 2,
+            MessageStatus::Delivered
+            | MessageStatus::Undelivered
+            | MessageStatus::Failed
+            | MessageStatus::TaskCreated => 3,
+        }
+    }
 }
 
 impl Message {
@@ -105,11 +137,11 @@ impl Route {
 /// A message ready to store, with its channel chosen and its words rendered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedMessage {
-    pub id: String,
+    pub id: MessageId,
     pub purpose: MessagePurpose,
-    pub patient_id: Option<String>,
-    pub referral_id: Option<String>,
-    pub appointment_id: Option<String>,
+    pub patient_id: Option<PatientId>,
+    pub referral_id: Option<ReferralId>,
+    pub appointment_id: Option<AppointmentId>,
     /// `<reminder id>:<version>`: at most one message per reminder version.
     pub reminder_key: Option<String>,
     pub template: Option<String>,
@@ -123,13 +155,11 @@ pub struct PreparedMessage {
 /// A call to make or a letter to post. Staff see `letter_url` in place of `has_letter`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Task {
-    pub id: String,
-    /// `phone_call` or `letter`.
-    pub kind: String,
-    pub patient_id: Option<String>,
-    pub message_id: Option<String>,
-    /// `open` or `done`.
-    pub status: String,
+    pub id: StaffTaskId,
+    pub kind: TaskKind,
+    pub patient_id: Option<PatientId>,
+    pub message_id: Option<MessageId>,
+    pub status: TaskStatus,
     /// What to do: who to call and what to say, or where to post the letter.
     pub text: String,
     #[serde(skip)]
@@ -141,10 +171,33 @@ pub struct Task {
     pub completed_by: Option<String>,
 }
 
+text_enum! {
+    pub enum TaskKind {
+        PhoneCall = "phone_call",
+        Letter = "letter",
+    }
+}
+
+impl From<TaskKind> for Channel {
+    fn from(kind: TaskKind) -> Channel {
+        match kind {
+            TaskKind::PhoneCall => Channel::PhoneCall,
+            TaskKind::Letter => Channel::Letter,
+        }
+    }
+}
+
+text_enum! {
+    pub enum TaskStatus {
+        Open = "open",
+        Done = "done",
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
-    pub kind: Option<String>,
-    pub status: Option<String>,
+    pub kind: Option<TaskKind>,
+    pub status: Option<TaskStatus>,
     /// After this task (the last one of the page before); tasks are oldest first.
     pub after: Option<super::QueueKey>,
     pub limit: u32,
@@ -154,35 +207,53 @@ pub struct TaskFilter {
 /// text, a message no channel could carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct InboxItem {
-    pub id: String,
-    /// `patient_text`, `appointment_confirmed`, `appointment_cancelled`, `risk`,
-    /// `undeliverable`.
-    pub kind: String,
-    pub patient_id: Option<String>,
-    pub referral_id: Option<String>,
-    pub appointment_id: Option<String>,
+    pub id: InboxItemId,
+    pub kind: InboxKind,
+    pub patient_id: Option<PatientId>,
+    pub referral_id: Option<ReferralId>,
+    pub appointment_id: Option<AppointmentId>,
+    /// The message no channel could carry, or the patient's text (a text's id, not a
+    /// message's), so kept as the bare text.
     pub message_id: Option<String>,
     pub urgent: bool,
     pub summary: String,
     /// The patient's words, when a text.
     pub body: Option<String>,
-    pub status: String,
+    pub status: InboxStatus,
     #[sqlx(try_from = "super::Ts")]
     pub created_at: DateTime<Utc>,
 }
 
+text_enum! {
+    pub enum InboxKind {
+        PatientText = "patient_text",
+        AppointmentConfirmed = "appointment_confirmed",
+        AppointmentCancelled = "appointment_cancelled",
+        Risk = "risk",
+        /// A message no channel could carry.
+        Undeliverable = "undeliverable",
+    }
+}
+
+text_enum! {
+    pub enum InboxStatus {
+        Open = "open",
+        Done = "done",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInboxItem {
-    pub kind: String,
+    pub kind: InboxKind,
     pub urgent: bool,
     pub summary: String,
     pub body: Option<String>,
-    pub appointment_id: Option<String>,
+    pub appointment_id: Option<AppointmentId>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct InboxFilter {
-    pub status: Option<String>,
+    pub status: Option<InboxStatus>,
     /// After this item (the last one of the page before): urgent first, then oldest.
     pub after: Option<super::QueueKey>,
     pub limit: u32,
@@ -247,28 +318,28 @@ pub enum ReceiptOutcome {
 
 #[async_trait]
 pub trait OutboxStore {
-    async fn message(&self, id: &str) -> Result<Option<Message>>;
+    async fn message(&self, id: &MessageId) -> Result<Option<Message>>;
 
-    async fn messages_for_referral(&self, referral_id: &str) -> Result<Vec<Message>>;
+    async fn messages_for_referral(&self, referral_id: &ReferralId) -> Result<Vec<Message>>;
 
     /// Every message to a patient, newest first, each with its history.
     async fn messages_for_patient(
         &self,
-        patient_id: &str,
+        patient_id: &PatientId,
     ) -> Result<Vec<(Message, Vec<MessageEvent>)>>;
 
     /// Stores a message and what carries it (a send job, a task, or an inbox item).
     async fn queue_message(&self, message: &PreparedMessage, audit: &AuditEntry) -> Result<()>;
 
     /// Claims a queued text for sending; `false` when it was sent, withdrawn or rerouted.
-    async fn start_sending(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
+    async fn start_sending(&self, id: &MessageId, at: DateTime<Utc>) -> Result<bool>;
 
     /// Records how a send ended when it did not fail: `sent` (with the provider's id), or
     /// `queued` again for the job queue to retry.
     async fn finish_sending(
         &self,
-        id: &str,
-        status: &str,
+        id: &MessageId,
+        status: MessageStatus,
         provider_id: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()>;
@@ -278,7 +349,7 @@ pub trait OutboxStore {
     /// being sent (another worker finished it).
     async fn fail_sending(
         &self,
-        id: &str,
+        id: &MessageId,
         error_code: Option<&str>,
         at: DateTime<Utc>,
         after: &AfterFailure<'_>,
@@ -300,13 +371,18 @@ pub trait OutboxStore {
 
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>>;
 
-    async fn task(&self, id: &str) -> Result<Option<Task>>;
+    async fn task(&self, id: &StaffTaskId) -> Result<Option<Task>>;
 
     /// Marks an open task done (its message as sent) and audits it, in one transaction; a
     /// task already done is left as it is.
-    async fn complete_task(&self, id: &str, by: &str, audit: &AuditEntry) -> Result<Option<Task>>;
+    async fn complete_task(
+        &self,
+        id: &StaffTaskId,
+        by: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<Task>>;
 
-    async fn task_letter(&self, id: &str) -> Result<Option<Vec<u8>>>;
+    async fn task_letter(&self, id: &StaffTaskId) -> Result<Option<Vec<u8>>>;
 
     async fn inbox(&self, filter: &InboxFilter) -> Result<Vec<InboxItem>>;
 
@@ -340,7 +416,7 @@ macro_rules! outbox_store_impl {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::OutboxStore for $store {
-            async fn message(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Message>> {
+            async fn message(&self, id: &$crate::domain::id::MessageId) -> $crate::store::Result<Option<$crate::store::Message>> {
                 let row: Option<$crate::store::rows::MessageRow> =
                     sqlx::query_as("SELECT * FROM messages WHERE id = $1")
                         .bind(id)
@@ -351,7 +427,7 @@ macro_rules! outbox_store_impl {
 
             async fn messages_for_referral(
                 &self,
-                referral_id: &str,
+                referral_id: &$crate::domain::id::ReferralId,
             ) -> $crate::store::Result<Vec<$crate::store::Message>> {
                 let rows: Vec<$crate::store::rows::MessageRow> = sqlx::query_as(
                     "SELECT * FROM messages WHERE referral_id = $1 ORDER BY created_at, id",
@@ -364,7 +440,7 @@ macro_rules! outbox_store_impl {
 
             async fn messages_for_patient(
                 &self,
-                patient_id: &str,
+                patient_id: &$crate::domain::id::PatientId,
             ) -> $crate::store::Result<Vec<($crate::store::Message, Vec<$crate::store::MessageEvent>)>> {
                 let rows: Vec<$crate::store::rows::MessageRow> = sqlx::query_as(
                     "SELECT * FROM messages WHERE patient_id = $1 ORDER BY created_at DESC, id DESC",
@@ -403,7 +479,7 @@ macro_rules! outbox_store_impl {
                 Ok(())
             }
 
-            async fn start_sending(&self, id: &str, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
+            async fn start_sending(&self, id: &$crate::domain::id::MessageId, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
                 // Losing this mark in a crash changes nothing: the job runs again either way.
                 let mut tx = self.begin_unsynced().await?;
                 let done = sqlx::query(
@@ -423,8 +499,8 @@ macro_rules! outbox_store_impl {
 
             async fn finish_sending(
                 &self,
-                id: &str,
-                status: &str,
+                id: &$crate::domain::id::MessageId,
+                status: $crate::store::MessageStatus,
                 provider_id: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<()> {
@@ -436,13 +512,13 @@ macro_rules! outbox_store_impl {
 
             async fn fail_sending(
                 &self,
-                id: &str,
+                id: &$crate::domain::id::MessageId,
                 error_code: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
                 after: &$crate::store::AfterFailure<'_>,
             ) -> $crate::store::Result<Option<$crate::store::NextStep>> {
                 let mut tx = self.begin_write().await?;
-                if !Self::end_send(&mut *tx, id, "failed", None, error_code, at).await? {
+                if !Self::end_send(&mut *tx, id, $crate::store::MessageStatus::Failed, None, error_code, at).await? {
                     tx.commit().await?;
                     return Ok(None);
                 }
@@ -481,15 +557,17 @@ macro_rules! outbox_store_impl {
                     tx.commit().await?;
                     return Ok(ReceiptOutcome::Unknown);
                 };
-                let moved = $crate::store::delivery_rank(receipt.status)
-                    > $crate::store::delivery_rank(&row.status)
-                    && row.channel == "sms";
-                if moved {
+                // A word that is none of a message's statuses (the provider's `accepted`, say)
+                // is kept with the receipt and in the history, and moves nothing.
+                let status = $crate::store::MessageStatus::parse(receipt.status)
+                    .filter(|s| s.rank() > row.status.rank() && row.channel == "sms");
+                let moved = status.is_some();
+                if let Some(status) = status {
                     sqlx::query(
                         "UPDATE messages SET status = $1, error_code = COALESCE($2, error_code), \
                          updated_at = $3 WHERE id = $4",
                     )
-                    .bind(receipt.status)
+                    .bind(status)
                     .bind(receipt.error_code)
                     .bind(Ts(receipt.at))
                     .bind(&row.id)
@@ -545,7 +623,7 @@ macro_rules! outbox_store_impl {
                 Ok(tasks)
             }
 
-            async fn task(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Task>> {
+            async fn task(&self, id: &$crate::domain::id::StaffTaskId) -> $crate::store::Result<Option<$crate::store::Task>> {
                 Ok(sqlx::query_as(
                     "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
                      created_at, completed_at, completed_by FROM tasks WHERE id = $1",
@@ -557,7 +635,7 @@ macro_rules! outbox_store_impl {
 
             async fn complete_task(
                 &self,
-                id: &str,
+                id: &$crate::domain::id::StaffTaskId,
                 by: &str,
                 audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<Option<$crate::store::Task>> {
@@ -594,7 +672,7 @@ macro_rules! outbox_store_impl {
                 self.task(id).await
             }
 
-            async fn task_letter(&self, id: &str) -> $crate::store::Result<Option<Vec<u8>>> {
+            async fn task_letter(&self, id: &$crate::domain::id::StaffTaskId) -> $crate::store::Result<Option<Vec<u8>>> {
                 let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as("SELECT pdf FROM tasks WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)

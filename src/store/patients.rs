@@ -11,10 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::{AuditEntry, NewMessage, PreparedMessage, Result};
 use crate::domain::channel::AccessNeed;
 use crate::domain::nhs::NhsNumber;
+use crate::domain::id::{AppointmentId, MessageId, PatientId, ReferralId, ReminderId};
 use crate::domain::patient::ContactPreferences;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 use crate::domain::schedule::{Plan, QuietHours};
+use crate::domain::text_enum;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
@@ -31,7 +33,7 @@ impl Address {
 /// A patient under the team's care, with their e-Health Passport.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Patient {
-    pub id: String,
+    pub id: PatientId,
     pub name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
@@ -56,7 +58,7 @@ pub struct Patient {
     pub urgent: bool,
     pub risk_signals: Vec<String>,
     pub notes: Option<String>,
-    pub referral_id: Option<String>,
+    pub referral_id: Option<ReferralId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -101,11 +103,11 @@ pub enum PassportSaved {
     /// The mobile is new to this record and already on another patient's (the one named),
     /// and staff did not say it is shared.
     MobileOnAnotherRecord {
-        patient_id: String,
+        patient_id: PatientId,
     },
     /// A new patient from a referral that already has one (the one named).
     ReferralHasPatient {
-        patient_id: String,
+        patient_id: PatientId,
     },
     /// The NHS number is already on another patient's record (the one named): the same person
     /// twice, for staff to merge, never two records.
@@ -153,62 +155,76 @@ impl PatientSearch {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AppointmentPlace {
-    Home,
-    Site,
+text_enum! {
+    pub enum AppointmentPlace {
+        Home = "home",
+        Site = "site",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AppointmentStatus {
-    Booked,
-    Confirmed,
-    Cancelled,
+text_enum! {
+    pub enum AppointmentKind {
+        Assessment = "assessment",
+        HomeVisit = "home_visit",
+        Review = "review",
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReminderStatus {
-    Pending,
-    Sent,
-    Skipped,
-    Cancelled,
+text_enum! {
+    pub enum AppointmentStatus {
+        Booked = "booked",
+        /// The patient texted YES.
+        Confirmed = "confirmed",
+        Cancelled = "cancelled",
+    }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+text_enum! {
+    pub enum ReminderStatus {
+        Pending = "pending",
+        Sent = "sent",
+        Skipped = "skipped",
+        Cancelled = "cancelled",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct Reminder {
-    pub id: String,
-    pub appointment_id: String,
+    pub id: ReminderId,
+    pub appointment_id: AppointmentId,
     pub offset_seconds: i64,
     /// The appointment's start less the offset.
+    #[sqlx(try_from = "super::Ts")]
     pub due_at: DateTime<Utc>,
     /// When it will go (moved out of quiet hours); `None` once skipped or cancelled.
+    #[sqlx(try_from = "super::OptionalTs")]
     pub send_at: Option<DateTime<Utc>>,
     pub status: ReminderStatus,
     pub reason: Option<String>,
     pub version: i64,
-    pub message_id: Option<String>,
+    pub message_id: Option<MessageId>,
 }
 
 /// An appointment as stored; staff see it with its reminders as `http::appointments` shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Appointment {
-    pub id: String,
-    pub patient_id: String,
+    pub id: AppointmentId,
+    pub patient_id: PatientId,
+    #[sqlx(try_from = "super::Ts")]
     pub starts_at: DateTime<Utc>,
     pub place: AppointmentPlace,
     pub site_name: Option<String>,
-    /// `assessment`, `home_visit` or `review`.
-    pub kind: String,
+    pub kind: AppointmentKind,
     pub staff_name: Option<String>,
     /// `booked`, `confirmed` (the patient texted YES) or `cancelled`.
     pub status: AppointmentStatus,
+    #[sqlx(try_from = "super::Ts")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "super::Ts")]
     pub updated_at: DateTime<Utc>,
-    /// Earliest first.
+    /// Earliest first (read separately: `appointment`, `appointments_for_patient`).
     #[serde(skip)]
+    #[sqlx(skip)]
     pub reminders: Vec<Reminder>,
 }
 
@@ -235,12 +251,12 @@ pub trait PatientStore {
     /// Saves every field of the patient; `false` when there is no such patient.
     async fn update_patient(&self, patient: &Patient) -> Result<bool>;
 
-    async fn patient(&self, id: &str) -> Result<Option<Patient>>;
+    async fn patient(&self, id: &PatientId) -> Result<Option<Patient>>;
 
     /// Urgent patients first (longest waiting first), then the rest, oldest record first.
     async fn patients(&self, filter: &PatientFilter) -> Result<Vec<Patient>>;
 
-    async fn patient_record(&self, id: &str) -> Result<Option<PatientRecord>>;
+    async fn patient_record(&self, id: &PatientId) -> Result<Option<PatientRecord>>;
 
     /// As `patients`, with each one's urgent episode.
     async fn patient_records(&self, filter: &PatientFilter) -> Result<Vec<PatientRecord>>;
@@ -264,7 +280,7 @@ pub trait PatientStore {
     /// there is no such patient.
     async fn acknowledge_patient(
         &self,
-        id: &str,
+        id: &PatientId,
         audit: &AuditEntry,
     ) -> Result<Option<PatientRecord>>;
 
@@ -277,7 +293,7 @@ pub trait PatientStore {
     /// first or a clinician acknowledged it meanwhile.
     async fn escalate_patient(
         &self,
-        patient_id: &str,
+        patient_id: &PatientId,
         from: i64,
         alerts: &[NewMessage],
         audit: &AuditEntry,
@@ -295,15 +311,15 @@ pub trait PatientStore {
     /// Books many appointments in one transaction (imports, and the dispatch benchmark).
     async fn create_appointments(&self, batch: &[(Appointment, Vec<ReminderPlan>)]) -> Result<()>;
 
-    async fn appointment(&self, id: &str) -> Result<Option<Appointment>>;
+    async fn appointment(&self, id: &AppointmentId) -> Result<Option<Appointment>>;
 
-    async fn appointments_for_patient(&self, patient_id: &str) -> Result<Vec<Appointment>>;
+    async fn appointments_for_patient(&self, patient_id: &PatientId) -> Result<Vec<Appointment>>;
 
     /// Moves an appointment: every reminder is planned again (a job scheduled for the old time
     /// finds itself stale), and the notice to the patient is queued — all or nothing.
     async fn reschedule_appointment(
         &self,
-        id: &str,
+        id: &AppointmentId,
         starts_at: DateTime<Utc>,
         plans: &[ReminderPlan],
         notice: Option<&PreparedMessage>,
@@ -313,18 +329,18 @@ pub trait PatientStore {
     /// Cancels an appointment: its reminders are withdrawn and the notice queued.
     async fn cancel_appointment(
         &self,
-        id: &str,
+        id: &AppointmentId,
         reason: &str,
         notice: Option<&PreparedMessage>,
         audit: &AuditEntry,
     ) -> Result<Option<Appointment>>;
 
-    async fn reminder_context(&self, reminder_id: &str) -> Result<Option<ReminderContext>>;
+    async fn reminder_context(&self, reminder_id: &ReminderId) -> Result<Option<ReminderContext>>;
 
     /// Marks a pending reminder skipped (at that version); `false` if it was not pending.
     async fn skip_reminder(
         &self,
-        reminder_id: &str,
+        reminder_id: &ReminderId,
         version: i64,
         reason: &str,
         at: DateTime<Utc>,
@@ -334,7 +350,7 @@ pub trait PatientStore {
     /// nothing queued) if it was sent already, withdrawn, or moved to another version.
     async fn send_reminder(
         &self,
-        reminder_id: &str,
+        reminder_id: &ReminderId,
         version: i64,
         message: &PreparedMessage,
         at: DateTime<Utc>,
@@ -347,7 +363,7 @@ pub trait PatientStore {
     /// Re-schedules a pending reminder whose job ran at a time it may not be sent (quiet hours).
     async fn move_reminder(
         &self,
-        reminder_id: &str,
+        reminder_id: &ReminderId,
         version: i64,
         send_at: DateTime<Utc>,
         at: DateTime<Utc>,
@@ -373,7 +389,7 @@ macro_rules! patient_store_impl {
                 Ok(done)
             }
 
-            async fn patient(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Patient>> {
+            async fn patient(&self, id: &$crate::domain::id::PatientId) -> $crate::store::Result<Option<$crate::store::Patient>> {
                 Ok(self.patient_record(id).await?.map(|r| r.patient))
             }
 
@@ -391,7 +407,7 @@ macro_rules! patient_store_impl {
 
             async fn patient_record(
                 &self,
-                id: &str,
+                id: &$crate::domain::id::PatientId,
             ) -> $crate::store::Result<Option<$crate::store::PatientRecord>> {
                 let row: Option<$crate::store::rows::PatientRow> =
                     sqlx::query_as(concat!($crate::store::rows::patient_select!(), " WHERE p.id = $1"))
@@ -438,7 +454,7 @@ macro_rules! patient_store_impl {
                 use $crate::store::PassportSaved;
                 let mut tx = self.begin_write().await?;
                 if let (true, Some(referral_id)) = (new, &patient.referral_id) {
-                    let existing: Option<(String,)> =
+                    let existing: Option<($crate::domain::id::PatientId,)> =
                         sqlx::query_as("SELECT id FROM patients WHERE referral_id = $1")
                             .bind(referral_id)
                             .fetch_optional(&mut *tx)
@@ -473,7 +489,7 @@ macro_rules! patient_store_impl {
                         .as_ref()
                         .is_some_and(|(m,)| m.as_deref() == Some(mobile.e164()));
                     if !shared_mobile && !unchanged {
-                        let other: Option<(String,)> = sqlx::query_as(
+                        let other: Option<($crate::domain::id::PatientId,)> = sqlx::query_as(
                             "SELECT id FROM patients WHERE mobile = $1 AND id <> $2 \
                              ORDER BY created_at, id LIMIT 1",
                         )
@@ -499,7 +515,7 @@ macro_rules! patient_store_impl {
 
             async fn acknowledge_patient(
                 &self,
-                id: &str,
+                id: &$crate::domain::id::PatientId,
                 audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<Option<$crate::store::PatientRecord>> {
                 use $crate::store::Ts;
@@ -540,7 +556,7 @@ macro_rules! patient_store_impl {
 
             async fn escalate_patient(
                 &self,
-                patient_id: &str,
+                patient_id: &$crate::domain::id::PatientId,
                 from: i64,
                 alerts: &[$crate::store::NewMessage],
                 audit: &$crate::store::AuditEntry,
@@ -596,54 +612,52 @@ macro_rules! patient_store_impl {
                 Ok(())
             }
 
-            async fn appointment(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Appointment>> {
-                let row: Option<$crate::store::rows::AppointmentRow> =
+            async fn appointment(&self, id: &$crate::domain::id::AppointmentId) -> $crate::store::Result<Option<$crate::store::Appointment>> {
+                let appointment: Option<$crate::store::Appointment> =
                     sqlx::query_as("SELECT * FROM appointments WHERE id = $1")
                         .bind(id)
                         .fetch_optional(&self.pool)
                         .await?;
-                let Some(row) = row else { return Ok(None) };
-                let reminders: Vec<$crate::store::rows::ReminderRow> = sqlx::query_as(
+                let Some(mut appointment) = appointment else { return Ok(None) };
+                appointment.reminders = sqlx::query_as(
                     "SELECT * FROM reminders WHERE appointment_id = $1 ORDER BY offset_seconds DESC",
                 )
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?;
-                Ok(Some($crate::store::rows::appointment_from(row, reminders)?))
+                Ok(Some(appointment))
             }
 
             async fn appointments_for_patient(
                 &self,
-                patient_id: &str,
+                patient_id: &$crate::domain::id::PatientId,
             ) -> $crate::store::Result<Vec<$crate::store::Appointment>> {
-                let rows: Vec<$crate::store::rows::AppointmentRow> = sqlx::query_as(
+                let mut appointments: Vec<$crate::store::Appointment> = sqlx::query_as(
                     "SELECT * FROM appointments WHERE patient_id = $1 ORDER BY starts_at, id",
                 )
                 .bind(patient_id)
                 .fetch_all(&self.pool)
                 .await?;
-                let reminders: Vec<$crate::store::rows::ReminderRow> = sqlx::query_as(
+                let reminders: Vec<$crate::store::Reminder> = sqlx::query_as(
                     "SELECT r.* FROM reminders r JOIN appointments a ON a.id = r.appointment_id \
                      WHERE a.patient_id = $1 ORDER BY r.offset_seconds DESC",
                 )
                 .bind(patient_id)
                 .fetch_all(&self.pool)
                 .await?;
-                rows.into_iter()
-                    .map(|row| {
-                        let own = reminders
-                            .iter()
-                            .filter(|r| r.appointment_id == row.id)
-                            .cloned()
-                            .collect();
-                        $crate::store::rows::appointment_from(row, own)
-                    })
-                    .collect()
+                for appointment in &mut appointments {
+                    appointment.reminders = reminders
+                        .iter()
+                        .filter(|r| r.appointment_id == appointment.id)
+                        .cloned()
+                        .collect();
+                }
+                Ok(appointments)
             }
 
             async fn reschedule_appointment(
                 &self,
-                id: &str,
+                id: &$crate::domain::id::AppointmentId,
                 starts_at: chrono::DateTime<chrono::Utc>,
                 plans: &[$crate::store::ReminderPlan],
                 notice: Option<&$crate::store::PreparedMessage>,
@@ -672,7 +686,7 @@ macro_rules! patient_store_impl {
 
             async fn cancel_appointment(
                 &self,
-                id: &str,
+                id: &$crate::domain::id::AppointmentId,
                 reason: &str,
                 notice: Option<&$crate::store::PreparedMessage>,
                 audit: &$crate::store::AuditEntry,
@@ -689,22 +703,22 @@ macro_rules! patient_store_impl {
 
             async fn reminder_context(
                 &self,
-                reminder_id: &str,
+                reminder_id: &$crate::domain::id::ReminderId,
             ) -> $crate::store::Result<Option<$crate::store::ReminderContext>> {
-                let row: Option<$crate::store::rows::ReminderRow> =
+                let reminder: Option<$crate::store::Reminder> =
                     sqlx::query_as("SELECT * FROM reminders WHERE id = $1")
                         .bind(reminder_id)
                         .fetch_optional(&self.pool)
                         .await?;
-                let Some(row) = row else { return Ok(None) };
-                let Some(appointment) = self.appointment(&row.appointment_id).await? else {
+                let Some(reminder) = reminder else { return Ok(None) };
+                let Some(appointment) = self.appointment(&reminder.appointment_id).await? else {
                     return Ok(None);
                 };
                 let Some(patient) = self.patient(&appointment.patient_id).await? else {
                     return Ok(None);
                 };
                 Ok(Some($crate::store::ReminderContext {
-                    reminder: row.try_into()?,
+                    reminder,
                     appointment,
                     patient,
                 }))
@@ -712,7 +726,7 @@ macro_rules! patient_store_impl {
 
             async fn skip_reminder(
                 &self,
-                reminder_id: &str,
+                reminder_id: &$crate::domain::id::ReminderId,
                 version: i64,
                 reason: &str,
                 at: chrono::DateTime<chrono::Utc>,
@@ -734,7 +748,7 @@ macro_rules! patient_store_impl {
 
             async fn send_reminder(
                 &self,
-                reminder_id: &str,
+                reminder_id: &$crate::domain::id::ReminderId,
                 version: i64,
                 message: &$crate::store::PreparedMessage,
                 at: chrono::DateTime<chrono::Utc>,
@@ -777,7 +791,7 @@ macro_rules! patient_store_impl {
                     .fetch_all(&mut *tx)
                     .await?;
                     for (id, version, send_at) in &due {
-                        let job_id = new_id();
+                        let job_id = new_id::<String>();
                         sqlx::query("UPDATE reminders SET job_id = $1 WHERE id = $2 AND version = $3")
                             .bind(&job_id)
                             .bind(id)
@@ -796,7 +810,7 @@ macro_rules! patient_store_impl {
 
             async fn move_reminder(
                 &self,
-                reminder_id: &str,
+                reminder_id: &$crate::domain::id::ReminderId,
                 version: i64,
                 send_at: chrono::DateTime<chrono::Utc>,
                 at: chrono::DateTime<chrono::Utc>,
@@ -804,7 +818,7 @@ macro_rules! patient_store_impl {
                 use $crate::store::Ts;
                 let mut tx = self.begin_write().await?;
                 let job_id = (send_at <= at + $crate::store::queue_horizon())
-                    .then($crate::store::rows::new_id);
+                    .then($crate::store::rows::new_id::<String>);
                 let done = sqlx::query(
                     "UPDATE reminders SET send_at = $1, version = version + 1, job_id = $2, updated_at = $3 \
                      WHERE id = $4 AND version = $5 AND status = 'pending'",

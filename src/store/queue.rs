@@ -56,14 +56,14 @@ const MAX_ATTEMPTS: i32 = 25;
 /// A `deliveries` job: send one stored message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
-    pub message_id: String,
+    pub message_id: crate::domain::id::MessageId,
 }
 
 /// A `reminders` job: the reminder at the version it was scheduled for (a reschedule moves the
 /// version on, leaving older jobs stale).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReminderJob {
-    pub reminder_id: String,
+    pub reminder_id: crate::domain::id::ReminderId,
     pub version: i64,
 }
 
@@ -94,10 +94,10 @@ fn payload<T: Serialize>(job: &T) -> Result<Vec<u8>> {
 /// Send one message now.
 pub(super) fn delivery_job(message_id: &str) -> Result<JobInsert> {
     Ok(JobInsert {
-        id: super::rows::new_id(),
+        id: super::rows::new_id::<String>(),
         queue: queues::DELIVERIES,
         payload: payload(&Delivery {
-            message_id: message_id.to_owned(),
+            message_id: message_id.into(),
         })?,
         run_at: None,
         max_attempts: MAX_ATTEMPTS,
@@ -116,7 +116,7 @@ pub(super) fn reminder_job(
         id: job_id.to_owned(),
         queue: queues::REMINDERS,
         payload: payload(&ReminderJob {
-            reminder_id: reminder_id.to_owned(),
+            reminder_id: reminder_id.into(),
             version,
         })?,
         run_at: Some(send_at),

@@ -11,9 +11,12 @@ use serde::Serialize;
 
 use super::{NewInboxItem, Result};
 use crate::conversation::Conversation;
+use crate::domain::id::{AppointmentId, ConversationId, PatientId, ReferralId, TokenId};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
 use crate::domain::role::Role;
+use crate::domain::text_enum;
+use crate::store::AppointmentStatus;
 
 /// A text received from the SMS provider.
 #[derive(Debug, Clone)]
@@ -40,7 +43,7 @@ pub struct Snapshot {
 
 #[derive(Debug, Clone)]
 pub struct CurrentConversation {
-    pub id: String,
+    pub id: ConversationId,
     pub state: Conversation,
     pub referral: Referral,
 }
@@ -48,7 +51,7 @@ pub struct CurrentConversation {
 /// A patient as the inbound path needs them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatientContact {
-    pub id: String,
+    pub id: PatientId,
     pub preferred_name: String,
     pub language: Option<String>,
     /// Their passport asks for easy-read wording.
@@ -60,11 +63,12 @@ pub struct PatientContact {
     pub next_appointment: Option<UpcomingAppointment>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct UpcomingAppointment {
-    pub id: String,
+    pub id: AppointmentId,
+    #[sqlx(try_from = "super::Ts")]
     pub starts_at: DateTime<Utc>,
-    pub status: String,
+    pub status: AppointmentStatus,
 }
 
 /// A referral's fields as the intake decides them (the store only persists them).
@@ -134,10 +138,10 @@ pub struct ReferralDecision {
 #[derive(Debug, Clone)]
 pub struct PatientDecision {
     /// The record the text is filed under (the one with the soonest appointment).
-    pub patient_id: String,
+    pub patient_id: PatientId,
     /// Every record with this mobile (`patient_id` among them): each is flagged and gets the
     /// inbox items, since the store cannot tell which person sent the text.
-    pub patient_ids: Vec<String>,
+    pub patient_ids: Vec<PatientId>,
     pub replies: Vec<String>,
     /// New risk signals: the patient is flagged urgent with them.
     pub risk_signals: Vec<String>,
@@ -150,8 +154,8 @@ pub struct PatientDecision {
 /// What a patient's reply does to their next appointment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppointmentAction {
-    Confirm(String),
-    Cancel(String),
+    Confirm(AppointmentId),
+    Cancel(AppointmentId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +170,7 @@ pub enum InboundOutcome {
 // Serialized for staff without the fields marked `skip`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Referral {
-    pub id: String,
+    pub id: ReferralId,
     /// Like `CRHT-7K3M9Q`: what the person was told.
     pub reference: String,
     pub status: ReferralStatus,
@@ -272,7 +276,7 @@ pub(crate) fn contains_pattern(text: &str) -> String {
 pub struct ConversationSummary {
     pub step: String,
     pub status: String,
-    pub referral_id: String,
+    pub referral_id: ReferralId,
     #[sqlx(try_from = "super::Ts")]
     pub last_text_at: DateTime<Utc>,
 }
@@ -298,8 +302,8 @@ pub struct AuditEntry {
     #[sqlx(try_from = "super::Ts")]
     pub at: DateTime<Utc>,
     pub actor: String,
-    pub role: String,
-    pub action: String,
+    pub role: AuditRole,
+    pub action: AuditAction,
     pub target: String,
 }
 
@@ -329,13 +333,76 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
+text_enum! {
+    /// Who an audit entry's actor was: a staff role, or the gateway itself.
+    pub enum AuditRole {
+        Admin = "admin",
+        Clinician = "clinician",
+        Scheduler = "scheduler",
+        System = "system",
+    }
+}
+
+impl From<Role> for AuditRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => AuditRole::Admin,
+            Role::Clinician => AuditRole::Clinician,
+            Role::Scheduler => AuditRole::Scheduler,
+        }
+    }
+}
+
+text_enum! {
+    /// What an audit entry records: every read of patient data and every change.
+    pub enum AuditAction {
+        ReferralList = "referral.list",
+        ReferralRead = "referral.read",
+        TranscriptRead = "transcript.read",
+        ConversationRead = "conversation.read",
+        ReferralToPatient = "referral.to_patient",
+        ReferralAcknowledged = "referral.status.acknowledged",
+        ReferralAccepted = "referral.status.accepted",
+        ReferralSignposted = "referral.status.signposted",
+        ReferralClosed = "referral.status.closed",
+        ReferralEscalatedOnCallAgain = "referral.escalated.on_call_again",
+        ReferralEscalatedEscalationNumbers = "referral.escalated.escalation_numbers",
+        PatientCreate = "patient.create",
+        PatientUpdate = "patient.update",
+        PatientAcknowledged = "patient.acknowledged",
+        PatientEscalatedOnCallAgain = "patient.escalated.on_call_again",
+        PatientEscalatedEscalationNumbers = "patient.escalated.escalation_numbers",
+        AppointmentBook = "appointment.book",
+        AppointmentReschedule = "appointment.reschedule",
+        AppointmentCancel = "appointment.cancel",
+        MessageQueue = "message.queue",
+        TaskComplete = "task.complete",
+        LetterRead = "letter.read",
+        InboxRead = "inbox.read",
+        AuditExport = "audit.export",
+    }
+}
+
+impl AuditAction {
+    /// Staff setting a referral's status; `None` for a status staff may not set.
+    pub fn referral_status(status: ReferralStatus) -> Option<Self> {
+        match status {
+            ReferralStatus::Acknowledged => Some(AuditAction::ReferralAcknowledged),
+            ReferralStatus::Accepted => Some(AuditAction::ReferralAccepted),
+            ReferralStatus::Signposted => Some(AuditAction::ReferralSignposted),
+            ReferralStatus::Closed => Some(AuditAction::ReferralClosed),
+            _ => None,
+        }
+    }
+}
+
 impl AuditEntry {
     /// Something the gateway did by itself (an escalation step, say).
-    pub fn by_gateway(at: DateTime<Utc>, action: String, target: String) -> Self {
+    pub fn by_gateway(at: DateTime<Utc>, action: AuditAction, target: String) -> Self {
         Self {
             at,
             actor: "crht-gateway".into(),
-            role: "system".into(),
+            role: AuditRole::System,
             action,
             target,
         }
@@ -344,7 +411,7 @@ impl AuditEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
-    pub id: String,
+    pub id: TokenId,
     pub name: String,
     pub role: Role,
 }
@@ -367,15 +434,15 @@ pub trait ReferralStore {
 
     async fn referrals(&self, filter: &ReferralFilter) -> Result<Vec<Referral>>;
 
-    async fn referral(&self, id: &str) -> Result<Option<Referral>>;
+    async fn referral(&self, id: &ReferralId) -> Result<Option<Referral>>;
 
-    async fn transcript(&self, referral_id: &str) -> Result<Vec<TranscriptItem>>;
+    async fn transcript(&self, referral_id: &ReferralId) -> Result<Vec<TranscriptItem>>;
 
     /// Staff's status change, audited in the same transaction; `None` when there is no such
     /// referral.
     async fn set_referral_status(
         &self,
-        id: &str,
+        id: &ReferralId,
         status: ReferralStatus,
         audit: &AuditEntry,
     ) -> Result<Option<Referral>>;
@@ -392,7 +459,7 @@ pub trait ReferralStore {
     /// first or staff acknowledged it meanwhile.
     async fn escalate(
         &self,
-        referral_id: &str,
+        referral_id: &ReferralId,
         from: i64,
         alerts: &[NewMessage],
         audit: &AuditEntry,
@@ -426,7 +493,7 @@ macro_rules! referral_store_impl {
                 text: &$crate::store::InboundText,
                 decide: $crate::store::Decide<'_>,
             ) -> $crate::store::Result<$crate::store::InboundOutcome> {
-                use $crate::store::rows::{new_id, to_json_text, CurrentRow, PatientContactRow, UpcomingRow};
+                use $crate::store::rows::{new_id, to_json_text, CurrentRow, PatientContactRow};
                 use $crate::store::{Decision, InboundOutcome, Snapshot, StoreError, Ts};
 
                 let phone = text.from.e164();
@@ -462,7 +529,7 @@ macro_rules! referral_store_impl {
                 .await?;
                 let mut patients = Vec::with_capacity(contacts.len());
                 for contact in contacts {
-                    let next: Option<UpcomingRow> = sqlx::query_as(
+                    let next: Option<$crate::store::UpcomingAppointment> = sqlx::query_as(
                         "SELECT id, starts_at, status FROM appointments \
                          WHERE patient_id = $1 AND status <> 'cancelled' AND starts_at > $2 \
                          ORDER BY starts_at, id LIMIT 1",
@@ -503,7 +570,7 @@ macro_rules! referral_store_impl {
                     new_reference: new_reference.as_str().to_owned(),
                 };
 
-                let inbound_id = new_id();
+                let inbound_id: $crate::domain::id::TextId = new_id();
                 let (replies, opt_out) = match decide(&snapshot) {
                     Decision::Referral(decision) => {
                         let (conversation_id, referral_id) = Self::apply_referral_decision(
@@ -592,7 +659,7 @@ macro_rules! referral_store_impl {
                         for alert in &decision.alerts {
                             Self::insert_alert(&mut *tx, alert, None, Some(patient), at).await?;
                         }
-                        let filed: Vec<(&$crate::store::NewInboxItem, &String)> = decision
+                        let filed: Vec<(&$crate::store::NewInboxItem, &$crate::domain::id::PatientId)> = decision
                             .inbox
                             .iter()
                             .flat_map(|item| decision.patient_ids.iter().map(move |p| (item, p)))
@@ -603,8 +670,8 @@ macro_rules! referral_store_impl {
                                  urgent, summary, body, status, created_at) \
                                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
                             )
-                            .bind(new_id())
-                            .bind(&item.kind)
+                            .bind(new_id::<$crate::domain::id::InboxItemId>())
+                            .bind(item.kind)
                             .bind(patient)
                             .bind(&item.appointment_id)
                             .bind(&inbound_id)
@@ -687,7 +754,7 @@ macro_rules! referral_store_impl {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn referral(&self, id: &str) -> $crate::store::Result<Option<$crate::store::Referral>> {
+            async fn referral(&self, id: &$crate::domain::id::ReferralId) -> $crate::store::Result<Option<$crate::store::Referral>> {
                 let row: Option<$crate::store::rows::ReferralRow> =
                     sqlx::query_as("SELECT * FROM referrals WHERE id = $1")
                         .bind(id)
@@ -698,7 +765,7 @@ macro_rules! referral_store_impl {
 
             async fn transcript(
                 &self,
-                referral_id: &str,
+                referral_id: &$crate::domain::id::ReferralId,
             ) -> $crate::store::Result<Vec<$crate::store::TranscriptItem>> {
                 Ok(sqlx::query_as(
                     "SELECT direction, body, at, provider_id FROM texts \
@@ -711,7 +778,7 @@ macro_rules! referral_store_impl {
 
             async fn set_referral_status(
                 &self,
-                id: &str,
+                id: &$crate::domain::id::ReferralId,
                 status: $crate::domain::referral::ReferralStatus,
                 audit: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<Option<$crate::store::Referral>> {
@@ -786,7 +853,7 @@ macro_rules! referral_store_impl {
 
             async fn escalate(
                 &self,
-                referral_id: &str,
+                referral_id: &$crate::domain::id::ReferralId,
                 from: i64,
                 alerts: &[$crate::store::NewMessage],
                 audit: &$crate::store::AuditEntry,
@@ -876,21 +943,12 @@ macro_rules! referral_store_impl {
             }
 
             async fn token_by_hash(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::ApiToken>> {
-                let row: Option<(String, String, String)> =
+                let row: Option<($crate::domain::id::TokenId, String, $crate::domain::role::Role)> =
                     sqlx::query_as("SELECT id, name, role FROM api_tokens WHERE token_hash = $1")
                         .bind(hash)
                         .fetch_optional(&self.pool)
                         .await?;
-                row.map(|(id, name, role)| {
-                    Ok($crate::store::ApiToken {
-                        role: $crate::domain::role::Role::parse(&role).ok_or_else(|| {
-                            $crate::store::StoreError::Corrupt(format!("token role {role}"))
-                        })?,
-                        id,
-                        name,
-                    })
-                })
-                .transpose()
+                Ok(row.map(|(id, name, role)| $crate::store::ApiToken { id, name, role }))
             }
         }
     };

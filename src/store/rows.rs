@@ -1,20 +1,24 @@
-//! Rows as the database returns them, and their conversion into the store's types.
+//! Rows as the database returns them, for the store types a row does not decode into directly.
 //!
 //! The queries themselves (in `referrals.rs`, `patients.rs`, `outbox.rs`, `shared.rs`) are
 //! written once for both engines: placeholders are `$1`-style, which SQLite also understands;
-//! timestamps go through `Ts`; JSON is stored as text. A store type that is its row but for
-//! timestamps derives `FromRow` itself (`#[sqlx(try_from = "Ts")]`, or `OptionalTs`) and has
-//! no row type here.
+//! timestamps go through `Ts`; JSON is stored as text. Ids (`domain::id`) and `text_enum!`
+//! enums are `sqlx::Type`s, so a store type that is its row but for timestamps derives
+//! `FromRow` itself (`#[sqlx(try_from = "Ts")]`, or `OptionalTs`) and has no row type here;
+//! the rows left hold JSON text, phone numbers or postcodes to parse, or columns the type
+//! does not keep.
 
 use serde::de::DeserializeOwned;
 use sqlx::FromRow;
 
 use super::{
-    Address, Appointment, CurrentConversation, Message, MessageEvent, Patient, PatientContact,
-    PatientRecord, Referral, Reminder, StoreError, Ts, UpcomingAppointment, UrgentEpisode,
+    Address, CurrentConversation, Message, MessageEvent, MessageStatus, Patient, PatientContact,
+    PatientRecord, Referral, StoreError, Ts, UpcomingAppointment, UrgentEpisode,
 };
 use crate::conversation::{Conversation, Status};
 use crate::domain::nhs::NhsNumber;
+use crate::domain::id::{AppointmentId, ConversationId, MessageId, PatientId, ReferralId};
+use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 use crate::domain::referral::ReferralStatus;
@@ -28,14 +32,6 @@ fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreErro
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
-/// A snake_case enum as the text stored for it.
-pub(super) fn enum_text<T: serde::Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
-
 fn parse_enum<T: DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
         .map_err(|_| StoreError::Corrupt(format!("{what} {text}")))
@@ -46,8 +42,9 @@ fn phone(what: &str, text: Option<String>) -> Result<Option<PhoneNumber>, StoreE
         .transpose()
 }
 
-pub(super) fn new_id() -> String {
-    ulid::Ulid::generate().to_string()
+/// A new id of any kind: a ULID, as text.
+pub(super) fn new_id<Id: From<String>>() -> Id {
+    ulid::Ulid::generate().to_string().into()
 }
 
 /// A unique-constraint violation becomes a conflict the API can answer with 409.
@@ -62,9 +59,9 @@ pub(super) fn conflict_on_unique(error: sqlx::Error) -> StoreError {
 
 #[derive(Debug, FromRow)]
 pub(super) struct ReferralRow {
-    pub id: String,
+    pub id: ReferralId,
     pub reference: String,
-    pub status: String,
+    pub status: ReferralStatus,
     pub urgent: bool,
     pub risk_signals: String,
     pub urgent_at: Option<Ts>,
@@ -85,8 +82,7 @@ impl TryFrom<ReferralRow> for Referral {
     type Error = StoreError;
     fn try_from(row: ReferralRow) -> Result<Self, StoreError> {
         Ok(Referral {
-            status: ReferralStatus::parse(&row.status)
-                .ok_or_else(|| StoreError::Corrupt(format!("referral status {}", row.status)))?,
+            status: row.status,
             risk_signals: from_json("risk signals", &row.risk_signals)?,
             answers: from_json("answers", &row.answers)?,
             id: row.id,
@@ -109,7 +105,7 @@ impl TryFrom<ReferralRow> for Referral {
 
 #[derive(Debug, FromRow)]
 pub(super) struct CurrentRow {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub state: String,
     pub conversation_status: String,
     #[sqlx(flatten)]
@@ -131,7 +127,7 @@ impl CurrentRow {
 
 #[derive(Debug, FromRow)]
 pub(super) struct PatientContactRow {
-    pub id: String,
+    pub id: PatientId,
     pub name: String,
     pub preferred_name: Option<String>,
     pub language: Option<String>,
@@ -141,15 +137,11 @@ pub(super) struct PatientContactRow {
     pub risk_signals: String,
 }
 
-#[derive(Debug, FromRow)]
-pub(super) struct UpcomingRow {
-    pub id: String,
-    pub starts_at: Ts,
-    pub status: String,
-}
-
 impl PatientContactRow {
-    pub fn into_contact(self, next: Option<UpcomingRow>) -> Result<PatientContact, StoreError> {
+    pub fn into_contact(
+        self,
+        next: Option<UpcomingAppointment>,
+    ) -> Result<PatientContact, StoreError> {
         Ok(PatientContact {
             preferred_name: self
                 .preferred_name
@@ -164,26 +156,22 @@ impl PatientContactRow {
             id: self.id,
             team: self.team,
             urgent: self.urgent,
-            next_appointment: next.map(|n| UpcomingAppointment {
-                id: n.id,
-                starts_at: n.starts_at.0,
-                status: n.status,
-            }),
+            next_appointment: next,
         })
     }
 }
 
 #[derive(Debug, FromRow)]
 pub(super) struct MessageRow {
-    pub id: String,
-    pub purpose: String,
-    pub referral_id: Option<String>,
-    pub patient_id: Option<String>,
-    pub appointment_id: Option<String>,
+    pub id: MessageId,
+    pub purpose: MessagePurpose,
+    pub referral_id: Option<ReferralId>,
+    pub patient_id: Option<PatientId>,
+    pub appointment_id: Option<AppointmentId>,
     pub channel: String,
     pub to_phone: Option<String>,
     pub body: Option<String>,
-    pub status: String,
+    pub status: MessageStatus,
     pub provider_id: Option<String>,
     pub error_code: Option<String>,
     pub attempts: i64,
@@ -207,8 +195,7 @@ impl TryFrom<MessageRow> for Message {
                 .map(|v| from_json("message vars", v))
                 .transpose()?,
             id: row.id,
-            purpose: crate::domain::patient::MessagePurpose::parse(&row.purpose)
-                .ok_or_else(|| StoreError::Corrupt(format!("message purpose {}", row.purpose)))?,
+            purpose: row.purpose,
             referral_id: row.referral_id,
             patient_id: row.patient_id,
             appointment_id: row.appointment_id,
@@ -230,7 +217,7 @@ impl TryFrom<MessageRow> for Message {
 
 #[derive(Debug, Clone, FromRow)]
 pub(super) struct EventRow {
-    pub message_id: String,
+    pub message_id: MessageId,
     pub at: Ts,
     pub status: String,
     pub channel: Option<String>,
@@ -260,7 +247,7 @@ pub(super) use patient_select;
 
 #[derive(Debug, FromRow)]
 pub(super) struct PatientRow {
-    pub id: String,
+    pub id: PatientId,
     pub name: String,
     pub preferred_name: Option<String>,
     pub pronouns: Option<String>,
@@ -283,7 +270,7 @@ pub(super) struct PatientRow {
     pub urgent: bool,
     pub risk_signals: String,
     pub notes: Option<String>,
-    pub referral_id: Option<String>,
+    pub referral_id: Option<ReferralId>,
     pub created_at: Ts,
     pub updated_at: Ts,
     pub urgent_at: Option<Ts>,
@@ -360,70 +347,4 @@ impl TryFrom<PatientRow> for Patient {
             updated_at: row.updated_at.0,
         })
     }
-}
-
-#[derive(Debug, FromRow)]
-pub(super) struct AppointmentRow {
-    pub id: String,
-    pub patient_id: String,
-    pub starts_at: Ts,
-    pub place: String,
-    pub site_name: Option<String>,
-    pub kind: String,
-    pub staff_name: Option<String>,
-    pub status: String,
-    pub created_at: Ts,
-    pub updated_at: Ts,
-}
-
-#[derive(Debug, Clone, FromRow)]
-pub(super) struct ReminderRow {
-    pub id: String,
-    pub appointment_id: String,
-    pub offset_seconds: i64,
-    pub due_at: Ts,
-    pub send_at: Option<Ts>,
-    pub status: String,
-    pub reason: Option<String>,
-    pub version: i64,
-    pub message_id: Option<String>,
-}
-
-impl TryFrom<ReminderRow> for Reminder {
-    type Error = StoreError;
-    fn try_from(row: ReminderRow) -> Result<Self, StoreError> {
-        Ok(Reminder {
-            status: parse_enum("reminder status", &row.status)?,
-            id: row.id,
-            appointment_id: row.appointment_id,
-            offset_seconds: row.offset_seconds,
-            due_at: row.due_at.0,
-            send_at: row.send_at.map(|t| t.0),
-            reason: row.reason,
-            version: row.version,
-            message_id: row.message_id,
-        })
-    }
-}
-
-pub(super) fn appointment_from(
-    row: AppointmentRow,
-    reminders: Vec<ReminderRow>,
-) -> Result<Appointment, StoreError> {
-    Ok(Appointment {
-        place: parse_enum("appointment place", &row.place)?,
-        status: parse_enum("appointment status", &row.status)?,
-        reminders: reminders
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<_, _>>()?,
-        id: row.id,
-        patient_id: row.patient_id,
-        starts_at: row.starts_at.0,
-        site_name: row.site_name,
-        kind: row.kind,
-        staff_name: row.staff_name,
-        created_at: row.created_at.0,
-        updated_at: row.updated_at.0,
-    })
 }

@@ -100,7 +100,7 @@ macro_rules! shared_impl {
                     Self::insert_text(
                         &mut *conn,
                         $crate::store::shared::NewText {
-                            id: &$crate::store::rows::new_id(),
+                            id: &$crate::store::rows::new_id::<String>(),
                             direction: "outbound",
                             body: reply,
                             provider_id: None,
@@ -183,7 +183,7 @@ macro_rules! shared_impl {
             pub(super) async fn end_send(
                 conn: &mut $conn,
                 id: &str,
-                status: &str,
+                status: $crate::store::MessageStatus,
                 provider_id: Option<&str>,
                 error_code: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
@@ -200,7 +200,7 @@ macro_rules! shared_impl {
                 .execute(&mut *conn)
                 .await?;
                 let detail = error_code.map(|c| format!("provider error {c}"));
-                Self::message_event(&mut *conn, id, at, status, Some("sms"), detail.as_deref()).await?;
+                Self::message_event(&mut *conn, id, at, status.as_str(), Some("sms"), detail.as_deref()).await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -297,7 +297,7 @@ macro_rules! shared_impl {
                 patient_id: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<()> {
-                let message_id = $crate::store::rows::new_id();
+                let message_id: $crate::domain::id::MessageId = $crate::store::rows::new_id();
                 sqlx::query(
                     "INSERT INTO messages (id, purpose, referral_id, patient_id, channel, to_phone, body, \
                      status, attempts, created_at, updated_at) \
@@ -412,7 +412,7 @@ macro_rules! shared_impl {
                             "INSERT INTO tasks (id, kind, patient_id, message_id, status, text, pdf, created_at) \
                              VALUES ($1, $2, $3, $4, 'open', $5, $6, $7)",
                         )
-                        .bind(new_id())
+                        .bind(new_id::<$crate::domain::id::StaffTaskId>())
                         .bind(channel)
                         .bind(&message.patient_id)
                         .bind(&message.id)
@@ -428,7 +428,7 @@ macro_rules! shared_impl {
                              summary, body, status, created_at) \
                              VALUES ($1, 'undeliverable', $2, $3, $4, $5, $6, NULL, 'open', $7)",
                         )
-                        .bind(new_id())
+                        .bind(new_id::<$crate::domain::id::InboxItemId>())
                         .bind(&message.patient_id)
                         .bind(&message.appointment_id)
                         .bind(&message.id)
@@ -457,11 +457,11 @@ macro_rules! shared_impl {
                 .bind(&appointment.id)
                 .bind(&appointment.patient_id)
                 .bind(Ts(appointment.starts_at))
-                .bind($crate::store::rows::enum_text(&appointment.place))
+                .bind(appointment.place)
                 .bind(&appointment.site_name)
                 .bind(&appointment.kind)
                 .bind(&appointment.staff_name)
-                .bind($crate::store::rows::enum_text(&appointment.status))
+                .bind(appointment.status)
                 .bind(Ts(appointment.created_at))
                 .execute(&mut *conn)
                 .await?;
@@ -556,7 +556,7 @@ macro_rules! shared_impl {
                 use $crate::store::rows::new_id;
                 use $crate::store::queue::reminder_job;
                 use $crate::store::Ts;
-                let existing: Vec<(String, i64, i64, Option<String>)> = sqlx::query_as(
+                let existing: Vec<($crate::domain::id::ReminderId, i64, i64, Option<String>)> = sqlx::query_as(
                     "SELECT id, offset_seconds, version, job_id FROM reminders WHERE appointment_id = $1",
                 )
                 .bind(appointment_id)
@@ -587,14 +587,14 @@ macro_rules! shared_impl {
                     let previous = existing.iter().find(|(_, o, _, _)| *o == plan.offset_seconds);
                     let (id, version) = match previous {
                         Some((id, _, version, _)) => (id.clone(), version + 1),
-                        None => (new_id(), 1),
+                        None => (new_id::<$crate::domain::id::ReminderId>(), 1),
                     };
                     // Only reminders due soon go into the job queue; the rest wait in this table
                     // until `queue_due_reminders` moves them (a queue holding months of future
                     // jobs would make every poll slow).
                     let job_id = send_at
                         .filter(|t| *t <= at + $crate::store::queue_horizon())
-                        .map(|_| new_id());
+                        .map(|_| new_id::<String>());
                     sqlx::query(
                         "INSERT INTO reminders (id, appointment_id, offset_seconds, due_at, send_at, status, \
                          reason, version, job_id, message_id, updated_at) \
@@ -670,7 +670,7 @@ macro_rules! shared_impl {
                 decision: &$crate::store::ReferralDecision,
                 new_reference: &str,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<(String, String)> {
+            ) -> $crate::store::Result<($crate::domain::id::ConversationId, $crate::domain::id::ReferralId)> {
                 use $crate::store::rows::{new_id, to_json_text};
                 use $crate::store::{ConversationChange, StoreError, Ts};
                 let fields = &decision.referral;
@@ -713,7 +713,7 @@ macro_rules! shared_impl {
                                 .execute(&mut *conn)
                                 .await?;
                         }
-                        let referral_id = new_id();
+                        let referral_id: $crate::domain::id::ReferralId = new_id();
                         // A clash of random references fails the transaction; the provider's
                         // retry draws a new one.
                         let done = $crate::store::shared::bind_referral_fields!(
@@ -735,7 +735,7 @@ macro_rules! shared_impl {
                         if done.rows_affected() != 1 {
                             return Err(StoreError::Conflict("referral reference already taken".into()));
                         }
-                        let conversation_id = new_id();
+                        let conversation_id: $crate::domain::id::ConversationId = new_id();
                         sqlx::query(
                             "INSERT INTO conversations (id, phone, referral_id, state, step, status, \
                              is_current, last_text_at, created_at) \

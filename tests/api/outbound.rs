@@ -859,7 +859,7 @@ async fn no_reminder_is_sent_after_the_appointment_has_started(engine: Engine) {
     let stored = app
         .app
         .store()
-        .appointment(appointment_id)
+        .appointment(&appointment_id.into())
         .await
         .unwrap()
         .unwrap();
