@@ -38,6 +38,7 @@ pub const KEYS: &[&str] = &[
     "retention_days",
     "log_format",
     "reply_cap_per_hour",
+    "thread_days",
 ];
 
 const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
@@ -176,6 +177,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Most replies one number gets in an hour (`CRHT_REPLY_CAP_PER_HOUR`, default 30).
     pub reply_cap_per_hour: u32,
+    /// How long after a conversation is done a text from its number joins that referral's
+    /// thread rather than starting a new referral (`CRHT_THREAD_DAYS`, default 14; 0: never).
+    pub thread_days: u32,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -270,6 +274,7 @@ struct Raw {
     retention_days: Option<Text>,
     log_format: Option<Text>,
     reply_cap_per_hour: Option<Text>,
+    thread_days: Option<Text>,
 }
 
 impl Config {
@@ -403,6 +408,10 @@ impl Config {
         };
         let retention_days = number("retention_days", &raw.retention_days, 90)?;
         let reply_cap_per_hour = number("reply_cap_per_hour", &raw.reply_cap_per_hour, 30)?;
+        let thread_days = number("thread_days", &raw.thread_days, 14)?;
+        if thread_days == 0 {
+            return Err(invalid("thread_days", "must be at least 1"));
+        }
         if retention_days == 0 {
             return Err(invalid("retention_days", "must be at least 1"));
         }
@@ -429,6 +438,7 @@ impl Config {
             retention_days,
             log_format,
             reply_cap_per_hour,
+            thread_days,
             // Both short: a job a killed gateway left running is back in the queue within
             // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
             // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).
@@ -514,6 +524,7 @@ mod tests {
         assert_eq!(c.urgent_ack, Duration::from_secs(15 * 60));
         assert_eq!(c.abandon_after, Duration::from_secs(30 * 60));
         assert_eq!(c.retention_days, 90);
+        assert_eq!(c.thread_days, 14);
         c.check_for_serving()
             .expect("loopback without a token is allowed");
     }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
 use crate::conversation::answers::{Optional, Place};
@@ -21,8 +21,8 @@ use crate::language::{self, Language, language_code};
 use crate::outbound::TEAM_PHONE;
 use crate::risk::RiskScreen;
 use crate::store::{
-    AppointmentAction, ConversationChange, Decision, NewInboxItem, NewMessage, PatientContact,
-    PatientDecision, ReferralDecision, ReferralFields, Snapshot,
+    AppointmentAction, ConversationChange, CurrentConversation, Decision, NewInboxItem, NewMessage,
+    PatientContact, PatientDecision, ReferralDecision, ReferralFields, Snapshot,
 };
 use crate::templates::Templates;
 
@@ -35,6 +35,9 @@ pub struct Intake {
     /// Most replies one number gets in an hour; past it texts are still stored and screened,
     /// and a risk text is still answered, but nothing else is.
     pub reply_cap_per_hour: u32,
+    /// How long a done conversation's thread stays open to the number's next texts
+    /// (`CRHT_THREAD_DAYS`); after it, a text starts a new referral.
+    pub thread_days: u32,
 }
 
 impl Intake {
@@ -77,7 +80,25 @@ impl Intake {
         // those the team's area texts in (None for English or too little to tell).
         let detected = language::detect(text);
         let foreign_language = detected.map(Language::code);
-        let (change, turn, mut fields, reference) = match &snapshot.current {
+        // A conversation that is done (sent, or taken on by staff) keeps its thread open for
+        // a while: a text that is not a command joins it; after that a text starts afresh.
+        let current = match &snapshot.current {
+            Some(current) if conversation_done(current) => {
+                let last = snapshot
+                    .thread_last_at
+                    .unwrap_or(current.referral.updated_at);
+                let open = now - last <= TimeDelta::days(i64::from(self.thread_days));
+                if open
+                    && parse::command(text).is_none()
+                    && current.state.outcome != Some(Outcome::Signposted)
+                {
+                    return self.thread_text(snapshot, current, text, signals, now);
+                }
+                Some(current).filter(|_| open)
+            }
+            other => other.as_ref(),
+        };
+        let (change, turn, mut fields, reference) = match current {
             Some(current) => {
                 let mut state = current.state.clone();
                 let ctx = Context {
@@ -220,12 +241,110 @@ impl Intake {
             _ => None,
         });
 
+        let events = if first_text {
+            vec!["referral.created"]
+        } else {
+            Vec::new()
+        };
         ReferralDecision {
             replies,
             conversation: change,
             referral: fields,
             alerts,
             opt_out,
+            inbox: Vec::new(),
+            reopen: false,
+            events,
+        }
+    }
+
+    /// A text that joins a done conversation's thread: stored on its referral, put in the
+    /// team's inbox, and answered briefly. Risk is handled as anywhere else (999 at once, the
+    /// referral urgent, on-call alerted), and a referral staff had acknowledged or closed is
+    /// opened again so that nobody misses it (hazard H-15).
+    fn thread_text(
+        &self,
+        snapshot: &Snapshot,
+        current: &CurrentConversation,
+        text: &str,
+        signals: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> ReferralDecision {
+        let referral = &current.referral;
+        let mut fields = referral.fields();
+        let mut alerts = Vec::new();
+        let mut reopen = false;
+        let mut events = vec!["referral.thread_text"];
+        let at_risk = !signals.is_empty();
+        if at_risk {
+            let taken_on = referral.acknowledged_at.is_some()
+                || matches!(
+                    fields.status,
+                    ReferralStatus::Acknowledged
+                        | ReferralStatus::Accepted
+                        | ReferralStatus::Closed
+                );
+            let was_urgent = fields.urgent;
+            fields.urgent = true;
+            for signal in &signals {
+                if !fields.risk_signals.contains(signal) {
+                    fields.risk_signals.push(signal.clone());
+                }
+            }
+            fields.risk_signals.sort();
+            if !was_urgent || taken_on {
+                fields.urgent_at = Some(now);
+                alerts = self.on_call_alerts(&fields.team, &referral.reference);
+            }
+            if taken_on {
+                reopen = true;
+                fields.status = ReferralStatus::Submitted;
+                events.push("referral.reopened");
+            }
+        }
+        let summary = if at_risk {
+            format!(
+                "A new text on referral {} shows risk of harm ({}). {}",
+                referral.reference,
+                signals.join(", "),
+                if alerts.is_empty() {
+                    "The urgent flag is already open; on-call was alerted when it opened."
+                } else {
+                    "On-call has been alerted."
+                }
+            )
+        } else {
+            format!(
+                "A new text on referral {}, after it reached the team.",
+                referral.reference
+            )
+        };
+        let mut parts = Vec::new();
+        if at_risk {
+            parts.push(self.wording.render("risk", &Vars::default()));
+        }
+        if !snapshot.opted_out && !current.state.opted_out {
+            parts.push(self.wording.render("thread_received", &Vars::default()));
+        }
+        ReferralDecision {
+            replies: if parts.is_empty() {
+                Vec::new()
+            } else {
+                vec![parts.join("\n\n")]
+            },
+            conversation: ConversationChange::Continue(current.state.clone()),
+            referral: fields,
+            alerts,
+            opt_out: None,
+            inbox: vec![NewInboxItem {
+                kind: "referral_thread".into(),
+                urgent: at_risk,
+                summary,
+                body: Some(text.to_owned()),
+                appointment_id: None,
+            }],
+            reopen,
+            events,
         }
     }
 
@@ -464,6 +583,14 @@ impl Intake {
             })
             .collect()
     }
+}
+
+/// The conversation is over for the person: sent (or signposted, or handed to an
+/// interpreter), or stopped short and since taken on by staff.
+fn conversation_done(current: &CurrentConversation) -> bool {
+    current.state.status == Status::Completed
+        || (current.state.status != Status::Active
+            && !current.referral.status.follows_conversation())
 }
 
 /// The referral status a conversation implies (while staff have not moved it on).

@@ -107,7 +107,26 @@ fn audit_entry(actor: &Actor, at: DateTime<Utc>, action: &str, target: String) -
         role: actor.role.as_str().to_owned(),
         action: action.to_owned(),
         target,
+        referral_id: None,
+        note: None,
     }
+}
+
+/// The longest note staff may write with a change (a status, a close, a task's outcome).
+pub const NOTE_MAX_CHARS: usize = 2000;
+
+/// Staff's note, trimmed (`None` when blank); too long is refused.
+fn note(note: Option<String>) -> Result<Option<String>> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS)
+    {
+        return Err(Error::Invalid(format!(
+            "note: at most {NOTE_MAX_CHARS} characters"
+        )));
+    }
+    Ok(note)
 }
 
 /// Referral content (answers, transcripts, the texter's number) is for clinicians and admins.

@@ -219,7 +219,8 @@ impl Services {
             self.now(),
             "patient.create",
             format!("patient:{}", patient.id),
-        );
+        )
+        .for_referral(&referral.id);
         let outcome = self
             .store
             .save_passport(&patient, true, options.shared_mobile, &audit)

@@ -50,5 +50,6 @@ pub mod reference;
 pub mod referral;
 pub mod role;
 pub mod schedule;
+pub mod task;
 pub mod teams;
 pub mod text;

@@ -205,6 +205,8 @@ pub(super) struct TwilioStatusCallback {
         super::referrals::get_referral,
         super::referrals::get_transcript,
         super::referrals::set_status,
+        super::referrals::text_back,
+        super::referrals::list_events,
         super::referrals::get_conversation,
         super::staff_audit::list_audit,
         super::patients::create_patient,
@@ -224,6 +226,7 @@ pub(super) struct TwilioStatusCallback {
         super::messages::complete_task,
         super::messages::task_letter,
         super::messages::list_inbox,
+        super::messages::close_inbox_item,
     ),
     modifiers(&BearerAuth, &Responses),
     tags(

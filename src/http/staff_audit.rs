@@ -27,6 +27,9 @@ pub struct AuditOut {
     pub action: String,
     /// e.g. `referral:01J…`.
     pub target: String,
+    /// What staff wrote with the change, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
@@ -43,5 +46,6 @@ pub async fn list_audit(
         role: e.role,
         action: e.action,
         target: e.target,
+        note: e.note,
     }))))
 }

@@ -18,4 +18,5 @@ mod patient_urgency;
 mod recovery;
 mod safety;
 mod staff;
+mod staff_loop;
 mod webhooks;
