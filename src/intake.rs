@@ -324,7 +324,14 @@ impl Intake {
             parts.push(self.wording.render("risk", &Vars::default()));
         }
         if !snapshot.opted_out && !current.state.opted_out {
-            parts.push(self.wording.render("thread_received", &Vars::default()));
+            // Handed to an interpreter: the person is told so again, not in words they may
+            // not read.
+            let wording = if current.state.outcome == Some(Outcome::InterpreterNeeded) {
+                "already_handed_over"
+            } else {
+                "thread_received"
+            };
+            parts.push(self.wording.render(wording, &Vars::default()));
         }
         ReferralDecision {
             replies: if parts.is_empty() {

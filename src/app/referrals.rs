@@ -5,7 +5,9 @@
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Error, Page, Result, Services, audit_entry, note, require_referral_reader};
+use super::{
+    Error, Page, Result, Services, audit_entry, note, require_referral_reader, words_only,
+};
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
@@ -205,6 +207,7 @@ impl Services {
         if text.is_empty() {
             return Err(Error::Invalid("text: must not be empty".into()));
         }
+        words_only("text", text)?;
         if text.chars().count() > TEXT_BACK_MAX_CHARS {
             return Err(Error::Invalid(format!(
                 "text: at most {TEXT_BACK_MAX_CHARS} characters"

@@ -125,7 +125,7 @@ async fn a_text_back_reaches_the_texter_from_the_referral_number_and_joins_the_t
     assert!(actions(&events(&app, &id).await).contains(&"referral.text_back".to_owned()));
 
     // Words past the limit, or none, are refused; nothing more is sent.
-    for text in ["x".repeat(613), "   ".to_owned()] {
+    for text in ["x".repeat(613), "   ".to_owned(), "hi\u{0}there".to_owned()] {
         let (status, body) = app
             .post_json(&app.clinician, &path, json!({"text": text}))
             .await;
@@ -196,7 +196,7 @@ async fn a_text_after_the_referral_was_sent_joins_its_thread_and_the_inbox(engin
     let text = reply.text();
     assert!(text.contains("team has your message"), "{text}");
     assert!(text.contains("999"), "{text}");
-    assert!(!text.contains("RESTART"), "{text}");
+    assert!(text.contains("RESTART"), "how to start another: {text}");
 
     assert_eq!(app.referral_id_of(PHONE).await, id, "no new referral");
     let (_, queue) = app.get(&app.clinician, "/referrals").await;
