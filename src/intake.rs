@@ -620,3 +620,155 @@ fn pick_patient(patients: &[PatientContact]) -> Option<&PatientContact> {
         .min_by_key(|p| p.next_appointment.as_ref().map(|a| a.starts_at))
         .or_else(|| patients.first())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::Referral;
+
+    fn intake() -> Intake {
+        Intake {
+            risk: RiskScreen::bundled(),
+            teams: Teams::bundled(),
+            wording: Wording::english(),
+            templates: Arc::new(Templates::bundled()),
+            reply_cap_per_hour: 30,
+            thread_days: 14,
+        }
+    }
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    /// A number whose referral was sent on the 1st (and, with `status`, moved on by staff).
+    fn sent_referral(status: ReferralStatus, acknowledged: bool) -> Snapshot {
+        let mut state = Conversation::new();
+        state.status = Status::Completed;
+        state.outcome = Some(Outcome::Submitted);
+        let team = Teams::bundled().default_team().id.clone();
+        Snapshot {
+            patients: Vec::new(),
+            current: Some(CurrentConversation {
+                id: "conversation".into(),
+                state,
+                referral: Referral {
+                    id: "referral".into(),
+                    reference: "CRHT-7K3M9Q".into(),
+                    status,
+                    urgent: false,
+                    risk_signals: Vec::new(),
+                    urgent_at: None,
+                    team,
+                    answers: serde_json::Map::new(),
+                    incomplete: false,
+                    submitted_at: Some(at(1)),
+                    escalation_level: 0,
+                    acknowledged_at: acknowledged.then(|| at(2)),
+                    phone: None,
+                    language: None,
+                    interpreter: false,
+                    created_at: at(1),
+                    updated_at: at(2),
+                },
+            }),
+            opted_out: false,
+            replies_last_hour: 0,
+            new_reference: "CRHT-NEW234".into(),
+            thread_last_at: Some(at(1)),
+        }
+    }
+
+    fn referral_decision(decision: Decision) -> ReferralDecision {
+        match decision {
+            Decision::Referral(d) => *d,
+            Decision::Patient(_) => panic!("a referral's number"),
+        }
+    }
+
+    fn decide(snapshot: &Snapshot, text: &str, now: DateTime<Utc>) -> ReferralDecision {
+        referral_decision(intake().decide(snapshot, text, now.date_naive(), now))
+    }
+
+    #[test]
+    fn a_text_within_the_window_joins_the_thread_with_an_inbox_item() {
+        let snapshot = sent_referral(ReferralStatus::Submitted, false);
+        let d = decide(&snapshot, "I forgot to mention my tablets", at(14));
+        assert!(matches!(d.conversation, ConversationChange::Continue(_)));
+        assert_eq!(d.referral.status, ReferralStatus::Submitted);
+        assert!(d.replies[0].contains("999"), "{:?}", d.replies);
+        assert_eq!(d.inbox.len(), 1);
+        assert_eq!(d.inbox[0].kind, "referral_thread");
+        assert_eq!(
+            d.inbox[0].body.as_deref(),
+            Some("I forgot to mention my tablets")
+        );
+        assert!(!d.inbox[0].urgent && d.alerts.is_empty() && !d.reopen);
+        assert_eq!(d.events, ["referral.thread_text"]);
+    }
+
+    #[test]
+    fn after_the_window_a_text_begins_a_new_referral_with_999() {
+        let snapshot = sent_referral(ReferralStatus::Accepted, true);
+        let d = decide(&snapshot, "hello", at(16));
+        assert!(matches!(d.conversation, ConversationChange::Begin(_)));
+        assert!(d.inbox.is_empty());
+        assert!(d.replies[0].contains("999"));
+        assert_eq!(d.events, ["referral.created"]);
+    }
+
+    #[test]
+    fn a_risk_text_on_an_acknowledged_referral_reopens_it_and_alerts_on_call() {
+        let snapshot = sent_referral(ReferralStatus::Acknowledged, true);
+        let d = decide(&snapshot, "I want to kill myself", at(5));
+        assert!(d.replies[0].contains("999"));
+        assert!(d.referral.urgent && d.reopen);
+        assert_eq!(d.referral.status, ReferralStatus::Submitted);
+        assert_eq!(d.referral.urgent_at, Some(at(5)));
+        assert!(!d.alerts.is_empty());
+        assert!(d.alerts.iter().all(|a| !a.body.contains("kill")));
+        assert!(d.inbox[0].urgent);
+        assert_eq!(d.events, ["referral.thread_text", "referral.reopened"]);
+    }
+
+    #[test]
+    fn a_risk_text_is_answered_with_999_even_after_stop() {
+        let mut snapshot = sent_referral(ReferralStatus::Submitted, false);
+        snapshot.opted_out = true;
+        let quiet = decide(&snapshot, "ok thanks", at(3));
+        assert!(quiet.replies.is_empty(), "opted out: no reply");
+        assert_eq!(quiet.inbox.len(), 1, "still in the inbox");
+        let risk = decide(&snapshot, "I want to die", at(3));
+        assert_eq!(risk.replies.len(), 1);
+        assert!(risk.replies[0].contains("999"));
+        assert!(!risk.alerts.is_empty(), "the first urgent flag alerts");
+    }
+
+    #[test]
+    fn commands_keep_their_meaning_in_a_thread() {
+        let snapshot = sent_referral(ReferralStatus::Submitted, false);
+        let help = decide(&snapshot, "HELP", at(3));
+        assert!(help.inbox.is_empty());
+        assert!(help.replies[0].contains("999"));
+        let restart = decide(&snapshot, "RESTART", at(3));
+        assert!(matches!(restart.conversation, ConversationChange::Begin(_)));
+        let stop = decide(&snapshot, "STOP", at(3));
+        assert_eq!(stop.opt_out, Some(true));
+    }
+
+    #[test]
+    fn a_conversation_still_going_is_never_a_thread() {
+        let mut snapshot = sent_referral(ReferralStatus::Acknowledged, true);
+        if let Some(current) = &mut snapshot.current {
+            current.state = Conversation::new();
+            current.state.step = crate::conversation::Step::Name;
+        }
+        let d = decide(&snapshot, "Sam", at(3));
+        assert!(d.inbox.is_empty(), "an answer, not a thread text");
+        assert!(matches!(d.conversation, ConversationChange::Continue(_)));
+    }
+}
