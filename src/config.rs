@@ -40,6 +40,7 @@ pub const KEYS: &[&str] = &[
     "reply_cap_per_hour",
     "sms_budget_per_hour",
     "sms_countries",
+    "thread_days",
 ];
 
 const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
@@ -185,6 +186,9 @@ pub struct Config {
     /// The countries (ISO 3166 alpha-2) non-urgent texts may go to (`CRHT_SMS_COUNTRIES`,
     /// default `GB`).
     pub sms_countries: Vec<String>,
+    /// How long after a conversation is done a text from its number joins that referral's
+    /// thread rather than starting a new referral (`CRHT_THREAD_DAYS`, default 14; 0: never).
+    pub thread_days: u32,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -281,6 +285,7 @@ struct Raw {
     reply_cap_per_hour: Option<Text>,
     sms_budget_per_hour: Option<Text>,
     sms_countries: Option<List>,
+    thread_days: Option<Text>,
 }
 
 impl Config {
@@ -434,6 +439,10 @@ impl Config {
                 })?,
             None => vec!["GB".to_owned()],
         };
+        let thread_days = number("thread_days", &raw.thread_days, 14)?;
+        if thread_days == 0 {
+            return Err(invalid("thread_days", "must be at least 1"));
+        }
         if retention_days == 0 {
             return Err(invalid("retention_days", "must be at least 1"));
         }
@@ -462,6 +471,7 @@ impl Config {
             reply_cap_per_hour,
             sms_budget_per_hour,
             sms_countries,
+            thread_days,
             // Both short: a job a killed gateway left running is back in the queue within
             // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
             // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).
@@ -555,6 +565,7 @@ mod tests {
         assert_eq!(c.retention_days, 90);
         assert_eq!(c.sms_budget_per_hour.get(), 1000);
         assert_eq!(c.sms_countries, vec!["GB".to_owned()]);
+        assert_eq!(c.thread_days, 14);
         c.check_for_serving()
             .expect("loopback without a token is allowed");
     }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
 use crate::conversation::answers::{Optional, Place};
@@ -21,8 +21,9 @@ use crate::language::{self, Language, language_code};
 use crate::outbound::TEAM_PHONE;
 use crate::risk::RiskScreen;
 use crate::store::{
-    AppointmentAction, ConversationChange, Decision, InboxKind, NewInboxItem, NewMessage,
-    PatientContact, PatientDecision, ReferralDecision, ReferralFields, Snapshot,
+    AppointmentAction, AuditAction, ConversationChange, CurrentConversation, Decision, InboxKind,
+    NewInboxItem, NewMessage, PatientContact, PatientDecision, ReferralDecision, ReferralFields,
+    Snapshot,
 };
 use crate::templates::Templates;
 
@@ -35,6 +36,9 @@ pub struct Intake {
     /// Most replies one number gets in an hour; past it texts are still stored and screened,
     /// and a risk text is still answered, but nothing else is.
     pub reply_cap_per_hour: u32,
+    /// How long a done conversation's thread stays open to the number's next texts
+    /// (`CRHT_THREAD_DAYS`); after it, a text starts a new referral.
+    pub thread_days: u32,
 }
 
 impl Intake {
@@ -77,7 +81,25 @@ impl Intake {
         // those the team's area texts in (None for English or too little to tell).
         let detected = language::detect(text);
         let foreign_language = detected.map(Language::code);
-        let (change, turn, mut fields, reference) = match &snapshot.current {
+        // A conversation that is done (sent, or taken on by staff) keeps its thread open for
+        // a while: a text that is not a command joins it; after that a text starts afresh.
+        let current = match &snapshot.current {
+            Some(current) if conversation_done(current) => {
+                let last = snapshot
+                    .thread_last_at
+                    .unwrap_or(current.referral.updated_at);
+                let open = now - last <= TimeDelta::days(i64::from(self.thread_days));
+                if open
+                    && parse::command(text).is_none()
+                    && current.state.outcome != Some(Outcome::Signposted)
+                {
+                    return self.thread_text(snapshot, current, text, signals, now);
+                }
+                Some(current).filter(|_| open)
+            }
+            other => other.as_ref(),
+        };
+        let (change, turn, mut fields, reference) = match current {
             Some(current) => {
                 let mut state = current.state.clone();
                 let ctx = Context {
@@ -221,6 +243,11 @@ impl Intake {
             _ => None,
         });
 
+        let events = if first_text {
+            vec![AuditAction::ReferralCreated]
+        } else {
+            Vec::new()
+        };
         ReferralDecision {
             replies,
             conversation: change,
@@ -228,6 +255,107 @@ impl Intake {
             alerts,
             opt_out,
             flagged,
+            inbox: Vec::new(),
+            reopen: false,
+            events,
+        }
+    }
+
+    /// A text that joins a done conversation's thread: stored on its referral, put in the
+    /// team's inbox, and answered briefly. Risk is handled as anywhere else (999 at once, the
+    /// referral urgent, on-call alerted), and a referral staff had acknowledged or closed is
+    /// opened again so that nobody misses it (hazard H-15).
+    fn thread_text(
+        &self,
+        snapshot: &Snapshot,
+        current: &CurrentConversation,
+        text: &str,
+        signals: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> ReferralDecision {
+        let referral = &current.referral;
+        let mut fields = referral.fields();
+        let mut alerts = Vec::new();
+        let mut reopen = false;
+        let mut events = vec![AuditAction::ReferralThreadText];
+        let at_risk = !signals.is_empty();
+        if at_risk {
+            let taken_on = referral.acknowledged_at.is_some()
+                || matches!(
+                    fields.status,
+                    ReferralStatus::Acknowledged
+                        | ReferralStatus::Accepted
+                        | ReferralStatus::Closed
+                );
+            let was_urgent = fields.urgent;
+            fields.urgent = true;
+            for signal in &signals {
+                if !fields.risk_signals.contains(signal) {
+                    fields.risk_signals.push(signal.clone());
+                }
+            }
+            fields.risk_signals.sort();
+            if !was_urgent || taken_on {
+                fields.urgent_at = Some(now);
+                alerts = self.on_call_alerts(&fields.team, &referral.reference);
+            }
+            if taken_on {
+                reopen = true;
+                fields.status = ReferralStatus::Submitted;
+                events.push(AuditAction::ReferralReopened);
+            }
+        }
+        let summary = if at_risk {
+            format!(
+                "A new text on referral {} shows risk of harm ({}). {}",
+                referral.reference,
+                signals.join(", "),
+                if alerts.is_empty() {
+                    "The urgent flag is already open; on-call was alerted when it opened."
+                } else {
+                    "On-call has been alerted."
+                }
+            )
+        } else {
+            format!(
+                "A new text on referral {}, after it reached the team.",
+                referral.reference
+            )
+        };
+        let mut parts = Vec::new();
+        if at_risk {
+            parts.push(self.wording.render("risk", &Vars::default()));
+        }
+        if !snapshot.opted_out && !current.state.opted_out {
+            // Handed to an interpreter: the person is told so again, not in words they may
+            // not read.
+            let wording = if current.state.outcome == Some(Outcome::InterpreterNeeded) {
+                "already_handed_over"
+            } else {
+                "thread_received"
+            };
+            parts.push(self.wording.render(wording, &Vars::default()));
+        }
+        ReferralDecision {
+            replies: if parts.is_empty() {
+                Vec::new()
+            } else {
+                vec![parts.join("\n\n")]
+            },
+            conversation: ConversationChange::Continue(current.state.clone()),
+            referral: fields,
+            alerts,
+            opt_out: None,
+            inbox: vec![NewInboxItem {
+                kind: InboxKind::ReferralThread,
+                urgent: at_risk,
+                summary,
+                body: Some(text.to_owned()),
+                appointment_id: None,
+            }],
+            reopen,
+            events,
+            flagged: at_risk,
         }
     }
 
@@ -468,6 +596,14 @@ impl Intake {
     }
 }
 
+/// The conversation is over for the person: sent (or signposted, or handed to an
+/// interpreter), or stopped short and since taken on by staff.
+fn conversation_done(current: &CurrentConversation) -> bool {
+    current.state.status == Status::Completed
+        || (current.state.status != Status::Active
+            && !current.referral.status.follows_conversation())
+}
+
 /// The referral status a conversation implies (while staff have not moved it on).
 fn conversation_status(state: &Conversation) -> ReferralStatus {
     match (state.status, state.outcome) {
@@ -487,4 +623,162 @@ fn pick_patient(patients: &[PatientContact]) -> Option<&PatientContact> {
         .filter(|p| p.next_appointment.is_some())
         .min_by_key(|p| p.next_appointment.as_ref().map(|a| a.starts_at))
         .or_else(|| patients.first())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::Referral;
+
+    fn intake() -> Intake {
+        Intake {
+            risk: RiskScreen::bundled(),
+            teams: Teams::bundled(),
+            wording: Wording::english(),
+            templates: Arc::new(Templates::bundled()),
+            reply_cap_per_hour: 30,
+            thread_days: 14,
+        }
+    }
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    /// A number whose referral was sent on the 1st (and, with `status`, moved on by staff).
+    fn sent_referral(status: ReferralStatus, acknowledged: bool) -> Snapshot {
+        let mut state = Conversation::new();
+        state.status = Status::Completed;
+        state.outcome = Some(Outcome::Submitted);
+        let team = Teams::bundled().default_team().id.clone();
+        Snapshot {
+            patients: Vec::new(),
+            current: Some(CurrentConversation {
+                id: "conversation".into(),
+                state,
+                referral: Referral {
+                    id: "referral".into(),
+                    reference: "CRHT-7K3M9Q".into(),
+                    status,
+                    urgent: false,
+                    risk_signals: Vec::new(),
+                    urgent_at: None,
+                    team,
+                    answers: serde_json::Map::new(),
+                    incomplete: false,
+                    submitted_at: Some(at(1)),
+                    escalation_level: 0,
+                    acknowledged_at: acknowledged.then(|| at(2)),
+                    phone: None,
+                    language: None,
+                    interpreter: false,
+                    created_at: at(1),
+                    updated_at: at(2),
+                },
+            }),
+            opted_out: false,
+            replies_last_hour: 0,
+            new_reference: "CRHT-NEW234".into(),
+            thread_last_at: Some(at(1)),
+        }
+    }
+
+    fn referral_decision(decision: Decision) -> ReferralDecision {
+        match decision {
+            Decision::Referral(d) => *d,
+            Decision::Patient(_) => panic!("a referral's number"),
+        }
+    }
+
+    fn decide(snapshot: &Snapshot, text: &str, now: DateTime<Utc>) -> ReferralDecision {
+        referral_decision(intake().decide(snapshot, text, now.date_naive(), now))
+    }
+
+    #[test]
+    fn a_text_within_the_window_joins_the_thread_with_an_inbox_item() {
+        let snapshot = sent_referral(ReferralStatus::Submitted, false);
+        let d = decide(&snapshot, "I forgot to mention my tablets", at(14));
+        assert!(matches!(d.conversation, ConversationChange::Continue(_)));
+        assert_eq!(d.referral.status, ReferralStatus::Submitted);
+        assert!(d.replies[0].contains("999"), "{:?}", d.replies);
+        assert_eq!(d.inbox.len(), 1);
+        assert_eq!(d.inbox[0].kind, InboxKind::ReferralThread);
+        assert_eq!(
+            d.inbox[0].body.as_deref(),
+            Some("I forgot to mention my tablets")
+        );
+        assert!(!d.inbox[0].urgent && d.alerts.is_empty() && !d.reopen);
+        assert_eq!(d.events, [AuditAction::ReferralThreadText]);
+    }
+
+    #[test]
+    fn after_the_window_a_text_begins_a_new_referral_with_999() {
+        let snapshot = sent_referral(ReferralStatus::Accepted, true);
+        let d = decide(&snapshot, "hello", at(16));
+        assert!(matches!(d.conversation, ConversationChange::Begin(_)));
+        assert!(d.inbox.is_empty());
+        assert!(d.replies[0].contains("999"));
+        assert_eq!(d.events, [AuditAction::ReferralCreated]);
+    }
+
+    #[test]
+    fn a_risk_text_on_an_acknowledged_referral_reopens_it_and_alerts_on_call() {
+        let snapshot = sent_referral(ReferralStatus::Acknowledged, true);
+        let d = decide(&snapshot, "I want to kill myself", at(5));
+        assert!(d.replies[0].contains("999"));
+        assert!(d.referral.urgent && d.reopen);
+        assert_eq!(d.referral.status, ReferralStatus::Submitted);
+        assert_eq!(d.referral.urgent_at, Some(at(5)));
+        assert!(!d.alerts.is_empty());
+        assert!(d.alerts.iter().all(|a| !a.body.contains("kill")));
+        assert!(d.inbox[0].urgent);
+        assert_eq!(
+            d.events,
+            [
+                AuditAction::ReferralThreadText,
+                AuditAction::ReferralReopened
+            ]
+        );
+    }
+
+    #[test]
+    fn a_risk_text_is_answered_with_999_even_after_stop() {
+        let mut snapshot = sent_referral(ReferralStatus::Submitted, false);
+        snapshot.opted_out = true;
+        let quiet = decide(&snapshot, "ok thanks", at(3));
+        assert!(quiet.replies.is_empty(), "opted out: no reply");
+        assert_eq!(quiet.inbox.len(), 1, "still in the inbox");
+        let risk = decide(&snapshot, "I want to die", at(3));
+        assert_eq!(risk.replies.len(), 1);
+        assert!(risk.replies[0].contains("999"));
+        assert!(!risk.alerts.is_empty(), "the first urgent flag alerts");
+    }
+
+    #[test]
+    fn commands_keep_their_meaning_in_a_thread() {
+        let snapshot = sent_referral(ReferralStatus::Submitted, false);
+        let help = decide(&snapshot, "HELP", at(3));
+        assert!(help.inbox.is_empty());
+        assert!(help.replies[0].contains("999"));
+        let restart = decide(&snapshot, "RESTART", at(3));
+        assert!(matches!(restart.conversation, ConversationChange::Begin(_)));
+        let stop = decide(&snapshot, "STOP", at(3));
+        assert_eq!(stop.opt_out, Some(true));
+    }
+
+    #[test]
+    fn a_conversation_still_going_is_never_a_thread() {
+        let mut snapshot = sent_referral(ReferralStatus::Acknowledged, true);
+        if let Some(current) = &mut snapshot.current {
+            current.state = Conversation::new();
+            current.state.step = crate::conversation::Step::Name;
+        }
+        let d = decide(&snapshot, "Sam", at(3));
+        assert!(d.inbox.is_empty(), "an answer, not a thread text");
+        assert!(matches!(d.conversation, ConversationChange::Continue(_)));
+    }
 }

@@ -143,6 +143,7 @@ impl App {
             wording: Wording::english(),
             templates,
             reply_cap_per_hour: config.reply_cap_per_hour,
+            thread_days: config.thread_days,
         });
         let workers = Workers {
             pool,

@@ -156,7 +156,8 @@ impl Sweeps {
                 "on_call_escalation",
                 to_escalation,
             );
-            let audit = AuditEntry::by_gateway(now, action, format!("referral:{}", referral.id));
+            let audit = AuditEntry::by_gateway(now, action, format!("referral:{}", referral.id))
+                .for_referral(&referral.id);
             if self
                 .store
                 .escalate(&referral.id, level, &alerts, &audit)

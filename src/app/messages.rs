@@ -5,13 +5,16 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry, limits};
+use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, note};
+use crate::domain::channel::Channel;
 use crate::domain::id::{PatientId, StaffTaskId};
 use crate::domain::patient::Purpose;
+use crate::domain::task::TaskOutcome;
+use crate::jobs::delivery::fall_back;
 use crate::outbound::MessageRequest;
 use crate::store::{
-    Actor, AuditAction, InboxFilter, InboxItem, InboxStatus, Message, MessageEvent, QueueKey,
-    Task, TaskFilter, TaskKind, TaskStatus,
+    Actor, AuditAction, InboxClose, InboxFilter, InboxItem, InboxStatus, Message, MessageEvent,
+    MobileState, QueueKey, Task, TaskFilter, TaskKind, TaskReport, TaskStatus,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -50,6 +53,23 @@ pub struct InboxQuery {
     pub cursor: Option<String>,
     /// At most this many (default 500, up to 5000).
     pub limit: Option<u32>,
+}
+
+/// Staff's report on a task; an empty body means `done`, as before outcomes existed.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TaskCompleteIn {
+    /// `done` (the default), `no_answer`, `left_message`, `wrong_number` or `returned`. An
+    /// unanswered call stays on the list until its third try, then the message goes by the
+    /// patient's next channel; a wrong number sends it there at once.
+    pub outcome: Option<String>,
+    /// What happened, in staff's words (at most 2000 characters).
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct InboxCloseIn {
+    /// What was done about it (at most 2000 characters).
+    pub note: Option<String>,
 }
 
 /// A message with every status it passed through, oldest first.
@@ -186,16 +206,51 @@ impl Services {
         }))
     }
 
-    /// The call was made or the letter posted.
-    pub async fn complete_task(&self, actor: &Actor, id: &StaffTaskId) -> Result<Task> {
+    /// Staff report on a task: the call made (or not answered, or a wrong number), the
+    /// letter posted (or returned).
+    pub async fn complete_task(
+        &self,
+        actor: &Actor,
+        id: &StaffTaskId,
+        input: TaskCompleteIn,
+    ) -> Result<Task> {
+        let outcome = match input.outcome.as_deref() {
+            None | Some("") => TaskOutcome::Done,
+            Some(o) => TaskOutcome::parse(o).ok_or_else(|| {
+                Error::Invalid(
+                    "outcome must be done, no_answer, left_message, wrong_number or returned"
+                        .into(),
+                )
+            })?,
+        };
+        let report = TaskReport {
+            outcome,
+            note: note(input.note)?,
+            by: actor.name.clone(),
+        };
+        let task = self
+            .store
+            .task(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no task {id}")))?;
+        if !outcome.fits(Channel::from(task.kind)) {
+            return Err(Error::Invalid(format!(
+                "outcome {outcome} does not apply to a {} task",
+                task.kind
+            )));
+        }
         let audit = audit_entry(
             actor,
             self.now(),
-            AuditAction::TaskComplete,
+            AuditAction::task_outcome(outcome),
             format!("task:{id}"),
-        );
+        )
+        .with_note(report.note.clone());
+        let reason = outcome.fallback_reason().unwrap_or("task_failed");
+        let after = fall_back(&self.outbound, reason, MobileState::default());
+        let decide = move |task: &Task| outcome.step(task.attempts);
         self.store
-            .complete_task(id, &actor.name, &audit)
+            .complete_task(id, &report, &audit, &decide, &after)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no task {id}")))
     }
@@ -220,7 +275,19 @@ impl Services {
 
     /// What patients texted, and what the team should know: urgent first, then oldest. Every
     /// read is audited.
+    ///
+    /// Items carrying a person's words about risk, or a referral's thread, are for clinicians
+    /// and admins: a scheduler's list leaves them out altogether (their summary names the risk
+    /// too), while appointment replies and other patient texts stay on it.
     pub async fn inbox(&self, actor: &Actor, query: InboxQuery) -> Result<Paged<InboxItem>> {
+        let status = query
+            .status
+            .as_deref()
+            .map(|s| {
+                InboxStatus::parse(s)
+                    .ok_or_else(|| Error::BadRequest("status must be open or done".into()))
+            })
+            .transpose()?;
         self.store
             .audit(&audit_entry(
                 actor,
@@ -229,22 +296,12 @@ impl Services {
                 "inbox".into(),
             ))
             .await?;
-        // A status that is neither `open` nor `done` is one no item has.
-        let status = match query.status.as_deref().map(InboxStatus::parse) {
-            Some(None) => {
-                return Ok(Paged {
-                    items: Vec::new(),
-                    next_cursor: None,
-                });
-            }
-            Some(status) => status,
-            None => None,
-        };
         let limit = Page::INBOX.limit(query.limit);
         let rows = self
             .store
             .inbox(&InboxFilter {
                 status,
+                clinical: actor.role.may_read_referrals(),
                 after: Cursor::decode(query.cursor.as_deref())?,
                 limit: limit + 1,
             })
@@ -252,6 +309,47 @@ impl Services {
         Ok(Paged::of(rows, limit, |i| {
             QueueKey::new(i.urgent, i.created_at, &i.id)
         }))
+    }
+}
+
+impl Services {
+    /// Closes an inbox item with a note; closing one already closed is a conflict. Items only
+    /// clinicians see are closed only by them.
+    pub async fn close_inbox_item(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: InboxCloseIn,
+    ) -> Result<InboxItem> {
+        let note = note(input.note)?;
+        let item = self
+            .store
+            .inbox_item(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no inbox item {id}")))?;
+        if item.is_clinical() && !actor.role.may_read_referrals() {
+            return Err(Error::Forbidden(format!(
+                "the {} role may not close an item about risk or a referral",
+                actor.role
+            )));
+        }
+        let audit = audit_entry(
+            actor,
+            self.now(),
+            AuditAction::InboxClose,
+            format!("inbox:{id}"),
+        );
+        match self
+            .store
+            .close_inbox_item(id, note.as_deref(), &audit)
+            .await?
+        {
+            InboxClose::Closed(item) => Ok(*item),
+            InboxClose::AlreadyClosed => Err(Error::Conflict(format!(
+                "inbox item {id} is already closed"
+            ))),
+            InboxClose::NotFound => Err(Error::NotFound(format!("no inbox item {id}"))),
+        }
     }
 }
 

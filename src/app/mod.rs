@@ -189,7 +189,43 @@ fn audit_entry(
         role: actor.role.into(),
         action,
         target,
+        referral_id: None,
+        note: None,
     }
+}
+
+/// The longest note staff may write with a change (a status, a close, a task's outcome).
+pub const NOTE_MAX_CHARS: usize = 2000;
+
+/// Staff's note, trimmed (`None` when blank); too long is refused.
+fn note(note: Option<String>) -> Result<Option<String>> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if let Some(note) = &note {
+        words_only("note", note)?;
+    }
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > NOTE_MAX_CHARS)
+    {
+        return Err(Error::Invalid(format!(
+            "note: at most {NOTE_MAX_CHARS} characters"
+        )));
+    }
+    Ok(note)
+}
+
+/// Staff's words hold no control characters but line breaks and tabs (a NUL, say, which
+/// PostgreSQL cannot store and no one means to type).
+fn words_only(field: &str, text: &str) -> Result<()> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::Invalid(format!(
+            "{field}: control characters are not allowed"
+        )));
+    }
+    Ok(())
 }
 
 /// Referral content (answers, transcripts, the texter's number) is for clinicians and admins.
@@ -206,6 +242,7 @@ fn require_referral_reader(actor: &Actor) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Error, Page, Result, Services, audit_entry, limits};
 use crate::domain::channel::{AccessNeed, Channel};
-use crate::domain::nhs::{NhsNumber, check_date_of_birth, parse_date_of_birth};
 use crate::domain::id::{PatientId, ReferralId};
+use crate::domain::nhs::{NhsNumber, check_date_of_birth, parse_date_of_birth};
 use crate::domain::patient::{ContactPreferences, Purpose, split_pronouns};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
@@ -17,8 +17,8 @@ use crate::domain::teams::Teams;
 use crate::domain::text::without_direction_controls;
 use crate::language::{english_name, language_code};
 use crate::store::{
-    Actor, Address, AuditAction, PassportSaved, Patient, PatientFilter, PatientRecord, PatientSearch, Referral,
-    StoreError,
+    Actor, Address, AuditAction, PassportSaved, Patient, PatientFilter, PatientRecord,
+    PatientSearch, Referral, StoreError,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -249,7 +249,8 @@ impl Services {
             self.now(),
             AuditAction::PatientCreate,
             format!("patient:{}", patient.id),
-        );
+        )
+        .for_referral(&referral.id);
         let outcome = self
             .store
             .save_passport(&patient, true, options.shared_mobile, &audit)

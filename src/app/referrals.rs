@@ -7,15 +7,16 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, query_text,
-    require_referral_reader,
+    Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, note, query_text,
+    require_referral_reader, words_only,
 };
 use crate::domain::id::ReferralId;
+use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
 use crate::store::{
-    Actor, AuditAction, ConversationSummary, Message, QueueKey, Referral, ReferralFilter,
-    TranscriptItem,
+    Actor, AuditAction, AuditEntry, ConversationSummary, Message, QueueKey, Referral,
+    ReferralFilter, TextBack, TextBackOutcome, TranscriptItem,
 };
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -43,7 +44,20 @@ pub struct ReferralQuery {
 pub struct StatusIn {
     /// `acknowledged`, `accepted`, `signposted` or `closed`.
     pub status: String,
+    /// Why, in staff's words; shown with the change in the referral's events (at most 2000
+    /// characters).
+    pub note: Option<String>,
 }
+
+/// Staff's words back to the person who texted the referral number.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TextBackIn {
+    /// At most 612 characters (four text segments).
+    pub text: String,
+}
+
+/// The longest text back: four GSM-7 segments.
+pub const TEXT_BACK_MAX_CHARS: usize = 612;
 
 /// A referral with the on-call alerts sent for it.
 #[derive(Debug)]
@@ -118,7 +132,13 @@ impl Services {
         let referral = self
             .read_referral(actor, AuditAction::ReferralRead, id)
             .await?;
-        let alerts = self.store.messages_for_referral(id).await?;
+        let alerts = self
+            .store
+            .messages_for_referral(id)
+            .await?
+            .into_iter()
+            .filter(|m| m.purpose == MessagePurpose::OnCallAlert)
+            .collect();
         Ok(ReferralWithAlerts { referral, alerts })
     }
 
@@ -157,7 +177,9 @@ impl Services {
                     input.status
                 ))
             })?;
-        let audit = audit_entry(actor, self.now(), action, format!("referral:{id}"));
+        let audit = audit_entry(actor, self.now(), action, format!("referral:{id}"))
+            .for_referral(id)
+            .with_note(note(input.note)?);
         self.store
             .set_referral_status(id, status, &audit)
             .await?
@@ -186,5 +208,89 @@ impl Services {
             ))
             .await?;
         Ok(summary)
+    }
+}
+
+impl Services {
+    /// Texts the person who texted the referral number, from that number, through the job
+    /// queue; the text joins the referral's transcript with who sent it. Refused when the
+    /// number has opted out of texts (STOP), and then nothing is stored or sent.
+    pub async fn text_back(
+        &self,
+        actor: &Actor,
+        referral_id: &ReferralId,
+        input: TextBackIn,
+    ) -> Result<TranscriptItem> {
+        if !actor.role.may_read_referrals() {
+            return Err(Error::Forbidden(format!(
+                "the {} role may not text a referral's texter",
+                actor.role
+            )));
+        }
+        let text = input.text.trim();
+        if text.is_empty() {
+            return Err(Error::Invalid("text: must not be empty".into()));
+        }
+        words_only("text", text)?;
+        if text.chars().count() > TEXT_BACK_MAX_CHARS {
+            return Err(Error::Invalid(format!(
+                "text: at most {TEXT_BACK_MAX_CHARS} characters"
+            )));
+        }
+        let referral = self
+            .store
+            .referral(referral_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no referral {referral_id}")))?;
+        // Texts go only to a number the provider can take (a number the referral came from
+        // that does not parse is still kept on it, safety rule 7).
+        let to = referral
+            .phone
+            .as_deref()
+            .and_then(|p| PhoneNumber::parse(p).ok())
+            .ok_or_else(|| {
+                Error::Conflict(format!(
+                    "referral {referral_id} has no number a text can go to"
+                ))
+            })?;
+        let now = self.now();
+        let audit = audit_entry(
+            actor,
+            now,
+            AuditAction::ReferralTextBack,
+            format!("referral:{referral_id}"),
+        )
+        .for_referral(referral_id);
+        let text_back = TextBack {
+            referral_id: referral_id.clone(),
+            to,
+            body: text.to_owned(),
+            sent_by: actor.name.clone(),
+        };
+        match self.store.text_back(&text_back, &audit).await? {
+            TextBackOutcome::Queued { .. } => Ok(TranscriptItem {
+                direction: "outbound".into(),
+                body: Some(text_back.body),
+                at: now,
+                provider_id: None,
+                sent_by: Some(text_back.sent_by),
+                delivery_status: Some("queued".into()),
+            }),
+            TextBackOutcome::OptedOut => Err(Error::Conflict(
+                "this number has opted out of texts (STOP): nothing was sent".into(),
+            )),
+            TextBackOutcome::NoReferral => {
+                Err(Error::NotFound(format!("no referral {referral_id}")))
+            }
+        }
+    }
+
+    /// Who did what to a referral, and when, oldest first: its creation, status changes with
+    /// their notes, texts back, a patient made from it, inbox items about it closed, and
+    /// what the gateway did (texts joining its thread, escalations).
+    pub async fn referral_events(&self, actor: &Actor, id: &ReferralId) -> Result<Vec<AuditEntry>> {
+        self.read_referral(actor, AuditAction::ReferralEventsRead, id)
+            .await?;
+        Ok(self.store.referral_events(id).await?)
     }
 }

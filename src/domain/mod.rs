@@ -86,8 +86,8 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 pub mod channel;
-pub mod nhs;
 pub mod id;
+pub mod nhs;
 pub mod patient;
 pub mod phone;
 pub mod postcode;
@@ -95,5 +95,6 @@ pub mod reference;
 pub mod referral;
 pub mod role;
 pub mod schedule;
+pub mod task;
 pub mod teams;
 pub mod text;

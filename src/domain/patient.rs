@@ -26,6 +26,8 @@ text_enum! {
         NonUrgent = "non_urgent",
         /// A text to on-call staff about an urgent referral or patient.
         OnCallAlert = "on_call_alert",
+        /// Staff's own words back to a referral's texter, from the referral number.
+        TextBack = "text_back",
     }
 }
 
@@ -48,7 +50,7 @@ impl MessagePurpose {
             MessagePurpose::Reminder => Some(Purpose::Reminder),
             MessagePurpose::Update => Some(Purpose::Update),
             MessagePurpose::NonUrgent => Some(Purpose::NonUrgent),
-            MessagePurpose::OnCallAlert => None,
+            MessagePurpose::OnCallAlert | MessagePurpose::TextBack => None,
         }
     }
 }

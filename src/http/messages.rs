@@ -14,7 +14,7 @@ use super::auth::Staff;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
-use crate::app::messages::{InboxQuery, MessageIn, TaskQuery};
+use crate::app::messages::{InboxCloseIn, InboxQuery, MessageIn, TaskCompleteIn, TaskQuery};
 use crate::domain::id::{PatientId, StaffTaskId};
 use crate::store::{InboxItem, Message, MessageEvent, Task};
 
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/tasks/{id}/complete", post(complete_task))
         .route("/tasks/{id}/letter.pdf", get(task_letter))
         .route("/inbox", get(list_inbox))
+        .route("/inbox/{id}/close", post(close_inbox_item))
 }
 
 /// A message as staff see it, with its history.
@@ -103,16 +104,24 @@ pub async fn list_tasks(
     Ok(Json(List::page(page)))
 }
 
-/// The call was made or the letter posted.
+/// Reports on a task: the call made (or not answered: back on the list until the third
+/// try, then the patient's next channel), the letter posted (or returned).
 #[utoipa::path(post, path = "/api/v1/tasks/{id}/complete", tag = "tasks", params(("id" = String, Path)),
-    security(("bearer" = [])), responses((status = 200, body = TaskOut), (status = 404, body = Problem)))]
+    request_body(content = TaskCompleteIn, description = "May be left out: the outcome is then `done`."),
+    security(("bearer" = [])),
+    responses((status = 200, body = TaskOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn complete_task(
     State(app): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<StaffTaskId>,
+    body: Option<ApiJson<TaskCompleteIn>>,
 ) -> Result<Json<TaskOut>, ApiError> {
+    let input = body.map(|ApiJson(input)| input).unwrap_or_default();
     Ok(Json(
-        app.services.complete_task(&staff.0, &id).await?.into(),
+        app.services
+            .complete_task(&staff.0, &id, input)
+            .await?
+            .into(),
     ))
 }
 
@@ -137,9 +146,10 @@ pub async fn task_letter(
         .map_err(|e| ApiError::Internal(e.into()))
 }
 
-/// What patients texted, and what the team should know: urgent first, then oldest.
+/// What patients texted, and what the team should know: urgent first, then oldest. Items
+/// about risk or a referral's thread are left out of a scheduler's list.
 #[utoipa::path(get, path = "/api/v1/inbox", tag = "inbox", params(InboxQuery), security(("bearer" = [])),
-    responses((status = 200, body = List<InboxItem>)))]
+    responses((status = 200, body = List<InboxItem>), (status = 400, body = Problem)))]
 pub async fn list_inbox(
     State(app): State<AppState>,
     staff: Staff,
@@ -147,4 +157,21 @@ pub async fn list_inbox(
 ) -> Result<Json<List<InboxItem>>, ApiError> {
     let page = app.services.inbox(&staff.0, query).await?;
     Ok(Json(List::page(page)))
+}
+
+/// Closes an inbox item with a note.
+#[utoipa::path(post, path = "/api/v1/inbox/{id}/close", tag = "inbox", params(("id" = String, Path)),
+    request_body(content = InboxCloseIn, description = "May be left out."), security(("bearer" = [])),
+    responses((status = 200, body = InboxItem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn close_inbox_item(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<crate::domain::id::InboxItemId>,
+    body: Option<ApiJson<InboxCloseIn>>,
+) -> Result<Json<InboxItem>, ApiError> {
+    let input = body.map(|ApiJson(input)| input).unwrap_or_default();
+    Ok(Json(
+        app.services.close_inbox_item(&staff.0, &id, input).await?,
+    ))
 }

@@ -211,6 +211,8 @@ pub(super) struct TwilioStatusCallback {
         super::referrals::get_referral,
         super::referrals::get_transcript,
         super::referrals::set_status,
+        super::referrals::text_back,
+        super::referrals::list_events,
         super::referrals::get_conversation,
         super::staff_audit::list_audit,
         super::staff_audit::export_audit,
@@ -231,6 +233,7 @@ pub(super) struct TwilioStatusCallback {
         super::messages::complete_task,
         super::messages::task_letter,
         super::messages::list_inbox,
+        super::messages::close_inbox_item,
     ),
     modifiers(&BearerAuth, &Responses),
     tags(

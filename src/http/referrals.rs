@@ -2,6 +2,7 @@
 //! a number. Who may read them, and the audit of every read, are in `crate::app::referrals`.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -13,9 +14,12 @@ use super::List;
 use super::auth::Staff;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::app::referrals::{ReferralQuery, StatusIn};
+use crate::app::referrals::{ReferralQuery, StatusIn, TextBackIn};
 use crate::domain::id::ReferralId;
-use crate::store::{ConversationSummary, Message, MessageStatus, Referral, TranscriptItem};
+use crate::store::{
+    AuditAction, AuditEntry, AuditRole, ConversationSummary, Message, MessageStatus, Referral,
+    TranscriptItem,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/referrals/{id}", get(get_referral))
         .route("/referrals/{id}/transcript", get(get_transcript))
         .route("/referrals/{id}/status", post(set_status))
+        .route("/referrals/{id}/messages", post(text_back))
+        .route("/referrals/{id}/events", get(list_events))
         .route("/conversations/{phone}", get(get_conversation))
 }
 
@@ -100,8 +106,14 @@ pub struct TranscriptItemOut {
     /// Empty after the retention period.
     pub body: Option<String>,
     pub at: DateTime<Utc>,
-    /// The provider's message id, for inbound texts.
+    /// The provider's message id: for inbound texts, and for a text back once sent.
     pub provider_id: Option<String>,
+    /// Who on the team sent a text back (absent for the gateway's own replies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_by: Option<String>,
+    /// Where a text back has got to: `queued`, `sending`, `sent`, `delivered`, `failed`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_status: Option<String>,
 }
 
 impl From<TranscriptItem> for TranscriptItemOut {
@@ -111,6 +123,8 @@ impl From<TranscriptItem> for TranscriptItemOut {
             body: t.body,
             at: t.at,
             provider_id: t.provider_id,
+            sent_by: t.sent_by,
+            delivery_status: t.delivery_status,
         }
     }
 }
@@ -177,4 +191,61 @@ impl From<ConversationSummary> for ConversationOut {
             last_text_at: summary.last_text_at,
         }
     }
+}
+
+/// Texts the person who texted the referral number back, from that number.
+#[utoipa::path(post, path = "/api/v1/referrals/{id}/messages", tag = "referrals",
+    params(("id" = String, Path)), request_body = TextBackIn, security(("bearer" = [])),
+    responses((status = 202, body = TranscriptItemOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The number opted out of texts (STOP), or cannot take texts"),
+        (status = 422, body = Problem)))]
+pub async fn text_back(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<ReferralId>,
+    ApiJson(input): ApiJson<TextBackIn>,
+) -> Result<(StatusCode, Json<TranscriptItemOut>), ApiError> {
+    let item = app.services.text_back(&staff.0, &id, input).await?;
+    Ok((StatusCode::ACCEPTED, Json(item.into())))
+}
+
+/// One thing done to a referral.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    pub at: DateTime<Utc>,
+    /// The staff member or token, or `crht-gateway` for what the gateway did itself.
+    pub actor: String,
+    pub role: AuditRole,
+    /// E.g. `referral.created`, `referral.status.acknowledged`, `referral.text_back`,
+    /// `referral.thread_text`, `patient.create`, `inbox.close`.
+    pub action: AuditAction,
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl From<AuditEntry> for EventOut {
+    fn from(e: AuditEntry) -> Self {
+        EventOut {
+            at: e.at,
+            actor: e.actor,
+            role: e.role,
+            action: e.action,
+            target: e.target,
+            note: e.note,
+        }
+    }
+}
+
+/// Who did what to the referral, and when, oldest first.
+#[utoipa::path(get, path = "/api/v1/referrals/{id}/events", tag = "referrals",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = List<EventOut>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_events(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<ReferralId>,
+) -> Result<Json<List<EventOut>>, ApiError> {
+    let events = app.services.referral_events(&staff.0, &id).await?;
+    Ok(Json(List::of(events.into_iter().map(Into::into))))
 }

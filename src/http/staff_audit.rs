@@ -33,6 +33,9 @@ pub struct AuditOut {
     pub action: AuditAction,
     /// e.g. `referral:01J…`.
     pub target: String,
+    /// What staff wrote with the change, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
@@ -55,6 +58,7 @@ impl From<AuditRecord> for AuditOut {
             role: e.role,
             action: e.action,
             target: e.target,
+            note: e.note,
         }
     }
 }

@@ -169,6 +169,13 @@ pub struct Task {
     #[sqlx(try_from = "super::OptionalTs")]
     pub completed_at: Option<DateTime<Utc>>,
     pub completed_by: Option<String>,
+    /// How it ended: `done`, `no_answer`, `left_message`, `wrong_number` or `returned` (the
+    /// last unanswered call's, while a call task is back on the list).
+    pub outcome: Option<String>,
+    /// What staff wrote when they last reported on it.
+    pub note: Option<String>,
+    /// Calls that went unanswered.
+    pub attempts: i64,
 }
 
 text_enum! {
@@ -193,6 +200,16 @@ text_enum! {
         Done = "done",
     }
 }
+/// Staff's report on a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskReport {
+    pub outcome: crate::domain::task::TaskOutcome,
+    pub note: Option<String>,
+    pub by: String,
+}
+
+/// What a report on a task does, decided from the task as it stands in the transaction.
+pub type TaskDecide<'a> = dyn Fn(&Task) -> crate::domain::task::TaskStep + Send + Sync + 'a;
 
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
@@ -222,6 +239,31 @@ pub struct InboxItem {
     pub status: InboxStatus,
     #[sqlx(try_from = "super::Ts")]
     pub created_at: DateTime<Utc>,
+    /// Who on the team has it (not yet set by any route of the API).
+    pub assigned_to: Option<String>,
+    #[sqlx(try_from = "super::OptionalTs")]
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by: Option<String>,
+    /// What the person closing it wrote.
+    pub note: Option<String>,
+}
+
+/// Inbox kinds that carry a person's words about risk, or a referral's thread: for
+/// clinicians and admins only.
+pub const CLINICAL_INBOX_KINDS: [&str; 2] = ["risk", "referral_thread"];
+
+impl InboxItem {
+    pub fn is_clinical(&self) -> bool {
+        CLINICAL_INBOX_KINDS.contains(&self.kind.as_str()) || self.referral_id.is_some()
+    }
+}
+
+/// What closing an inbox item did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxClose {
+    Closed(Box<InboxItem>),
+    AlreadyClosed,
+    NotFound,
 }
 
 text_enum! {
@@ -230,6 +272,8 @@ text_enum! {
         AppointmentConfirmed = "appointment_confirmed",
         AppointmentCancelled = "appointment_cancelled",
         Risk = "risk",
+        /// A text that joined a referral's thread after the conversation was done.
+        ReferralThread = "referral_thread",
         /// A message no channel could carry.
         Undeliverable = "undeliverable",
     }
@@ -256,6 +300,8 @@ pub struct InboxFilter {
     pub status: Option<InboxStatus>,
     /// After this item (the last one of the page before): urgent first, then oldest.
     pub after: Option<super::QueueKey>,
+    /// Include the items only clinicians may see (`InboxItem::is_clinical`).
+    pub clinical: bool,
     pub limit: u32,
 }
 
@@ -373,18 +419,32 @@ pub trait OutboxStore {
 
     async fn task(&self, id: &StaffTaskId) -> Result<Option<Task>>;
 
-    /// Marks an open task done (its message as sent) and audits it, in one transaction; a
-    /// task already done is left as it is.
+    /// Staff's report on an open task, in one transaction with its audit entry: what `decide`
+    /// makes of it (back on the list, done, or done and the message on to the patient's
+    /// next channel as `after` says). A task already done is left as it is.
     async fn complete_task(
         &self,
         id: &StaffTaskId,
-        by: &str,
+        report: &TaskReport,
         audit: &AuditEntry,
+        decide: &TaskDecide<'_>,
+        after: &AfterFailure<'_>,
     ) -> Result<Option<Task>>;
 
     async fn task_letter(&self, id: &StaffTaskId) -> Result<Option<Vec<u8>>>;
 
     async fn inbox(&self, filter: &InboxFilter) -> Result<Vec<InboxItem>>;
+
+    async fn inbox_item(&self, id: &str) -> Result<Option<InboxItem>>;
+
+    /// Closes an open inbox item with staff's note, audited in the same transaction (as one
+    /// of its referral's events when it has one).
+    async fn close_inbox_item(
+        &self,
+        id: &str,
+        note: Option<&str>,
+        audit: &AuditEntry,
+    ) -> Result<InboxClose>;
 
     /// Retention: empties the words of every text, message, inbox item and finished task from
     /// before `cutoff`, keeping who, when, which channel and what status (and the audit log).
@@ -608,7 +668,7 @@ macro_rules! outbox_store_impl {
             ) -> $crate::store::Result<Vec<$crate::store::Task>> {
                 let tasks: Vec<$crate::store::Task> = sqlx::query_as(
                     "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
-                     created_at, completed_at, completed_by FROM tasks \
+                     created_at, completed_at, completed_by, outcome, note, attempts FROM tasks \
                      WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR status = $2) \
                      AND ($4 IS NULL OR (created_at, id) > ($4, $5)) \
                      ORDER BY created_at, id LIMIT $3",
@@ -626,7 +686,7 @@ macro_rules! outbox_store_impl {
             async fn task(&self, id: &$crate::domain::id::StaffTaskId) -> $crate::store::Result<Option<$crate::store::Task>> {
                 Ok(sqlx::query_as(
                     "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
-                     created_at, completed_at, completed_by FROM tasks WHERE id = $1",
+                     created_at, completed_at, completed_by, outcome, note, attempts FROM tasks WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -636,38 +696,91 @@ macro_rules! outbox_store_impl {
             async fn complete_task(
                 &self,
                 id: &$crate::domain::id::StaffTaskId,
-                by: &str,
+                report: &$crate::store::TaskReport,
                 audit: &$crate::store::AuditEntry,
+                decide: &$crate::store::TaskDecide<'_>,
+                after: &$crate::store::AfterFailure<'_>,
             ) -> $crate::store::Result<Option<$crate::store::Task>> {
+                use $crate::domain::task::TaskStep;
+                use $crate::store::Ts;
                 let at = audit.at;
                 let mut tx = self.begin_write().await?;
-                let done = sqlx::query(
-                    "UPDATE tasks SET status = 'done', completed_at = $1, completed_by = $2 \
-                     WHERE id = $3 AND status = 'open'",
+                let task: Option<$crate::store::Task> = sqlx::query_as(
+                    "SELECT id, kind, patient_id, message_id, status, text, pdf IS NOT NULL AS has_letter, \
+                     created_at, completed_at, completed_by, outcome, note, attempts FROM tasks \
+                     WHERE id = $1 AND status = 'open'",
                 )
-                .bind($crate::store::Ts(at))
-                .bind(by)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(task) = task else {
+                    tx.commit().await?;
+                    return self.task(id).await;
+                };
+                let step = decide(&task);
+                let outcome = report.outcome.as_str();
+                let unanswered = i64::from(outcome == "no_answer");
+                let (status, completed_at, completed_by) = match step {
+                    TaskStep::StayOpen => ("open", None, None),
+                    TaskStep::Close | TaskStep::CloseAndFallBack { .. } => {
+                        ("done", Some(Ts(at)), Some(report.by.as_str()))
+                    }
+                };
+                sqlx::query(
+                    "UPDATE tasks SET status = $1, completed_at = $2, completed_by = $3, outcome = $4, \
+                     note = $5, attempts = attempts + $6 WHERE id = $7",
+                )
+                .bind(status)
+                .bind(completed_at)
+                .bind(completed_by)
+                .bind(outcome)
+                .bind(&report.note)
+                .bind(unanswered)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                if done.rows_affected() == 1 {
-                    // The call was made / the letter posted: the message has gone.
-                    let message: Option<(Option<String>, String)> =
-                        sqlx::query_as("SELECT message_id, kind FROM tasks WHERE id = $1")
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                    if let Some((Some(message_id), kind)) = message {
-                        sqlx::query("UPDATE messages SET status = 'sent', updated_at = $1 WHERE id = $2")
-                            .bind($crate::store::Ts(at))
-                            .bind(&message_id)
+                if let Some(message_id) = &task.message_id {
+                    let kind = task.kind.as_str();
+                    match step {
+                        TaskStep::StayOpen => {
+                            let detail = format!(
+                                "no answer ({} of {}); back on the call list",
+                                task.attempts + 1,
+                                $crate::domain::task::CALL_TRIES
+                            );
+                            Self::message_event(&mut *tx, message_id, at, "task_created", Some(kind), Some(&detail))
+                                .await?;
+                        }
+                        TaskStep::Close => {
+                            // The call was made / the letter posted: the message has gone (a
+                            // returned letter did not arrive).
+                            let status = if outcome == "returned" { "undelivered" } else { "sent" };
+                            sqlx::query("UPDATE messages SET status = $1, updated_at = $2 WHERE id = $3")
+                                .bind(status)
+                                .bind(Ts(at))
+                                .bind(message_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            let detail = format!("task completed by {} ({outcome})", report.by);
+                            Self::message_event(&mut *tx, message_id, at, status, Some(kind), Some(&detail)).await?;
+                        }
+                        TaskStep::CloseAndFallBack { reason } => {
+                            sqlx::query(
+                                "UPDATE messages SET status = 'failed', error_code = $1, updated_at = $2 \
+                                 WHERE id = $3",
+                            )
+                            .bind(reason)
+                            .bind(Ts(at))
+                            .bind(message_id)
                             .execute(&mut *tx)
                             .await?;
-                        let detail = format!("task completed by {by}");
-                        Self::message_event(&mut *tx, &message_id, at, "sent", Some(&kind), Some(&detail)).await?;
+                            let detail = format!("task completed by {} ({outcome})", report.by);
+                            Self::message_event(&mut *tx, message_id, at, "failed", Some(kind), Some(&detail)).await?;
+                            Self::after_failure(&mut *tx, message_id, at, after).await?;
+                        }
                     }
-                    Self::insert_audit(&mut *tx, audit).await?;
                 }
+                Self::insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
                 self.task(id).await
             }
@@ -684,18 +797,65 @@ macro_rules! outbox_store_impl {
                 &self,
                 filter: &$crate::store::InboxFilter,
             ) -> $crate::store::Result<Vec<$crate::store::InboxItem>> {
+                let [risk, thread] = $crate::store::CLINICAL_INBOX_KINDS;
                 Ok(sqlx::query_as(
                     "SELECT * FROM inbox_items WHERE ($1 IS NULL OR status = $1) \
-                     AND ($3 IS NULL OR (NOT urgent, created_at, id) > (NOT $3, $4, $5)) \
-                     ORDER BY urgent DESC, created_at, id LIMIT $2",
+                     AND ($2 OR (referral_id IS NULL AND kind NOT IN ($3, $4))) \
+                     AND ($6 IS NULL OR (NOT urgent, created_at, id) > (NOT $6, $7, $8)) \
+                     ORDER BY urgent DESC, created_at, id LIMIT $5",
                 )
                 .bind(&filter.status)
+                .bind(filter.clinical)
+                .bind(risk)
+                .bind(thread)
                 .bind(i64::from(filter.limit))
                 .bind(filter.after.as_ref().map(|k| k.urgent))
                 .bind(filter.after.as_ref().map(|k| $crate::store::Ts(k.created_at)))
                 .bind(filter.after.as_ref().map(|k| k.id.as_str()))
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn inbox_item(&self, id: &str) -> $crate::store::Result<Option<$crate::store::InboxItem>> {
+                Ok(sqlx::query_as("SELECT * FROM inbox_items WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn close_inbox_item(
+                &self,
+                id: &str,
+                note: Option<&str>,
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<$crate::store::InboxClose> {
+                use $crate::store::InboxClose;
+                let mut tx = self.begin_write().await?;
+                let closed: Option<(Option<String>,)> = sqlx::query_as(
+                    "UPDATE inbox_items SET status = 'done', closed_at = $1, closed_by = $2, note = $3 \
+                     WHERE id = $4 AND status = 'open' RETURNING referral_id",
+                )
+                .bind($crate::store::Ts(audit.at))
+                .bind(&audit.actor)
+                .bind(note)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((referral_id,)) = closed else {
+                    tx.commit().await?;
+                    return Ok(match self.inbox_item(id).await? {
+                        Some(_) => InboxClose::AlreadyClosed,
+                        None => InboxClose::NotFound,
+                    });
+                };
+                let mut entry = audit.clone().with_note(note.map(str::to_owned));
+                entry.referral_id = referral_id;
+                Self::insert_audit(&mut *tx, &entry).await?;
+                tx.commit().await?;
+                match self.inbox_item(id).await? {
+                    Some(item) => Ok(InboxClose::Closed(Box::new(item))),
+                    None => Ok(InboxClose::NotFound),
+                }
             }
 
             async fn forget_bodies_before(

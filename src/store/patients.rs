@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuditEntry, NewMessage, PreparedMessage, Result};
 use crate::domain::channel::AccessNeed;
-use crate::domain::nhs::NhsNumber;
 use crate::domain::id::{AppointmentId, MessageId, PatientId, ReferralId, ReminderId};
+use crate::domain::nhs::NhsNumber;
 use crate::domain::patient::ContactPreferences;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;

@@ -39,6 +39,9 @@ pub struct Snapshot {
     pub replies_last_hour: u32,
     /// The reference a referral begun by this text will carry.
     pub new_reference: String,
+    /// The last text either way on the current conversation's referral (a staff text back
+    /// included): the thread a text joins stays open for `CRHT_THREAD_DAYS` from here.
+    pub thread_last_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +135,13 @@ pub struct ReferralDecision {
     /// This text showed risk or was an unsafe answer (the referral may have been urgent
     /// before it).
     pub flagged: bool,
+    /// For the team's inbox, filed under the referral (a text that joined its thread).
+    pub inbox: Vec<NewInboxItem>,
+    /// A risk text on a referral staff had acknowledged or moved on: its acknowledgement and
+    /// escalation start again, so on-call is chased until someone acknowledges it anew.
+    pub reopen: bool,
+    /// What the gateway did, for the referral's events (`referral.created`, …).
+    pub events: Vec<AuditAction>,
 }
 
 /// A text from a patient: answered briefly, acted on, and put in the team's inbox.
@@ -288,6 +298,32 @@ pub struct TranscriptItem {
     #[sqlx(try_from = "super::Ts")]
     pub at: DateTime<Utc>,
     pub provider_id: Option<String>,
+    /// Who on the team sent it, for a text back; `None` for the gateway's own replies.
+    pub sent_by: Option<String>,
+    /// Where a text back has got to (`queued`, `sent`, `delivered`, `failed`, …).
+    pub delivery_status: Option<String>,
+}
+
+/// A text staff send back to a referral's texter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextBack {
+    pub referral_id: crate::domain::id::ReferralId,
+    pub to: PhoneNumber,
+    pub body: String,
+    /// The staff member (or token) sending it, as the transcript shows it.
+    pub sent_by: String,
+}
+
+/// What became of a text back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextBackOutcome {
+    /// Stored in the transcript and queued for the provider: the message's id.
+    Queued {
+        message_id: crate::domain::id::MessageId,
+    },
+    /// The number has opted out of texts (STOP): nothing stored, nothing sent.
+    OptedOut,
+    NoReferral,
 }
 
 /// Who did something, for the audit log.
@@ -305,6 +341,15 @@ pub struct AuditEntry {
     pub role: AuditRole,
     pub action: AuditAction,
     pub target: String,
+    /// The referral this change concerns: it is then one of the referral's events. Reads
+    /// never carry one.
+    #[sqlx(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referral_id: Option<String>,
+    /// What staff wrote with the change (a status change's or a close's note).
+    #[sqlx(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An audit entry as the log holds it, with its place in the log.
@@ -380,10 +425,32 @@ text_enum! {
         LetterRead = "letter.read",
         InboxRead = "inbox.read",
         AuditExport = "audit.export",
+        ReferralCreated = "referral.created",
+        ReferralThreadText = "referral.thread_text",
+        ReferralReopened = "referral.reopened",
+        ReferralTextBack = "referral.text_back",
+        ReferralEventsRead = "referral.events.read",
+        InboxClose = "inbox.close",
+        TaskNoAnswer = "task.no_answer",
+        TaskLeftMessage = "task.left_message",
+        TaskWrongNumber = "task.wrong_number",
+        TaskReturned = "task.returned",
     }
 }
 
 impl AuditAction {
+    /// Staff's report on a task: `task.complete` when done, else the outcome's own action.
+    pub fn task_outcome(outcome: crate::domain::task::TaskOutcome) -> Self {
+        use crate::domain::task::TaskOutcome;
+        match outcome {
+            TaskOutcome::Done => AuditAction::TaskComplete,
+            TaskOutcome::NoAnswer => AuditAction::TaskNoAnswer,
+            TaskOutcome::LeftMessage => AuditAction::TaskLeftMessage,
+            TaskOutcome::WrongNumber => AuditAction::TaskWrongNumber,
+            TaskOutcome::Returned => AuditAction::TaskReturned,
+        }
+    }
+
     /// Staff setting a referral's status; `None` for a status staff may not set.
     pub fn referral_status(status: ReferralStatus) -> Option<Self> {
         match status {
@@ -405,7 +472,20 @@ impl AuditEntry {
             role: AuditRole::System,
             action,
             target,
+            referral_id: None,
+            note: None,
         }
+    }
+
+    /// The entry as one of a referral's events.
+    pub fn for_referral(mut self, referral_id: &str) -> Self {
+        self.referral_id = Some(referral_id.to_owned());
+        self
+    }
+
+    pub fn with_note(mut self, note: Option<String>) -> Self {
+        self.note = note;
+        self
     }
 }
 
@@ -469,6 +549,14 @@ pub trait ReferralStore {
 
     /// The audit log, newest first.
     async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>>;
+
+    /// A referral's events, oldest first: the audit entries written for it by changes.
+    async fn referral_events(&self, referral_id: &str) -> Result<Vec<AuditEntry>>;
+
+    /// Stores a text back in the referral's transcript and queues it for the provider, with
+    /// its audit entry, in one transaction; refused (nothing stored) when the number has
+    /// opted out of texts.
+    async fn text_back(&self, text: &TextBack, audit: &AuditEntry) -> Result<TextBackOutcome>;
 
     async fn create_token(
         &self,
@@ -555,12 +643,22 @@ macro_rules! referral_store_impl {
                         .fetch_optional(&mut *tx)
                         .await?;
                 let (replies_last_hour,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM texts WHERE phone = $1 AND direction = 'outbound' AND at > $2",
+                    "SELECT COUNT(*) FROM texts WHERE phone = $1 AND direction = 'outbound' \
+                     AND sent_by IS NULL AND at > $2",
                 )
                 .bind(phone)
                 .bind(Ts(at - chrono::TimeDelta::hours(1)))
                 .fetch_one(&mut *tx)
                 .await?;
+                let thread_last_at: Option<(Ts,)> = match &current {
+                    Some(current) => sqlx::query_as(
+                        "SELECT at FROM texts WHERE referral_id = $1 ORDER BY seq DESC LIMIT 1",
+                    )
+                    .bind(&current.referral.id)
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                    None => None,
+                };
                 let new_reference = $crate::domain::reference::ReferralRef::generate();
                 let snapshot = Snapshot {
                     patients,
@@ -568,6 +666,7 @@ macro_rules! referral_store_impl {
                     opted_out: opted_out.is_some_and(|(o,)| o),
                     replies_last_hour: u32::try_from(replies_last_hour).unwrap_or(u32::MAX),
                     new_reference: new_reference.as_str().to_owned(),
+                    thread_last_at: thread_last_at.map(|(at,)| at.0),
                 };
 
                 let inbound_id: $crate::domain::id::TextId = new_id();
@@ -594,6 +693,28 @@ macro_rules! referral_store_impl {
                         .await?;
                         for alert in &decision.alerts {
                             Self::insert_alert(&mut *tx, alert, Some(&referral_id), None, at).await?;
+                        }
+                        if decision.reopen {
+                            sqlx::query(
+                                "UPDATE referrals SET acknowledged_at = NULL, escalation_level = 0 \
+                                 WHERE id = $1",
+                            )
+                            .bind(&referral_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        for item in &decision.inbox {
+                            Self::insert_inbox_item(&mut *tx, item, None, Some(&referral_id), &inbound_id, at)
+                                .await?;
+                        }
+                        for action in &decision.events {
+                            let event = $crate::store::AuditEntry::by_gateway(
+                                at,
+                                (*action).to_owned(),
+                                format!("referral:{referral_id}"),
+                            )
+                            .for_referral(&referral_id);
+                            Self::insert_audit(&mut *tx, &event).await?;
                         }
                         (decision.replies, decision.opt_out)
                     }
@@ -665,22 +786,8 @@ macro_rules! referral_store_impl {
                             .flat_map(|item| decision.patient_ids.iter().map(move |p| (item, p)))
                             .collect();
                         for (item, patient) in filed {
-                            sqlx::query(
-                                "INSERT INTO inbox_items (id, kind, patient_id, appointment_id, message_id, \
-                                 urgent, summary, body, status, created_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)",
-                            )
-                            .bind(new_id::<$crate::domain::id::InboxItemId>())
-                            .bind(item.kind)
-                            .bind(patient)
-                            .bind(&item.appointment_id)
-                            .bind(&inbound_id)
-                            .bind(item.urgent)
-                            .bind(&item.summary)
-                            .bind(&item.body)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
+                            Self::insert_inbox_item(&mut *tx, item, Some(patient), None, &inbound_id, at)
+                                .await?;
                         }
                         (decision.replies, decision.opt_out)
                     }
@@ -768,8 +875,10 @@ macro_rules! referral_store_impl {
                 referral_id: &$crate::domain::id::ReferralId,
             ) -> $crate::store::Result<Vec<$crate::store::TranscriptItem>> {
                 Ok(sqlx::query_as(
-                    "SELECT direction, body, at, provider_id FROM texts \
-                     WHERE referral_id = $1 ORDER BY seq",
+                    "SELECT t.direction, t.body, t.at, COALESCE(t.provider_id, m.provider_id) AS provider_id, \
+                     t.sent_by, m.status AS delivery_status \
+                     FROM texts t LEFT JOIN messages m ON m.id = t.message_id \
+                     WHERE t.referral_id = $1 ORDER BY t.seq",
                 )
                 .bind(referral_id)
                 .fetch_all(&self.pool)
@@ -900,7 +1009,7 @@ macro_rules! referral_store_impl {
                     .filter(|t| !t.contains(':'))
                     .map(|kind| format!("{kind}:%"));
                 Ok(sqlx::query_as(
-                    "SELECT seq, at, actor, role, action, target FROM audit_log \
+                    "SELECT seq, at, actor, role, action, target, referral_id, note FROM audit_log \
                      WHERE ($1 IS NULL OR actor = $1) \
                      AND ($2 IS NULL OR target = $2 OR target LIKE $3) \
                      AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
@@ -916,6 +1025,75 @@ macro_rules! referral_store_impl {
                 .bind(i64::from(filter.limit))
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn referral_events(
+                &self,
+                referral_id: &str,
+            ) -> $crate::store::Result<Vec<$crate::store::AuditEntry>> {
+                Ok(sqlx::query_as(
+                    "SELECT at, actor, role, action, target, referral_id, note FROM audit_log \
+                     WHERE referral_id = $1 ORDER BY seq",
+                )
+                .bind(referral_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn text_back(
+                &self,
+                text: &$crate::store::TextBack,
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<$crate::store::TextBackOutcome> {
+                use $crate::store::{NewMessage, TextBackOutcome};
+                let phone = text.to.e164();
+                let mut tx = self.begin_write().await?;
+                // The same lock as the number's inbound texts: a STOP being recorded now is
+                // seen here, or sees this text and stops it at send time.
+                Self::lock_phone(&mut *tx, phone).await?;
+                let known: Option<(String,)> = sqlx::query_as("SELECT id FROM referrals WHERE id = $1")
+                    .bind(&text.referral_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if known.is_none() {
+                    return Ok(TextBackOutcome::NoReferral);
+                }
+                let opted_out: Option<(bool,)> =
+                    sqlx::query_as("SELECT opted_out FROM sms_opt_outs WHERE phone = $1")
+                        .bind(phone)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if opted_out.is_some_and(|(o,)| o) {
+                    return Ok(TextBackOutcome::OptedOut);
+                }
+                let message = NewMessage {
+                    purpose: $crate::domain::patient::MessagePurpose::TextBack,
+                    to: text.to.clone(),
+                    body: text.body.clone(),
+                };
+                let message_id =
+                    Self::insert_alert(&mut *tx, &message, Some(&text.referral_id), None, audit.at).await?;
+                sqlx::query(
+                    "INSERT INTO texts (id, referral_id, phone, direction, body, sent_by, message_id, at) \
+                     VALUES ($1, $2, $3, 'outbound', $4, $5, $6, $7)",
+                )
+                .bind($crate::store::rows::new_id::<$crate::domain::id::TextId>())
+                .bind(&text.referral_id)
+                .bind(phone)
+                .bind(&text.body)
+                .bind(&text.sent_by)
+                .bind(&message_id)
+                .bind($crate::store::Ts(audit.at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE referrals SET updated_at = $1 WHERE id = $2")
+                    .bind($crate::store::Ts(audit.at))
+                    .bind(&text.referral_id)
+                    .execute(&mut *tx)
+                    .await?;
+                Self::insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(TextBackOutcome::Queued { message_id })
             }
 
             async fn create_token(

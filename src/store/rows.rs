@@ -16,8 +16,8 @@ use super::{
     PatientRecord, Referral, StoreError, Ts, UpcomingAppointment, UrgentEpisode,
 };
 use crate::conversation::{Conversation, Status};
-use crate::domain::nhs::NhsNumber;
 use crate::domain::id::{AppointmentId, ConversationId, MessageId, PatientId, ReferralId};
+use crate::domain::nhs::NhsNumber;
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;

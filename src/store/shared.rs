@@ -131,13 +131,16 @@ macro_rules! shared_impl {
                 entry: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<()> {
                 sqlx::query(
-                    "INSERT INTO audit_log (at, actor, role, action, target) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO audit_log (at, actor, role, action, target, referral_id, note) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind($crate::store::Ts(entry.at))
                 .bind(&entry.actor)
                 .bind(&entry.role)
                 .bind(&entry.action)
                 .bind(&entry.target)
+                .bind(&entry.referral_id)
+                .bind(&entry.note)
                 .execute(&mut *conn)
                 .await?;
                 Ok(())
@@ -289,14 +292,45 @@ macro_rules! shared_impl {
                 Ok(next)
             }
 
-            /// A text to on-call staff: the message and its send job, together.
+            /// Something for the team's inbox, about a text that came in (`message_id`).
+            pub(super) async fn insert_inbox_item(
+                conn: &mut $conn,
+                item: &$crate::store::NewInboxItem,
+                patient_id: Option<&str>,
+                referral_id: Option<&str>,
+                message_id: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "INSERT INTO inbox_items (id, kind, patient_id, referral_id, appointment_id, message_id, \
+                     urgent, summary, body, status, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10)",
+                )
+                .bind($crate::store::rows::new_id::<$crate::domain::id::InboxItemId>())
+                .bind(&item.kind)
+                .bind(patient_id)
+                .bind(referral_id)
+                .bind(&item.appointment_id)
+                .bind(message_id)
+                .bind(item.urgent)
+                .bind(&item.summary)
+                .bind(&item.body)
+                .bind($crate::store::Ts(at))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// A text from the gateway's number (an alert to on-call staff, or staff's text
+            /// back to a referral's texter): the message and its send job, together. Returns
+            /// the message's id.
             pub(super) async fn insert_alert(
                 conn: &mut $conn,
                 alert: &$crate::store::NewMessage,
                 referral_id: Option<&str>,
                 patient_id: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<()> {
+            ) -> $crate::store::Result<$crate::domain::id::MessageId> {
                 let message_id: $crate::domain::id::MessageId = $crate::store::rows::new_id();
                 sqlx::query(
                     "INSERT INTO messages (id, purpose, referral_id, patient_id, channel, to_phone, body, \
@@ -313,7 +347,8 @@ macro_rules! shared_impl {
                 .execute(&mut *conn)
                 .await?;
                 Self::message_event(&mut *conn, &message_id, at, "queued", Some("sms"), None).await?;
-                Self::enqueue(&mut *conn, &$crate::store::queue::delivery_job(&message_id)?).await
+                Self::enqueue(&mut *conn, &$crate::store::queue::delivery_job(&message_id)?).await?;
+                Ok(message_id)
             }
 
             /// A prepared message: its row, then whatever carries it.

@@ -21,4 +21,5 @@ mod patient_urgency;
 mod recovery;
 mod safety;
 mod staff;
+mod staff_loop;
 mod webhooks;
