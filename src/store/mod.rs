@@ -9,14 +9,20 @@ mod postgres;
 pub(crate) mod queue;
 mod referrals;
 mod rows;
+mod sessions;
 mod shared;
 mod sqlite;
+pub(crate) mod staff;
 mod ts;
 
 pub use outbox::*;
 pub use patients::*;
 pub use queue::{Delivery, Pool, ReminderJob, queues};
 pub use referrals::*;
+pub use sessions::ConsoleSessions;
+pub use staff::{
+    ApiTokenRecord, NewApiToken, PasswordLink, Revoked, SessionRow, StaffStore, User,
+};
 
 use std::sync::Arc;
 
@@ -96,7 +102,7 @@ use store_impl;
 /// Everything the gateway keeps.
 #[async_trait]
 pub trait Store:
-    ReferralStore + PatientStore + OutboxStore + Send + Sync + std::fmt::Debug + 'static
+    ReferralStore + PatientStore + OutboxStore + StaffStore + Send + Sync + std::fmt::Debug + 'static
 {
     fn engine(&self) -> &'static str;
 
