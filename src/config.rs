@@ -38,6 +38,7 @@ pub const KEYS: &[&str] = &[
     "retention_days",
     "log_format",
     "reply_cap_per_hour",
+    "session_idle_minutes",
 ];
 
 const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
@@ -176,6 +177,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Most replies one number gets in an hour (`CRHT_REPLY_CAP_PER_HOUR`, default 30).
     pub reply_cap_per_hour: u32,
+    /// A console session idle this long ends (`CRHT_SESSION_IDLE_MINUTES`, default 30).
+    pub session_idle: Duration,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -270,6 +273,7 @@ struct Raw {
     retention_days: Option<Text>,
     log_format: Option<Text>,
     reply_cap_per_hour: Option<Text>,
+    session_idle_minutes: Option<Text>,
 }
 
 impl Config {
@@ -403,6 +407,10 @@ impl Config {
         };
         let retention_days = number("retention_days", &raw.retention_days, 90)?;
         let reply_cap_per_hour = number("reply_cap_per_hour", &raw.reply_cap_per_hour, 30)?;
+        let session_idle_minutes = number("session_idle_minutes", &raw.session_idle_minutes, 30)?;
+        if session_idle_minutes == 0 {
+            return Err(invalid("session_idle_minutes", "must be at least 1"));
+        }
         if retention_days == 0 {
             return Err(invalid("retention_days", "must be at least 1"));
         }
@@ -429,6 +437,7 @@ impl Config {
             retention_days,
             log_format,
             reply_cap_per_hour,
+            session_idle: Duration::from_secs(u64::from(session_idle_minutes) * 60),
             // Both short: a job a killed gateway left running is back in the queue within
             // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
             // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).

@@ -20,9 +20,7 @@ pub use patients::*;
 pub use queue::{Delivery, Pool, ReminderJob, queues};
 pub use referrals::*;
 pub use sessions::ConsoleSessions;
-pub use staff::{
-    ApiTokenRecord, NewApiToken, PasswordLink, Revoked, SessionRow, StaffStore, User,
-};
+pub use staff::{ApiTokenRecord, NewApiToken, PasswordLink, Revoked, SessionRow, StaffStore, User};
 
 use std::sync::Arc;
 

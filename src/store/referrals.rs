@@ -259,13 +259,6 @@ impl AuditEntry {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiToken {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-}
-
 /// The decision function the inbound transaction calls once it holds the number's lock.
 pub type Decide<'a> = &'a (dyn Fn(&Snapshot) -> Decision + Send + Sync);
 
@@ -327,8 +320,6 @@ pub trait ReferralStore {
         hash: &str,
         at: DateTime<Utc>,
     ) -> Result<()>;
-
-    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
 }
 
 /// Implements `ReferralStore` for an engine's store (see `sqlite.rs` / `postgres.rs`).
@@ -760,24 +751,6 @@ macro_rules! referral_store_impl {
                 .await?;
                 tx.commit().await?;
                 Ok(())
-            }
-
-            async fn token_by_hash(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::ApiToken>> {
-                let row: Option<(String, String, String)> =
-                    sqlx::query_as("SELECT id, name, role FROM api_tokens WHERE token_hash = $1")
-                        .bind(hash)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                row.map(|(id, name, role)| {
-                    Ok($crate::store::ApiToken {
-                        role: $crate::domain::role::Role::parse(&role).ok_or_else(|| {
-                            $crate::store::StoreError::Corrupt(format!("token role {role}"))
-                        })?,
-                        id,
-                        name,
-                    })
-                })
-                .transpose()
             }
         }
     };

@@ -52,7 +52,12 @@ impl SessionStore for ConsoleSessions {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // 128 random bits make a collision all but impossible; a new id if one happens.
         loop {
-            if self.0.create_session(&to_row(record)?).await.map_err(backend)? {
+            if self
+                .0
+                .create_session(&to_row(record)?)
+                .await
+                .map_err(backend)?
+            {
                 return Ok(());
             }
             record.id = Id::default();

@@ -445,26 +445,28 @@ macro_rules! staff_store_impl {
                 &self,
                 hash: &str,
             ) -> $crate::store::Result<Option<$crate::store::ApiTokenRecord>> {
-                let row: Option<$crate::store::staff::TokenRow> = sqlx::query_as(
-                    sqlx::AssertSqlSafe($crate::store::staff::token_query("WHERE t.token_hash = $1")),
-                )
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?;
+                let row: Option<$crate::store::staff::TokenRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe($crate::store::staff::token_query(
+                        "WHERE t.token_hash = $1",
+                    )))
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 row.map($crate::store::ApiTokenRecord::try_from).transpose()
             }
 
             async fn api_tokens(
                 &self,
             ) -> $crate::store::Result<Vec<$crate::store::ApiTokenRecord>> {
-                let rows: Vec<$crate::store::staff::TokenRow> = sqlx::query_as(
-                    sqlx::AssertSqlSafe($crate::store::staff::token_query(
+                let rows: Vec<$crate::store::staff::TokenRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe($crate::store::staff::token_query(
                         "ORDER BY t.created_at DESC, t.id DESC",
-                    )),
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                rows.into_iter().map($crate::store::ApiTokenRecord::try_from).collect()
+                    )))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter()
+                    .map($crate::store::ApiTokenRecord::try_from)
+                    .collect()
             }
 
             async fn revoke_api_token(
