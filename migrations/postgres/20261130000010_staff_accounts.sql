@@ -10,7 +10,7 @@ CREATE TABLE users (
     teams           TEXT NOT NULL DEFAULT '[]',
     -- NULL until the person sets one through their one-time link.
     password_hash   TEXT,
-    failed_sign_ins INTEGER NOT NULL DEFAULT 0,
+    failed_sign_ins BIGINT NOT NULL DEFAULT 0,
     locked_until    TIMESTAMPTZ,
     active          BOOLEAN NOT NULL DEFAULT TRUE,
     created_at      TIMESTAMPTZ NOT NULL
