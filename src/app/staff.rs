@@ -492,6 +492,8 @@ async fn verify_password(password: String, hash: Option<String>) -> Result<bool>
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
