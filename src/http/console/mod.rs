@@ -30,7 +30,8 @@ use crate::store::ConsoleSessions;
 pub const SESSION_COOKIE: &str = "crht_session";
 /// Console forms are a few fields.
 const MAX_FORM_BYTES: usize = 16 * 1024;
-/// The one answer to a failed sign-in, whatever failed.
+/// The one answer to a failed sign-in, whatever failed (with 200: a 401 would need a
+/// `WWW-Authenticate` challenge that a form does not have).
 const NOT_RIGHT: &str = "email or password not right";
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -100,7 +101,7 @@ async fn login(
             }
         }
         Ok(None) => match csrf::token(&session).await {
-            Ok(token) => login_form(StatusCode::UNAUTHORIZED, &token, form.email.trim(), true),
+            Ok(token) => login_form(StatusCode::OK, &token, form.email.trim(), true),
             Err(response) => response,
         },
         Err(error) => failure(error),

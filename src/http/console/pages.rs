@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
 use serde::Serialize;
@@ -62,7 +62,8 @@ pub fn page(status: StatusCode, template: &str, context: impl Serialize) -> Resp
         .get_template(template)
         .and_then(|t| t.render(minijinja::value::Serde(context)));
     match rendered {
-        Ok(html) => (status, Html(html)).into_response(),
+        // Pages about people and sessions are never kept by a browser or a proxy.
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(error) => {
             tracing::error!(%error, template, "console page did not render");
             (
