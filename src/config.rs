@@ -41,6 +41,7 @@ pub const KEYS: &[&str] = &[
     "sms_budget_per_hour",
     "sms_countries",
     "thread_days",
+    "session_idle_minutes",
 ];
 
 const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
@@ -189,6 +190,8 @@ pub struct Config {
     /// How long after a conversation is done a text from its number joins that referral's
     /// thread rather than starting a new referral (`CRHT_THREAD_DAYS`, default 14; 0: never).
     pub thread_days: u32,
+    /// A console session idle this long ends (`CRHT_SESSION_IDLE_MINUTES`, default 30).
+    pub session_idle: Duration,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -286,6 +289,7 @@ struct Raw {
     sms_budget_per_hour: Option<Text>,
     sms_countries: Option<List>,
     thread_days: Option<Text>,
+    session_idle_minutes: Option<Text>,
 }
 
 impl Config {
@@ -443,6 +447,10 @@ impl Config {
         if thread_days == 0 {
             return Err(invalid("thread_days", "must be at least 1"));
         }
+        let session_idle_minutes = number("session_idle_minutes", &raw.session_idle_minutes, 30)?;
+        if session_idle_minutes == 0 {
+            return Err(invalid("session_idle_minutes", "must be at least 1"));
+        }
         if retention_days == 0 {
             return Err(invalid("retention_days", "must be at least 1"));
         }
@@ -472,6 +480,7 @@ impl Config {
             sms_budget_per_hour,
             sms_countries,
             thread_days,
+            session_idle: Duration::from_secs(u64::from(session_idle_minutes) * 60),
             // Both short: a job a killed gateway left running is back in the queue within
             // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
             // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).

@@ -36,6 +36,9 @@ pub(crate) mod sweeps;
 pub mod templates;
 pub mod twilio;
 
+/// Staff accounts and tokens, for the command line and tests (the rules live in `app`).
+pub use app::staff;
+
 use std::sync::Arc;
 
 use anyhow::Context as _;

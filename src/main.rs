@@ -1,17 +1,19 @@
-//! The `crht-gateway` command: serve, migrate, token create, simulate.
+//! The `crht-gateway` command: serve, migrate, user create, token create/list/revoke,
+//! config check, risk evaluate, simulate.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crht_gateway::clock::{Clock, SystemClock};
+use crht_gateway::clock::SystemClock;
 use crht_gateway::config::Config;
 use crht_gateway::domain::phone::PhoneNumber;
 use crht_gateway::domain::role::Role;
-use crht_gateway::http::auth::{generate_token, hash_token};
 use crht_gateway::simulate::Simulator;
+use crht_gateway::staff::{self, Accounts, NewToken, NewUser, Password};
 use crht_gateway::{logging, store};
 
 #[derive(Debug, Parser)]
@@ -34,6 +36,11 @@ enum Command {
     Serve,
     /// Create or update the database schema, then exit.
     Migrate,
+    /// Staff accounts for the console.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Staff API tokens.
     Token {
         #[command(subcommand)]
@@ -87,6 +94,39 @@ enum TokenCommand {
         name: String,
         #[arg(long, value_parser = ["admin", "clinician", "scheduler"])]
         role: String,
+        /// The account (by email) the token belongs to; without it, the token is a named
+        /// service's.
+        #[arg(long, value_name = "EMAIL")]
+        user: Option<String>,
+        /// The token stops working after this long, e.g. `90d`.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// List every token (never its secret).
+    List,
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        /// The token's id, from `token list`.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account. With `--password-stdin`, its password is read from one line of
+    /// standard input; without, a one-time link to set one is printed.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["admin", "clinician", "scheduler"])]
+        role: String,
+        /// A team from the teams file (repeat for several).
+        #[arg(long = "team", value_name = "TEAM")]
+        teams: Vec<String>,
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -133,28 +173,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("database is up to date ({})", store.engine());
             Ok(())
         }
-        Command::Token {
-            command: TokenCommand::Create { name, role },
-        } => {
-            let role = Role::parse(&role).context("unknown role")?;
-            let name = name.trim();
-            anyhow::ensure!(!name.is_empty(), "--name must not be empty");
-            let (store, _) = store::connect(&config.database_url).await?;
-            store.migrate().await?;
-            let token = generate_token();
-            store
-                .create_token(
-                    &ulid::Ulid::generate().to_string(),
-                    name,
-                    role,
-                    &hash_token(&token),
-                    SystemClock.now(),
-                )
-                .await?;
-            println!("{token}");
-            eprintln!("token `{name}` ({role}) created; it is shown only this once");
-            Ok(())
-        }
+        Command::Token { command } => token(command, &config).await,
+        Command::User { command } => user(command, &config).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -187,6 +207,124 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Simulator::new(&config, url, from)?.run_interactive().await
         }
     }
+}
+
+/// The accounts' rules over the configured database (migrated first).
+async fn accounts(config: &Config) -> anyhow::Result<Accounts> {
+    let (store, _) = store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(Accounts::new(store, Arc::new(SystemClock)))
+}
+
+async fn token(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            name,
+            role,
+            user,
+            expires_in,
+        } => {
+            let role = Role::parse(&role).context("unknown role")?;
+            let expires_in = expires_in
+                .map(chrono::TimeDelta::from_std)
+                .transpose()
+                .context("--expires-in is too long")?;
+            let created = accounts(config)
+                .await?
+                .create_token(NewToken {
+                    name: name.clone(),
+                    role,
+                    owner_email: user,
+                    expires_in,
+                })
+                .await?;
+            println!("{}", created.secret);
+            eprintln!(
+                "token `{}` ({role}, id {}) created; it is shown only this once",
+                name.trim(),
+                created.id
+            );
+            Ok(())
+        }
+        TokenCommand::List => {
+            let tokens = accounts(config).await?.tokens(&staff::operator()).await?;
+            let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or_else(
+                    || "-".to_owned(),
+                    |t| t.format("%Y-%m-%d %H:%M").to_string(),
+                )
+            };
+            println!("id\tname\trole\towner\tcreated\texpires\tlast used\trevoked");
+            for t in tokens {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    t.owner_email.as_deref().unwrap_or("(service)"),
+                    when(Some(t.created_at)),
+                    when(t.expires_at),
+                    when(t.last_used_at),
+                    when(t.revoked_at),
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => {
+            accounts(config)
+                .await?
+                .revoke_token(&staff::operator(), &id)
+                .await?;
+            eprintln!("token {id} revoked");
+            Ok(())
+        }
+    }
+}
+
+async fn user(command: UserCommand, config: &Config) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        email,
+        name,
+        role,
+        teams,
+        password_stdin,
+    } = command;
+    let role = Role::parse(&role).context("unknown role")?;
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        Some(Password::new(line.trim_end_matches(['\r', '\n']))?)
+    } else {
+        None
+    };
+    let known_teams = crht_gateway::config_check::load_teams(config)?;
+    let created = accounts(config)
+        .await?
+        .create_user(
+            &staff::operator(),
+            NewUser {
+                email,
+                name,
+                role,
+                teams,
+            },
+            password,
+            &known_teams,
+        )
+        .await?;
+    eprintln!(
+        "account {} ({}) created for {}",
+        created.user.id, created.user.role, created.user.email
+    );
+    if let Some(secret) = created.set_password_token {
+        let mut link = config.public_url.join("set-password")?;
+        link.query_pairs_mut().append_pair("token", &secret);
+        println!("{link}");
+        eprintln!("send them this link to set their password; it works once, for 7 days");
+    }
+    Ok(())
 }
 
 /// The risk-signal rules `serve` would use: CRHT_RISK_SIGNALS_FILE, else the bundled ones.

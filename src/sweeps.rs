@@ -124,6 +124,11 @@ impl Sweeps {
         if forgotten > 0 {
             tracing::info!(forgotten, "message words past the retention period removed");
         }
+        // Console sessions end by tower-sessions' reckoning, on the system clock.
+        let ended = self.store.delete_expired_sessions(Utc::now()).await?;
+        if ended > 0 {
+            tracing::debug!(ended, "ended console sessions removed");
+        }
         Ok(())
     }
 

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod patients;
 pub mod provider;
 pub mod referrals;
+pub mod staff;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     /// The send backoff's first wait, which also spaces resends after a receipt.
     send_backoff_base: Duration,
+    accounts: staff::Accounts,
 }
 
 impl Services {
@@ -50,6 +52,7 @@ impl Services {
         send_backoff_base: Duration,
     ) -> Self {
         Self {
+            accounts: staff::Accounts::new(store.clone(), clock.clone()),
             store,
             outbound,
             intake,
@@ -60,6 +63,11 @@ impl Services {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Staff accounts, sign-in and API tokens.
+    pub fn accounts(&self) -> &staff::Accounts {
+        &self.accounts
     }
 }
 

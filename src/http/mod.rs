@@ -1,4 +1,5 @@
-//! HTTP: the provider's webhooks, the staff API under `/api/v1`, and operations endpoints.
+//! HTTP: the provider's webhooks, the staff API under `/api/v1`, the console's sign-in pages
+//! (`console`), and operations endpoints.
 //! Handlers translate HTTP, nothing more: they parse a request (`extract`; the webhooks check
 //! the provider's signature), call one function of the application layer
 //! (`crate::app::Services`), and present its answer or its error (`error`, the one place
@@ -6,6 +7,7 @@
 
 mod appointments;
 pub mod auth;
+pub mod console;
 pub mod error;
 mod extract;
 mod messages;
@@ -13,6 +15,7 @@ mod ops;
 mod patients;
 pub mod referrals;
 mod staff_audit;
+mod tokens;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -85,12 +88,14 @@ pub fn router(state: AppState) -> Router {
         .merge(appointments::router())
         .merge(messages::router())
         .merge(staff_audit::router())
+        .merge(tokens::router())
         .layer(DefaultBodyLimit::max(MAX_API_BYTES));
     let webhooks = webhooks::router().layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES));
     Router::new()
         .nest("/api/v1", api)
         .merge(webhooks)
         .merge(ops::router())
+        .merge(console::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), observe))

@@ -216,6 +216,8 @@ pub(super) struct TwilioStatusCallback {
         super::referrals::get_conversation,
         super::staff_audit::list_audit,
         super::staff_audit::export_audit,
+        super::tokens::list_tokens,
+        super::tokens::revoke_token,
         super::patients::create_patient,
         super::patients::list_patients,
         super::patients::get_patient,
@@ -239,6 +241,7 @@ pub(super) struct TwilioStatusCallback {
     tags(
         (name = "referrals", description = "The triage queue and its conversations"),
         (name = "audit", description = "Who read or changed what"),
+        (name = "tokens", description = "API tokens: listed without their secrets, and revoked"),
         (name = "patients", description = "Patients and their e-Health Passports"),
         (name = "appointments", description = "Appointments and their reminders"),
         (name = "messages", description = "Reminders, notices and brief updates by each patient's channels"),

@@ -9,8 +9,10 @@ mod postgres;
 pub(crate) mod queue;
 mod referrals;
 mod rows;
+mod sessions;
 mod shared;
 mod sqlite;
+pub(crate) mod staff;
 mod ts;
 
 pub use outbox::*;
@@ -18,6 +20,8 @@ pub use patients::*;
 pub(crate) use queue::queues;
 pub use queue::{Delivery, Pool, ReminderJob};
 pub use referrals::*;
+pub use sessions::ConsoleSessions;
+pub use staff::{ApiTokenRecord, NewApiToken, PasswordLink, Revoked, SessionRow, StaffStore, User};
 
 use std::sync::Arc;
 
@@ -155,7 +159,7 @@ pub struct Gauges {
 /// Everything the gateway keeps.
 #[async_trait]
 pub trait Store:
-    ReferralStore + PatientStore + OutboxStore + Send + Sync + std::fmt::Debug + 'static
+    ReferralStore + PatientStore + OutboxStore + StaffStore + Send + Sync + std::fmt::Debug + 'static
 {
     fn engine(&self) -> &'static str;
 

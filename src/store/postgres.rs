@@ -11,6 +11,7 @@ use super::patients::patient_store_impl;
 use super::queue::{self, JobInsert};
 use super::referrals::referral_store_impl;
 use super::shared::shared_impl;
+use super::staff::staff_store_impl;
 use super::{Result, store_impl};
 
 #[derive(Debug, Clone)]
@@ -114,4 +115,5 @@ referral_store_impl!(
 );
 patient_store_impl!(PgStore);
 outbox_store_impl!(PgStore);
+staff_store_impl!(PgStore);
 store_impl!(PgStore, "postgres");

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{NewInboxItem, Result};
 use crate::conversation::Conversation;
-use crate::domain::id::{AppointmentId, ConversationId, PatientId, ReferralId, TokenId};
+use crate::domain::id::{AppointmentId, ConversationId, PatientId, ReferralId};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::referral::ReferralStatus;
 use crate::domain::role::Role;
@@ -385,6 +385,8 @@ text_enum! {
         Clinician = "clinician",
         Scheduler = "scheduler",
         System = "system",
+        /// Someone not (yet) known: a sign-in with an email no account has.
+        Unknown = "none",
     }
 }
 
@@ -435,6 +437,16 @@ text_enum! {
         TaskLeftMessage = "task.left_message",
         TaskWrongNumber = "task.wrong_number",
         TaskReturned = "task.returned",
+        UserCreate = "user.create",
+        UserPasswordSet = "user.password_set",
+        UserSignIn = "user.sign_in",
+        UserSignInFailed = "user.sign_in_failed",
+        UserSignInRefusedLocked = "user.sign_in_refused_locked",
+        UserSignInRefusedInactive = "user.sign_in_refused_inactive",
+        UserLocked = "user.locked",
+        UserSignOut = "user.sign_out",
+        TokenList = "token.list",
+        TokenRevoke = "token.revoke",
     }
 }
 
@@ -487,13 +499,6 @@ impl AuditEntry {
         self.note = note;
         self
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiToken {
-    pub id: TokenId,
-    pub name: String,
-    pub role: Role,
 }
 
 /// The decision function the inbound transaction calls once it holds the number's lock.
@@ -566,8 +571,6 @@ pub trait ReferralStore {
         hash: &str,
         at: DateTime<Utc>,
     ) -> Result<()>;
-
-    async fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
 }
 
 /// Implements `ReferralStore` for an engine's store (see `sqlite.rs` / `postgres.rs`).
@@ -1118,15 +1121,6 @@ macro_rules! referral_store_impl {
                 .await?;
                 tx.commit().await?;
                 Ok(())
-            }
-
-            async fn token_by_hash(&self, hash: &str) -> $crate::store::Result<Option<$crate::store::ApiToken>> {
-                let row: Option<($crate::domain::id::TokenId, String, $crate::domain::role::Role)> =
-                    sqlx::query_as("SELECT id, name, role FROM api_tokens WHERE token_hash = $1")
-                        .bind(hash)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                Ok(row.map(|(id, name, role)| $crate::store::ApiToken { id, name, role }))
             }
         }
     };

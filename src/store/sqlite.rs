@@ -13,6 +13,7 @@ use super::patients::patient_store_impl;
 use super::queue::{self, JobInsert};
 use super::referrals::referral_store_impl;
 use super::shared::shared_impl;
+use super::staff::staff_store_impl;
 use super::{Result, store_impl};
 
 /// SQLite has one writer at a time. Every write — ours and the job queue's — goes through a
@@ -107,4 +108,5 @@ shared_impl!(SqliteStore, SqliteConnection);
 referral_store_impl!(SqliteStore, name = "json_extract(answers, '$.name')");
 patient_store_impl!(SqliteStore);
 outbox_store_impl!(SqliteStore);
+staff_store_impl!(SqliteStore);
 store_impl!(SqliteStore, "sqlite");

@@ -325,3 +325,140 @@ async fn simulate_texts_a_running_gateway_from_the_terminal_signing_like_twilio(
         "the simulator signs its texts"
     );
 }
+
+#[test]
+fn user_create_and_token_list_and_revoke_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("crht.db").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env("CRHT_DATABASE_URL", &db)
+            .env("CRHT_PUBLIC_URL", "https://crht.example.org")
+            .env("CRHT_TEAMS_FILE", crate::helpers::TEAMS_FILE)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().unwrap();
+            if let Some(text) = stdin {
+                input.write_all(text.as_bytes()).unwrap();
+            }
+        }
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+
+    let (ok, stdout, stderr) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ann@Example.org",
+            "--name",
+            "Ann",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.is_empty(),
+        "no link when a password is given: {stdout}"
+    );
+    let (ok, _, stderr) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "b@example.org",
+            "--name",
+            "B",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!ok && stderr.contains("at least 12"), "{stderr}");
+    let (ok, stdout, stderr) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "cal@example.org",
+            "--name",
+            "Cal",
+            "--role",
+            "clinician",
+            "--team",
+            "nowhere",
+        ],
+        None,
+    );
+    assert!(!ok && stderr.contains("nowhere"), "{stdout}{stderr}");
+    let (ok, stdout, stderr) = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "cal@example.org",
+            "--name",
+            "Cal",
+            "--role",
+            "clinician",
+        ],
+        None,
+    );
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.starts_with("https://crht.example.org/set-password?token=crht_"),
+        "{stdout}"
+    );
+
+    let (ok, token, stderr) = run(
+        &[
+            "token",
+            "create",
+            "--name",
+            "ann-laptop",
+            "--role",
+            "admin",
+            "--user",
+            "ann@example.org",
+            "--expires-in",
+            "90d",
+        ],
+        None,
+    );
+    assert!(ok, "{stderr}");
+    let token = token.lines().next().unwrap().to_owned();
+    let (ok, list, stderr) = run(&["token", "list"], None);
+    assert!(ok, "{stderr}");
+    assert!(!list.contains(&token), "never the secret");
+    let row = list
+        .lines()
+        .find(|l| l.contains("ann-laptop"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(row.contains("ann@example.org"), "{row}");
+    let id = row.split('\t').next().unwrap();
+    assert_eq!(row.split('\t').next_back(), Some("-"), "not revoked: {row}");
+
+    let (ok, _, stderr) = run(&["token", "revoke", id], None);
+    assert!(ok, "{stderr}");
+    let (_, list, _) = run(&["token", "list"], None);
+    let row = list.lines().find(|l| l.starts_with(id)).unwrap();
+    assert_ne!(row.split('\t').next_back(), Some("-"), "revoked: {row}");
+    let (ok, _, _) = run(&["token", "revoke", "no-such-token"], None);
+    assert!(!ok);
+}

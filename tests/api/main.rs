@@ -3,6 +3,7 @@
 //! server. Storage tests run once per engine: `test_name::sqlite` and `test_name::postgres`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod cli;
 mod config_check;
 mod consequences;

@@ -1,0 +1,89 @@
+//! Who is signed in to the console: `SignedIn` is to console pages what `Staff` is to the
+//! JSON API. A session holds the user's id and when it was last used (by the app's clock); a
+//! session idle longer than `CRHT_SESSION_IDLE_MINUTES`, or whose account is no longer
+//! active, ends, and the page sends them to sign in.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, TimeDelta, Utc};
+use tower_sessions::Session;
+
+use super::csrf::session_failed;
+use crate::app::staff::StaffUser;
+use crate::http::AppState;
+
+const USER_KEY: &str = "user_id";
+const LAST_SEEN_KEY: &str = "last_seen";
+/// The last use is written at most this often (each write saves the session).
+const LAST_SEEN_EVERY: TimeDelta = TimeDelta::minutes(1);
+
+/// A signed-in member of staff, and their session.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: StaffUser,
+    pub session: Session,
+}
+
+/// Starts a signed-in session for `user` (whatever proved who they are): a new session id,
+/// so an id planted before sign-in is worthless.
+pub async fn start(
+    session: &Session,
+    user: &StaffUser,
+    now: DateTime<Utc>,
+) -> Result<(), Response> {
+    session.cycle_id().await.map_err(|e| session_failed(&e))?;
+    session
+        .insert(USER_KEY, &user.id)
+        .await
+        .map_err(|e| session_failed(&e))?;
+    session
+        .insert(LAST_SEEN_KEY, now)
+        .await
+        .map_err(|e| session_failed(&e))?;
+    Ok(())
+}
+
+/// The signed-in member of staff of this session, if any; ends a session that has been idle
+/// too long or whose account has gone.
+pub async fn current(app: &AppState, session: &Session) -> Result<Option<StaffUser>, Response> {
+    let failed = |e: tower_sessions::session::Error| session_failed(&e);
+    let Some(user_id) = session.get::<String>(USER_KEY).await.map_err(failed)? else {
+        return Ok(None);
+    };
+    let accounts = app.services.accounts();
+    let last_seen = session
+        .get::<DateTime<Utc>>(LAST_SEEN_KEY)
+        .await
+        .map_err(failed)?;
+    let user = match last_seen {
+        Some(seen) if !accounts.is_idle(seen, app.config.session_idle) => accounts
+            .signed_in_user(&user_id)
+            .await
+            .map_err(|e| session_failed(&e))?,
+        _ => None,
+    };
+    let Some(user) = user else {
+        session.flush().await.map_err(failed)?;
+        return Ok(None);
+    };
+    let now = accounts.now();
+    if last_seen.is_some_and(|seen| now - seen >= LAST_SEEN_EVERY) {
+        session.insert(LAST_SEEN_KEY, now).await.map_err(failed)?;
+    }
+    Ok(Some(user))
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let session = Session::from_request_parts(parts, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match current(app, &session).await? {
+            Some(user) => Ok(SignedIn { user, session }),
+            None => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
