@@ -14,6 +14,7 @@ mod hazard_log;
 mod helpers;
 mod hostile;
 mod intake;
+mod oidc;
 mod limits;
 mod ops;
 mod outbound;
