@@ -602,8 +602,14 @@ fn oidc_config(raw: &Raw) -> Result<Option<OidcConfig>, ConfigError> {
         None => vec!["email".to_owned(), "profile".to_owned()],
     };
     for scope in asked {
-        if !scope.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') {
-            return Err(invalid("oidc_scopes", "expected scope names like openid email profile"));
+        if !scope
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        {
+            return Err(invalid(
+                "oidc_scopes",
+                "expected scope names like openid email profile",
+            ));
         }
         if !scopes.contains(&scope) {
             scopes.push(scope);
@@ -827,6 +833,62 @@ mod tests {
         let c = Config::load(None, env(&[("CRHT_BIND", "0.0.0.0:8080")])).expect("loads");
         let err = c.check_for_serving().expect_err("refused").to_string();
         assert!(err.contains("CRHT_TWILIO_AUTH_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn openid_connect_is_all_or_none_and_its_secret_never_shows() {
+        let c = Config::load(None, env(&[])).expect("loads");
+        assert!(c.oidc.is_none());
+        let all = [
+            ("CRHT_PUBLIC_URL", "https://crht.example.nhs.uk/"),
+            (
+                "CRHT_OIDC_ISSUER",
+                "https://login.microsoftonline.com/tenant/v2.0",
+            ),
+            ("CRHT_OIDC_CLIENT_ID", "client-1"),
+            ("CRHT_OIDC_CLIENT_SECRET", "oidc-very-secret"),
+        ];
+        let c = Config::load(None, env(&all)).expect("loads");
+        let oidc = c.oidc.as_ref().expect("configured");
+        assert_eq!(oidc.issuer, "https://login.microsoftonline.com/tenant/v2.0");
+        assert_eq!(oidc.scopes, ["openid", "email", "profile"]);
+        assert_eq!(
+            c.oidc_redirect_uri(),
+            "https://crht.example.nhs.uk/login/oidc/callback"
+        );
+        assert!(!format!("{c:?}").contains("oidc-very-secret"));
+
+        let mut scoped = all.to_vec();
+        scoped.push(("CRHT_OIDC_SCOPES", "email openid"));
+        let c = Config::load(None, env(&scoped)).expect("loads");
+        assert_eq!(c.oidc.expect("configured").scopes, ["openid", "email"]);
+
+        for missing in 1..4 {
+            let partial: Vec<_> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != missing)
+                .map(|(_, p)| *p)
+                .collect();
+            let error = Config::load(None, env(&partial))
+                .expect_err("a partial set is refused")
+                .to_string();
+            assert!(error.contains(all[missing].0), "{error}");
+            assert!(error.contains("all three"), "{error}");
+            assert!(!error.contains("oidc-very-secret"), "{error}");
+        }
+        let error = Config::load(None, env(&[("CRHT_OIDC_SCOPES", "openid")]))
+            .expect_err("scopes alone")
+            .to_string();
+        assert!(error.contains("CRHT_OIDC_SCOPES"), "{error}");
+        let mut plain = all.to_vec();
+        plain[1] = ("CRHT_OIDC_ISSUER", "http://idp.example.org");
+        let error = Config::load(None, env(&plain))
+            .expect_err("plain http off loopback")
+            .to_string();
+        assert!(error.contains("CRHT_OIDC_ISSUER"), "{error}");
+        plain[1] = ("CRHT_OIDC_ISSUER", "http://127.0.0.1:9000");
+        assert!(Config::load(None, env(&plain)).is_ok());
     }
 
     #[test]

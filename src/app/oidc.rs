@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, EndpointMaybeSet, EndpointNotSet, EndpointSet, ClientId, ClientSecret, CsrfToken, HttpRequest,
-    HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -228,7 +228,11 @@ impl OrgSignIn {
     /// Finishes a flow: the state checked against the one kept (`None`: none was), the code
     /// exchanged, the ID token verified (signature by the provider's keys, issuer, audience,
     /// nonce, expiry), and the account with its email signed in. Every refusal is audited.
-    pub async fn finish(&self, pending: Option<PendingFlow>, callback: Callback) -> Result<Outcome> {
+    pub async fn finish(
+        &self,
+        pending: Option<PendingFlow>,
+        callback: Callback,
+    ) -> Result<Outcome> {
         if let Some(error) = &callback.error {
             // An OAuth error code is a short word; anything else is not repeated.
             let code: String = error
@@ -258,8 +262,7 @@ impl OrgSignIn {
             .as_deref()
             .is_some_and(|s| bool::from(s.as_bytes().ct_eq(pending.state.as_bytes())));
         if !state_right {
-            self.refused(None, "the state did not match".into())
-                .await?;
+            self.refused(None, "the state did not match".into()).await?;
             return Ok(Outcome::Refused(TRY_AGAIN.into()));
         }
         if self.accounts.now() - pending.started_at > FLOW_VALID_FOR {
@@ -280,7 +283,9 @@ impl OrgSignIn {
         let http = self.http_client();
         let exchange = client
             .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| Error::Internal(anyhow::anyhow!("the provider has no token endpoint: {e}")))?
+            .map_err(|e| {
+                Error::Internal(anyhow::anyhow!("the provider has no token endpoint: {e}"))
+            })?
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
             .request_async(&http)
             .await;
@@ -331,7 +336,8 @@ impl OrgSignIn {
             }
         }
         let Some(email) = claims.email().map(|e| e.as_str().to_owned()) else {
-            self.refused(None, "the ID token has no email".into()).await?;
+            self.refused(None, "the ID token has no email".into())
+                .await?;
             return Ok(Outcome::Refused(
                 "Your organisation did not tell us your email address, so we cannot find your \
                  account. Ask an admin."
@@ -339,8 +345,11 @@ impl OrgSignIn {
             ));
         };
         if claims.email_verified() == Some(false) {
-            self.refused(Some(&email), "the email is not verified by the provider".into())
-                .await?;
+            self.refused(
+                Some(&email),
+                "the email is not verified by the provider".into(),
+            )
+            .await?;
             return Ok(Outcome::Refused(
                 "Your organisation has not verified your email address. Ask an admin.".into(),
             ));

@@ -1001,8 +1001,7 @@ fn oidc_signing_key() -> openidconnect::core::CoreRsaPrivateSigningKey {
 
 async fn oidc_discovery(State(state): State<Arc<Mutex<FakeOidcState>>>) -> impl IntoResponse {
     use openidconnect::core::{
-        CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
-        CoreSubjectIdentifierType,
+        CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType, CoreSubjectIdentifierType,
     };
     use openidconnect::{
         AuthUrl, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeySetUrl, ResponseTypes,

@@ -132,7 +132,7 @@ impl Browser {
 
     /// Starts the flow at the gateway and lets the provider answer: the callback URL the
     /// provider sends the browser back to (not yet followed).
-    async fn to_provider_and_back(&mut self, app: &TestApp) -> url::Url {
+    async fn via_the_provider(&mut self, app: &TestApp) -> url::Url {
         let start = self.get(&app.url("/login/oidc")).await;
         assert_eq!(start.status, 303, "{}", start.body);
         let authorize = start.location.expect("to the provider");
@@ -143,7 +143,7 @@ impl Browser {
 
     /// The whole flow: the gateway's answer to the callback.
     async fn sign_in_with_organisation(&mut self, app: &TestApp) -> Page {
-        let back = self.to_provider_and_back(app).await;
+        let back = self.via_the_provider(app).await;
         self.get(back.as_str()).await
     }
 }
@@ -194,7 +194,11 @@ async fn a_known_user_signs_in_through_their_organisation_and_reaches_the_referr
     let start = browser.get(&app.url("/login/oidc")).await;
     assert_eq!(start.status, 303);
     let authorize = url::Url::parse(start.location.as_deref().unwrap()).unwrap();
-    assert!(authorize.as_str().starts_with(&format!("{}/authorize?", oidc.issuer)));
+    assert!(
+        authorize
+            .as_str()
+            .starts_with(&format!("{}/authorize?", oidc.issuer))
+    );
     let asked = query(&authorize);
     assert_eq!(asked["client_id"], OIDC_CLIENT_ID);
     assert_eq!(asked["response_type"], "code");
@@ -220,7 +224,10 @@ async fn a_known_user_signs_in_through_their_organisation_and_reaches_the_referr
         before.as_ref(),
         "a new session id"
     );
-    assert!(!browser.cookies.contains_key("crht_oidc"), "the flow cookie is cleared");
+    assert!(
+        !browser.cookies.contains_key("crht_oidc"),
+        "the flow cookie is cleared"
+    );
     let referrals = browser.get(&app.url("/console/referrals")).await;
     assert_eq!(referrals.status, 200, "{}", referrals.body);
     assert!(referrals.body.contains("Ann Example"), "{}", referrals.body);
@@ -228,7 +235,11 @@ async fn a_known_user_signs_in_through_their_organisation_and_reaches_the_referr
     // The callback cannot be used twice.
     let replay = Browser::new().get(callback.as_str()).await;
     assert_eq!(replay.status, 200);
-    assert!(replay.body.contains("There is a problem"), "{}", replay.body);
+    assert!(
+        replay.body.contains("There is a problem"),
+        "{}",
+        replay.body
+    );
     assert_eq!(oidc.tokens_issued(), 1);
 
     let audit = app.audit_entries().await;
@@ -245,20 +256,28 @@ async fn a_known_user_signs_in_through_their_organisation_and_reaches_the_referr
 async fn a_wrong_or_missing_state_is_refused(engine: Engine) {
     let (app, oidc) = with_provider(engine).await;
     let mut browser = Browser::new();
-    let back = browser.to_provider_and_back(&app).await;
+    let back = browser.via_the_provider(&app).await;
     let wrong = browser.get(&with_state(&back, "not-the-state")).await;
     assert_refused(&app, &mut browser, &wrong, "did not work").await;
-    assert_eq!(oidc.tokens_issued(), 0, "no code is exchanged on a wrong state");
+    assert_eq!(
+        oidc.tokens_issued(),
+        0,
+        "no code is exchanged on a wrong state"
+    );
 
     // A callback in a browser that never started a flow (login CSRF) is refused too.
     let mut other = Browser::new();
-    let back = browser.to_provider_and_back(&app).await;
+    let back = browser.via_the_provider(&app).await;
     let elsewhere = other.get(back.as_str()).await;
     assert_refused(&app, &mut other, &elsewhere, "not started here").await;
     assert_eq!(oidc.tokens_issued(), 0);
     let failures = entries(&app.audit_entries().await, "user.sign_in_oidc_failed");
     assert_eq!(failures.len(), 2, "{failures:?}");
-    assert!(failures.iter().any(|f| f["note"].as_str().unwrap().contains("state")));
+    assert!(
+        failures
+            .iter()
+            .any(|f| f["note"].as_str().unwrap().contains("state"))
+    );
     app.stop().await;
 }
 
@@ -286,7 +305,10 @@ async fn an_id_token_for_another_audience_or_with_a_wrong_nonce_is_refused(engin
     assert_eq!(failures.len(), 2, "{failures:?}");
     for failure in failures {
         assert!(
-            failure["note"].as_str().unwrap().contains("ID token was not accepted"),
+            failure["note"]
+                .as_str()
+                .unwrap()
+                .contains("ID token was not accepted"),
             "{failure}"
         );
     }
@@ -338,7 +360,13 @@ async fn an_unknown_or_unverified_email_is_refused_and_nobody_is_made(engine: En
     let audit = app.audit_entries().await;
     let failures = entries(&audit, "user.sign_in_oidc_failed");
     assert_eq!(failures.len(), 3, "{failures:?}");
-    assert_eq!(failures.iter().filter(|f| f["actor"] == "nobody@example.org").count(), 1);
+    assert_eq!(
+        failures
+            .iter()
+            .filter(|f| f["actor"] == "nobody@example.org")
+            .count(),
+        1
+    );
     assert!(entries(&audit, "user.sign_in").is_empty());
     app.stop().await;
 }
@@ -381,7 +409,7 @@ async fn deactivated_and_locked_accounts_are_refused(engine: Engine) {
 async fn the_provider_saying_no_gets_a_kind_message(engine: Engine) {
     let (app, oidc) = with_provider(engine).await;
     let mut browser = Browser::new();
-    let back = browser.to_provider_and_back(&app).await;
+    let back = browser.via_the_provider(&app).await;
     let state = query(&back)["state"].clone();
     let mut denied = back.clone();
     denied
@@ -398,11 +426,19 @@ async fn the_provider_saying_no_gets_a_kind_message(engine: Engine) {
         "You did not finish signing in with your organisation",
     )
     .await;
-    assert!(!page.body.contains("<no>"), "the provider's words are not shown");
+    assert!(
+        !page.body.contains("<no>"),
+        "the provider's words are not shown"
+    );
     assert_eq!(oidc.tokens_issued(), 0);
     let failures = entries(&app.audit_entries().await, "user.sign_in_oidc_failed");
     assert_eq!(failures.len(), 1);
-    assert!(failures[0]["note"].as_str().unwrap().contains("access_denied"));
+    assert!(
+        failures[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("access_denied")
+    );
     app.stop().await;
 }
 
@@ -425,7 +461,10 @@ async fn local_sign_in_works_beside_it_and_when_the_provider_is_down(engine: Eng
     let mut browser = Browser::new();
     let page = browser.sign_in_with_password(&app, ANN, PASSWORD).await;
     assert_eq!(page.status, 303, "{}", page.body);
-    assert_eq!(browser.get(&app.url("/console/referrals")).await.status, 200);
+    assert_eq!(
+        browser.get(&app.url("/console/referrals")).await.status,
+        200
+    );
     app.stop().await;
 
     // A provider that does not answer: the gateway starts, says so kindly, and passwords work.
@@ -444,7 +483,11 @@ async fn local_sign_in_works_beside_it_and_when_the_provider_is_down(engine: Eng
     assert!(login.body.contains("Sign in with your organisation"));
     let start = browser.get(&app.url("/login/oidc")).await;
     assert_eq!(start.status, 200, "{}", start.body);
-    assert!(start.body.contains("not answering just now"), "{}", start.body);
+    assert!(
+        start.body.contains("not answering just now"),
+        "{}",
+        start.body
+    );
     let page = browser.sign_in_with_password(&app, ANN, PASSWORD).await;
     assert_eq!(page.status, 303, "{}", page.body);
     app.stop().await;

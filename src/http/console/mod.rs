@@ -93,13 +93,7 @@ fn login_form(
 
 async fn login_page(State(app): State<AppState>, session: Session) -> Response {
     match csrf::token(&session).await {
-        Ok(token) => login_form(
-            StatusCode::OK,
-            &token,
-            "",
-            None,
-            app.org_sign_in.is_some(),
-        ),
+        Ok(token) => login_form(StatusCode::OK, &token, "", None, app.org_sign_in.is_some()),
         Err(response) => response,
     }
 }
