@@ -42,9 +42,13 @@ pub const KEYS: &[&str] = &[
     "sms_countries",
     "thread_days",
     "session_idle_minutes",
+    "oidc_issuer",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_scopes",
 ];
 
-const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url"];
+const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url", "oidc_client_secret"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -157,6 +161,18 @@ pub struct TwilioConfig {
     pub from: PhoneNumber,
 }
 
+/// Sign-in through the organisation's identity provider by OpenID Connect (`CRHT_OIDC_*`):
+/// all three of issuer, client id and secret, or none.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// Exactly as the provider names itself in its discovery document and ID tokens.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Scopes asked for; always with `openid` first.
+    pub scopes: Vec<String>,
+}
+
 /// The checked configuration the gateway runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -192,6 +208,8 @@ pub struct Config {
     pub thread_days: u32,
     /// A console session idle this long ends (`CRHT_SESSION_IDLE_MINUTES`, default 30).
     pub session_idle: Duration,
+    /// Sign-in with the organisation's identity provider; `None`: local accounts only.
+    pub oidc: Option<OidcConfig>,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -290,6 +308,10 @@ struct Raw {
     sms_countries: Option<List>,
     thread_days: Option<Text>,
     session_idle_minutes: Option<Text>,
+    oidc_issuer: Option<Text>,
+    oidc_client_id: Option<Text>,
+    oidc_client_secret: Option<Text>,
+    oidc_scopes: Option<List>,
 }
 
 impl Config {
@@ -459,6 +481,7 @@ impl Config {
             "json" => LogFormat::Json,
             _ => return Err(invalid("log_format", "expected text or json")),
         };
+        let oidc = oidc_config(&raw)?;
         let path = |v: &Option<Text>| text(v).filter(|s| !s.is_empty()).map(PathBuf::from);
         Ok(Config {
             database_url,
@@ -481,6 +504,7 @@ impl Config {
             sms_countries,
             thread_days,
             session_idle: Duration::from_secs(u64::from(session_idle_minutes) * 60),
+            oidc,
             // Both short: a job a killed gateway left running is back in the queue within
             // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
             // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).
@@ -503,6 +527,100 @@ impl Config {
         }
         Ok(())
     }
+}
+
+impl Config {
+    /// Where the identity provider sends people back to: register it with the provider.
+    pub fn oidc_redirect_uri(&self) -> String {
+        format!(
+            "{}/login/oidc/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+}
+
+/// The `CRHT_OIDC_*` settings: all of issuer, client id and secret, or none of them.
+fn oidc_config(raw: &Raw) -> Result<Option<OidcConfig>, ConfigError> {
+    let text = |v: &Option<Text>| {
+        v.as_ref()
+            .map(|t| t.0.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let issuer = text(&raw.oidc_issuer);
+    let client_id = text(&raw.oidc_client_id);
+    let client_secret = text(&raw.oidc_client_secret);
+    let (issuer, client_id, client_secret) = match (issuer, client_id, client_secret) {
+        (None, None, None) => {
+            if raw.oidc_scopes.is_some() {
+                return Err(invalid(
+                    "oidc_scopes",
+                    "set only with CRHT_OIDC_ISSUER, CRHT_OIDC_CLIENT_ID and \
+                     CRHT_OIDC_CLIENT_SECRET",
+                ));
+            }
+            return Ok(None);
+        }
+        (Some(issuer), Some(client_id), Some(client_secret)) => (issuer, client_id, client_secret),
+        (issuer, client_id, _) => {
+            let missing = if issuer.is_none() {
+                "oidc_issuer"
+            } else if client_id.is_none() {
+                "oidc_client_id"
+            } else {
+                "oidc_client_secret"
+            };
+            return Err(invalid(
+                missing,
+                "OpenID Connect needs all three of CRHT_OIDC_ISSUER, CRHT_OIDC_CLIENT_ID and \
+                 CRHT_OIDC_CLIENT_SECRET (or none of them, for local accounts only)",
+            ));
+        }
+    };
+    let url = Url::parse(&issuer)
+        .ok()
+        .filter(|u| u.host_str().is_some())
+        .ok_or_else(|| invalid("oidc_issuer", "expected an https URL"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        return Err(invalid(
+            "oidc_issuer",
+            "expected an https URL (plain http only on a loopback address, for testing)",
+        ));
+    }
+    let mut scopes = vec!["openid".to_owned()];
+    let asked = match &raw.oidc_scopes {
+        Some(List(items)) => items
+            .iter()
+            .flat_map(|i| i.split_whitespace())
+            .map(str::to_owned)
+            .collect(),
+        None => vec!["email".to_owned(), "profile".to_owned()],
+    };
+    for scope in asked {
+        if !scope
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        {
+            return Err(invalid(
+                "oidc_scopes",
+                "expected scope names like openid email profile",
+            ));
+        }
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    Ok(Some(OidcConfig {
+        issuer,
+        client_id,
+        client_secret: Secret(client_secret),
+        scopes,
+    }))
 }
 
 /// An ISO 3166 alpha-2 code libphonenumber knows a numbering plan for, in capitals.
@@ -715,6 +833,62 @@ mod tests {
         let c = Config::load(None, env(&[("CRHT_BIND", "0.0.0.0:8080")])).expect("loads");
         let err = c.check_for_serving().expect_err("refused").to_string();
         assert!(err.contains("CRHT_TWILIO_AUTH_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn openid_connect_is_all_or_none_and_its_secret_never_shows() {
+        let c = Config::load(None, env(&[])).expect("loads");
+        assert!(c.oidc.is_none());
+        let all = [
+            ("CRHT_PUBLIC_URL", "https://crht.example.nhs.uk/"),
+            (
+                "CRHT_OIDC_ISSUER",
+                "https://login.microsoftonline.com/tenant/v2.0",
+            ),
+            ("CRHT_OIDC_CLIENT_ID", "client-1"),
+            ("CRHT_OIDC_CLIENT_SECRET", "oidc-very-secret"),
+        ];
+        let c = Config::load(None, env(&all)).expect("loads");
+        let oidc = c.oidc.as_ref().expect("configured");
+        assert_eq!(oidc.issuer, "https://login.microsoftonline.com/tenant/v2.0");
+        assert_eq!(oidc.scopes, ["openid", "email", "profile"]);
+        assert_eq!(
+            c.oidc_redirect_uri(),
+            "https://crht.example.nhs.uk/login/oidc/callback"
+        );
+        assert!(!format!("{c:?}").contains("oidc-very-secret"));
+
+        let mut scoped = all.to_vec();
+        scoped.push(("CRHT_OIDC_SCOPES", "email openid"));
+        let c = Config::load(None, env(&scoped)).expect("loads");
+        assert_eq!(c.oidc.expect("configured").scopes, ["openid", "email"]);
+
+        for missing in 1..4 {
+            let partial: Vec<_> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != missing)
+                .map(|(_, p)| *p)
+                .collect();
+            let error = Config::load(None, env(&partial))
+                .expect_err("a partial set is refused")
+                .to_string();
+            assert!(error.contains(all[missing].0), "{error}");
+            assert!(error.contains("all three"), "{error}");
+            assert!(!error.contains("oidc-very-secret"), "{error}");
+        }
+        let error = Config::load(None, env(&[("CRHT_OIDC_SCOPES", "openid")]))
+            .expect_err("scopes alone")
+            .to_string();
+        assert!(error.contains("CRHT_OIDC_SCOPES"), "{error}");
+        let mut plain = all.to_vec();
+        plain[1] = ("CRHT_OIDC_ISSUER", "http://idp.example.org");
+        let error = Config::load(None, env(&plain))
+            .expect_err("plain http off loopback")
+            .to_string();
+        assert!(error.contains("CRHT_OIDC_ISSUER"), "{error}");
+        plain[1] = ("CRHT_OIDC_ISSUER", "http://127.0.0.1:9000");
+        assert!(Config::load(None, env(&plain)).is_ok());
     }
 
     #[test]

@@ -171,6 +171,17 @@ pub fn check(config: &Config) -> Report {
         config.sms_budget_per_hour,
         config.sms_countries.join(", ")
     ));
+    report.summary.push(match &config.oidc {
+        Some(oidc) => format!(
+            "sign in with your organisation: OpenID Connect, issuer {}, client {}, scopes {}, \
+             redirect URI {} (the client secret is set, not shown)",
+            oidc.issuer,
+            oidc.client_id,
+            oidc.scopes.join(" "),
+            config.oidc_redirect_uri()
+        ),
+        None => "sign in with your organisation: off (local accounts only)".to_owned(),
+    });
     if let Err(error) = config.check_for_serving() {
         report.problems.push(error.to_string());
     }

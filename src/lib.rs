@@ -162,6 +162,17 @@ impl App {
             clock.clone(),
             config.send_backoff_base,
         );
+        let org_sign_in = match &config.oidc {
+            Some(oidc) => Some(
+                app::oidc::OrgSignIn::new(
+                    oidc.clone(),
+                    config.oidc_redirect_uri(),
+                    services.accounts().clone(),
+                )
+                .context("cannot set up sign-in with the organisation")?,
+            ),
+            None => None,
+        };
         let state = http::AppState {
             services,
             store,
@@ -170,6 +181,7 @@ impl App {
             config: Arc::new(config),
             clock,
             metrics,
+            org_sign_in,
         };
         let sweeps = Arc::new(Sweeps::new(
             state.store.clone(),
@@ -209,6 +221,13 @@ impl App {
                 "no CRHT_TWILIO_AUTH_TOKEN: webhooks are accepted unsigned (allowed only on a \
                  loopback address; never do this in production)"
             );
+        }
+        if let Some(org) = app.state.org_sign_in.clone() {
+            // Discovery now, so a provider that is down shows in the log at start; it is
+            // tried again on first use, and local sign-in works meanwhile.
+            tokio::spawn(async move {
+                let _ = org.metadata().await;
+            });
         }
         let workers = tokio::spawn(jobs::run(app.workers.clone(), shutdown.clone()));
         let sweeps = tokio::spawn(app.sweeps.clone().run(shutdown.clone()));

@@ -12,6 +12,7 @@ pub mod audit;
 mod error;
 pub mod limits;
 pub mod messages;
+pub mod oidc;
 pub mod patients;
 pub mod provider;
 pub mod referrals;

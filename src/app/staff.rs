@@ -167,6 +167,16 @@ pub fn normalise_email(text: &str) -> Option<String> {
     shaped.then_some(email)
 }
 
+/// What a sign-in vouched for by another party (the organisation's identity provider) came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VouchedSignIn {
+    SignedIn(StaffUser),
+    /// No account has this email (normalised, to show them).
+    NoAccount(String),
+    /// The account is deactivated or locked.
+    Refused,
+}
+
 /// The accounts' rules, over the store and the clock.
 #[derive(Clone)]
 pub struct Accounts {
@@ -345,6 +355,67 @@ impl Accounts {
             )
             .await?;
         Ok(Some(user.into()))
+    }
+
+    /// Signs in someone whose email another party has vouched for (`how`, e.g. the
+    /// organisation's identity provider, is noted in the audit log): only an existing,
+    /// active, unlocked account; nothing is made for an unknown email. The password's
+    /// failure count is left alone either way.
+    pub async fn sign_in_vouched(&self, email: &str, how: &str) -> Result<VouchedSignIn> {
+        let now = self.now();
+        let note = Some(how.to_owned());
+        let found = match normalise_email(email) {
+            Some(email) => self.store.user_by_email(&email).await?,
+            None => None,
+        };
+        let Some(user) = found else {
+            let shown = normalise_email(email).unwrap_or_else(|| "(not an email)".into());
+            self.store
+                .audit(&AuditEntry {
+                    at: now,
+                    actor: shown.clone(),
+                    role: AuditRole::Unknown,
+                    action: AuditAction::UserSignInOidcFailed,
+                    target: "user:unknown".into(),
+                    referral_id: None,
+                    note: Some(format!("{how}: no account for this email")),
+                })
+                .await?;
+            return Ok(VouchedSignIn::NoAccount(shown));
+        };
+        let actor = StaffUser::from(user.clone()).actor();
+        let target = format!("user:{}", user.id);
+        let locked = user.locked_until.is_some_and(|until| until > now);
+        if !user.active || locked {
+            let action = if locked {
+                AuditAction::UserSignInRefusedLocked
+            } else {
+                AuditAction::UserSignInRefusedInactive
+            };
+            let mut entry = audit_entry(&actor, now, action, target);
+            entry.note = note;
+            self.store.audit(&entry).await?;
+            return Ok(VouchedSignIn::Refused);
+        }
+        let mut entry = audit_entry(&actor, now, AuditAction::UserSignIn, target);
+        entry.note = note;
+        self.store.audit(&entry).await?;
+        Ok(VouchedSignIn::SignedIn(user.into()))
+    }
+
+    /// Audits a sign-in through another party that failed before anyone was known (`who`:
+    /// what is known of them, if anything; `why`: never a token or a code).
+    pub async fn sign_in_failed(&self, who: Option<&str>, why: String) -> Result<()> {
+        let entry = AuditEntry {
+            at: self.now(),
+            actor: who.unwrap_or("unknown").to_owned(),
+            role: AuditRole::Unknown,
+            action: AuditAction::UserSignInOidcFailed,
+            target: "user:unknown".into(),
+            referral_id: None,
+            note: Some(why),
+        };
+        Ok(self.store.audit(&entry).await?)
     }
 
     /// The member of staff a session belongs to, while their account is active.

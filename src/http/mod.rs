@@ -49,6 +49,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
+    /// Sign-in through the organisation's identity provider, when configured.
+    pub(crate) org_sign_in: Option<Arc<crate::app::oidc::OrgSignIn>>,
 }
 
 /// Lists are `{"items": [...], "next_cursor": …}`: `next_cursor` is null on the last page,

@@ -174,6 +174,44 @@ fn config_check_prints_a_summary_and_exits_non_zero_on_any_problem() {
 }
 
 #[test]
+fn config_check_shows_openid_connect_without_its_secret_and_a_partial_set_is_refused() {
+    let (output, text) = run(&["config", "check"], &[]);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("sign in with your organisation: off"),
+        "{text}"
+    );
+    let oidc = [
+        ("CRHT_PUBLIC_URL", "https://crht.example.nhs.uk"),
+        (
+            "CRHT_OIDC_ISSUER",
+            "https://login.microsoftonline.com/tenant/v2.0",
+        ),
+        ("CRHT_OIDC_CLIENT_ID", "client-1"),
+        ("CRHT_OIDC_CLIENT_SECRET", "oidc-very-secret"),
+    ];
+    let (output, text) = run(&["config", "check"], &oidc);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("issuer https://login.microsoftonline.com/tenant/v2.0")
+            && text.contains("client client-1")
+            && text.contains("scopes openid email profile")
+            && text.contains("https://crht.example.nhs.uk/login/oidc/callback"),
+        "{text}"
+    );
+    assert!(!text.contains("oidc-very-secret"), "{text}");
+    let (output, text) = run(&["config", "check"], &oidc[..3]);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("CRHT_OIDC_CLIENT_SECRET"), "{text}");
+    let (output, text) = run(&["serve"], &oidc[..3]);
+    assert!(
+        !output.status.success(),
+        "a partial set refuses to start: {text}"
+    );
+    assert!(!text.contains("oidc-very-secret"), "{text}");
+}
+
+#[test]
 fn config_check_shows_and_checks_the_sms_budget_and_countries() {
     let (output, text) = run(
         &["config", "check"],

@@ -320,6 +320,17 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 }
 
 pub async fn spawn_app_with(engine: Engine, tweak: Tweak, manual_clock: bool) -> TestApp {
+    spawn_app_with_env(engine, tweak, manual_clock, Vec::new()).await
+}
+
+/// As `spawn_app_with`, with more `CRHT_*` settings (ones only known at run time, such as a
+/// fake service's address).
+pub async fn spawn_app_with_env(
+    engine: Engine,
+    tweak: Tweak,
+    manual_clock: bool,
+    extra_env: Vec<(String, String)>,
+) -> TestApp {
     // Server logs show with `RUST_LOG=… cargo test -- --nocapture`.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -345,6 +356,7 @@ pub async fn spawn_app_with(engine: Engine, tweak: Tweak, manual_clock: bool) ->
         ("CRHT_TEAMS_FILE", TEAMS_FILE.to_owned()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
+    let env = env.into_iter().chain(extra_env);
     let mut config = Config::load(None, env).expect("test config loads");
     config.job_poll_interval = Duration::from_millis(100);
     config.sweep_interval = Duration::from_secs(3600);
@@ -878,3 +890,251 @@ pub const SELF_REFERRAL: &[(&str, &str)] = &[
     ("anything_else", "I have a guide dog"),
     ("confirm", "yes"),
 ];
+
+/// The client the gateway is registered as with the fake identity provider.
+pub const OIDC_CLIENT_ID: &str = "crht-gateway-test";
+pub const OIDC_CLIENT_SECRET: &str = "oidc-client-secret-0123456789";
+/// The fake identity provider's signing key (made once with `openssl genrsa -traditional 2048`;
+/// for tests only).
+const OIDC_KEY: &str = include_str!("../fixtures/oidc-test-key.pem");
+
+/// What the fake identity provider puts in the next ID tokens it signs.
+#[derive(Debug, Clone)]
+pub struct IdTokenPlan {
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    /// Another audience than the gateway's client id.
+    pub audience: Option<String>,
+    /// Another nonce than the one it was given at /authorize.
+    pub nonce: Option<String>,
+}
+
+impl Default for IdTokenPlan {
+    fn default() -> Self {
+        Self {
+            email: Some("ann@example.org".into()),
+            email_verified: Some(true),
+            audience: None,
+            nonce: None,
+        }
+    }
+}
+
+/// What /authorize was asked for, kept under the code it handed out.
+#[derive(Debug, Clone)]
+struct Grant {
+    nonce: String,
+    code_challenge: String,
+    redirect_uri: String,
+}
+
+#[derive(Debug, Default)]
+struct FakeOidcState {
+    issuer: String,
+    grants: std::collections::HashMap<String, Grant>,
+    plan: IdTokenPlan,
+    tokens_issued: usize,
+}
+
+/// A real HTTP server standing in for an OpenID Connect provider (CIS2, Entra ID): discovery,
+/// a JWKS with its RSA public key, /authorize (which hands back a code at once, as if the
+/// person had signed in there) and /token (RS256-signed ID tokens with the nonce it was given,
+/// only for the right client secret and PKCE verifier).
+#[derive(Debug, Clone)]
+pub struct FakeOidc {
+    pub issuer: String,
+    state: Arc<Mutex<FakeOidcState>>,
+}
+
+impl FakeOidc {
+    pub async fn start() -> FakeOidc {
+        use axum::routing::get;
+        crht_gateway::install_tls_provider();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake oidc");
+        let issuer = format!("http://{}", listener.local_addr().expect("addr"));
+        let state = Arc::new(Mutex::new(FakeOidcState {
+            issuer: issuer.clone(),
+            ..FakeOidcState::default()
+        }));
+        let app = axum::Router::new()
+            .route("/.well-known/openid-configuration", get(oidc_discovery))
+            .route("/jwks", get(oidc_jwks))
+            .route("/authorize", get(oidc_authorize))
+            .route("/token", post(oidc_token))
+            .with_state(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeOidc { issuer, state }
+    }
+
+    /// The settings that point a gateway at this provider.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("CRHT_OIDC_ISSUER", self.issuer.as_str()),
+            ("CRHT_OIDC_CLIENT_ID", OIDC_CLIENT_ID),
+            ("CRHT_OIDC_CLIENT_SECRET", OIDC_CLIENT_SECRET),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec()
+    }
+
+    /// What the next ID tokens say.
+    pub fn plan(&self, plan: IdTokenPlan) {
+        self.state.lock().expect("lock").plan = plan;
+    }
+
+    pub fn tokens_issued(&self) -> usize {
+        self.state.lock().expect("lock").tokens_issued
+    }
+}
+
+fn oidc_signing_key() -> openidconnect::core::CoreRsaPrivateSigningKey {
+    openidconnect::core::CoreRsaPrivateSigningKey::from_pem(
+        OIDC_KEY,
+        Some(openidconnect::JsonWebKeyId::new("test-key-1".into())),
+    )
+    .expect("the test RSA key parses")
+}
+
+async fn oidc_discovery(State(state): State<Arc<Mutex<FakeOidcState>>>) -> impl IntoResponse {
+    use openidconnect::core::{
+        CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType, CoreSubjectIdentifierType,
+    };
+    use openidconnect::{
+        AuthUrl, EmptyAdditionalProviderMetadata, IssuerUrl, JsonWebKeySetUrl, ResponseTypes,
+        TokenUrl,
+    };
+    let issuer = state.lock().expect("lock").issuer.clone();
+    let metadata = CoreProviderMetadata::new(
+        IssuerUrl::new(issuer.clone()).expect("issuer"),
+        AuthUrl::new(format!("{issuer}/authorize")).expect("url"),
+        JsonWebKeySetUrl::new(format!("{issuer}/jwks")).expect("url"),
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
+        EmptyAdditionalProviderMetadata {},
+    )
+    .set_token_endpoint(Some(TokenUrl::new(format!("{issuer}/token")).expect("url")));
+    axum::Json(metadata)
+}
+
+async fn oidc_jwks() -> impl IntoResponse {
+    use openidconnect::PrivateSigningKey;
+    axum::Json(openidconnect::core::CoreJsonWebKeySet::new(vec![
+        oidc_signing_key().as_verification_key(),
+    ]))
+}
+
+async fn oidc_authorize(
+    State(state): State<Arc<Mutex<FakeOidcState>>>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    let get = |k: &str| query.get(k).cloned().unwrap_or_default();
+    if get("client_id") != OIDC_CLIENT_ID
+        || get("response_type") != "code"
+        || get("code_challenge_method") != "S256"
+    {
+        return (StatusCode::BAD_REQUEST, "not a request this provider takes").into_response();
+    }
+    let code = format!("code-{}", ulid::Ulid::generate());
+    let grant = Grant {
+        nonce: get("nonce"),
+        code_challenge: get("code_challenge"),
+        redirect_uri: get("redirect_uri"),
+    };
+    let mut back = url::Url::parse(&grant.redirect_uri).expect("redirect_uri");
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &get("state"));
+    state.lock().expect("lock").grants.insert(code, grant);
+    (
+        StatusCode::SEE_OTHER,
+        [(axum::http::header::LOCATION, back.to_string())],
+    )
+        .into_response()
+}
+
+async fn oidc_token(
+    State(state): State<Arc<Mutex<FakeOidcState>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use base64::Engine as _;
+    use openidconnect::core::{
+        CoreIdToken, CoreIdTokenClaims, CoreIdTokenFields, CoreJwsSigningAlgorithm,
+        CoreTokenResponse, CoreTokenType,
+    };
+    use openidconnect::{
+        AccessToken, Audience, EmptyAdditionalClaims, EmptyExtraTokenFields, EndUserEmail,
+        IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
+    };
+    use sha2::Digest as _;
+    let refuse = |error: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "error": error })),
+        )
+            .into_response()
+    };
+    let form: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(&body).into_owned().collect();
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let client = format!("{OIDC_CLIENT_ID}:{OIDC_CLIENT_SECRET}");
+    let expected_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(client)
+    );
+    if headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v != expected_auth)
+    {
+        return refuse("invalid_client");
+    }
+    let mut state = state.lock().expect("lock");
+    let Some(grant) = state.grants.remove(&get("code")) else {
+        return refuse("invalid_grant");
+    };
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(get("code_verifier").as_bytes()));
+    if get("grant_type") != "authorization_code"
+        || challenge != grant.code_challenge
+        || get("redirect_uri") != grant.redirect_uri
+    {
+        return refuse("invalid_grant");
+    }
+    let plan = state.plan.clone();
+    let now = Utc::now();
+    let access_token = AccessToken::new(format!("access-{}", ulid::Ulid::generate()));
+    let claims = CoreIdTokenClaims::new(
+        IssuerUrl::new(state.issuer.clone()).expect("issuer"),
+        vec![Audience::new(
+            plan.audience.unwrap_or_else(|| OIDC_CLIENT_ID.to_owned()),
+        )],
+        now + chrono::TimeDelta::minutes(5),
+        now,
+        StandardClaims::new(SubjectIdentifier::new("subject-1".into()))
+            .set_email(plan.email.map(EndUserEmail::new))
+            .set_email_verified(plan.email_verified),
+        EmptyAdditionalClaims {},
+    )
+    .set_nonce(Some(Nonce::new(plan.nonce.unwrap_or(grant.nonce))));
+    let id_token = CoreIdToken::new(
+        claims,
+        &oidc_signing_key(),
+        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        Some(&access_token),
+        None,
+    )
+    .expect("sign the ID token");
+    state.tokens_issued += 1;
+    axum::Json(CoreTokenResponse::new(
+        access_token,
+        CoreTokenType::Bearer,
+        CoreIdTokenFields::new(Some(id_token), EmptyExtraTokenFields {}),
+    ))
+    .into_response()
+}

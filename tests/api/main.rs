@@ -15,6 +15,7 @@ mod helpers;
 mod hostile;
 mod intake;
 mod limits;
+mod oidc;
 mod ops;
 mod outbound;
 mod patient_records;

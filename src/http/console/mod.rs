@@ -5,6 +5,7 @@
 //! JSON API stays bearer-token only.
 
 pub mod csrf;
+mod oidc;
 mod pages;
 pub mod signed_in;
 
@@ -45,6 +46,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .with_expiry(Expiry::OnInactivity(CookieDuration::seconds(idle)));
     Router::new()
         .route("/login", get(login_page).post(login))
+        .route("/login/oidc", get(oidc::start))
+        .route("/login/oidc/callback", get(oidc::callback))
         .route("/logout", post(logout))
         .route("/set-password", get(set_password_page).post(set_password))
         .route("/console/referrals", get(referrals))
@@ -60,25 +63,37 @@ struct LoginForm {
     password: String,
 }
 
-fn login_form(status: StatusCode, csrf_token: &str, email: &str, failed: bool) -> Response {
-    let errors: Vec<FieldError> = if failed {
-        vec![FieldError {
+/// The sign-in page, with `error` in its summary; `org`: offer signing in with the
+/// organisation's identity provider.
+fn login_form(
+    status: StatusCode,
+    csrf_token: &str,
+    email: &str,
+    error: Option<String>,
+    org: bool,
+) -> Response {
+    let errors: Vec<FieldError> = error
+        .map(|text| FieldError {
             field: "email",
-            text: NOT_RIGHT.into(),
-        }]
-    } else {
-        Vec::new()
-    };
+            text,
+        })
+        .into_iter()
+        .collect();
     page(
         status,
         "console/login.html",
-        serde_json::json!({ "csrf_token": csrf_token, "email": email, "errors": errors }),
+        serde_json::json!({
+            "csrf_token": csrf_token,
+            "email": email,
+            "errors": errors,
+            "org_sign_in": org,
+        }),
     )
 }
 
-async fn login_page(session: Session) -> Response {
+async fn login_page(State(app): State<AppState>, session: Session) -> Response {
     match csrf::token(&session).await {
-        Ok(token) => login_form(StatusCode::OK, &token, "", false),
+        Ok(token) => login_form(StatusCode::OK, &token, "", None, app.org_sign_in.is_some()),
         Err(response) => response,
     }
 }
@@ -101,7 +116,13 @@ async fn login(
             }
         }
         Ok(None) => match csrf::token(&session).await {
-            Ok(token) => login_form(StatusCode::OK, &token, form.email.trim(), true),
+            Ok(token) => login_form(
+                StatusCode::OK,
+                &token,
+                form.email.trim(),
+                Some(NOT_RIGHT.into()),
+                app.org_sign_in.is_some(),
+            ),
             Err(response) => response,
         },
         Err(error) => failure(error),
