@@ -199,6 +199,9 @@ fn audit_entry(
         target,
         referral_id: None,
         note: None,
+        token_id: actor.token_id.clone(),
+        user_id: actor.user_id.clone(),
+        records: None,
     }
 }
 

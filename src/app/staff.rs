@@ -96,6 +96,8 @@ impl StaffUser {
         Actor {
             name: self.email.clone(),
             role: self.role,
+            token_id: None,
+            user_id: Some(self.id.clone()),
         }
     }
 }
@@ -117,6 +119,8 @@ pub fn operator() -> Actor {
     Actor {
         name: "command-line".into(),
         role: Role::Admin,
+        token_id: None,
+        user_id: None,
     }
 }
 
@@ -308,6 +312,9 @@ impl Accounts {
                 target: "user:unknown".into(),
                 referral_id: None,
                 note: None,
+                token_id: None,
+                user_id: None,
+                records: None,
             };
             self.store.audit(&audit).await?;
             return Ok(None);
@@ -465,6 +472,8 @@ impl Accounts {
         Ok(Some(Actor {
             name: token.name,
             role: token.role,
+            token_id: Some(token.id),
+            user_id: token.user_id,
         }))
     }
 }
