@@ -89,6 +89,14 @@ impl Page {
         default: 200,
         max: 1000,
     };
+    pub const MESSAGES: Page = Page {
+        default: 200,
+        max: 1000,
+    };
+    pub const APPOINTMENTS: Page = Page {
+        default: 200,
+        max: 1000,
+    };
     pub const TASKS: Page = Page {
         default: 500,
         max: 5000,
@@ -138,6 +146,16 @@ impl Cursor {
                 )
             })
     }
+}
+
+/// Which page of a list with no other filters (a patient's messages, their appointments).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
+    /// At most this many (default 200, up to 1000).
+    pub limit: Option<u32>,
 }
 
 /// A free-text query parameter (a search, a team, an actor): trimmed, none when empty, and
@@ -203,6 +221,18 @@ fn audit_entry(
         user_id: actor.user_id.clone(),
         records: None,
     }
+}
+
+/// The audit log line for a list `actor` read: it names the ids of the records shown, in the
+/// order shown (one page at most, so a few thousand ids at worst).
+fn list_entry<'a>(
+    actor: &Actor,
+    at: DateTime<Utc>,
+    action: AuditAction,
+    target: String,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> AuditEntry {
+    audit_entry(actor, at, action, target).with_records(ids)
 }
 
 /// The longest note staff may write with a change (a status, a close, a task's outcome).

@@ -267,6 +267,23 @@ impl QueueKey {
     }
 }
 
+/// An item's place in a list ordered by one time, then id (a patient's messages, newest
+/// first; their appointments, earliest first).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TimeKey {
+    pub at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl TimeKey {
+    pub fn new(at: DateTime<Utc>, id: &str) -> Self {
+        TimeKey {
+            at,
+            id: id.to_owned(),
+        }
+    }
+}
+
 /// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
 pub(crate) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -446,6 +463,12 @@ text_enum! {
         LetterRead = "letter.read",
         InboxRead = "inbox.read",
         AuditExport = "audit.export",
+        PatientRead = "patient.read",
+        PatientList = "patient.list",
+        MessageList = "message.list",
+        AppointmentRead = "appointment.read",
+        AppointmentList = "appointment.list",
+        TaskList = "task.list",
         ReferralCreated = "referral.created",
         ReferralThreadText = "referral.thread_text",
         ReferralReopened = "referral.reopened",
