@@ -323,7 +323,9 @@ impl Services {
                 limit: limit + 1,
             })
             .await?;
-        let page = Paged::of(rows, limit, |i| QueueKey::new(i.urgent, i.created_at, &i.id));
+        let page = Paged::of(rows, limit, |i| {
+            QueueKey::new(i.urgent, i.created_at, &i.id)
+        });
         self.store
             .audit(&list_entry(
                 actor,

@@ -7,8 +7,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, list_entry, note, query_text,
-    require_referral_reader, words_only,
+    Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, list_entry, note,
+    query_text, require_referral_reader, words_only,
 };
 use crate::domain::id::ReferralId;
 use crate::domain::patient::MessagePurpose;
@@ -112,7 +112,9 @@ impl Services {
             limit: limit + 1,
         };
         let rows = self.store.referrals(&filter).await?;
-        let page = Paged::of(rows, limit, |r| QueueKey::new(r.urgent, r.created_at, &r.id));
+        let page = Paged::of(rows, limit, |r| {
+            QueueKey::new(r.urgent, r.created_at, &r.id)
+        });
         self.store
             .audit(&list_entry(
                 actor,

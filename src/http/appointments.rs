@@ -121,7 +121,9 @@ pub async fn get_appointment(
     staff: Staff,
     ApiPath(id): ApiPath<AppointmentId>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
-    Ok(Json((&app.services.appointment(&staff.0, &id).await?).into()))
+    Ok(Json(
+        (&app.services.appointment(&staff.0, &id).await?).into(),
+    ))
 }
 
 /// Moves an appointment: its reminders move with it, and the patient is told.

@@ -73,9 +73,8 @@ pub async fn list_messages(
         .services
         .messages_for_patient(&staff.0, &patient_id, query)
         .await?;
-    Ok(Json(List::page(page.map(|(message, history)| MessageOut {
-        message,
-        history,
+    Ok(Json(List::page(page.map(|(message, history)| {
+        MessageOut { message, history }
     }))))
 }
 

@@ -89,7 +89,7 @@ pub async fn export_audit(
     csv.write_record([
         "seq", "at", "actor", "role", "action", "target", "token_id", "user_id", "records",
     ])
-        .map_err(failed)?;
+    .map_err(failed)?;
     for record in rows {
         let e = record.entry;
         csv.write_record([
