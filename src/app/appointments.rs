@@ -5,13 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Error, Result, Services, audit_entry, limits};
+use super::{
+    Cursor, Error, Page, PageQuery, Paged, Result, Services, audit_entry, limits, list_entry,
+};
 use crate::domain::id::{AppointmentId, PatientId};
 use crate::domain::patient::Purpose;
 use crate::outbound::{MessageRequest, appointment_vars, too_soon_for_a_letter};
 use crate::store::{
     Actor, Appointment, AppointmentKind, AppointmentPlace, AppointmentStatus, AuditAction, Patient,
-    PreparedMessage,
+    PreparedMessage, TimeKey,
 };
 
 /// The templates of the notices an appointment's patient gets.
@@ -57,7 +59,7 @@ impl Services {
         limits::optional("site_name", input.site_name.as_deref(), limits::NAME)?;
         limits::optional("staff_name", input.staff_name.as_deref(), limits::NAME)?;
         input.starts_at = whole_seconds(input.starts_at);
-        let patient = self.patient(patient_id).await?.patient;
+        let patient = self.patient_record(patient_id).await?.patient;
         let now = self.now();
         if input.starts_at <= now {
             return Err(Error::Invalid("starts_at is in the past".into()));
@@ -99,22 +101,55 @@ impl Services {
         self.store
             .create_appointment(&appointment, &plans, &audit)
             .await?;
-        self.appointment(&appointment.id).await
+        self.appointment_record(&appointment.id).await
     }
 
-    pub async fn appointment(&self, id: &AppointmentId) -> Result<Appointment> {
+    /// One appointment for staff; the read is audited before it is made.
+    pub async fn appointment(&self, actor: &Actor, id: &AppointmentId) -> Result<Appointment> {
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                AuditAction::AppointmentRead,
+                format!("appointment:{id}"),
+            ))
+            .await?;
+        self.appointment_record(id).await
+    }
+
+    async fn appointment_record(&self, id: &AppointmentId) -> Result<Appointment> {
         self.store
             .appointment(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no appointment {id}")))
     }
 
+    /// A page of the patient's appointments, earliest first; the read is audited with the
+    /// ids shown before the page is returned.
     pub async fn appointments_for_patient(
         &self,
+        actor: &Actor,
         patient_id: &PatientId,
-    ) -> Result<Vec<Appointment>> {
-        self.patient(patient_id).await?;
-        Ok(self.store.appointments_for_patient(patient_id).await?)
+        query: PageQuery,
+    ) -> Result<Paged<Appointment>> {
+        let limit = Page::APPOINTMENTS.limit(query.limit);
+        let after: Option<TimeKey> = Cursor::decode(query.cursor.as_deref())?;
+        self.patient_record(patient_id).await?;
+        let rows = self
+            .store
+            .appointments_for_patient(patient_id, after.as_ref(), limit + 1)
+            .await?;
+        let page = Paged::of(rows, limit, |a| TimeKey::new(a.starts_at, &a.id));
+        self.store
+            .audit(&list_entry(
+                actor,
+                self.now(),
+                AuditAction::AppointmentList,
+                format!("patient:{patient_id}"),
+                page.items.iter().map(|a| a.id.as_ref()),
+            ))
+            .await?;
+        Ok(page)
     }
 
     /// Moves an appointment: its reminders move with it, and the patient is told.
@@ -129,13 +164,13 @@ impl Services {
         if input.starts_at <= now {
             return Err(Error::Invalid("starts_at is in the past".into()));
         }
-        let current = self.appointment(id).await?;
+        let current = self.appointment_record(id).await?;
         if current.status == AppointmentStatus::Cancelled {
             return Err(Error::Conflict(
                 "the appointment is cancelled; book a new one".into(),
             ));
         }
-        let patient = self.patient(&current.patient_id).await?.patient;
+        let patient = self.patient_record(&current.patient_id).await?.patient;
         let moved = Appointment {
             starts_at: input.starts_at,
             ..current.clone()
@@ -163,11 +198,11 @@ impl Services {
     /// Cancels an appointment: its reminders are withdrawn and, if it has not started, the
     /// patient is told. It stays listed, as cancelled; cancelling it again changes nothing.
     pub async fn cancel_appointment(&self, actor: &Actor, id: &AppointmentId) -> Result<()> {
-        let current = self.appointment(id).await?;
+        let current = self.appointment_record(id).await?;
         if current.status == AppointmentStatus::Cancelled {
             return Ok(());
         }
-        let patient = self.patient(&current.patient_id).await?.patient;
+        let patient = self.patient_record(&current.patient_id).await?.patient;
         let now = self.now();
         let fast = too_soon_for_a_letter(now, &[current.starts_at]);
         let message = (current.starts_at > now)

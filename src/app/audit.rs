@@ -13,6 +13,10 @@ use crate::store::{Actor, AuditFilter, AuditRecord};
 pub struct AuditQuery {
     /// Only what this actor did (a user's or token's name, exactly).
     pub actor: Option<String>,
+    /// Only what was done with this API token (its id: names need not be unique).
+    pub token_id: Option<String>,
+    /// Only what this user did (their id), with any of their tokens or signed in.
+    pub user_id: Option<String>,
     /// Only what was done to this target (e.g. `patient:01J…`), or to any of a kind (`patient`).
     pub target: Option<String>,
     /// At or after this time (RFC 3339).
@@ -62,6 +66,8 @@ impl Services {
 fn filter_of(query: &AuditQuery) -> Result<AuditFilter> {
     Ok(AuditFilter {
         actor: query_text("actor", query.actor.as_deref())?,
+        token_id: query_text("token_id", query.token_id.as_deref())?,
+        user_id: query_text("user_id", query.user_id.as_deref())?,
         target: query_text("target", query.target.as_deref())?,
         from: query.from,
         to: query.to,

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, note};
+use super::{
+    Cursor, Error, Page, PageQuery, Paged, Result, Services, audit_entry, limits, list_entry, note,
+};
 use crate::domain::channel::Channel;
 use crate::domain::id::{PatientId, StaffTaskId};
 use crate::domain::patient::Purpose;
@@ -14,7 +16,7 @@ use crate::jobs::delivery::fall_back;
 use crate::outbound::MessageRequest;
 use crate::store::{
     Actor, AuditAction, InboxClose, InboxFilter, InboxItem, InboxStatus, Message, MessageEvent,
-    MobileState, QueueKey, Task, TaskFilter, TaskKind, TaskReport, TaskStatus,
+    MobileState, QueueKey, Task, TaskFilter, TaskKind, TaskReport, TaskStatus, TimeKey,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -138,7 +140,7 @@ impl Services {
                 templates.names().join(", ")
             )));
         }
-        let patient = self.patient(patient_id).await?.patient;
+        let patient = self.patient_record(patient_id).await?.patient;
         let request = MessageRequest {
             purpose,
             template,
@@ -159,28 +161,43 @@ impl Services {
         );
         self.store.queue_message(&prepared, &audit).await?;
         self.store
-            .messages_for_patient(patient_id)
+            .messages_for_patient(patient_id, None, u32::MAX)
             .await?
             .into_iter()
             .find(|(m, _)| m.id == id)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("queued message {id} not found")))
     }
 
-    /// Every message to the patient (reminders, notices, updates, urgent), newest first.
+    /// A page of the messages to the patient (reminders, notices, updates, urgent), newest
+    /// first; the read is audited with the ids shown before the page is returned.
     pub async fn messages_for_patient(
         &self,
+        actor: &Actor,
         patient_id: &PatientId,
-    ) -> Result<Vec<MessageWithHistory>> {
-        self.patient(patient_id).await?;
-        let messages = self.store.messages_for_patient(patient_id).await?;
-        Ok(messages
-            .into_iter()
-            .filter(|(m, _)| m.is_to_patient())
-            .collect())
+        query: PageQuery,
+    ) -> Result<Paged<MessageWithHistory>> {
+        let limit = Page::MESSAGES.limit(query.limit);
+        let before: Option<TimeKey> = Cursor::decode(query.cursor.as_deref())?;
+        self.patient_record(patient_id).await?;
+        let rows = self
+            .store
+            .messages_for_patient(patient_id, before.as_ref(), limit + 1)
+            .await?;
+        let page = Paged::of(rows, limit, |(m, _)| TimeKey::new(m.created_at, &m.id));
+        self.store
+            .audit(&list_entry(
+                actor,
+                self.now(),
+                AuditAction::MessageList,
+                format!("patient:{patient_id}"),
+                page.items.iter().map(|(m, _)| m.id.as_ref()),
+            ))
+            .await?;
+        Ok(page)
     }
 
-    /// The call list and the print list.
-    pub async fn tasks(&self, query: TaskQuery) -> Result<Paged<Task>> {
+    /// The call list and the print list; the read is audited with the ids shown.
+    pub async fn tasks(&self, actor: &Actor, query: TaskQuery) -> Result<Paged<Task>> {
         let kind = query
             .kind
             .map(|k| TaskKind::parse(&k))
@@ -201,9 +218,17 @@ impl Services {
                 limit: limit + 1,
             })
             .await?;
-        Ok(Paged::of(rows, limit, |t| {
-            QueueKey::new(false, t.created_at, &t.id)
-        }))
+        let page = Paged::of(rows, limit, |t| QueueKey::new(false, t.created_at, &t.id));
+        self.store
+            .audit(&list_entry(
+                actor,
+                self.now(),
+                AuditAction::TaskList,
+                "tasks".into(),
+                page.items.iter().map(|t| t.id.as_ref()),
+            ))
+            .await?;
+        Ok(page)
     }
 
     /// Staff report on a task: the call made (or not answered, or a wrong number), the
@@ -288,14 +313,6 @@ impl Services {
                     .ok_or_else(|| Error::BadRequest("status must be open or done".into()))
             })
             .transpose()?;
-        self.store
-            .audit(&audit_entry(
-                actor,
-                self.now(),
-                AuditAction::InboxRead,
-                "inbox".into(),
-            ))
-            .await?;
         let limit = Page::INBOX.limit(query.limit);
         let rows = self
             .store
@@ -306,9 +323,19 @@ impl Services {
                 limit: limit + 1,
             })
             .await?;
-        Ok(Paged::of(rows, limit, |i| {
+        let page = Paged::of(rows, limit, |i| {
             QueueKey::new(i.urgent, i.created_at, &i.id)
-        }))
+        });
+        self.store
+            .audit(&list_entry(
+                actor,
+                self.now(),
+                AuditAction::InboxRead,
+                "inbox".into(),
+                page.items.iter().map(|i| i.id.as_ref()),
+            ))
+            .await?;
+        Ok(page)
     }
 }
 

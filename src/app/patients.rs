@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Error, Page, Result, Services, audit_entry, limits};
+use super::{Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, list_entry};
 use crate::domain::channel::{AccessNeed, Channel};
 use crate::domain::id::{PatientId, ReferralId};
 use crate::domain::nhs::{NhsNumber, check_date_of_birth, parse_date_of_birth};
@@ -17,7 +17,7 @@ use crate::domain::teams::Teams;
 use crate::domain::text::without_direction_controls;
 use crate::language::{english_name, language_code};
 use crate::store::{
-    Actor, Address, AuditAction, PassportSaved, Patient, PatientFilter, PatientRecord,
+    Actor, Address, AuditAction, PassportSaved, Patient, PatientFilter, PatientKey, PatientRecord,
     PatientSearch, Referral, StoreError,
 };
 
@@ -107,6 +107,8 @@ pub struct PatientQuery {
     pub mobile: Option<String>,
     /// `true`: only patients with an open urgent episode; `false`: only those without.
     pub urgent: Option<bool>,
+    /// The `next_cursor` of the page before.
+    pub cursor: Option<String>,
     /// At most this many (default 200, up to 1000).
     pub limit: Option<u32>,
 }
@@ -139,18 +141,51 @@ impl Services {
         )
     }
 
-    pub async fn list_patients(&self, query: PatientQuery) -> Result<Vec<PatientRecord>> {
+    /// A page of patients: urgent first (longest waiting first), then the rest, oldest record
+    /// first. The read is audited with the ids shown before the page is returned.
+    pub async fn list_patients(
+        &self,
+        actor: &Actor,
+        query: PatientQuery,
+    ) -> Result<Paged<PatientRecord>> {
+        let limit = Page::PATIENTS.limit(query.limit);
         let filter = PatientFilter {
             mobile: phone("mobile", query.mobile.as_deref())
                 .map_err(|_| Error::BadRequest("mobile is not a valid phone number".into()))?,
             search: search(query.q.as_deref())?,
             urgent: query.urgent,
-            limit: Page::PATIENTS.limit(query.limit),
+            after: Cursor::decode(query.cursor.as_deref())?,
+            limit: limit + 1,
         };
-        Ok(self.store.patient_records(&filter).await?)
+        let rows = self.store.patient_records(&filter).await?;
+        let page = Paged::of(rows, limit, PatientKey::of);
+        self.store
+            .audit(&list_entry(
+                actor,
+                self.now(),
+                AuditAction::PatientList,
+                "patients".into(),
+                page.items.iter().map(|r| r.patient.id.as_ref()),
+            ))
+            .await?;
+        Ok(page)
     }
 
-    pub async fn patient(&self, id: &PatientId) -> Result<PatientRecord> {
+    /// One patient for staff; the read is audited before it is made.
+    pub async fn patient(&self, actor: &Actor, id: &PatientId) -> Result<PatientRecord> {
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                AuditAction::PatientRead,
+                format!("patient:{id}"),
+            ))
+            .await?;
+        self.patient_record(id).await
+    }
+
+    /// The patient, for the rules of another operation (not a read staff see as such).
+    pub(super) async fn patient_record(&self, id: &PatientId) -> Result<PatientRecord> {
         self.store
             .patient_record(id)
             .await?
@@ -170,7 +205,7 @@ impl Services {
                 "send a JSON object of the fields to change".into(),
             ));
         }
-        let existing = self.patient(id).await?;
+        let existing = self.patient_record(id).await?;
         let before = PatientIn::from(&existing.patient);
         let mut current = serde_json::to_value(&before).map_err(|e| Error::Internal(e.into()))?;
         merge_patch(&mut current, &patch);

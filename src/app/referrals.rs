@@ -7,8 +7,8 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, note, query_text,
-    require_referral_reader, words_only,
+    Cursor, Error, Page, Paged, Result, Services, audit_entry, limits, list_entry, note,
+    query_text, require_referral_reader, words_only,
 };
 use crate::domain::id::ReferralId;
 use crate::domain::patient::MessagePurpose;
@@ -111,8 +111,12 @@ impl Services {
             after: Cursor::decode(query.cursor.as_deref())?,
             limit: limit + 1,
         };
+        let rows = self.store.referrals(&filter).await?;
+        let page = Paged::of(rows, limit, |r| {
+            QueueKey::new(r.urgent, r.created_at, &r.id)
+        });
         self.store
-            .audit(&audit_entry(
+            .audit(&list_entry(
                 actor,
                 self.now(),
                 AuditAction::ReferralList,
@@ -120,12 +124,10 @@ impl Services {
                     "referrals?status={}",
                     status.map_or("open", ReferralStatus::as_str)
                 ),
+                page.items.iter().map(|r| r.id.as_ref()),
             ))
             .await?;
-        let rows = self.store.referrals(&filter).await?;
-        Ok(Paged::of(rows, limit, |r| {
-            QueueKey::new(r.urgent, r.created_at, &r.id)
-        }))
+        Ok(page)
     }
 
     pub async fn referral(&self, actor: &Actor, id: &ReferralId) -> Result<ReferralWithAlerts> {
@@ -194,20 +196,22 @@ impl Services {
         let phone = Some(PhoneNumber::from_sender(Some(phone), ""))
             .filter(PhoneNumber::is_e164)
             .ok_or_else(|| Error::BadRequest("not a valid phone number".into()))?;
-        let summary = self
-            .store
-            .conversation(&phone)
-            .await?
-            .ok_or_else(|| Error::NotFound("no conversation with this number".into()))?;
+        let summary = self.store.conversation(&phone).await?;
+        // A look-up that finds nothing is audited too (someone trying numbers shows), as
+        // `conversation:none`: the number itself is kept out of the log.
+        let target = summary.as_ref().map_or_else(
+            || "conversation:none".to_owned(),
+            |s| format!("referral:{}", s.referral_id),
+        );
         self.store
             .audit(&audit_entry(
                 actor,
                 self.now(),
                 AuditAction::ConversationRead,
-                format!("referral:{}", summary.referral_id),
+                target,
             ))
             .await?;
-        Ok(summary)
+        summary.ok_or_else(|| Error::NotFound("no conversation with this number".into()))
     }
 }
 

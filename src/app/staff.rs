@@ -96,6 +96,8 @@ impl StaffUser {
         Actor {
             name: self.email.clone(),
             role: self.role,
+            token_id: None,
+            user_id: Some(self.id.clone()),
         }
     }
 }
@@ -117,6 +119,8 @@ pub fn operator() -> Actor {
     Actor {
         name: "command-line".into(),
         role: Role::Admin,
+        token_id: None,
+        user_id: None,
     }
 }
 
@@ -318,6 +322,9 @@ impl Accounts {
                 target: "user:unknown".into(),
                 referral_id: None,
                 note: None,
+                token_id: None,
+                user_id: None,
+                records: None,
             };
             self.store.audit(&audit).await?;
             return Ok(None);
@@ -379,6 +386,9 @@ impl Accounts {
                     target: "user:unknown".into(),
                     referral_id: None,
                     note: Some(format!("{how}: no account for this email")),
+                    records: None,
+                    token_id: None,
+                    user_id: None,
                 })
                 .await?;
             return Ok(VouchedSignIn::NoAccount(shown));
@@ -414,6 +424,9 @@ impl Accounts {
             target: "user:unknown".into(),
             referral_id: None,
             note: Some(why),
+            records: None,
+            token_id: None,
+            user_id: None,
         };
         Ok(self.store.audit(&entry).await?)
     }
@@ -536,6 +549,8 @@ impl Accounts {
         Ok(Some(Actor {
             name: token.name,
             role: token.role,
+            token_id: Some(token.id),
+            user_id: token.user_id,
         }))
     }
 }

@@ -11,8 +11,9 @@ use utoipa::ToSchema;
 
 use super::auth::Staff;
 use super::error::{ApiError, Problem};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
+use crate::app::PageQuery;
 use crate::app::appointments::{AppointmentIn, AppointmentPatch};
 use crate::domain::id::{AppointmentId, MessageId, PatientId, ReminderId};
 use crate::store::{Appointment, Reminder, ReminderStatus};
@@ -94,16 +95,22 @@ pub async fn book_appointment(
     Ok((StatusCode::CREATED, Json((&appointment).into())))
 }
 
+/// The patient's appointments, earliest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/patients/{id}/appointments", tag = "appointments",
-    params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = List<AppointmentOut>), (status = 404, body = Problem)))]
+    params(("id" = String, Path), PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = List<AppointmentOut>), (status = 400, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn list_appointments(
     State(app): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     ApiPath(patient_id): ApiPath<PatientId>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<AppointmentOut>>, ApiError> {
-    let appointments = app.services.appointments_for_patient(&patient_id).await?;
-    Ok(Json(List::of(appointments.iter().map(Into::into))))
+    let page = app
+        .services
+        .appointments_for_patient(&staff.0, &patient_id, query)
+        .await?;
+    Ok(Json(List::page(page.map(|a| AppointmentOut::from(&a)))))
 }
 
 #[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "appointments",
@@ -111,10 +118,12 @@ pub async fn list_appointments(
     responses((status = 200, body = AppointmentOut), (status = 404, body = Problem)))]
 pub async fn get_appointment(
     State(app): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     ApiPath(id): ApiPath<AppointmentId>,
 ) -> Result<Json<AppointmentOut>, ApiError> {
-    Ok(Json((&app.services.appointment(&id).await?).into()))
+    Ok(Json(
+        (&app.services.appointment(&staff.0, &id).await?).into(),
+    ))
 }
 
 /// Moves an appointment: its reminders move with it, and the patient is told.

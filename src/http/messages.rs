@@ -14,6 +14,7 @@ use super::auth::Staff;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
+use crate::app::PageQuery;
 use crate::app::messages::{InboxCloseIn, InboxQuery, MessageIn, TaskCompleteIn, TaskQuery};
 use crate::domain::id::{PatientId, StaffTaskId};
 use crate::store::{InboxItem, Message, MessageEvent, Task};
@@ -59,17 +60,22 @@ pub async fn queue_message(
 
 /// Every message to the patient (reminders, notices, updates, urgent), newest first.
 #[utoipa::path(get, path = "/api/v1/patients/{id}/messages", tag = "messages",
-    params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = List<MessageOut>), (status = 404, body = Problem)))]
+    params(("id" = String, Path), PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = List<MessageOut>), (status = 400, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn list_messages(
     State(app): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     ApiPath(patient_id): ApiPath<PatientId>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<MessageOut>>, ApiError> {
-    let messages = app.services.messages_for_patient(&patient_id).await?;
-    Ok(Json(List::of(messages.into_iter().map(
-        |(message, history)| MessageOut { message, history },
-    ))))
+    let page = app
+        .services
+        .messages_for_patient(&staff.0, &patient_id, query)
+        .await?;
+    Ok(Json(List::page(page.map(|(message, history)| {
+        MessageOut { message, history }
+    }))))
 }
 
 /// A task as staff see it.
@@ -97,10 +103,10 @@ impl From<Task> for TaskOut {
     responses((status = 200, body = List<TaskOut>), (status = 400, body = Problem)))]
 pub async fn list_tasks(
     State(app): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     ApiQuery(query): ApiQuery<TaskQuery>,
 ) -> Result<Json<List<TaskOut>>, ApiError> {
-    let page = app.services.tasks(query).await?;
+    let page = app.services.tasks(&staff.0, query).await?;
     Ok(Json(List::page(page)))
 }
 

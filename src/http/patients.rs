@@ -135,21 +135,21 @@ pub async fn create_patient(
     responses((status = 200, body = List<PatientOut>), (status = 400, body = Problem)))]
 pub async fn list_patients(
     State(app): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     ApiQuery(query): ApiQuery<PatientQuery>,
 ) -> Result<Json<List<PatientOut>>, ApiError> {
-    let records = app.services.list_patients(query).await?;
-    Ok(Json(List::of(records.iter().map(Into::into))))
+    let page = app.services.list_patients(&staff.0, query).await?;
+    Ok(Json(List::page(page.map(|r| PatientOut::from(&r)))))
 }
 
 #[utoipa::path(get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = PatientOut), (status = 404, body = Problem)))]
 pub async fn get_patient(
     State(app): State<AppState>,
-    _staff: Staff,
+    staff: Staff,
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<PatientOut>, ApiError> {
-    Ok(Json((&app.services.patient(&id).await?).into()))
+    Ok(Json((&app.services.patient(&staff.0, &id).await?).into()))
 }
 
 /// Changes the fields given (JSON merge patch, RFC 7396: null clears a field). A new mobile

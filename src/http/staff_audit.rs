@@ -26,7 +26,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditOut {
     pub at: DateTime<Utc>,
-    /// The token's name.
+    /// The token's name, or the signed-in user's email (names need not be unique:
+    /// `token_id` and `user_id` tell actors apart).
     pub actor: String,
     pub role: AuditRole,
     /// e.g. `referral.read`.
@@ -36,6 +37,13 @@ pub struct AuditOut {
     /// What staff wrote with the change, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The API token used; null for the gateway, the command line and console sessions.
+    pub token_id: Option<String>,
+    /// The user behind the token or session; null for a service's token and the gateway.
+    pub user_id: Option<String>,
+    /// For a list read: the ids shown, comma-separated, in the order shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
@@ -59,6 +67,9 @@ impl From<AuditRecord> for AuditOut {
             action: e.action,
             target: e.target,
             note: e.note,
+            token_id: e.token_id,
+            user_id: e.user_id,
+            records: e.records,
         }
     }
 }
@@ -75,8 +86,10 @@ pub async fn export_audit(
     let rows = app.services.audit_export(&staff.0, query).await?;
     let mut csv = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| ApiError::Internal(e.into());
-    csv.write_record(["seq", "at", "actor", "role", "action", "target"])
-        .map_err(failed)?;
+    csv.write_record([
+        "seq", "at", "actor", "role", "action", "target", "token_id", "user_id", "records",
+    ])
+    .map_err(failed)?;
     for record in rows {
         let e = record.entry;
         csv.write_record([
@@ -86,6 +99,9 @@ pub async fn export_audit(
             e.role.to_string(),
             e.action.to_string(),
             spreadsheet_safe(e.target),
+            spreadsheet_safe(e.token_id.unwrap_or_default()),
+            spreadsheet_safe(e.user_id.unwrap_or_default()),
+            spreadsheet_safe(e.records.unwrap_or_default()),
         ])
         .map_err(failed)?;
     }

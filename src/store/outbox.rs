@@ -368,10 +368,13 @@ pub trait OutboxStore {
 
     async fn messages_for_referral(&self, referral_id: &ReferralId) -> Result<Vec<Message>>;
 
-    /// Every message to a patient, newest first, each with its history.
+    /// A page of the messages to a patient (not the alerts about them), newest first, before
+    /// `before`, each with its history.
     async fn messages_for_patient(
         &self,
         patient_id: &PatientId,
+        before: Option<&super::TimeKey>,
+        limit: u32,
     ) -> Result<Vec<(Message, Vec<MessageEvent>)>>;
 
     /// Stores a message and what carries it (a send job, a task, or an inbox item).
@@ -501,11 +504,20 @@ macro_rules! outbox_store_impl {
             async fn messages_for_patient(
                 &self,
                 patient_id: &$crate::domain::id::PatientId,
+                before: Option<&$crate::store::TimeKey>,
+                limit: u32,
             ) -> $crate::store::Result<Vec<($crate::store::Message, Vec<$crate::store::MessageEvent>)>> {
+                // A message with a template is to the patient; one without is an alert about
+                // them to on-call staff (`Message::is_to_patient`).
                 let rows: Vec<$crate::store::rows::MessageRow> = sqlx::query_as(
-                    "SELECT * FROM messages WHERE patient_id = $1 ORDER BY created_at DESC, id DESC",
+                    "SELECT * FROM messages WHERE patient_id = $1 AND template IS NOT NULL \
+                     AND ($2 IS NULL OR (created_at, id) < ($2, $3)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $4",
                 )
                 .bind(patient_id)
+                .bind(before.map(|k| $crate::store::Ts(k.at)))
+                .bind(before.map(|k| k.id.as_str()))
+                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 let events: Vec<$crate::store::rows::EventRow> = sqlx::query_as(

@@ -124,7 +124,35 @@ pub struct PatientFilter {
     /// `Some(true)`: only patients with an open urgent episode; `Some(false)`: only those
     /// without.
     pub urgent: Option<bool>,
+    /// After this patient in the list's order (the last one of the page before).
+    pub after: Option<PatientKey>,
     pub limit: u32,
+}
+
+/// A patient's place in the list: urgent first, longest waiting first, then the rest by when
+/// their record was made. `since` is when the open urgent episode began, and the record's
+/// creation for a patient with none, so no part of the key is ever null and a row-value
+/// comparison works the same on both engines.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PatientKey {
+    pub urgent: bool,
+    pub since: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl PatientKey {
+    pub fn of(record: &PatientRecord) -> Self {
+        PatientKey {
+            urgent: record.episode.urgent_at.is_some(),
+            since: record
+                .episode
+                .urgent_at
+                .unwrap_or(record.patient.created_at),
+            created_at: record.patient.created_at,
+            id: record.patient.id.to_string(),
+        }
+    }
 }
 
 /// One search box, three readings: a patient matches on any of them.
@@ -313,7 +341,13 @@ pub trait PatientStore {
 
     async fn appointment(&self, id: &AppointmentId) -> Result<Option<Appointment>>;
 
-    async fn appointments_for_patient(&self, patient_id: &PatientId) -> Result<Vec<Appointment>>;
+    /// A page of the patient's appointments, earliest first, after `after`.
+    async fn appointments_for_patient(
+        &self,
+        patient_id: &PatientId,
+        after: Option<&super::TimeKey>,
+        limit: u32,
+    ) -> Result<Vec<Appointment>>;
 
     /// Moves an appointment: every reminder is planned again (a job scheduled for the old time
     /// finds itself stale), and the notice to the patient is queued — all or nothing.
@@ -427,8 +461,11 @@ macro_rules! patient_store_impl {
                      AND ($4 IS NULL OR LOWER(p.name) LIKE $4 ESCAPE '\\' \
                      OR LOWER(COALESCE(p.preferred_name, '')) LIKE $4 ESCAPE '\\' \
                      OR p.nhs_number = $5 OR p.mobile = $6) \
+                     AND ($7 IS NULL OR (NOT p.urgent, \
+                     CASE WHEN p.urgent THEN COALESCE(p.urgent_at, p.updated_at) ELSE p.created_at END, \
+                     p.created_at, p.id) > (NOT $7, $8, $9, $10)) \
                      ORDER BY p.urgent DESC, \
-                     CASE WHEN p.urgent THEN COALESCE(p.urgent_at, p.updated_at) END, \
+                     CASE WHEN p.urgent THEN COALESCE(p.urgent_at, p.updated_at) ELSE p.created_at END, \
                      p.created_at, p.id LIMIT $3"
                 ))
                         .bind(filter.mobile.as_ref().map(|m| m.e164().to_owned()))
@@ -437,6 +474,10 @@ macro_rules! patient_store_impl {
                         .bind(filter.search.as_ref().map(|s| s.name_pattern()))
                         .bind(filter.search.as_ref().and_then(|s| s.nhs_number.clone()))
                         .bind(filter.search.as_ref().and_then(|s| s.mobile.as_ref().map(|m| m.e164().to_owned())))
+                        .bind(filter.after.as_ref().map(|k| k.urgent))
+                        .bind(filter.after.as_ref().map(|k| $crate::store::Ts(k.since)))
+                        .bind(filter.after.as_ref().map(|k| $crate::store::Ts(k.created_at)))
+                        .bind(filter.after.as_ref().map(|k| k.id.as_str()))
                         .fetch_all(&self.pool)
                         .await?;
                 rows.into_iter()
@@ -631,11 +672,18 @@ macro_rules! patient_store_impl {
             async fn appointments_for_patient(
                 &self,
                 patient_id: &$crate::domain::id::PatientId,
+                after: Option<&$crate::store::TimeKey>,
+                limit: u32,
             ) -> $crate::store::Result<Vec<$crate::store::Appointment>> {
                 let mut appointments: Vec<$crate::store::Appointment> = sqlx::query_as(
-                    "SELECT * FROM appointments WHERE patient_id = $1 ORDER BY starts_at, id",
+                    "SELECT * FROM appointments WHERE patient_id = $1 \
+                     AND ($2 IS NULL OR (starts_at, id) > ($2, $3)) \
+                     ORDER BY starts_at, id LIMIT $4",
                 )
                 .bind(patient_id)
+                .bind(after.map(|k| $crate::store::Ts(k.at)))
+                .bind(after.map(|k| k.id.as_str()))
+                .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 let reminders: Vec<$crate::store::Reminder> = sqlx::query_as(

@@ -267,6 +267,23 @@ impl QueueKey {
     }
 }
 
+/// An item's place in a list ordered by one time, then id (a patient's messages, newest
+/// first; their appointments, earliest first).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TimeKey {
+    pub at: DateTime<Utc>,
+    pub id: String,
+}
+
+impl TimeKey {
+    pub fn new(at: DateTime<Utc>, id: &str) -> Self {
+        TimeKey {
+            at,
+            id: id.to_owned(),
+        }
+    }
+}
+
 /// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and `\` taken literally.
 pub(crate) fn contains_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -329,8 +346,13 @@ pub enum TextBackOutcome {
 /// Who did something, for the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
+    /// The token's name, or the signed-in user's email: names need not be unique.
     pub name: String,
     pub role: Role,
+    /// The API token the request came with (none for a console session or the command line).
+    pub token_id: Option<String>,
+    /// The user the token or the session belongs to (none for a service's token).
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -350,6 +372,16 @@ pub struct AuditEntry {
     #[sqlx(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The API token the actor used, when there was one.
+    #[sqlx(default)]
+    pub token_id: Option<String>,
+    /// The user behind the token or console session, when there was one.
+    #[sqlx(default)]
+    pub user_id: Option<String>,
+    /// For a list read: the ids of the records shown, comma-separated, in the order shown.
+    #[sqlx(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<String>,
 }
 
 /// An audit entry as the log holds it, with its place in the log.
@@ -367,6 +399,10 @@ pub struct AuditRecord {
 pub struct AuditFilter {
     /// Done by this actor (a user's or token's name), exactly.
     pub actor: Option<String>,
+    /// Done with this API token.
+    pub token_id: Option<String>,
+    /// Done by this user (with any of their tokens, or signed in).
+    pub user_id: Option<String>,
     /// Done to this target (`patient:01J…`) exactly, or to every target of a kind (`patient`).
     pub target: Option<String>,
     /// At or after.
@@ -427,6 +463,12 @@ text_enum! {
         LetterRead = "letter.read",
         InboxRead = "inbox.read",
         AuditExport = "audit.export",
+        PatientRead = "patient.read",
+        PatientList = "patient.list",
+        MessageList = "message.list",
+        AppointmentRead = "appointment.read",
+        AppointmentList = "appointment.list",
+        TaskList = "task.list",
         ReferralCreated = "referral.created",
         ReferralThreadText = "referral.thread_text",
         ReferralReopened = "referral.reopened",
@@ -489,6 +531,9 @@ impl AuditEntry {
             target,
             referral_id: None,
             note: None,
+            token_id: None,
+            user_id: None,
+            records: None,
         }
     }
 
@@ -500,6 +545,12 @@ impl AuditEntry {
 
     pub fn with_note(mut self, note: Option<String>) -> Self {
         self.note = note;
+        self
+    }
+
+    /// The entry of a list read, naming the ids it showed.
+    pub fn with_records<'a>(mut self, ids: impl IntoIterator<Item = &'a str>) -> Self {
+        self.records = Some(ids.into_iter().collect::<Vec<_>>().join(","));
         self
     }
 }
@@ -1015,8 +1066,10 @@ macro_rules! referral_store_impl {
                     .filter(|t| !t.contains(':'))
                     .map(|kind| format!("{kind}:%"));
                 Ok(sqlx::query_as(
-                    "SELECT seq, at, actor, role, action, target, referral_id, note FROM audit_log \
+                    "SELECT seq, at, actor, role, action, target, referral_id, note, token_id, \
+                     user_id, records FROM audit_log \
                      WHERE ($1 IS NULL OR actor = $1) \
+                     AND ($8 IS NULL OR token_id = $8) AND ($9 IS NULL OR user_id = $9) \
                      AND ($2 IS NULL OR target = $2 OR target LIKE $3) \
                      AND ($4 IS NULL OR at >= $4) AND ($5 IS NULL OR at < $5) \
                      AND ($6 IS NULL OR seq < $6) \
@@ -1029,6 +1082,8 @@ macro_rules! referral_store_impl {
                 .bind(filter.to.map(Ts))
                 .bind(filter.before_seq)
                 .bind(i64::from(filter.limit))
+                .bind(filter.token_id.as_deref())
+                .bind(filter.user_id.as_deref())
                 .fetch_all(&self.pool)
                 .await?)
             }
@@ -1038,8 +1093,8 @@ macro_rules! referral_store_impl {
                 referral_id: &str,
             ) -> $crate::store::Result<Vec<$crate::store::AuditEntry>> {
                 Ok(sqlx::query_as(
-                    "SELECT at, actor, role, action, target, referral_id, note FROM audit_log \
-                     WHERE referral_id = $1 ORDER BY seq",
+                    "SELECT at, actor, role, action, target, referral_id, note, token_id, user_id, \
+                     records FROM audit_log WHERE referral_id = $1 ORDER BY seq",
                 )
                 .bind(referral_id)
                 .fetch_all(&self.pool)

@@ -131,8 +131,8 @@ macro_rules! shared_impl {
                 entry: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<()> {
                 sqlx::query(
-                    "INSERT INTO audit_log (at, actor, role, action, target, referral_id, note) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO audit_log (at, actor, role, action, target, referral_id, note, \
+                     token_id, user_id, records) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind($crate::store::Ts(entry.at))
                 .bind(&entry.actor)
@@ -141,6 +141,9 @@ macro_rules! shared_impl {
                 .bind(&entry.target)
                 .bind(&entry.referral_id)
                 .bind(&entry.note)
+                .bind(&entry.token_id)
+                .bind(&entry.user_id)
+                .bind(&entry.records)
                 .execute(&mut *conn)
                 .await?;
                 Ok(())

@@ -184,14 +184,22 @@ async fn a_staff_write_and_its_audit_entry_commit_together(engine: Engine) {
         status >= 500,
         "an unaudited message must not be queued: {status}"
     );
+    // A read that cannot be audited is not served either.
+    let (status, _) = app
+        .get(&app.scheduler, &format!("/patients/{id}/appointments"))
+        .await;
+    assert!(
+        status >= 500,
+        "an unaudited read must not be served: {status}"
+    );
+    assert_eq!(app.twilio.attempts(), 0);
+
+    allow_inserts(&app, "audit_log").await;
     let (_, appointments) = app
         .get(&app.scheduler, &format!("/patients/{id}/appointments"))
         .await;
     assert_eq!(appointments["items"].as_array().unwrap().len(), 0);
     assert!(app.messages(&id).await.is_empty());
-    assert_eq!(app.twilio.attempts(), 0);
-
-    allow_inserts(&app, "audit_log").await;
     let (status, _) = app
         .post_json(
             &app.scheduler,

@@ -67,13 +67,15 @@ async fn past_the_hourly_budget_non_urgent_texts_wait_for_the_next_hour_and_urge
     app.twilio.wait_for(2).await;
     let messages = app
         .wait_for_messages(&id, |m| {
-            m.iter().any(|m| {
-                m["history"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|h| h["detail"].as_str().is_some_and(|d| d.contains("budget")))
-            })
+            // Held once, and the two that went recorded as sent (not still `sending`).
+            m.iter().filter(|m| m["status"] == "sent").count() == 2
+                && m.iter().any(|m| {
+                    m["history"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|h| h["detail"].as_str().is_some_and(|d| d.contains("budget")))
+                })
         })
         .await;
     let held: Vec<&Value> = messages

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod audit_reads;
 mod cli;
 mod config_check;
 mod consequences;
