@@ -546,8 +546,10 @@ impl Accounts {
                 .touch_api_token(&token.id, now, now - LAST_USE_EVERY)
                 .await?;
         }
+        // A person's token acts as that person: the audit log and a text back name them, and
+        // `token_id` says which of their tokens it was.
         Ok(Some(Actor {
-            name: token.name,
+            name: token.owner_name.unwrap_or(token.name),
             role: token.role,
             token_id: Some(token.id),
             user_id: token.user_id,

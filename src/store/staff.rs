@@ -94,6 +94,8 @@ pub struct ApiTokenRecord {
     pub user_id: Option<String>,
     /// The owner's email, when the token is a person's.
     pub owner_email: Option<String>,
+    /// The owner's name, when the token is a person's.
+    pub owner_name: Option<String>,
     /// Whether the owner's account is active (`true` for a service's token).
     pub owner_active: bool,
     pub created_at: DateTime<Utc>,
@@ -109,6 +111,7 @@ pub(super) struct TokenRow {
     role: String,
     user_id: Option<String>,
     owner_email: Option<String>,
+    owner_name: Option<String>,
     owner_active: bool,
     #[sqlx(try_from = "Ts")]
     created_at: DateTime<Utc>,
@@ -131,6 +134,7 @@ impl TryFrom<TokenRow> for ApiTokenRecord {
             name: row.name,
             user_id: row.user_id,
             owner_email: row.owner_email,
+            owner_name: row.owner_name,
             owner_active: row.owner_active,
             created_at: row.created_at,
             expires_at: row.expires_at,
@@ -234,7 +238,7 @@ pub trait StaffStore {
 
 /// The columns `ApiTokenRecord` reads, joined with the owner.
 const TOKEN_COLUMNS: &str = "SELECT t.id, t.name, t.role, t.user_id, u.email AS owner_email, \
-     COALESCE(u.active, TRUE) AS owner_active, t.created_at, t.expires_at, t.last_used_at, \
+     u.name AS owner_name, COALESCE(u.active, TRUE) AS owner_active, t.created_at, t.expires_at, t.last_used_at, \
      t.revoked_at FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id";
 
 pub(super) fn token_query(tail: &str) -> String {

@@ -205,7 +205,8 @@ async fn every_read_of_personal_data_is_audited_with_its_token_and_user(engine: 
         let e = entry(&entries, action, target);
         assert_eq!(e["token_id"], token_id.as_str(), "{e}");
         assert_eq!(e["user_id"], user_id.as_str(), "{e}");
-        assert_eq!(e["actor"], "laptop", "{e}");
+        // A person's token acts as them: the entry names the person, the token id says which.
+        assert_eq!(e["actor"], "Ann Example", "{e}");
         assert_eq!(e["role"], "clinician", "{e}");
     }
     assert_eq!(entries.len(), expected.len(), "{entries:#?}");
@@ -251,7 +252,7 @@ async fn every_read_of_personal_data_is_audited_with_its_token_and_user(engine: 
         .unwrap();
     assert!(
         csv.contains(&format!(
-            ",laptop,clinician,patient.read,{patient_target},{token_id},{user_id},"
+            ",Ann Example,clinician,patient.read,{patient_target},{token_id},{user_id},"
         )),
         "{csv}"
     );
