@@ -170,16 +170,7 @@ impl PatientSearch {
     /// The `LIKE` pattern for the name: `%`, `_` and the escape character itself match only
     /// themselves (`ESCAPE '\'`).
     pub fn name_pattern(&self) -> String {
-        let mut pattern = String::with_capacity(self.name.len() + 2);
-        pattern.push('%');
-        for c in self.name.chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pattern.push('\\');
-            }
-            pattern.push(c);
-        }
-        pattern.push('%');
-        pattern
+        super::referrals::contains_pattern(&self.name)
     }
 }
 
