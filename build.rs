@@ -1,6 +1,7 @@
-//! Rebuild when migrations or message templates change: both are embedded in the binary, and
-//! the macros that embed them cannot see a file being added.
+//! Rebuild when what the binary embeds changes: migrations, message templates, the console's
+//! templates and its assets. The macros that embed them cannot see a file being added.
 fn main() {
-    println!("cargo::rerun-if-changed=migrations");
-    println!("cargo::rerun-if-changed=message-templates");
+    for embedded in ["migrations", "message-templates", "templates", "assets"] {
+        println!("cargo::rerun-if-changed={embedded}");
+    }
 }

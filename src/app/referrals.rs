@@ -19,7 +19,7 @@ use crate::store::{
     ReferralFilter, TextBack, TextBackOutcome, TranscriptItem,
 };
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReferralQuery {
     /// Only referrals in this status (closed ones included when asked for).
@@ -66,6 +66,28 @@ pub struct ReferralWithAlerts {
     pub alerts: Vec<Message>,
 }
 
+/// The store's filter for a triage queue query, `limit` items a page.
+fn referral_filter(query: &ReferralQuery, limit: u32) -> Result<ReferralFilter> {
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            ReferralStatus::parse(s)
+                .ok_or_else(|| Error::BadRequest(format!("unknown status `{s}`")))
+        })
+        .transpose()?;
+    Ok(ReferralFilter {
+        status,
+        team: query_text("team", query.team.as_deref())?,
+        urgent: query.urgent,
+        q: query_text("q", query.q.as_deref())?,
+        from: query.from,
+        to: query.to,
+        after: Cursor::decode(query.cursor.as_deref())?,
+        limit: limit + 1,
+    })
+}
+
 impl Services {
     /// One referral for a clinician or admin, the read audited (as `action`) before it is made.
     pub(super) async fn read_referral(
@@ -92,25 +114,9 @@ impl Services {
     /// The triage queue: every referral not closed, urgent first, then oldest.
     pub async fn referrals(&self, actor: &Actor, query: ReferralQuery) -> Result<Paged<Referral>> {
         require_referral_reader(actor)?;
-        let status = query
-            .status
-            .as_deref()
-            .map(|s| {
-                ReferralStatus::parse(s)
-                    .ok_or_else(|| Error::BadRequest(format!("unknown status `{s}`")))
-            })
-            .transpose()?;
         let limit = Page::REFERRALS.limit(query.limit);
-        let filter = ReferralFilter {
-            status,
-            team: query_text("team", query.team.as_deref())?,
-            urgent: query.urgent,
-            q: query_text("q", query.q.as_deref())?,
-            from: query.from,
-            to: query.to,
-            after: Cursor::decode(query.cursor.as_deref())?,
-            limit: limit + 1,
-        };
+        let filter = referral_filter(&query, limit)?;
+        let status = filter.status;
         let rows = self.store.referrals(&filter).await?;
         let page = Paged::of(rows, limit, |r| {
             QueueKey::new(r.urgent, r.created_at, &r.id)
@@ -128,6 +134,26 @@ impl Services {
             ))
             .await?;
         Ok(page)
+    }
+
+    /// A stamp of the triage queue `query` finds, without its content (so not audited): a
+    /// page showing the queue asks for it often, and reads the queue again only when the
+    /// stamp has changed.
+    pub async fn referral_queue_stamp(
+        &self,
+        actor: &Actor,
+        query: &ReferralQuery,
+    ) -> Result<String> {
+        require_referral_reader(actor)?;
+        let stamp = self
+            .store
+            .referral_queue_stamp(&referral_filter(query, 0)?)
+            .await?;
+        Ok(format!(
+            "{}-{}",
+            stamp.count,
+            stamp.latest.map_or(0, |t| t.0.timestamp_micros())
+        ))
     }
 
     pub async fn referral(&self, actor: &Actor, id: &ReferralId) -> Result<ReferralWithAlerts> {

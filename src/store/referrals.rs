@@ -248,6 +248,13 @@ pub struct ReferralFilter {
     pub limit: u32,
 }
 
+/// What a queue looked like, without what is in it (`ReferralStore::referral_queue_stamp`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueStamp {
+    pub count: i64,
+    pub latest: Option<crate::store::Ts>,
+}
+
 /// An item's place in a work list ordered urgent first (where a list has urgency), then
 /// oldest: the triage queue, the inbox, the call and print lists.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -572,6 +579,10 @@ pub trait ReferralStore {
     async fn conversation(&self, phone: &PhoneNumber) -> Result<Option<ConversationSummary>>;
 
     async fn referrals(&self, filter: &ReferralFilter) -> Result<Vec<Referral>>;
+
+    /// How many referrals `filter` finds (its cursor and limit aside) and the latest change to
+    /// any of them: equal stamps, the same queue. Nothing personal, for a page to ask often.
+    async fn referral_queue_stamp(&self, filter: &ReferralFilter) -> Result<QueueStamp>;
 
     async fn referral(&self, id: &ReferralId) -> Result<Option<Referral>>;
 
@@ -916,6 +927,30 @@ macro_rules! referral_store_impl {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn referral_queue_stamp(
+                &self,
+                filter: &$crate::store::ReferralFilter,
+            ) -> $crate::store::Result<$crate::store::QueueStamp> {
+                use $crate::store::Ts;
+                Ok(sqlx::query_as(concat!(
+                    "SELECT COUNT(*) AS count, MAX(updated_at) AS latest FROM referrals \
+                     WHERE (($1 IS NULL AND status <> 'closed') OR status = $1) \
+                     AND ($2 IS NULL OR team = $2) AND ($3 IS NULL OR urgent = $3) \
+                     AND ($4 IS NULL OR UPPER(reference) = UPPER($4) \
+                          OR LOWER(COALESCE(", $name, ", '')) LIKE $5 ESCAPE '\\') \
+                     AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7)"
+                ))
+                .bind(filter.status.map(|s| s.as_str()))
+                .bind(filter.team.as_deref())
+                .bind(filter.urgent)
+                .bind(filter.q.as_deref())
+                .bind(filter.q.as_deref().map($crate::store::referrals::contains_pattern))
+                .bind(filter.from.map(Ts))
+                .bind(filter.to.map(Ts))
+                .fetch_one(&self.pool)
+                .await?)
             }
 
             async fn referral(&self, id: &$crate::domain::id::ReferralId) -> $crate::store::Result<Option<$crate::store::Referral>> {

@@ -1,17 +1,29 @@
-//! The console's sign-in pages, server-rendered: `GET/POST /login`, `POST /logout`,
-//! `GET/POST /set-password`, and a first `/console/referrals` that needs a session. Sessions
-//! are tower-sessions over our own store (`store::ConsoleSessions`); every POST form is
-//! checked for its CSRF token (`csrf::CsrfForm`); `SignedIn` says who is signed in. The
-//! JSON API stays bearer-token only.
+//! The staff console, server-rendered on the NHS.UK frontend: sign-in (`GET/POST /login`,
+//! `POST /logout`, `GET/POST /set-password`, OpenID Connect in `oidc`) and the pages under
+//! `/console/`, one module per part: `queue` (the triage queue, live), `referral` (one
+//! referral), `patients`, `work` (the call list, the print list, the inbox), `admin`.
+//! Sessions are tower-sessions over our own store (`store::ConsoleSessions`); every POST form
+//! is checked for its CSRF token (`csrf::CsrfForm`); `SignedIn` says who is signed in and
+//! frames their pages. Every response here carries a Content-Security-Policy with no inline
+//! script (`secure_headers`). Handlers call `app::Services` as the JSON API does, with the
+//! signed-in user as the actor, so roles and audit entries are the API's. The JSON API stays
+//! bearer-token only.
 
+mod admin;
+mod assets;
 pub mod csrf;
 mod oidc;
 mod pages;
+mod patients;
+mod queue;
+mod referral;
 pub mod signed_in;
+mod work;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -50,9 +62,61 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login/oidc/callback", get(oidc::callback))
         .route("/logout", post(logout))
         .route("/set-password", get(set_password_page).post(set_password))
-        .route("/console/referrals", get(referrals))
+        .route("/console", get(console_home))
+        .route("/console/stay-signed-in", post(stay_signed_in))
+        .merge(queue::router())
+        .merge(referral::router())
+        .merge(patients::router())
+        .merge(work::router())
+        .merge(admin::router())
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(sessions)
+        .route("/assets/{*path}", get(assets::asset))
+        .layer(middleware::from_fn(secure_headers))
+}
+
+/// What the browser may do with a console page: scripts and styles from the gateway alone
+/// (no inline script, no eval), the NHS fonts from assets.nhs.uk, no framing, forms posted
+/// only back to the gateway.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; font-src 'self' https://assets.nhs.uk; \
+    connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; \
+    object-src 'none'";
+
+async fn secure_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// `/console`: where the signed-in member of staff starts.
+async fn console_home(signed_in: SignedIn) -> Redirect {
+    Redirect::to(pages::home(signed_in.user.role))
+}
+
+/// The idle warning's "Stay signed in": a use of the console, nothing else.
+async fn stay_signed_in(_: SignedIn, CsrfForm(NoFields {}): CsrfForm<NoFields>) -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginQuery {
+    /// Sent here by the idle warning, or by a live page whose session ended.
+    #[serde(default)]
+    timed_out: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +135,7 @@ fn login_form(
     email: &str,
     error: Option<String>,
     org: bool,
+    timed_out: bool,
 ) -> Response {
     let errors: Vec<FieldError> = error
         .map(|text| FieldError {
@@ -87,13 +152,30 @@ fn login_form(
             "email": email,
             "errors": errors,
             "org_sign_in": org,
+            "timed_out": timed_out,
         }),
     )
 }
 
-async fn login_page(State(app): State<AppState>, session: Session) -> Response {
+async fn login_page(
+    State(app): State<AppState>,
+    session: Session,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    match signed_in::current(&app, &session, true).await {
+        Ok(Some(user)) => return Redirect::to(pages::home(user.role)).into_response(),
+        Ok(None) => {}
+        Err(response) => return response,
+    }
     match csrf::token(&session).await {
-        Ok(token) => login_form(StatusCode::OK, &token, "", None, app.org_sign_in.is_some()),
+        Ok(token) => login_form(
+            StatusCode::OK,
+            &token,
+            "",
+            None,
+            app.org_sign_in.is_some(),
+            query.timed_out.is_some(),
+        ),
         Err(response) => response,
     }
 }
@@ -111,7 +193,7 @@ async fn login(
                 csrf::renew(&session).await
             };
             match started.await {
-                Ok(_) => Redirect::to("/console/referrals").into_response(),
+                Ok(_) => Redirect::to(pages::home(user.role)).into_response(),
                 Err(response) => response,
             }
         }
@@ -122,6 +204,7 @@ async fn login(
                 form.email.trim(),
                 Some(NOT_RIGHT.into()),
                 app.org_sign_in.is_some(),
+                false,
             ),
             Err(response) => response,
         },
@@ -137,7 +220,7 @@ async fn logout(
     session: Session,
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> Response {
-    let user = match signed_in::current(&app, &session).await {
+    let user = match signed_in::current(&app, &session, true).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -251,18 +334,6 @@ async fn set_password(
             &form.token,
             &account,
             problem.into_iter().collect(),
-        ),
-        Err(response) => response,
-    }
-}
-
-/// A first page behind sign-in; the console's triage queue replaces it.
-async fn referrals(signed_in: SignedIn) -> Response {
-    match csrf::token(&signed_in.session).await {
-        Ok(csrf_token) => page(
-            StatusCode::OK,
-            "console/referrals.html",
-            serde_json::json!({ "user": signed_in.user, "csrf_token": csrf_token }),
         ),
         Err(response) => response,
     }

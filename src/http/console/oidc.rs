@@ -39,7 +39,7 @@ fn flow_cookie(app: &AppState, value: String, max_age: CookieDuration) -> String
 /// The sign-in page again, with `text` as its error.
 async fn refused(session: &Session, text: String, org: bool) -> Response {
     match csrf::token(session).await {
-        Ok(token) => login_form(StatusCode::OK, &token, "", Some(text), org),
+        Ok(token) => login_form(StatusCode::OK, &token, "", Some(text), org, false),
         Err(response) => response,
     }
 }
@@ -132,7 +132,7 @@ pub(super) async fn callback(
                 csrf::renew(&session).await
             };
             match started.await {
-                Ok(_) => Redirect::to("/console/referrals").into_response(),
+                Ok(_) => Redirect::to(super::pages::home(user.role)).into_response(),
                 Err(response) => response,
             }
         }

@@ -23,7 +23,15 @@ const LAST_SEEN_EVERY: TimeDelta = TimeDelta::minutes(1);
 pub struct SignedIn {
     pub user: StaffUser,
     pub session: Session,
+    /// The session's CSRF token, for the page's forms.
+    pub csrf_token: String,
+    /// How long the session may stay idle, for the page's warning.
+    pub idle_seconds: u64,
 }
+
+/// Sent by the live parts of a page (the triage queue's polling): a request that is not
+/// someone using the console, so it does not keep an idle session alive.
+pub const POLL_HEADER: &str = "x-console-poll";
 
 /// Starts a signed-in session for `user` (whatever proved who they are): a new session id,
 /// so an id planted before sign-in is worthless.
@@ -45,8 +53,13 @@ pub async fn start(
 }
 
 /// The signed-in member of staff of this session, if any; ends a session that has been idle
-/// too long or whose account has gone.
-pub async fn current(app: &AppState, session: &Session) -> Result<Option<StaffUser>, Response> {
+/// too long or whose account has gone. `used`: this request is someone using the console
+/// (not a page polling by itself), which keeps the session alive.
+pub async fn current(
+    app: &AppState,
+    session: &Session,
+    used: bool,
+) -> Result<Option<StaffUser>, Response> {
     let failed = |e: tower_sessions::session::Error| session_failed(&e);
     let Some(user_id) = session.get::<String>(USER_KEY).await.map_err(failed)? else {
         return Ok(None);
@@ -68,7 +81,7 @@ pub async fn current(app: &AppState, session: &Session) -> Result<Option<StaffUs
         return Ok(None);
     };
     let now = accounts.now();
-    if last_seen.is_some_and(|seen| now - seen >= LAST_SEEN_EVERY) {
+    if used && last_seen.is_some_and(|seen| now - seen >= LAST_SEEN_EVERY) {
         session.insert(LAST_SEEN_KEY, now).await.map_err(failed)?;
     }
     Ok(Some(user))
@@ -81,8 +94,24 @@ impl FromRequestParts<AppState> for SignedIn {
         let session = Session::from_request_parts(parts, app)
             .await
             .map_err(IntoResponse::into_response)?;
-        match current(app, &session).await? {
-            Some(user) => Ok(SignedIn { user, session }),
+        let used = !parts.headers.contains_key(POLL_HEADER);
+        match current(app, &session, used).await? {
+            Some(user) => {
+                let csrf_token = super::csrf::token(&session).await?;
+                Ok(SignedIn {
+                    user,
+                    session,
+                    csrf_token,
+                    idle_seconds: app.config.session_idle.as_secs(),
+                })
+            }
+            // htmx would put the sign-in page inside the one it is updating: it is told to
+            // go there instead.
+            None if parts.headers.contains_key("hx-request") => Err((
+                [("hx-redirect", "/login?timed_out=1")],
+                axum::http::StatusCode::OK,
+            )
+                .into_response()),
             None => Err(Redirect::to("/login").into_response()),
         }
     }
