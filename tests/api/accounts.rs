@@ -7,6 +7,7 @@ use crht_gateway::domain::role::Role;
 use crht_gateway::staff::{Accounts, NewToken, NewUser, Password, operator};
 use serde_json::Value;
 
+use crate::console_client::{Browser, PASSWORD, accounts, make_user};
 use crate::helpers::{Engine, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_engines;
 
@@ -21,119 +22,6 @@ on_both_engines!(
     expired_tokens_get_401_and_a_token_can_belong_to_a_person,
     behind_https_the_session_cookie_is_secure,
 );
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn accounts(app: &TestApp) -> Accounts {
-    Accounts::new(app.app.store().clone(), app.app.state.clock.clone())
-}
-
-/// Makes an account with a password, through the application layer (what `user create` runs).
-async fn make_user(app: &TestApp, email: &str, role: Role) {
-    let teams = load_teams(&app.app.state.config).unwrap();
-    accounts(app)
-        .create_user(
-            &operator(),
-            NewUser {
-                email: email.into(),
-                name: "Ann Example".into(),
-                role,
-                teams: vec![],
-            },
-            Some(Password::new(PASSWORD).unwrap()),
-            &teams,
-        )
-        .await
-        .unwrap();
-}
-
-/// A browser without redirects: it keeps the session cookie by hand.
-struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookie: Option<String>,
-}
-
-struct Page {
-    status: u16,
-    location: Option<String>,
-    set_cookie: Option<String>,
-    body: String,
-}
-
-impl Page {
-    fn csrf_token(&self) -> String {
-        let marker = r#"name="csrf_token" value=""#;
-        let start = self.body.find(marker).expect("a csrf_token field") + marker.len();
-        let end = self.body[start..].find('"').unwrap();
-        self.body[start..start + end].to_owned()
-    }
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Browser {
-            app,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: None,
-        }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let request = match &self.cookie {
-            Some(cookie) => request.header("Cookie", cookie),
-            None => request,
-        };
-        let response = request.send().await.unwrap();
-        let set_cookie = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("crht_session="))
-            .map(str::to_owned);
-        if let Some(set) = &set_cookie {
-            let pair = set.split(';').next().unwrap().to_owned();
-            self.cookie = (pair != "crht_session=").then_some(pair);
-        }
-        Page {
-            status: response.status().as_u16(),
-            location: response
-                .headers()
-                .get("location")
-                .map(|v| v.to_str().unwrap().to_owned()),
-            set_cookie,
-            body: response.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let request = self.http.get(self.app.url(path));
-        self.send(request).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let request = self.http.post(self.app.url(path)).form(form);
-        self.send(request).await
-    }
-
-    /// Fills in the sign-in form.
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
-        let token = self.get("/login").await.csrf_token();
-        self.post(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("email", email),
-                ("password", password),
-            ],
-        )
-        .await
-    }
-}
 
 fn actions(audit: &[Value]) -> Vec<String> {
     audit

@@ -8,6 +8,7 @@ mod audit_reads;
 mod cli;
 mod config_check;
 mod consequences;
+mod console_client;
 mod every_text;
 mod find;
 mod hard_moments;

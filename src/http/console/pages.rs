@@ -162,7 +162,8 @@ struct NavItem {
 
 impl SignedIn {
     /// A page of the console for the signed-in member of staff, in `section` of the menu:
-    /// `context` (a JSON object) gains `user`, `csrf_token`, `nav` and `idle_seconds`.
+    /// `context` (a JSON object) gains `user`, `csrf_token`, `nav`, `idle_seconds` and
+    /// `flash`.
     pub fn page(
         &self,
         status: StatusCode,
@@ -187,6 +188,7 @@ impl SignedIn {
             "csrf_token": self.csrf_token,
             "nav": nav,
             "idle_seconds": self.idle_seconds,
+            "flash": self.flash,
         });
         if let serde_json::Value::Object(frame) = frame {
             context.extend(frame);

@@ -27,6 +27,18 @@ pub struct SignedIn {
     pub csrf_token: String,
     /// How long the session may stay idle, for the page's warning.
     pub idle_seconds: u64,
+    /// What the last action did, said once on the next page (`flash`).
+    pub flash: Option<String>,
+}
+
+const FLASH_KEY: &str = "flash";
+
+/// Says `text` once, as a success banner on the next page shown (after a form's redirect).
+pub async fn flash(session: &Session, text: impl Into<String>) -> Result<(), Response> {
+    session
+        .insert(FLASH_KEY, text.into())
+        .await
+        .map_err(|e| session_failed(&e))
 }
 
 /// Sent by the live parts of a page (the triage queue's polling): a request that is not
@@ -98,11 +110,20 @@ impl FromRequestParts<AppState> for SignedIn {
         match current(app, &session, used).await? {
             Some(user) => {
                 let csrf_token = super::csrf::token(&session).await?;
+                let flash = if used {
+                    session
+                        .remove::<String>(FLASH_KEY)
+                        .await
+                        .map_err(|e| session_failed(&e))?
+                } else {
+                    None
+                };
                 Ok(SignedIn {
                     user,
                     session,
                     csrf_token,
                     idle_seconds: app.config.session_idle.as_secs(),
+                    flash,
                 })
             }
             // htmx would put the sign-in page inside the one it is updating: it is told to
