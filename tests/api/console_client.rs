@@ -35,9 +35,9 @@ pub async fn make_user(app: &TestApp, email: &str, role: Role) {
 
 /// A browser without redirects: it keeps the session cookie by hand.
 pub struct Browser<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookie: Option<String>,
+    pub app: &'a TestApp,
+    pub http: reqwest::Client,
+    pub cookie: Option<String>,
 }
 
 pub struct Page {

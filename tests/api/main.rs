@@ -5,9 +5,11 @@
 
 mod accounts;
 mod audit_reads;
+mod browser;
 mod cli;
 mod config_check;
 mod consequences;
+mod console_browser;
 mod console_client;
 mod every_text;
 mod find;

@@ -231,7 +231,7 @@ impl SignedIn {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
@@ -250,5 +250,14 @@ mod tests {
             .unwrap();
         assert!(html.contains("&lt;script&gt;") && !html.contains("value=\"<script>"));
         assert!(html.contains(r#"name="csrf_token" value="t""#));
+    }
+
+    /// Renders `template` with `context` as a page would, failing with minijinja's whole
+    /// explanation.
+    pub fn render(template: &str, context: serde_json::Value) -> String {
+        environment()
+            .get_template(template)
+            .and_then(|t| t.render(minijinja::value::Serde(context)))
+            .unwrap_or_else(|e| panic!("{template}: {e:#}"))
     }
 }

@@ -22,7 +22,7 @@ use crate::http::AppState;
 use crate::store::Referral;
 
 /// How often the first page asks whether the queue has changed.
-pub const POLL_SECONDS: u32 = 10;
+pub const POLL_SECONDS: u32 = 5;
 /// Referrals a page shows.
 const PAGE_SIZE: u32 = 50;
 
@@ -285,6 +285,28 @@ mod tests {
     }
 
     #[test]
+    fn the_live_table_names_its_stamp_and_announces_what_arrived() {
+        let html = crate::http::console::pages::tests::render(
+            "console/queue/live.html",
+            serde_json::json!({
+                "rows": [{"id": "01J", "reference": "CRHT-7K3M9Q", "urgent": true,
+                          "risk_signals": ["suicidal_intent"], "team": "Leeds",
+                          "status": "submitted", "created_at": "2026-11-29T10:00:00Z",
+                          "waiting": "5 minutes"}],
+                "live": true, "poll_seconds": 5, "filter_query": "team=&status=&urgency=&q=",
+                "stamp": "1-2", "known": "", "next_cursor": "abc/+", "urgent_count": 1,
+                "arrived": ["CRHT-7K3M9Q"],
+            }),
+        );
+        assert!(html.contains("<title>(1) New urgent referral"), "{html}");
+        assert!(html.contains("stamp=1-2&amp;known="), "{html}");
+        assert!(html.contains("suicidal intent") && html.contains(">Urgent<"));
+        // A `+` in a cursor would read as a space: it is escaped.
+        assert!(html.contains("cursor=abc&#x2f;%2B"), "{html}");
+        assert!(html.contains(r#"hx-swap-oob="innerHTML">"#));
+    }
+
+    #[test]
     fn filters_become_the_api_query() {
         let filters = Filters {
             team: "north".into(),
@@ -297,6 +319,6 @@ mod tests {
         assert_eq!(query.team.as_deref(), Some("north"));
         assert_eq!(query.urgent, Some(true));
         assert!(query.status.is_none() && query.q.is_none());
-        assert_eq!(filters.as_query(), "team=north&status=&urgency=urgent&q=");
+        assert_eq!(filters.as_query(), "team=north&status=&urgency=urgent&q=++");
     }
 }

@@ -1,0 +1,161 @@
+//! The console in a real browser (headless Chromium through WebDriver, `browser.rs`), on the
+//! real gateway with a real database: a clinician's shift from sign-in to sign-out, the live
+//! triage queue, and the refusals. Every page visited is checked with axe-core and
+//! photographed into `target/console-screenshots/`.
+
+use std::time::Duration;
+
+use crht_gateway::domain::role::Role;
+use fantoccini::Locator;
+
+use crate::browser::Chrome;
+use crate::console_client::{PASSWORD, make_user};
+use crate::helpers::{Engine, spawn_app};
+use crate::on_both_engines;
+
+on_both_engines!(
+    an_urgent_referral_arrives_at_the_top_of_the_queue_without_a_reload,
+    forms_without_their_token_and_pages_beyond_a_role_are_refused,
+);
+
+/// Waits until `check` is true of the page (the live queue polls every few seconds).
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..150 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn an_urgent_referral_arrives_at_the_top_of_the_queue_without_a_reload(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    make_user(&app, "cal@example.org", Role::Clinician).await;
+    // A referral already waiting, not urgent.
+    app.text("+447700900101", "hello").await;
+
+    let chrome = Chrome::start(&app.base).await;
+    chrome.goto("/console/referrals").await;
+    assert_eq!(chrome.path().await, "/login", "the console needs a session");
+    chrome.check("sign-in").await;
+    chrome.sign_in("cal@example.org", PASSWORD).await;
+    assert_eq!(chrome.path().await, "/console/referrals");
+    assert_eq!(chrome.h1().await, "Triage queue");
+    let rows = chrome
+        .client
+        .find_all(Locator::Css("#queue tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    chrome.check("triage-queue").await;
+    chrome.fits_at_200_percent().await;
+
+    // The page is marked as not reloaded; a person texts in crisis.
+    chrome.eval("window.notReloaded = true; return true;").await;
+    app.text("+447700900202", "I want to kill myself tonight")
+        .await;
+    let reference = app.referral_of("+447700900202").await["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the urgent referral on top", || async {
+        chrome
+            .text_of("#queue tbody tr:first-child")
+            .await
+            .contains(&reference)
+    })
+    .await;
+    let first = chrome.text_of("#queue tbody tr:first-child").await;
+    assert!(first.contains("Urgent"), "{first}");
+    assert_eq!(
+        chrome.eval("return window.notReloaded === true;").await,
+        true,
+        "the page was not reloaded"
+    );
+    assert!(
+        chrome.title().await.starts_with("(1) New urgent referral"),
+        "{}",
+        chrome.title().await
+    );
+    let news = chrome.text_of("#queue-news").await;
+    assert!(news.contains(&reference), "{news}");
+    assert_eq!(
+        chrome
+            .find("#queue-news")
+            .await
+            .attr("aria-live")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("assertive")
+    );
+    chrome.check("triage-queue-urgent").await;
+
+    // Keyboard alone: the first Tab reaches the skip link, which leads to the content.
+    chrome.goto("/console/referrals").await;
+    chrome
+        .find("body")
+        .await
+        .send_keys("\u{e004}")
+        .await
+        .unwrap();
+    let focused = chrome
+        .eval("return document.activeElement.textContent.trim();")
+        .await;
+    assert_eq!(focused, "Skip to main content");
+
+    chrome.click_text("Sign out").await;
+    chrome.find("h1").await;
+    assert_eq!(chrome.path().await, "/login");
+    chrome.goto("/console/referrals").await;
+    assert_eq!(chrome.path().await, "/login", "signed out");
+    chrome.close().await;
+    app.stop().await;
+}
+
+async fn forms_without_their_token_and_pages_beyond_a_role_are_refused(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    make_user(&app, "sam@example.org", Role::Scheduler).await;
+    app.text("+447700900303", "I want to kill myself tonight")
+        .await;
+    let referral = app.referral_id_of("+447700900303").await;
+
+    let chrome = Chrome::start(&app.base).await;
+    // A sign-in form whose token has been taken out.
+    chrome.goto("/login").await;
+    chrome
+        .eval("document.querySelector('input[name=csrf_token]').remove(); return true;")
+        .await;
+    chrome.fill("#email", "sam@example.org").await;
+    chrome.fill("#password", PASSWORD).await;
+    chrome.click_text("Sign in").await;
+    assert_eq!(chrome.h1().await, "This form could not be sent");
+    chrome.check("refused-form").await;
+
+    // A scheduler signs in to the patients, and may not read a referral.
+    chrome.sign_in("sam@example.org", PASSWORD).await;
+    assert_eq!(chrome.path().await, "/console/patients");
+    let menu = chrome.text_of(".nhsuk-header__navigation-list").await;
+    assert!(!menu.contains("Referrals"), "{menu}");
+    for path in [
+        "/console/referrals".to_owned(),
+        format!("/console/referrals/{referral}"),
+    ] {
+        chrome.goto(&path).await;
+        assert_eq!(
+            chrome.h1().await,
+            "You cannot do this with your role",
+            "{path}"
+        );
+        let body = chrome.text_of("main").await;
+        assert!(!body.contains("kill"), "{body}");
+    }
+    chrome.check("refused-role").await;
+    chrome.close().await;
+    app.stop().await;
+}
