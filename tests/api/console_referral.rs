@@ -18,6 +18,7 @@ on_both_engines!(
     a_text_back_from_the_page_reaches_them_and_names_the_sender,
     acknowledging_with_a_note_then_closing_moves_the_referral_on,
     making_a_patient_goes_to_the_patient_and_the_page_links_it,
+    a_mobile_on_another_record_needs_the_shared_box_ticked,
     a_form_without_its_csrf_token_is_refused_and_changes_nothing,
     a_scheduler_is_refused_the_page_and_its_forms_and_sees_no_referral_words,
 );
@@ -444,6 +445,40 @@ async fn making_a_patient_goes_to_the_patient_and_the_page_links_it(engine: Engi
         "{}",
         again.body
     );
+    app.stop().await;
+}
+
+async fn a_mobile_on_another_record_needs_the_shared_box_ticked(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    let id = submitted_referral(&mut app, PHONE).await;
+    app.create_patient(serde_json::json!({
+        "name": "Alex Taylor",
+        "mobile": PHONE,
+        "address": {"lines": ["12 Park Row", "Leeds"], "postcode": "ls1 4dy"},
+    }))
+    .await;
+    let mut browser = Browser::signed_in(&app, CLINICIAN, Role::Clinician).await;
+    let to = format!("/console/referrals/{id}/patient");
+
+    let refused = browser.post_from(&page_of(&id), &to, &[]).await;
+    assert_eq!(refused.status, 409);
+    assert!(refused.body.contains("<title>Error: Referral"));
+    assert!(
+        refused.body.contains(r##"<a href="#make-patient">This mobile number is already on another patient&#x27;s record"##),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("tick the box to say so"));
+    assert!(
+        !refused.body.contains("shared_mobile&quot;"),
+        "no API field names"
+    );
+
+    let made = browser
+        .post_from(&page_of(&id), &to, &[("shared_mobile", "true")])
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert!(made.location.unwrap().starts_with("/console/patients/"));
     app.stop().await;
 }
 

@@ -166,6 +166,14 @@ async fn make_patient(
                 shared_mobile,
                 ..Redo::default()
             };
+            // The API's way to say a mobile is shared is a field; here it is the checkbox.
+            let error = match error {
+                app::Error::Conflict(detail) => app::Error::Conflict(detail.replace(
+                    r#"send "shared_mobile": true"#,
+                    "tick the box to say so and make the patient again",
+                )),
+                other => other,
+            };
             refused(&app, &signed_in, &id, error, "make-patient", "", redo).await
         }
     }
