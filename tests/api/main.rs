@@ -9,6 +9,7 @@ mod cli;
 mod config_check;
 mod consequences;
 mod console_client;
+mod console_patients;
 mod every_text;
 mod find;
 mod hard_moments;
