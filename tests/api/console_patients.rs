@@ -126,7 +126,9 @@ async fn search_finds_a_patient_by_name(engine: Engine) {
         &app.create_patient(passport("Sam Taylor", Some(MOBILE)))
             .await,
     );
-    app.create_patient(passport("Alex Moss", None)).await;
+    let mut alex = passport("Alex Moss", None);
+    alex["nhs_number"] = json!("9434765919");
+    let alex = id_of(&app.create_patient(alex).await);
     let mut browser = Browser::signed_in(&app, CLINICIAN, Role::Clinician).await;
 
     let page = browser.get("/console/patients").await;
@@ -146,6 +148,12 @@ async fn search_finds_a_patient_by_name(engine: Engine) {
     );
     assert!(!page.body.contains("Alex Moss"));
     assert!(page.body.contains(r#"value="tayl""#), "the search is kept");
+
+    let page = browser.get("/console/patients?q=943+476+5919").await;
+    assert!(page.body.contains(&format!(
+        r#"<a href="/console/patients/{alex}">Alex Moss</a>"#
+    )));
+    assert!(page.body.contains("943 476 5919") && !page.body.contains("Sam Taylor"));
 
     let page = browser.get("/console/patients?q=nobody+at+all").await;
     assert!(page.body.contains("No patients match."));
@@ -517,6 +525,12 @@ async fn an_appointment_is_booked_with_its_reminders_moved_and_cancelled(engine:
     let cancelled = api_appointments(&app, &id).await;
     assert_eq!(cancelled[0]["status"], "cancelled");
     assert!(passport.body.contains(">cancelled</strong>"));
+    assert!(!passport.body.contains(&move_path), "no way to move it now");
+    let page = browser.get(&move_path).await;
+    assert!(
+        page.body
+            .contains("This appointment is cancelled and cannot be moved")
+    );
 
     let actions: Vec<String> = app
         .audit_entries()
