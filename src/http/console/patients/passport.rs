@@ -329,7 +329,12 @@ fn refusal(error: Error) -> Result<Refusal, Error> {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 errors: vec![FieldError {
                     field,
-                    text: format!("{}: {problem}", label_of(field)),
+                    // "Name is required", "Postcode: not a valid UK postcode".
+                    text: if problem.starts_with("is ") {
+                        format!("{} {problem}", label_of(field))
+                    } else {
+                        format!("{}: {problem}", label_of(field))
+                    },
                 }],
                 shared: false,
             })
@@ -587,6 +592,11 @@ mod tests {
             .expect("a refusal");
         assert_eq!(r.errors[0].field, "nhs_number");
         assert_eq!(r.errors[0].text, "NHS number: the last digit is wrong");
+        let r = refusal(Error::Invalid("name: is required".into())).expect("a refusal");
+        assert_eq!(
+            (r.errors[0].field, r.errors[0].text.as_str()),
+            ("name", "Name is required")
+        );
         let r = refusal(Error::Invalid(
             "contact_preferences.update lists a channel twice".into(),
         ))
