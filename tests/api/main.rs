@@ -11,6 +11,7 @@ mod config_check;
 mod consequences;
 mod console_browser;
 mod console_client;
+mod console_patients;
 mod console_referral;
 mod every_text;
 mod find;
