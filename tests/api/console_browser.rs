@@ -14,6 +14,7 @@ use crate::helpers::{Engine, spawn_app};
 use crate::on_both_engines;
 
 on_both_engines!(
+    a_clinician_works_a_shift_from_the_console,
     an_urgent_referral_arrives_at_the_top_of_the_queue_without_a_reload,
     forms_without_their_token_and_pages_beyond_a_role_are_refused,
 );
@@ -31,6 +32,113 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// The flash banner after an action.
+async fn said(chrome: &Chrome) -> String {
+    chrome
+        .text_of(".nhsuk-notification-banner--success")
+        .await
+}
+
+async fn a_clinician_works_a_shift_from_the_console(engine: Engine) {
+    const PHONE: &str = "+447700900404";
+    let mut app = spawn_app(engine).await;
+    make_user(&app, "cal@example.org", Role::Clinician).await;
+    let chrome = Chrome::start(&app.base).await;
+    chrome.sign_in("cal@example.org", PASSWORD).await;
+    assert_eq!(chrome.h1().await, "Triage queue");
+
+    // Someone starts a referral, then says they are in danger, while the queue is open.
+    app.start_referral(
+        PHONE,
+        &[
+            ("relationship", "1"),
+            ("name", "Sam Taylor"),
+            ("age", "34"),
+            ("postcode", "LS1 4DY"),
+        ],
+    )
+    .await;
+    app.text(PHONE, "I want to kill myself tonight").await;
+    let reference = app.referral_of(PHONE).await["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the urgent referral in the queue", || async {
+        chrome
+            .text_of("#queue tbody tr:first-child")
+            .await
+            .contains(&reference)
+    })
+    .await;
+
+    // Open it: the answers, the risk, the transcript.
+    chrome.click_text(&reference).await;
+    assert_eq!(chrome.h1().await.lines().next().unwrap_or_default().trim(), reference);
+    let main = chrome.text_of("main").await;
+    for seen in ["Sam Taylor", "suicidal", "I want to kill myself tonight", "Acknowledge"] {
+        assert!(main.contains(seen), "{seen} in {main}");
+    }
+    chrome.check("referral").await;
+    chrome.fits_at_200_percent().await;
+
+    // Text them back from the referral number.
+    chrome
+        .fill("#text", "This is the crisis team. We will ring you in 10 minutes.")
+        .await;
+    chrome.find("#send-text").await.click().await.unwrap();
+    assert!(said(&chrome).await.contains("Your text is on its way"));
+    let sent = app.twilio.wait_for(3).await;
+    assert!(
+        sent.iter()
+            .any(|t| t.to == PHONE && t.body.contains("ring you in 10 minutes")),
+        "{sent:?}"
+    );
+    assert!(chrome.text_of("main").await.contains("ring you in 10 minutes"));
+
+    // Acknowledge, saying why.
+    chrome
+        .fill("#note-acknowledged", "Rang back; safe with their partner tonight")
+        .await;
+    chrome.find("#acknowledge").await.click().await.unwrap();
+    assert!(said(&chrome).await.contains("acknowledged"), "{}", said(&chrome).await);
+    assert_eq!(app.referral_of(PHONE).await["status"], "acknowledged");
+    assert!(
+        chrome
+            .text_of("main")
+            .await
+            .contains("safe with their partner tonight")
+    );
+
+    // Make them a patient and book an assessment for tomorrow afternoon.
+    chrome.find("#make-patient").await.click().await.unwrap();
+    assert!(chrome.path().await.starts_with("/console/patients/"));
+    assert!(chrome.h1().await.contains("Sam Taylor"), "{}", chrome.h1().await);
+    chrome.check("patient").await;
+    chrome.find("#book-appointment").await.click().await.unwrap();
+    chrome.check("book-appointment").await;
+    let tomorrow = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::London)
+        .date_naive()
+        + chrono::Days::new(1);
+    chrome.fill("#day", &tomorrow.format("%-d").to_string()).await;
+    chrome.fill("#month", &tomorrow.format("%-m").to_string()).await;
+    chrome.fill("#year", &tomorrow.format("%Y").to_string()).await;
+    chrome.fill("#time", "14:30").await;
+    chrome.find("#kind").await.click().await.unwrap();
+    chrome.find("#place").await.click().await.unwrap();
+    chrome.find("#book").await.click().await.unwrap();
+    assert!(said(&chrome).await.to_lowercase().contains("booked"), "{}", said(&chrome).await);
+    let main = chrome.text_of("main").await;
+    assert!(main.contains("14:30"), "{main}");
+    chrome.check("patient-with-appointment").await;
+
+    chrome.click_text("Sign out").await;
+    chrome.find("h1").await;
+    assert_eq!(chrome.path().await, "/login");
+    chrome.close().await;
+    app.stop().await;
 }
 
 async fn an_urgent_referral_arrives_at_the_top_of_the_queue_without_a_reload(engine: Engine) {
