@@ -37,7 +37,7 @@ pub async fn make_user(app: &TestApp, email: &str, role: Role) {
 pub struct Browser<'a> {
     app: &'a TestApp,
     http: reqwest::Client,
-    cookie: Option<String>,
+    pub cookie: Option<String>,
 }
 
 pub struct Page {
