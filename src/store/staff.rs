@@ -462,7 +462,9 @@ macro_rules! staff_store_impl {
                 )))
                 .fetch_all(&self.pool)
                 .await?;
-                rows.into_iter().map($crate::store::User::try_from).collect()
+                rows.into_iter()
+                    .map($crate::store::User::try_from)
+                    .collect()
             }
 
             async fn api_token_by_hash(

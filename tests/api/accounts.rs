@@ -4,11 +4,11 @@
 use chrono::TimeDelta;
 use crht_gateway::config_check::load_teams;
 use crht_gateway::domain::role::Role;
-use crht_gateway::staff::{Accounts, NewToken, NewUser, Password, operator};
+use crht_gateway::staff::{NewToken, NewUser, Password, operator};
 use serde_json::Value;
 
 use crate::console_client::{Browser, PASSWORD, accounts, make_user};
-use crate::helpers::{Engine, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Engine, spawn_app, spawn_app_with};
 use crate::on_both_engines;
 
 on_both_engines!(

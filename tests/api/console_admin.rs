@@ -81,10 +81,17 @@ async fn an_admin_creates_a_user_whose_set_password_link_works_once(engine: Engi
         ("team", team.as_str()),
     ];
     let page = admin
-        .post_from("/console/admin/users/new", "/console/admin/users/new", &fields)
+        .post_from(
+            "/console/admin/users/new",
+            "/console/admin/users/new",
+            &fields,
+        )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
-    assert_eq!(page.location.as_deref(), Some("/console/admin/users/created"));
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/console/admin/users/created")
+    );
     let shown = admin.get("/console/admin/users/created").await;
     assert_eq!(shown.status, 200);
     assert!(shown.body.contains("User created"));
@@ -102,7 +109,11 @@ async fn an_admin_creates_a_user_whose_set_password_link_works_once(engine: Engi
     assert!(users.body.contains("cal@example.org"));
     assert!(users.body.contains("No password yet"));
     assert!(users.body.contains(ADMIN));
-    assert!(audit_actions(&app, ADMIN).await.contains(&"user.list".to_owned()));
+    assert!(
+        audit_actions(&app, ADMIN)
+            .await
+            .contains(&"user.list".to_owned())
+    );
     assert!(
         audit_actions(&app, ADMIN)
             .await
@@ -111,7 +122,11 @@ async fn an_admin_creates_a_user_whose_set_password_link_works_once(engine: Engi
 
     // The same email again: the error by the email field.
     let page = admin
-        .post_from("/console/admin/users/new", "/console/admin/users/new", &fields)
+        .post_from(
+            "/console/admin/users/new",
+            "/console/admin/users/new",
+            &fields,
+        )
         .await;
     assert_eq!(page.status, 422);
     assert!(page.body.contains("already exists"));
@@ -164,7 +179,10 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it(engine: Engine) {
         )
         .await;
     assert_eq!(page.status, 422);
-    assert!(page.body.contains("Select the token&#x27;s role") || page.body.contains("Select the token's role"));
+    assert!(
+        page.body.contains("Select the token&#x27;s role")
+            || page.body.contains("Select the token's role")
+    );
     assert!(page.body.contains("like 30d or 12h"));
     let page = admin
         .post_from(
@@ -193,7 +211,10 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it(engine: Engine) {
         )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
-    assert_eq!(page.location.as_deref(), Some("/console/admin/tokens/created"));
+    assert_eq!(
+        page.location.as_deref(),
+        Some("/console/admin/tokens/created")
+    );
     let shown = admin.get("/console/admin/tokens/created").await;
     assert_eq!(shown.status, 200);
     assert!(shown.body.contains("Token created"));
@@ -220,9 +241,7 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it(engine: Engine) {
 
     // Revoke: a confirm step first, then the revocation.
     let revoke = format!("/console/admin/tokens/{id}/revoke");
-    let confirm = admin
-        .post_from("/console/admin/tokens", &revoke, &[])
-        .await;
+    let confirm = admin.post_from("/console/admin/tokens", &revoke, &[]).await;
     assert_eq!(confirm.status, 200, "{}", confirm.body);
     assert!(confirm.body.contains("Revoke the token rota sync?"));
     assert!(confirm.body.contains("Yes, revoke this token"));
@@ -237,7 +256,10 @@ async fn an_admin_creates_a_token_sees_it_once_and_revokes_it(engine: Engine) {
     assert_eq!(app.get(&token, "/tasks").await.0, 401);
     let actions = audit_actions(&app, ADMIN).await;
     for action in ["token.create", "token.revoke", "token.list"] {
-        assert!(actions.contains(&action.to_owned()), "{action}: {actions:?}");
+        assert!(
+            actions.contains(&action.to_owned()),
+            "{action}: {actions:?}"
+        );
     }
     let missing = admin
         .post_from(
@@ -266,7 +288,8 @@ async fn the_teams_page_shows_the_on_call_and_escalation_numbers(engine: Engine)
         assert!(page.body.contains(&team.name), "{}", team.name);
         for number in team.on_call.iter().chain(&team.escalation) {
             assert!(
-                page.body.contains(&format!(r#"href="tel:{}""#, number.e164())),
+                page.body
+                    .contains(&format!(r#"href="tel:{}""#, number.e164())),
                 "{}",
                 team.name
             );
@@ -294,7 +317,10 @@ async fn the_audit_log_filters_by_actor_and_target_and_downloads_as_csv(engine: 
     assert_eq!(page.status, 200);
     assert!(page.body.contains("task.list"));
     assert!(!page.body.contains("inbox.read") && !page.body.contains("user.sign_in"));
-    assert!(page.body.contains(r#"value="scheduler-sam""#), "the filter kept");
+    assert!(
+        page.body.contains(r#"value="scheduler-sam""#),
+        "the filter kept"
+    );
 
     let page = admin.get("/console/admin/audit?target=inbox").await;
     assert!(page.body.contains("inbox.read") && !page.body.contains("task.list"));
@@ -303,7 +329,9 @@ async fn the_audit_log_filters_by_actor_and_target_and_downloads_as_csv(engine: 
         .with_timezone(&chrono_tz::Europe::London)
         .date_naive();
     let page = admin
-        .get(&format!("/console/admin/audit?actor=scheduler-sam&from={today}&to={today}"))
+        .get(&format!(
+            "/console/admin/audit?actor=scheduler-sam&from={today}&to={today}"
+        ))
         .await;
     assert!(page.body.contains("task.list"));
     let page = admin
@@ -324,7 +352,11 @@ async fn the_audit_log_filters_by_actor_and_target_and_downloads_as_csv(engine: 
         .get("/console/admin/audit/export.csv?actor=scheduler-sam")
         .await;
     assert_eq!(csv.status, 200);
-    assert!(csv.body.starts_with("seq,at,actor,role,action,target"), "{}", csv.body);
+    assert!(
+        csv.body.starts_with("seq,at,actor,role,action,target"),
+        "{}",
+        csv.body
+    );
     assert!(csv.body.contains("scheduler-sam") && csv.body.contains("task.list"));
     assert!(!csv.body.contains(ADMIN));
     assert!(
@@ -357,7 +389,10 @@ async fn only_admins_reach_the_admin_pages(engine: Engine) {
     ] {
         let mut browser = Browser::signed_in(&app, email, role).await;
         let home = browser.get("/console/calls").await;
-        assert!(!home.body.contains(r#"href="/console/admin""#), "no menu item");
+        assert!(
+            !home.body.contains(r#"href="/console/admin""#),
+            "no menu item"
+        );
         for path in ADMIN_PAGES {
             let page = browser.get(path).await;
             assert_eq!(page.status, 403, "{role} {path}");

@@ -84,7 +84,8 @@ async fn the_call_list_shows_who_to_ring_and_the_script_and_keeps_an_unanswered_
     );
     for outcome in ["done", "no_answer", "left_message", "wrong_number"] {
         assert!(
-            page.body.contains(&format!(r#"id="outcome-{task}-{outcome}""#)),
+            page.body
+                .contains(&format!(r#"id="outcome-{task}-{outcome}""#)),
             "{outcome}"
         );
     }
@@ -169,9 +170,8 @@ async fn a_wrong_number_sends_the_message_by_the_next_channel(engine: Engine) {
     assert_eq!(page.status, 303, "{}", page.body);
     let page = browser.get("/console/calls").await;
     assert!(
-        page.body.contains(
-            "Wrong number: the message goes to the patient by their next channel"
-        ),
+        page.body
+            .contains("Wrong number: the message goes to the patient by their next channel"),
         "{}",
         page.body
     );
@@ -239,7 +239,10 @@ async fn a_letter_is_opened_as_a_pdf_and_marked_posted(engine: Engine) {
     assert!(audit_has(&app, "letter.read", "sam@example.org").await);
     assert_eq!(browser.get("/console/letters/nope.pdf").await.status, 404);
     assert_eq!(
-        browser.get(&format!("/console/letters/{task}")).await.status,
+        browser
+            .get(&format!("/console/letters/{task}"))
+            .await
+            .status,
         404
     );
 
@@ -339,7 +342,10 @@ async fn schedulers_never_see_risk_words_in_the_console_inbox(engine: Engine) {
     let mut clinician = Browser::signed_in(&app, "cal@example.org", Role::Clinician).await;
     let page = clinician.get("/console/inbox").await;
     assert!(page.body.contains("end my life"));
-    assert!(page.body.contains(r#"<strong class="nhsuk-tag nhsuk-tag--red">Urgent</strong>"#));
+    assert!(
+        page.body
+            .contains(r#"<strong class="nhsuk-tag nhsuk-tag--red">Urgent</strong>"#)
+    );
 
     let mut scheduler = Browser::signed_in(&app, "sam@example.org", Role::Scheduler).await;
     let page = scheduler.get("/console/inbox").await;
@@ -383,7 +389,11 @@ async fn work_forms_without_their_csrf_token_are_refused(engine: Engine) {
         .post(&format!("/console/inbox/{item}/close"), &[("note", "x")])
         .await;
     assert_eq!(page.status, 403);
-    assert_eq!(open_tasks(&app, "phone_call").await.len(), 1, "nothing done");
+    assert_eq!(
+        open_tasks(&app, "phone_call").await.len(),
+        1,
+        "nothing done"
+    );
     assert_eq!(inbox_items(&app, "open").await.len(), 1);
     // Not signed in: to the sign-in page.
     let page = Browser::new(&app).get("/console/calls").await;

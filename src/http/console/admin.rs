@@ -42,16 +42,18 @@ pub fn router() -> Router<AppState> {
         .route("/console/admin/audit/export.csv", get(audit_export))
 }
 
-fn forbidden_unless_admin(app: &AppState, signed_in: &SignedIn) -> Result<(), Response> {
+/// The 403 page for anyone but an admin, on the pages that read nothing audited.
+fn refusal(app: &AppState, signed_in: &SignedIn) -> Option<Response> {
     app.services
         .accounts()
         .admin_only(&signed_in.user.actor())
-        .map_err(|error| signed_in.failure(Section::Admin, error))
+        .err()
+        .map(|error| signed_in.failure(Section::Admin, error))
 }
 
 /// `GET /console/admin`: the admin pages.
 async fn hub(State(app): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(response) = forbidden_unless_admin(&app, &signed_in) {
+    if let Some(response) = refusal(&app, &signed_in) {
         return response;
     }
     signed_in.page(
@@ -165,7 +167,7 @@ fn user_form(
 
 /// `GET /console/admin/users/new`: the form for a new account.
 async fn new_user(State(app): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(response) = forbidden_unless_admin(&app, &signed_in) {
+    if let Some(response) = refusal(&app, &signed_in) {
         return response;
     }
     user_form(
@@ -316,7 +318,7 @@ async fn create_user(
 
 /// `GET /console/admin/users/created`: the new account's set-password link, once.
 async fn user_created(State(app): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(response) = forbidden_unless_admin(&app, &signed_in) {
+    if let Some(response) = refusal(&app, &signed_in) {
         return response;
     }
     match take_shown(&signed_in, "user").await {
@@ -515,7 +517,7 @@ async fn create_token(
 
 /// `GET /console/admin/tokens/created`: the new token, once.
 async fn token_created(State(app): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(response) = forbidden_unless_admin(&app, &signed_in) {
+    if let Some(response) = refusal(&app, &signed_in) {
         return response;
     }
     match take_shown(&signed_in, "token").await {
@@ -582,7 +584,7 @@ async fn revoke_token(
 
 /// `GET /console/admin/teams`: the teams and their numbers, as the teams file says.
 async fn teams(State(app): State<AppState>, signed_in: SignedIn) -> Response {
-    if let Err(response) = forbidden_unless_admin(&app, &signed_in) {
+    if let Some(response) = refusal(&app, &signed_in) {
         return response;
     }
     let teams: Vec<serde_json::Value> = app
@@ -703,11 +705,7 @@ async fn audit(
     Query(filters): Query<AuditFilters>,
 ) -> Response {
     let (status, errors, rows, next_cursor) = match filters.query() {
-        Ok(query) => match app
-            .services
-            .audit_log(&signed_in.user.actor(), query)
-            .await
-        {
+        Ok(query) => match app.services.audit_log(&signed_in.user.actor(), query).await {
             Ok(page) => {
                 let rows: Vec<AuditRow> = page
                     .items
@@ -731,7 +729,7 @@ async fn audit(
         },
         Err(errors) => {
             // The filters were not right: still only for admins.
-            if let Err(response) = forbidden_unless_admin(&app, &signed_in) {
+            if let Some(response) = refusal(&app, &signed_in) {
                 return response;
             }
             (StatusCode::UNPROCESSABLE_ENTITY, errors, Vec::new(), None)
@@ -815,10 +813,7 @@ mod tests {
     #[test]
     fn accounts_errors_name_their_field() {
         let fields = ["email", "name", "team"];
-        assert_eq!(
-            field_of("team: x is not a team", &fields, "email"),
-            "team"
-        );
+        assert_eq!(field_of("team: x is not a team", &fields, "email"), "team");
         assert_eq!(field_of("something else", &fields, "email"), "email");
     }
 }

@@ -298,7 +298,9 @@ async fn complete(
                 TaskKind::PhoneCall => "/console/calls",
                 TaskKind::Letter => "/console/letters",
             };
-            if let Err(response) = super::flash(&signed_in.session, outcome_said(&task, outcome)).await {
+            if let Err(response) =
+                super::flash(&signed_in.session, outcome_said(&task, outcome)).await
+            {
                 return response;
             }
             Redirect::to(back).into_response()
