@@ -458,7 +458,40 @@ impl Accounts {
     }
 
     /// Makes an API token for a named service or for a person (by email); stores its hash.
+    /// The command line's own (not audited: it is the operator, at the server).
     pub async fn create_token(&self, input: NewToken) -> Result<CreatedToken> {
+        self.make_token(input, None).await
+    }
+
+    /// Makes an API token as `create_token` does, for an admin (the console), audited as
+    /// `token.create` in the same transaction.
+    pub async fn create_token_by(&self, actor: &Actor, input: NewToken) -> Result<CreatedToken> {
+        require_admin(actor)?;
+        self.make_token(input, Some(actor)).await
+    }
+
+    /// Refuses anyone but an admin, for the console's admin pages that read nothing
+    /// audited (their hub, the teams file).
+    pub fn admin_only(&self, actor: &Actor) -> Result<()> {
+        require_admin(actor)
+    }
+
+    /// Every account, by name (admins only; audited as `user.list`).
+    pub async fn users(&self, actor: &Actor) -> Result<Vec<User>> {
+        require_admin(actor)?;
+        let users = self.store.users().await?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                AuditAction::UserList,
+                "users".into(),
+            ))
+            .await?;
+        Ok(users)
+    }
+
+    async fn make_token(&self, input: NewToken, by: Option<&Actor>) -> Result<CreatedToken> {
         let name = input.name.trim().to_owned();
         if name.is_empty() {
             return Err(Error::Invalid("name: must not be empty".into()));
@@ -490,7 +523,15 @@ impl Accounts {
             created_at: now,
             expires_at: input.expires_in.map(|d| now + d),
         };
-        self.store.create_api_token(&token).await?;
+        let audit = by.map(|actor| {
+            audit_entry(
+                actor,
+                now,
+                AuditAction::TokenCreate,
+                format!("token:{}", token.id),
+            )
+        });
+        self.store.create_api_token(&token, audit.as_ref()).await?;
         Ok(CreatedToken {
             id: token.id,
             secret,

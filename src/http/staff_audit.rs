@@ -84,6 +84,11 @@ pub async fn export_audit(
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let rows = app.services.audit_export(&staff.0, query).await?;
+    csv_response(rows)
+}
+
+/// The audit entries as a CSV download (the JSON API's export and the console's).
+pub(crate) fn csv_response(rows: Vec<AuditRecord>) -> Result<Response, ApiError> {
     let mut csv = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| ApiError::Internal(e.into());
     csv.write_record([

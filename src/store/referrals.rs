@@ -499,6 +499,8 @@ text_enum! {
         UserSignInOidcFailed = "user.sign_in_oidc_failed",
         TokenList = "token.list",
         TokenRevoke = "token.revoke",
+        TokenCreate = "token.create",
+        UserList = "user.list",
     }
 }
 

@@ -204,7 +204,13 @@ pub trait StaffStore {
     /// A sign-in: the failure count starts again; audited.
     async fn record_sign_in(&self, user_id: &str, audit: &AuditEntry) -> Result<()>;
 
-    async fn create_api_token(&self, token: &NewApiToken) -> Result<()>;
+    /// A new token, with the audit entry of who made it when someone did (the command
+    /// line's own tokens have none), in one transaction.
+    async fn create_api_token(&self, token: &NewApiToken, audit: Option<&AuditEntry>)
+    -> Result<()>;
+
+    /// Every account, by name then email.
+    async fn users(&self) -> Result<Vec<User>>;
 
     async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiTokenRecord>>;
 
@@ -424,6 +430,7 @@ macro_rules! staff_store_impl {
             async fn create_api_token(
                 &self,
                 token: &$crate::store::NewApiToken,
+                audit: Option<&$crate::store::AuditEntry>,
             ) -> $crate::store::Result<()> {
                 use $crate::store::Ts;
                 let mut tx = self.begin_write().await?;
@@ -441,8 +448,23 @@ macro_rules! staff_store_impl {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::store::rows::conflict_on_unique)?;
+                if let Some(audit) = audit {
+                    Self::insert_audit(&mut *tx, audit).await?;
+                }
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn users(&self) -> $crate::store::Result<Vec<$crate::store::User>> {
+                use $crate::store::staff::{USER_COLUMNS, UserRow};
+                let rows: Vec<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "{USER_COLUMNS} ORDER BY name, email"
+                )))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map($crate::store::User::try_from)
+                    .collect()
             }
 
             async fn api_token_by_hash(

@@ -75,7 +75,7 @@ async fn a_clinician_works_a_shift_from_the_console(engine: Engine) {
 
     // Open it: the answers, the risk, the transcript.
     chrome.click_text(&reference).await;
-    assert_eq!(chrome.h1().await.lines().next().unwrap_or_default().trim(), reference);
+    assert!(chrome.h1().await.contains(&reference), "{}", chrome.h1().await);
     let main = chrome.text_of("main").await;
     for seen in ["Sam Taylor", "suicidal", "I want to kill myself tonight", "Acknowledge"] {
         assert!(main.contains(seen), "{seen} in {main}");
