@@ -34,7 +34,13 @@ async fn fill(database: &str, count: usize) {
     let mut db = sqlx::SqliteConnection::connect(database).await.expect("db");
     let mut tx = db.begin().await.expect("begin");
     let now = Utc::now();
-    let teams = ["leeds", "bradford", "wakefield", "calderdale-kirklees", "triage"];
+    let teams = [
+        "leeds",
+        "bradford",
+        "wakefield",
+        "calderdale-kirklees",
+        "triage",
+    ];
     for i in 0..count {
         let at = (now - TimeDelta::seconds((i as i64 * 2_592_000) / count as i64))
             .format("%Y-%m-%dT%H:%M:%S%.6fZ")
@@ -44,13 +50,23 @@ async fn fill(database: &str, count: usize) {
             "INSERT INTO referrals (id, reference, status, urgent, risk_signals, team, answers, \
              incomplete, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
-        .bind(ulid::Ulid::new().to_string())
+        .bind(ulid::Ulid::generate().to_string())
         .bind(format!("CRHT-B{i:06}"))
-        .bind(if i % 7 == 0 { "in_progress" } else { "submitted" })
+        .bind(if i % 7 == 0 {
+            "in_progress"
+        } else {
+            "submitted"
+        })
         .bind(urgent)
-        .bind(if urgent { r#"["suicidal_intent"]"# } else { "[]" })
+        .bind(if urgent {
+            r#"["suicidal_intent"]"#
+        } else {
+            "[]"
+        })
         .bind(teams[i % teams.len()])
-        .bind(format!(r#"{{"name": "Person {i}", "situation": "Finding things hard"}}"#))
+        .bind(format!(
+            r#"{{"name": "Person {i}", "situation": "Finding things hard"}}"#
+        ))
         .bind(i % 7 == 0)
         .bind(at)
         .execute(&mut *tx)
@@ -62,7 +78,11 @@ async fn fill(database: &str, count: usize) {
 
 /// A browser's session cookie after signing in.
 async fn sign_in(http: &reqwest::Client, base: &str) -> String {
-    let login = http.get(format!("{base}/login")).send().await.expect("login");
+    let login = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("login");
     let cookie = session_cookie(&login).expect("a session");
     let body = login.text().await.expect("body");
     let marker = r#"name="csrf_token" value=""#;
@@ -207,13 +227,21 @@ async fn bench() {
     let live = page[start..start + page[start..].find('"').expect("end")].replace("&amp;", "&");
 
     let cases = [
-        ("triage queue, first page (50 of all open)", format!("{base}/console/referrals"), 200),
+        (
+            "triage queue, first page (50 of all open)",
+            format!("{base}/console/referrals"),
+            200,
+        ),
         (
             "triage queue, one team, urgent only",
             format!("{base}/console/referrals?team=leeds&urgency=urgent"),
             200,
         ),
-        ("live poll, nothing changed (204)", format!("{base}{live}"), 204),
+        (
+            "live poll, nothing changed (204)",
+            format!("{base}{live}"),
+            204,
+        ),
     ];
     println!("{requests} requests each, one at a time, over loopback HTTP:");
     for (name, url, status) in cases {

@@ -134,8 +134,20 @@ impl Chrome {
         }
     }
 
+    /// The text of the first element `css` finds; found again if a live part of the page
+    /// replaced it meanwhile.
     pub async fn text_of(&self, css: &str) -> String {
-        self.find(css).await.text().await.expect("text")
+        let mut tries = 0;
+        loop {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    tracing::debug!(%e, "element replaced; finding it again");
+                }
+                Err(e) => panic!("`{css}` has no text: {e}"),
+            }
+        }
     }
 
     pub async fn h1(&self) -> String {
@@ -161,9 +173,39 @@ impl Chrome {
             .for_element(Locator::XPath(&xpath))
             .await;
         match found {
-            Ok(element) => element.click().await.expect("click"),
+            Ok(element) => self.leaving(element.click()).await,
             Err(e) => panic!("nothing says `{text}` on {}: {e}", self.path().await),
         }
+    }
+
+    /// Clicks the element `css` finds, a link or a button that leads to another page, and
+    /// waits for that page.
+    pub async fn press(&self, css: &str) {
+        let element = self.find(css).await;
+        self.leaving(element.click()).await;
+    }
+
+    /// Does `action`, which leaves the page, and waits until the next page has loaded.
+    async fn leaving<F>(&self, action: F)
+    where
+        F: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+    {
+        self.eval("window.crhtLeaving = true; return true;").await;
+        action.await.expect("click");
+        for _ in 0..100 {
+            let state = self
+                .client
+                .execute(
+                    "return window.crhtLeaving === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(state, Ok(Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no new page after a click on {}", self.path().await);
     }
 
     /// Signs in through the sign-in form.
@@ -232,11 +274,25 @@ impl Chrome {
         let wide = self
             .eval("return document.documentElement.scrollWidth - window.innerWidth;")
             .await;
-        assert!(
-            wide.as_i64().unwrap_or(i64::MAX) <= 0,
-            "{} scrolls sideways at 200% by {wide}px",
-            self.path().await
-        );
+        if wide.as_i64().unwrap_or(i64::MAX) > 0 {
+            let culprits = self
+                .eval(
+                    "const wide = [...document.querySelectorAll('body *')]
+                       .filter(e => e.getBoundingClientRect().right > window.innerWidth)
+                       .slice(0, 5)
+                       .map(e => e.tagName + '.' + e.className + ' ' +
+                         Math.round(e.getBoundingClientRect().right));
+                     const boxes = [...document.querySelectorAll('.crht-table-scroll')]
+                       .map(d => 'scroll box ' + d.clientWidth + '/' + d.scrollWidth + ' ' +
+                         getComputedStyle(d).overflowX + ' ' + getComputedStyle(d).display);
+                     return wide.concat(boxes);",
+                )
+                .await;
+            panic!(
+                "{} scrolls sideways at 200% by {wide}px: {culprits}",
+                self.path().await
+            );
+        }
         self.client
             .set_window_size(1280, 1024)
             .await

@@ -10,11 +10,12 @@ use fantoccini::Locator;
 
 use crate::browser::Chrome;
 use crate::console_client::{PASSWORD, make_user};
-use crate::helpers::{Engine, spawn_app};
+use crate::helpers::{Engine, SELF_REFERRAL, spawn_app};
 use crate::on_both_engines;
 
 on_both_engines!(
     a_clinician_works_a_shift_from_the_console,
+    every_page_passes_axe_and_fits_at_200_percent,
     an_urgent_referral_arrives_at_the_top_of_the_queue_without_a_reload,
     forms_without_their_token_and_pages_beyond_a_role_are_refused,
 );
@@ -36,13 +37,11 @@ where
 
 /// The flash banner after an action.
 async fn said(chrome: &Chrome) -> String {
-    chrome
-        .text_of(".nhsuk-notification-banner--success")
-        .await
+    chrome.text_of(".nhsuk-notification-banner--success").await
 }
 
 async fn a_clinician_works_a_shift_from_the_console(engine: Engine) {
-    const PHONE: &str = "+447700900404";
+    const PHONE: &str = "+447911123482";
     let mut app = spawn_app(engine).await;
     make_user(&app, "cal@example.org", Role::Clinician).await;
     let chrome = Chrome::start(&app.base).await;
@@ -75,9 +74,18 @@ async fn a_clinician_works_a_shift_from_the_console(engine: Engine) {
 
     // Open it: the answers, the risk, the transcript.
     chrome.click_text(&reference).await;
-    assert!(chrome.h1().await.contains(&reference), "{}", chrome.h1().await);
+    assert!(
+        chrome.h1().await.contains(&reference),
+        "{}",
+        chrome.h1().await
+    );
     let main = chrome.text_of("main").await;
-    for seen in ["Sam Taylor", "suicidal", "I want to kill myself tonight", "Acknowledge"] {
+    for seen in [
+        "Sam Taylor",
+        "suicidal",
+        "I want to kill myself tonight",
+        "Acknowledge",
+    ] {
         assert!(main.contains(seen), "{seen} in {main}");
     }
     chrome.check("referral").await;
@@ -85,9 +93,12 @@ async fn a_clinician_works_a_shift_from_the_console(engine: Engine) {
 
     // Text them back from the referral number.
     chrome
-        .fill("#text", "This is the crisis team. We will ring you in 10 minutes.")
+        .fill(
+            "#text",
+            "This is the crisis team. We will ring you in 10 minutes.",
+        )
         .await;
-    chrome.find("#send-text").await.click().await.unwrap();
+    chrome.press("#send-text").await;
     assert!(said(&chrome).await.contains("Your text is on its way"));
     let sent = app.twilio.wait_for(3).await;
     assert!(
@@ -95,14 +106,26 @@ async fn a_clinician_works_a_shift_from_the_console(engine: Engine) {
             .any(|t| t.to == PHONE && t.body.contains("ring you in 10 minutes")),
         "{sent:?}"
     );
-    assert!(chrome.text_of("main").await.contains("ring you in 10 minutes"));
+    assert!(
+        chrome
+            .text_of("main")
+            .await
+            .contains("ring you in 10 minutes")
+    );
 
     // Acknowledge, saying why.
     chrome
-        .fill("#note-acknowledged", "Rang back; safe with their partner tonight")
+        .fill(
+            "#note-acknowledged",
+            "Rang back; safe with their partner tonight",
+        )
         .await;
-    chrome.find("#acknowledge").await.click().await.unwrap();
-    assert!(said(&chrome).await.contains("acknowledged"), "{}", said(&chrome).await);
+    chrome.press("#acknowledge").await;
+    assert!(
+        said(&chrome).await.contains("acknowledged"),
+        "{}",
+        said(&chrome).await
+    );
     assert_eq!(app.referral_of(PHONE).await["status"], "acknowledged");
     assert!(
         chrome
@@ -112,27 +135,74 @@ async fn a_clinician_works_a_shift_from_the_console(engine: Engine) {
     );
 
     // Make them a patient and book an assessment for tomorrow afternoon.
-    chrome.find("#make-patient").await.click().await.unwrap();
+    chrome.press("#make-patient").await;
     assert!(chrome.path().await.starts_with("/console/patients/"));
-    assert!(chrome.h1().await.contains("Sam Taylor"), "{}", chrome.h1().await);
+    assert!(
+        chrome.h1().await.contains("Sam Taylor"),
+        "{}",
+        chrome.h1().await
+    );
     chrome.check("patient").await;
-    chrome.find("#book-appointment").await.click().await.unwrap();
+    chrome.press("#book-appointment").await;
     chrome.check("book-appointment").await;
     let tomorrow = chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::London)
         .date_naive()
         + chrono::Days::new(1);
-    chrome.fill("#day", &tomorrow.format("%-d").to_string()).await;
-    chrome.fill("#month", &tomorrow.format("%-m").to_string()).await;
-    chrome.fill("#year", &tomorrow.format("%Y").to_string()).await;
+    chrome
+        .fill("#day", &tomorrow.format("%-d").to_string())
+        .await;
+    chrome
+        .fill("#month", &tomorrow.format("%-m").to_string())
+        .await;
+    chrome
+        .fill("#year", &tomorrow.format("%Y").to_string())
+        .await;
     chrome.fill("#time", "14:30").await;
     chrome.find("#kind").await.click().await.unwrap();
     chrome.find("#place").await.click().await.unwrap();
-    chrome.find("#book").await.click().await.unwrap();
-    assert!(said(&chrome).await.to_lowercase().contains("booked"), "{}", said(&chrome).await);
+    chrome.press("#book").await;
+    assert!(
+        said(&chrome).await.to_lowercase().contains("booked"),
+        "{}",
+        said(&chrome).await
+    );
     let main = chrome.text_of("main").await;
     assert!(main.contains("14:30"), "{main}");
     chrome.check("patient-with-appointment").await;
+
+    // An urgent message to them goes by their first channel for urgent things, a phone call:
+    // it lands on the call list, with the script to read.
+    chrome.press("#send-message").await;
+    chrome.find("#purpose").await.click().await.unwrap();
+    chrome
+        .fill(
+            "#text",
+            "Please ring the crisis team today on 0800 129 9999.",
+        )
+        .await;
+    chrome.press("#send").await;
+    let queued = said(&chrome).await;
+    assert!(queued.to_lowercase().contains("phone call"), "{queued}");
+    chrome.click_text("Call list").await;
+    assert_eq!(chrome.path().await, "/console/calls");
+    let calls = chrome.text_of("main").await;
+    assert!(calls.contains("Sam Taylor"), "{calls}");
+    assert!(calls.contains("0800 129 9999"), "{calls}");
+    chrome.check("call-list").await;
+    chrome
+        .find("input[name=outcome][value=done]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    chrome.click_text("Record outcome").await;
+    assert!(
+        said(&chrome).await.contains("done"),
+        "{}",
+        said(&chrome).await
+    );
+    assert!(!chrome.text_of("main").await.contains("Sam Taylor"));
 
     chrome.click_text("Sign out").await;
     chrome.find("h1").await;
@@ -264,6 +334,119 @@ async fn forms_without_their_token_and_pages_beyond_a_role_are_refused(engine: E
         assert!(!body.contains("kill"), "{body}");
     }
     chrome.check("refused-role").await;
+    chrome.close().await;
+    app.stop().await;
+}
+
+/// Every page of the console, as an admin sees it with something on each, checked with
+/// axe-core and at 200% zoom; form pages also with their errors showing.
+async fn every_page_passes_axe_and_fits_at_200_percent(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    make_user(&app, "ann@example.org", Role::Admin).await;
+    // A referral sent in full, then a text to its thread (an inbox item).
+    app.start_referral("+447700900505", SELF_REFERRAL).await;
+    app.text("+447700900505", "Can someone call me back please")
+        .await;
+    let referral = app.referral_id_of("+447700900505").await;
+    // A patient with a phone call and a letter waiting, and an appointment.
+    let patient = app
+        .create_patient(serde_json::json!({
+            "name": "Alex Morgan",
+            "mobile": "+447911123481",
+            "address": {"lines": ["12 Park Row", "Leeds"], "postcode": "LS1 4DY"},
+        }))
+        .await;
+    let patient = patient["id"].as_str().unwrap().to_owned();
+    for purpose in ["urgent", "non_urgent"] {
+        let (status, body) = app
+            .send_message(
+                &patient,
+                serde_json::json!({"purpose": purpose, "text": "The team would like to talk."}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    let starts = (chrono::Utc::now() + chrono::TimeDelta::days(3)).to_rfc3339();
+    let appointment = app
+        .book_appointment(
+            &patient,
+            serde_json::json!({"starts_at": starts, "place": "home", "kind": "review"}),
+        )
+        .await;
+    let appointment = appointment["id"].as_str().unwrap().to_owned();
+
+    let chrome = Chrome::start(&app.base).await;
+    chrome.sign_in("ann@example.org", PASSWORD).await;
+    let pages = [
+        ("triage-queue-admin", "/console/referrals".to_owned()),
+        ("referral-sent", format!("/console/referrals/{referral}")),
+        ("patients", "/console/patients".to_owned()),
+        ("patients-search", "/console/patients?q=Alex".to_owned()),
+        ("patient-new", "/console/patients/new".to_owned()),
+        ("passport", format!("/console/patients/{patient}")),
+        ("passport-edit", format!("/console/patients/{patient}/edit")),
+        (
+            "appointment-move",
+            format!("/console/appointments/{appointment}/move"),
+        ),
+        (
+            "appointment-cancel",
+            format!("/console/appointments/{appointment}/cancel"),
+        ),
+        (
+            "message-new",
+            format!("/console/patients/{patient}/messages/new"),
+        ),
+        ("calls", "/console/calls".to_owned()),
+        ("letters", "/console/letters".to_owned()),
+        ("inbox", "/console/inbox".to_owned()),
+        ("admin", "/console/admin".to_owned()),
+        ("admin-users", "/console/admin/users".to_owned()),
+        ("admin-user-new", "/console/admin/users/new".to_owned()),
+        ("admin-tokens", "/console/admin/tokens".to_owned()),
+        ("admin-teams", "/console/admin/teams".to_owned()),
+        ("admin-audit", "/console/admin/audit".to_owned()),
+    ];
+    for (name, path) in &pages {
+        chrome.goto(path).await;
+        let h1 = chrome.h1().await;
+        assert!(
+            !h1.contains("Sorry") && !h1.contains("not found"),
+            "{path}: {h1}"
+        );
+        chrome.check(name).await;
+        chrome.fits_at_200_percent().await;
+    }
+    // Something on each list.
+    chrome.goto("/console/letters").await;
+    assert!(chrome.text_of("main").await.contains("Alex Morgan"));
+    chrome.goto("/console/inbox").await;
+    assert!(chrome.text_of("main").await.contains("call me back"));
+
+    // Forms sent empty show their errors, which pass too.
+    for (name, path, button) in [
+        (
+            "patient-new-errors",
+            "/console/patients/new",
+            "#save-passport",
+        ),
+        (
+            "book-errors",
+            &*format!("/console/patients/{patient}/appointments/new"),
+            "#book",
+        ),
+        (
+            "admin-user-new-errors",
+            "/console/admin/users/new",
+            "button[type=submit]",
+        ),
+    ] {
+        chrome.goto(path).await;
+        chrome.press(&format!("main form {button}")).await;
+        chrome.find(".nhsuk-error-summary").await;
+        assert!(chrome.title().await.starts_with("Error: "), "{path}");
+        chrome.check(name).await;
+    }
     chrome.close().await;
     app.stop().await;
 }
