@@ -568,6 +568,28 @@ impl Accounts {
         }
     }
 
+    /// Deactivates a leaver's account (admins only, never their own): its sessions end at
+    /// their next request and its tokens answer 401; the account stays in the audit log.
+    pub async fn deactivate_user(&self, actor: &Actor, id: &str) -> Result<()> {
+        require_admin(actor)?;
+        if actor.user_id.as_deref() == Some(id) {
+            return Err(Error::Conflict(
+                "you cannot deactivate your own account: ask another admin".into(),
+            ));
+        }
+        let audit = audit_entry(
+            actor,
+            self.now(),
+            AuditAction::UserDeactivate,
+            format!("user:{id}"),
+        );
+        if self.store.deactivate_user(id, &audit).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("no active account {id}")))
+        }
+    }
+
     /// Who a bearer token speaks for, while it is neither revoked nor expired and its
     /// owner's account is active; its last use is noted.
     pub async fn bearer(&self, secret: &str) -> Result<Option<Actor>> {

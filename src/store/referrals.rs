@@ -494,6 +494,7 @@ text_enum! {
         UserSignInRefusedInactive = "user.sign_in_refused_inactive",
         UserLocked = "user.locked",
         UserSignOut = "user.sign_out",
+        UserDeactivate = "user.deactivate",
         /// A sign-in through the organisation's identity provider that did not succeed
         /// (refused or cancelled there, a wrong state, an ID token not accepted, no account).
         UserSignInOidcFailed = "user.sign_in_oidc_failed",

@@ -220,6 +220,10 @@ pub trait StaffStore {
     /// Revokes a token and audits it in one transaction.
     async fn revoke_api_token(&self, id: &str, audit: &AuditEntry) -> Result<Revoked>;
 
+    /// Deactivates an account (its sessions and tokens stop working with it) and audits it in
+    /// one transaction; `false` if there is no such active account.
+    async fn deactivate_user(&self, id: &str, audit: &AuditEntry) -> Result<bool>;
+
     /// Notes a token's use, unless one was noted since `unless_since`.
     async fn touch_api_token(
         &self,
@@ -522,6 +526,24 @@ macro_rules! staff_store_impl {
                 };
                 tx.commit().await?;
                 Ok(outcome)
+            }
+
+            async fn deactivate_user(
+                &self,
+                id: &str,
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query("UPDATE users SET active = FALSE WHERE id = $1 AND active")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    Self::insert_audit(&mut *tx, audit).await?;
+                }
+                tx.commit().await?;
+                Ok(done > 0)
             }
 
             async fn touch_api_token(

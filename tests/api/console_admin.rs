@@ -5,13 +5,14 @@
 use crht_gateway::domain::role::Role;
 use serde_json::Value;
 
-use crate::console_client::Browser;
+use crate::console_client::{Browser, PASSWORD};
 use crate::helpers::{Engine, TestApp, spawn_app};
 use crate::on_both_engines;
 
 on_both_engines!(
     an_admin_creates_a_user_whose_set_password_link_works_once,
     an_admin_creates_a_token_sees_it_once_and_revokes_it,
+    a_leaver_is_deactivated_and_their_session_ends,
     the_teams_page_shows_the_on_call_and_escalation_numbers,
     the_audit_log_filters_by_actor_and_target_and_downloads_as_csv,
     only_admins_reach_the_admin_pages,
@@ -459,4 +460,86 @@ async fn admin_forms_without_their_csrf_token_are_refused(engine: Engine) {
     let users = admin.get("/console/admin/users").await;
     assert!(!users.body.contains("x@example.org"));
     app.stop().await;
+}
+
+async fn a_leaver_is_deactivated_and_their_session_ends(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let mut admin = Browser::signed_in(&app, ADMIN, Role::Admin).await;
+    let mut leaver = Browser::signed_in(&app, "cal@example.org", Role::Clinician).await;
+    assert_eq!(leaver.get("/console/referrals").await.status, 200);
+    let users = app.app.store().users().await.unwrap();
+    let id_of = |email: &str| {
+        users
+            .iter()
+            .find(|u| u.email == email)
+            .map(|u| u.id.clone())
+            .unwrap()
+    };
+    let (leaver_id, admin_id) = (id_of("cal@example.org"), id_of(ADMIN));
+    let to = format!("/console/admin/users/{leaver_id}/deactivate");
+
+    // The users page offers it for others, never for yourself.
+    let page = admin.get("/console/admin/users").await;
+    assert!(page.body.contains(&to));
+    assert!(
+        !page
+            .body
+            .contains(&format!("/console/admin/users/{admin_id}/deactivate"))
+    );
+
+    // First the question, then the deed.
+    let asked = admin.post_from("/console/admin/users", &to, &[]).await;
+    assert_eq!(asked.status, 200);
+    assert!(
+        asked.body.contains("Deactivate Ann Example?"),
+        "{}",
+        asked.body
+    );
+    assert_eq!(
+        app.app
+            .store()
+            .users()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|u| u.active)
+            .count(),
+        2
+    );
+    let done = admin
+        .post_from("/console/admin/users", &to, &[("confirm", "yes")])
+        .await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.location.as_deref(), Some("/console/admin/users"));
+    assert!(
+        admin
+            .get("/console/admin/users")
+            .await
+            .body
+            .contains("Account deactivated")
+    );
+
+    // Their open session ends at its next request, and they cannot sign in again.
+    let next = leaver.get("/console/referrals").await;
+    assert_eq!(next.location.as_deref(), Some("/login"));
+    let again = leaver.sign_in("cal@example.org", PASSWORD).await;
+    assert_eq!(again.status, 200, "not signed in");
+    let audit = app.audit_entries().await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "user.deactivate" && e["target"] == format!("user:{leaver_id}")),
+        "{audit:?}"
+    );
+
+    // Deactivating your own account is refused, and so is a second time.
+    let own = format!("/console/admin/users/{admin_id}/deactivate");
+    let refused = admin
+        .post_from("/console/admin/users", &own, &[("confirm", "yes")])
+        .await;
+    assert_eq!(refused.status, 409);
+    let twice = admin
+        .post_from("/console/admin/users", &to, &[("confirm", "yes")])
+        .await;
+    assert_eq!(twice.status, 404);
 }

@@ -16,6 +16,7 @@ use crate::on_both_engines;
 on_both_engines!(
     a_clinician_works_a_shift_from_the_console,
     every_page_passes_axe_and_fits_at_200_percent,
+    an_idle_console_warns_before_it_signs_out,
     an_urgent_referral_arrives_at_the_top_of_the_queue_without_a_reload,
     forms_without_their_token_and_pages_beyond_a_role_are_refused,
 );
@@ -447,6 +448,63 @@ async fn every_page_passes_axe_and_fits_at_200_percent(engine: Engine) {
         assert!(chrome.title().await.starts_with("Error: "), "{path}");
         chrome.check(name).await;
     }
+    chrome.close().await;
+    app.stop().await;
+}
+
+async fn an_idle_console_warns_before_it_signs_out(engine: Engine) {
+    let app = spawn_app(engine).await;
+    make_user(&app, "sam@example.org", Role::Scheduler).await;
+    let chrome = Chrome::start(&app.base).await;
+    chrome.sign_in("sam@example.org", PASSWORD).await;
+    let idle: i64 = chrome
+        .find("body")
+        .await
+        .attr("data-idle-seconds")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        chrome
+            .eval("return document.getElementById('idle-warning').hidden;")
+            .await,
+        true
+    );
+    // The browser's clock moves on to 90 seconds before the session would end.
+    chrome
+        .eval(&format!(
+            "const real = Date.now; const ahead = {}; Date.now = () => real() + ahead; return true;",
+            (idle - 60 - 90) * 1000
+        ))
+        .await;
+    wait_until("the idle warning", || async {
+        chrome
+            .eval("return document.getElementById('idle-warning').hidden;")
+            .await
+            == false
+    })
+    .await;
+    let warning = chrome.text_of("#idle-warning").await;
+    assert!(warning.contains("signed out in 2 minutes"), "{warning}");
+    assert_eq!(
+        chrome.eval("return document.activeElement.id;").await,
+        "stay-signed-in",
+        "the warning takes the focus"
+    );
+    chrome.check("idle-warning").await;
+    chrome.find("#stay-signed-in").await.click().await.unwrap();
+    wait_until("the warning to go", || async {
+        chrome
+            .eval("return document.getElementById('idle-warning').hidden;")
+            .await
+            == true
+    })
+    .await;
+    // Still signed in.
+    chrome.goto("/console/patients").await;
+    assert_eq!(chrome.path().await, "/console/patients");
     chrome.close().await;
     app.stop().await;
 }

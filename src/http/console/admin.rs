@@ -34,6 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/admin/users", get(users))
         .route("/console/admin/users/new", get(new_user).post(create_user))
         .route("/console/admin/users/created", get(user_created))
+        .route(
+            "/console/admin/users/{id}/deactivate",
+            post(deactivate_user),
+        )
         .route("/console/admin/tokens", get(tokens).post(create_token))
         .route("/console/admin/tokens/created", get(token_created))
         .route("/console/admin/tokens/{id}/revoke", post(revoke_token))
@@ -67,6 +71,7 @@ async fn hub(State(app): State<AppState>, signed_in: SignedIn) -> Response {
 #[derive(Serialize)]
 struct UserRow {
     name: String,
+    id: String,
     email: String,
     role: Role,
     teams: Vec<String>,
@@ -104,6 +109,7 @@ async fn users(State(app): State<AppState>, signed_in: SignedIn) -> Response {
                     .iter()
                     .map(|t| teams.get(t).map_or_else(|| t.clone(), |t| t.name.clone()))
                     .collect(),
+                id: u.id,
                 name: u.name,
                 email: u.email,
                 role: u.role,
@@ -114,7 +120,7 @@ async fn users(State(app): State<AppState>, signed_in: SignedIn) -> Response {
         StatusCode::OK,
         Section::Admin,
         "console/admin/users.html",
-        serde_json::json!({ "rows": rows }),
+        serde_json::json!({ "rows": rows, "me": signed_in.user.id }),
     )
 }
 
@@ -577,6 +583,48 @@ async fn revoke_token(
                 return response;
             }
             Redirect::to("/console/admin/tokens").into_response()
+        }
+        Err(error) => signed_in.failure(Section::Admin, error),
+    }
+}
+
+/// `POST /console/admin/users/{id}/deactivate`: first the confirm page, then (with
+/// `confirm=yes`) the account is deactivated: a leaver's sessions and tokens stop working.
+async fn deactivate_user(
+    State(app): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<RevokeForm>,
+) -> Response {
+    let accounts = app.services.accounts();
+    let actor = signed_in.user.actor();
+    if form.confirm != "yes" {
+        let user = match accounts.users(&actor).await {
+            Ok(users) => users.into_iter().find(|u| u.id == id && u.active),
+            Err(error) => return signed_in.failure(Section::Admin, error),
+        };
+        let Some(user) = user else {
+            return signed_in.failure(
+                Section::Admin,
+                Error::NotFound(format!("no active account {id}")),
+            );
+        };
+        return signed_in.page(
+            StatusCode::OK,
+            Section::Admin,
+            "console/admin/deactivate.html",
+            serde_json::json!({
+                "account": { "id": user.id, "name": user.name, "email": user.email,
+                             "role": user.role },
+            }),
+        );
+    }
+    match accounts.deactivate_user(&actor, &id).await {
+        Ok(()) => {
+            if let Err(response) = super::flash(&signed_in.session, "Account deactivated").await {
+                return response;
+            }
+            Redirect::to("/console/admin/users").into_response()
         }
         Err(error) => signed_in.failure(Section::Admin, error),
     }
