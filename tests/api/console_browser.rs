@@ -16,7 +16,7 @@ use crate::on_both_engines;
 on_both_engines!(
     a_clinician_works_a_shift_from_the_console,
     every_page_passes_axe_and_fits_at_200_percent,
-    an_idle_console_warns_before_it_signs_out,
+    by_keyboard_alone_a_scheduler_signs_in_and_is_warned_before_idle_sign_out,
     an_urgent_referral_arrives_at_the_top_of_the_queue_without_a_reload,
     forms_without_their_token_and_pages_beyond_a_role_are_refused,
 );
@@ -452,11 +452,44 @@ async fn every_page_passes_axe_and_fits_at_200_percent(engine: Engine) {
     app.stop().await;
 }
 
-async fn an_idle_console_warns_before_it_signs_out(engine: Engine) {
+async fn by_keyboard_alone_a_scheduler_signs_in_and_is_warned_before_idle_sign_out(engine: Engine) {
     let app = spawn_app(engine).await;
     make_user(&app, "sam@example.org", Role::Scheduler).await;
     let chrome = Chrome::start(&app.base).await;
-    chrome.sign_in("sam@example.org", PASSWORD).await;
+    // Signing in with the keyboard alone: Tab to each field, Enter to send.
+    chrome.goto("/login").await;
+    let active_id = || async {
+        chrome
+            .eval("return document.activeElement.id;")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let tab = || async {
+        let focused = chrome.client.active_element().await.unwrap();
+        focused.send_keys("\u{e004}").await.unwrap();
+    };
+    for _ in 0..15 {
+        if active_id().await == "email" {
+            break;
+        }
+        tab().await;
+    }
+    assert_eq!(active_id().await, "email", "Tab reaches the email field");
+    let focused = chrome.client.active_element().await.unwrap();
+    focused.send_keys("sam@example.org").await.unwrap();
+    tab().await;
+    assert_eq!(active_id().await, "password");
+    let focused = chrome.client.active_element().await.unwrap();
+    focused
+        .send_keys(&format!("{PASSWORD}\u{e007}"))
+        .await
+        .unwrap();
+    wait_until("the patients page", || async {
+        chrome.path().await == "/console/patients"
+    })
+    .await;
     let idle: i64 = chrome
         .find("body")
         .await
