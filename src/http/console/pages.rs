@@ -102,6 +102,14 @@ pub fn message(
     )
 }
 
+/// A moment as staff read it, on the team's (UK) clock and the 24-hour clock the console's
+/// forms take: "1 December 2026 at 10:00".
+pub fn uk_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&chrono_tz::Europe::London)
+        .format("%-d %B %Y at %H:%M")
+        .to_string()
+}
+
 /// The parts of the console, as its menu names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {

@@ -15,7 +15,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Europe::London;
 use serde::{Deserialize, Serialize};
 
 use super::csrf::CsrfForm;
@@ -91,9 +90,7 @@ fn date_from(day: &str, month: &str, year: &str) -> Result<Option<NaiveDate>, ()
 
 /// A moment as staff read it, on the UK wall clock: "1 December 2026 at 10:00".
 pub fn london_time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&London)
-        .format("%-d %B %Y at %H:%M")
-        .to_string()
+    super::pages::uk_time(at)
 }
 
 /// A day as staff read it: "15 March 1984".

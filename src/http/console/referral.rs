@@ -317,10 +317,7 @@ struct When {
 
 fn when(at: DateTime<Utc>) -> When {
     When {
-        text: at
-            .with_timezone(&chrono_tz::Europe::London)
-            .format("%-d %B %Y at %-I:%M%P")
-            .to_string(),
+        text: super::pages::uk_time(at),
         iso: at.to_rfc3339(),
     }
 }
@@ -757,9 +754,9 @@ mod tests {
     #[test]
     fn times_show_in_the_teams_time_zone() {
         let summer = Utc.with_ymd_and_hms(2026, 7, 1, 13, 5, 0).unwrap();
-        assert_eq!(when(summer).text, "1 July 2026 at 2:05pm");
+        assert_eq!(when(summer).text, "1 July 2026 at 14:05");
         let winter = Utc.with_ymd_and_hms(2026, 11, 29, 9, 30, 0).unwrap();
-        assert_eq!(when(winter).text, "29 November 2026 at 9:30am");
+        assert_eq!(when(winter).text, "29 November 2026 at 09:30");
         assert_eq!(when(winter).iso, "2026-11-29T09:30:00+00:00");
     }
 }

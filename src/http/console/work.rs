@@ -52,9 +52,7 @@ impl PageParams {
 
 /// A time as staff read it, on the UK clock.
 pub fn when(at: DateTime<Utc>) -> String {
-    at.with_timezone(&chrono_tz::Europe::London)
-        .format("%-d %b %Y, %H:%M")
-        .to_string()
+    super::pages::uk_time(at)
 }
 
 /// An error in a form of a list page, linked to its field (ids differ per task).
@@ -476,6 +474,6 @@ mod tests {
         let summer = DateTime::parse_from_rfc3339("2026-07-01T12:05:00Z")
             .unwrap_or_default()
             .with_timezone(&Utc);
-        assert_eq!(when(summer), "1 Jul 2026, 13:05");
+        assert_eq!(when(summer), "1 July 2026 at 13:05");
     }
 }
