@@ -21,6 +21,7 @@ on_both_engines!(
     admins_list_and_revoke_tokens_and_revoked_ones_get_401,
     expired_tokens_get_401_and_a_token_can_belong_to_a_person,
     behind_https_the_session_cookie_is_secure,
+    console_pages_forbid_inline_script_and_are_never_cached,
 );
 
 fn actions(audit: &[Value]) -> Vec<String> {
@@ -463,4 +464,82 @@ async fn behind_https_the_session_cookie_is_secure(engine: Engine) {
     let cookie = form.set_cookie.expect("a session for the form's token");
     assert!(cookie.to_ascii_lowercase().contains("; secure"), "{cookie}");
     app.stop().await;
+}
+
+async fn console_pages_forbid_inline_script_and_are_never_cached(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    app.text("+447700900123", "hello").await;
+    let referral = app.referral_id_of("+447700900123").await;
+    make_user(&app, "ann@example.org", Role::Admin).await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(
+        browser.sign_in("ann@example.org", PASSWORD).await.status,
+        303
+    );
+    for path in [
+        "/console/referrals".to_owned(),
+        format!("/console/referrals/{referral}"),
+        "/console/patients".to_owned(),
+        "/console/calls".to_owned(),
+        "/console/letters".to_owned(),
+        "/console/inbox".to_owned(),
+        "/console/admin/audit".to_owned(),
+    ] {
+        let response = browser
+            .http
+            .get(app.url(&path))
+            .header("Cookie", browser.cookie.clone().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let policy = header("content-security-policy");
+        assert!(policy.contains("script-src 'self';"), "{path}: {policy}");
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert!(!policy.contains("unsafe"), "{path}: {policy}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        let html = response.text().await.unwrap();
+        // Every script is a file of the gateway's; no handler or style is written inline.
+        for (at, _) in html.match_indices("<script") {
+            let tag = &html[at..at + html[at..].find('>').unwrap()];
+            assert!(tag.contains(" src=\"/assets/"), "{path}: {tag}");
+        }
+        assert!(!html.contains(" style=\""), "{path}");
+        assert!(
+            !html.contains(" onclick=") && !html.contains(" onload="),
+            "{path}"
+        );
+    }
+    // The frontend's files are the gateway's own, served with their types.
+    for (asset, kind) in [
+        ("/assets/nhsuk-frontend.min.css", "text/css"),
+        ("/assets/console.js", "text/javascript"),
+        ("/assets/htmx.min.js", "text/javascript"),
+        ("/assets/images/nhsuk-icon-search.svg", "image/svg+xml"),
+    ] {
+        let response = browser.http.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        let got = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(got.starts_with(kind), "{asset}: {got}");
+    }
+    let missing = browser
+        .http
+        .get(app.url("/assets/images/..%2FLICENSE"))
+        .send()
+        .await;
+    assert_eq!(missing.unwrap().status(), 404);
 }
