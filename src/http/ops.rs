@@ -204,6 +204,7 @@ pub(super) struct TwilioStatusCallback {
     paths(
         super::webhooks::inbound_sms,
         super::webhooks::status_callback,
+        super::webhooks::notify_status_callback,
         healthz,
         readyz,
         metrics,
