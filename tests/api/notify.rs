@@ -15,6 +15,7 @@ on_both_engines!(
     a_notify_server_error_is_tried_again_and_a_refusal_falls_back_to_a_letter,
     a_permanent_failure_falls_back_and_a_technical_failure_is_sent_again,
     callbacks_without_the_token_are_refused_and_change_nothing,
+    twilios_webhooks_are_closed_when_notify_is_the_provider_without_a_twilio_token,
 );
 
 const MOBILE: &str = "+447911123456";
@@ -289,5 +290,33 @@ async fn callbacks_without_the_token_are_refused_and_change_nothing(engine: Engi
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status_code"], 403);
     assert_eq!(body["errors"][0]["error"], "AuthError");
+    app.stop().await;
+}
+
+async fn twilios_webhooks_are_closed_when_notify_is_the_provider_without_a_twilio_token(
+    engine: Engine,
+) {
+    let notify = FakeNotify::start().await;
+    let app = spawn_app_with_env(engine, |c| c.twilio.auth_token = None, false, notify.env()).await;
+    for path in ["/webhooks/twilio/sms", "/webhooks/twilio/status"] {
+        let status = app
+            .post_form_signed_with(
+                &app.url(path),
+                None,
+                &[
+                    ("MessageSid", "SM0001"),
+                    ("MessageStatus", "delivered"),
+                    ("From", MOBILE),
+                    ("Body", "hello"),
+                ],
+            )
+            .await
+            .status();
+        assert_eq!(
+            status, 403,
+            "{path}: unsigned posts are a Twilio gateway's only"
+        );
+    }
+    assert_eq!(app.sql_count("SELECT COUNT(*) FROM texts").await, 0);
     app.stop().await;
 }
