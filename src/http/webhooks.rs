@@ -222,7 +222,7 @@ fn notify_bearer_ok(app: &AppState, headers: &HeaderMap) -> bool {
 /// patient's failed text is sent again or falls back as the delivery policy says.
 #[utoipa::path(post, path = "/webhooks/notify/status", tag = "webhooks",
     request_body(content = NotifyStatusCallback, content_type = "application/json"),
-    security(("bearer" = [])),
+    security(("notify_callback" = [])),
     responses(
         (status = 204, description = "Recorded (or nothing to do)"),
         (status = 400, description = "Not JSON, or no id or status", body = super::error::Problem),
