@@ -28,6 +28,11 @@ pub const KEYS: &[&str] = &[
     "twilio_auth_token",
     "twilio_api_base",
     "twilio_from",
+    "notify_api_key",
+    "notify_api_base",
+    "notify_sms_template_id",
+    "notify_sms_sender_id",
+    "notify_callback_token",
     "teams_file",
     "risk_signals_file",
     "reminder_offsets",
@@ -48,7 +53,13 @@ pub const KEYS: &[&str] = &[
     "oidc_scopes",
 ];
 
-const SECRET_KEYS: &[&str] = &["twilio_auth_token", "database_url", "oidc_client_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "twilio_auth_token",
+    "database_url",
+    "oidc_client_secret",
+    "notify_api_key",
+    "notify_callback_token",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -144,6 +155,8 @@ pub enum SmsProviderKind {
     /// Outbound texts are recorded and announced, nothing leaves the machine.
     Outbox,
     Twilio,
+    /// GOV.UK Notify.
+    Notify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +172,82 @@ pub struct TwilioConfig {
     pub api_base: Url,
     /// Sender of outbound texts.
     pub from: PhoneNumber,
+}
+
+/// A GOV.UK Notify API key, `{key_name}-{service_id}-{secret}` with both ids UUIDs. Debug
+/// shows the key's name and service only: the secret signs every request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NotifyApiKey {
+    service_id: String,
+    secret: Secret,
+    name: String,
+}
+
+impl NotifyApiKey {
+    /// Splits a key as Notify's own clients do: the last 36 characters are the secret, the
+    /// 36 before them (and a hyphen) the service id, the rest the key's name.
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let problem = || {
+            invalid(
+                "notify_api_key",
+                "expected a GOV.UK Notify API key: its name, the service id and the secret,                  joined by hyphens",
+            )
+        };
+        let raw = raw.trim();
+        if !raw.is_ascii() || raw.len() < 75 {
+            return Err(problem());
+        }
+        let n = raw.len();
+        let (name, service_id, secret) = (&raw[..n - 74], &raw[n - 73..n - 37], &raw[n - 36..]);
+        let joined = raw.as_bytes()[n - 74] == b'-' && raw.as_bytes()[n - 37] == b'-';
+        if !(joined && is_uuid(service_id) && is_uuid(secret)) {
+            return Err(problem());
+        }
+        Ok(Self {
+            service_id: service_id.to_owned(),
+            secret: Secret::new(secret),
+            name: name.to_owned(),
+        })
+    }
+    /// The JWT's issuer.
+    pub fn service_id(&self) -> &str {
+        &self.service_id
+    }
+    /// What signs the JWT (HS256).
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl fmt::Debug for NotifyApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NotifyApiKey")
+            .field("name", &self.name)
+            .field("service_id", &self.service_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// In the canonical hyphenated form Notify gives its ids (8-4-4-4-12 hex digits).
+fn is_uuid(raw: &str) -> bool {
+    raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok()
+}
+
+/// Texts through GOV.UK Notify (`CRHT_NOTIFY_*`).
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    pub api_key: Option<NotifyApiKey>,
+    pub api_base: Url,
+    /// A text template whose whole content is `((body))`.
+    pub sms_template_id: Option<String>,
+    /// One of the service's text message senders; `None`: the service's default.
+    pub sms_sender_id: Option<String>,
+    /// What Notify sends as `Authorization: Bearer …` with its callbacks; `None`: every
+    /// callback is refused.
+    pub callback_token: Option<Secret>,
 }
 
 /// Sign-in through the organisation's identity provider by OpenID Connect (`CRHT_OIDC_*`):
@@ -183,6 +272,7 @@ pub struct Config {
     pub referral_number: PhoneNumber,
     pub sms_provider: SmsProviderKind,
     pub twilio: TwilioConfig,
+    pub notify: NotifyConfig,
     /// `None`: the bundled example teams.
     pub teams_file: Option<PathBuf>,
     /// `None`: the bundled risk signals.
@@ -294,6 +384,11 @@ struct Raw {
     twilio_auth_token: Option<Text>,
     twilio_api_base: Option<Text>,
     twilio_from: Option<Text>,
+    notify_api_key: Option<Text>,
+    notify_api_base: Option<Text>,
+    notify_sms_template_id: Option<Text>,
+    notify_sms_sender_id: Option<Text>,
+    notify_callback_token: Option<Text>,
     teams_file: Option<Text>,
     risk_signals_file: Option<Text>,
     reminder_offsets: Option<List>,
@@ -369,7 +464,8 @@ impl Config {
         let sms_provider = match text(&raw.sms_provider).as_deref().unwrap_or("outbox") {
             p if p.eq_ignore_ascii_case("outbox") => SmsProviderKind::Outbox,
             p if p.eq_ignore_ascii_case("twilio") => SmsProviderKind::Twilio,
-            _ => return Err(invalid("sms_provider", "expected outbox or twilio")),
+            p if p.eq_ignore_ascii_case("notify") => SmsProviderKind::Notify,
+            _ => return Err(invalid("sms_provider", "expected outbox, twilio or notify")),
         };
         let twilio = TwilioConfig {
             account_sid: text(&raw.twilio_account_sid).filter(|s| !s.is_empty()),
@@ -402,6 +498,7 @@ impl Config {
                 ));
             }
         }
+        let notify = notify_config(&raw, sms_provider)?;
         let reminder_offsets = match &raw.reminder_offsets {
             Some(List(items)) => items
                 .iter()
@@ -490,6 +587,7 @@ impl Config {
             referral_number,
             sms_provider,
             twilio,
+            notify,
             teams_file: path(&raw.teams_file),
             risk_signals_file: path(&raw.risk_signals_file),
             reminder_offsets,
@@ -518,7 +616,11 @@ impl Config {
     /// Checks that only make sense for a running server: unsigned webhooks are accepted only
     /// on a loopback address.
     pub fn check_for_serving(&self) -> Result<(), ConfigError> {
-        if self.twilio.auth_token.is_none() && !self.bind.ip().is_loopback() {
+        // With Notify, Twilio's webhooks refuse every post unless a Twilio token is set.
+        if self.twilio.auth_token.is_none()
+            && !self.bind.ip().is_loopback()
+            && self.sms_provider != SmsProviderKind::Notify
+        {
             return Err(invalid(
                 "twilio_auth_token",
                 "required when binding to a non-loopback address: without it anyone could \
@@ -537,6 +639,69 @@ impl Config {
             self.public_url.as_str().trim_end_matches('/')
         )
     }
+}
+
+/// The `CRHT_NOTIFY_*` settings: with `sms_provider = notify`, an API key and a template are
+/// required; every value that is given is checked whichever provider is chosen.
+fn notify_config(raw: &Raw, provider: SmsProviderKind) -> Result<NotifyConfig, ConfigError> {
+    let text = |v: &Option<Text>| {
+        v.as_ref()
+            .map(|t| t.0.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let id = |key: &str, v: &Option<Text>| -> Result<Option<String>, ConfigError> {
+        text(v)
+            .map(|id| {
+                is_uuid(&id)
+                    .then(|| id.to_ascii_lowercase())
+                    .ok_or_else(|| invalid(key, "expected a GOV.UK Notify id (a UUID)"))
+            })
+            .transpose()
+    };
+    let api_key = text(&raw.notify_api_key)
+        .map(|key| NotifyApiKey::parse(&key))
+        .transpose()?;
+    let api_base = Url::parse(
+        &text(&raw.notify_api_base)
+            .unwrap_or_else(|| "https://api.notifications.service.gov.uk".into()),
+    )
+    .ok()
+    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+    .ok_or_else(|| invalid("notify_api_base", "expected an http(s) URL"))?;
+    let sms_template_id = id("notify_sms_template_id", &raw.notify_sms_template_id)?;
+    let sms_sender_id = id("notify_sms_sender_id", &raw.notify_sms_sender_id)?;
+    let callback_token = match text(&raw.notify_callback_token) {
+        // Notify asks for at least 10 characters.
+        Some(token) if token.chars().count() < 10 => {
+            return Err(invalid(
+                "notify_callback_token",
+                "must be at least 10 characters (GOV.UK Notify's own minimum)",
+            ));
+        }
+        token => token.map(Secret),
+    };
+    if provider == SmsProviderKind::Notify {
+        if api_key.is_none() {
+            return Err(invalid(
+                "notify_api_key",
+                "required when sms_provider is notify",
+            ));
+        }
+        if sms_template_id.is_none() {
+            return Err(invalid(
+                "notify_sms_template_id",
+                "required when sms_provider is notify: a text message template whose whole \
+                 content is ((body))",
+            ));
+        }
+    }
+    Ok(NotifyConfig {
+        api_key,
+        api_base,
+        sms_template_id,
+        sms_sender_id,
+        callback_token,
+    })
 }
 
 /// The `CRHT_OIDC_*` settings: all of issuer, client id and secret, or none of them.
@@ -889,6 +1054,110 @@ mod tests {
         assert!(error.contains("CRHT_OIDC_ISSUER"), "{error}");
         plain[1] = ("CRHT_OIDC_ISSUER", "http://127.0.0.1:9000");
         assert!(Config::load(None, env(&plain)).is_ok());
+    }
+
+    const NOTIFY_KEY: &str =
+        "crht_live-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0";
+    const TEMPLATE: &str = "f33517ff-2a88-4f6e-b855-c550268ce08a";
+
+    #[test]
+    fn a_notify_api_key_splits_into_its_name_service_and_secret() {
+        let key = NotifyApiKey::parse(NOTIFY_KEY).expect("a key");
+        assert_eq!(key.name(), "crht_live");
+        assert_eq!(key.service_id(), "26785a09-ab16-4eb0-8407-a37497a57506");
+        assert_eq!(
+            key.secret().expose(),
+            "3d844edf-8d35-48ac-975b-e847b4f122b0"
+        );
+        // A name may hold hyphens of its own.
+        let key = NotifyApiKey::parse(&format!("crht-live-2{}", &NOTIFY_KEY[9..])).expect("key");
+        assert_eq!(key.name(), "crht-live-2");
+        assert!(!format!("{key:?}").contains("3d844edf"), "{key:?}");
+        for bad in [
+            "",
+            "not-a-key",
+            &NOTIFY_KEY[10..],                             // no name
+            &NOTIFY_KEY[..NOTIFY_KEY.len() - 1],           // a short secret
+            &NOTIFY_KEY.replace("-3d844edf", "_3d844edf"), // not joined by a hyphen
+            &NOTIFY_KEY.replace("26785a09", "26785a0g"),   // not a UUID
+            &format!("{NOTIFY_KEY}ä"),
+        ] {
+            let error = NotifyApiKey::parse(bad).expect_err(bad).to_string();
+            assert!(error.contains("CRHT_NOTIFY_API_KEY"), "{error}");
+            assert!(!error.contains("3d844edf"), "{error}");
+        }
+    }
+
+    #[test]
+    fn notify_needs_a_key_and_a_template_and_checks_every_setting() {
+        let c = Config::load(None, env(&[])).expect("defaults");
+        assert_eq!(
+            c.notify.api_base.as_str(),
+            "https://api.notifications.service.gov.uk/"
+        );
+        assert!(c.notify.api_key.is_none() && c.notify.callback_token.is_none());
+        let all = [
+            ("CRHT_SMS_PROVIDER", "notify"),
+            ("CRHT_NOTIFY_API_KEY", NOTIFY_KEY),
+            ("CRHT_NOTIFY_SMS_TEMPLATE_ID", TEMPLATE),
+            (
+                "CRHT_NOTIFY_SMS_SENDER_ID",
+                "8E2A1D86-1F6B-4F0B-9C38-0B3B8D5D7C11",
+            ),
+            ("CRHT_NOTIFY_API_BASE", "http://127.0.0.1:9999"),
+            ("CRHT_NOTIFY_CALLBACK_TOKEN", "callback-very-secret"),
+            ("CRHT_BIND", "0.0.0.0:8080"),
+        ];
+        let c = Config::load(None, env(&all)).expect("loads");
+        assert_eq!(c.sms_provider, SmsProviderKind::Notify);
+        assert_eq!(c.notify.sms_template_id.as_deref(), Some(TEMPLATE));
+        assert_eq!(
+            c.notify.sms_sender_id.as_deref(),
+            Some("8e2a1d86-1f6b-4f0b-9c38-0b3b8d5d7c11")
+        );
+        assert_eq!(c.notify.api_base.as_str(), "http://127.0.0.1:9999/");
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("3d844edf") && !shown.contains("callback-very-secret"),
+            "{shown}"
+        );
+        c.check_for_serving()
+            .expect("Notify needs no Twilio token off loopback");
+
+        for (missing, key) in [
+            (1, "CRHT_NOTIFY_API_KEY"),
+            (2, "CRHT_NOTIFY_SMS_TEMPLATE_ID"),
+        ] {
+            let partial: Vec<_> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != missing)
+                .map(|(_, p)| *p)
+                .collect();
+            let error = Config::load(None, env(&partial))
+                .expect_err("refused")
+                .to_string();
+            assert!(
+                error.contains(key) && error.contains("required when sms_provider is notify"),
+                "{error}"
+            );
+        }
+        for (key, value) in [
+            (
+                "CRHT_NOTIFY_API_KEY",
+                "3d844edf-8d35-48ac-975b-e847b4f122b0",
+            ),
+            ("CRHT_NOTIFY_SMS_TEMPLATE_ID", "sms-template"),
+            ("CRHT_NOTIFY_SMS_SENDER_ID", "GOVUK"),
+            ("CRHT_NOTIFY_API_BASE", "api.notifications.service.gov.uk"),
+            ("CRHT_NOTIFY_CALLBACK_TOKEN", "short"),
+        ] {
+            let error = Config::load(None, env(&[(key, value)]))
+                .expect_err(key)
+                .to_string();
+            assert!(error.contains(key), "{key}: {error}");
+            assert!(!error.contains(value), "{key}: {error}");
+        }
     }
 
     #[test]

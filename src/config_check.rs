@@ -99,7 +99,7 @@ pub fn on_call_numbers(config: &Config, teams: &Teams) -> OnCallNumbers {
     }
     let message = placeholder_message(config, &placeholders);
     match config.sms_provider {
-        SmsProviderKind::Twilio => OnCallNumbers::Refuse(message),
+        SmsProviderKind::Twilio | SmsProviderKind::Notify => OnCallNumbers::Refuse(message),
         SmsProviderKind::Outbox => OnCallNumbers::Warn(message),
     }
 }
@@ -158,10 +158,37 @@ pub fn check(config: &Config) -> Report {
     report.summary.push(format!(
         "sms provider: {}",
         match config.sms_provider {
-            SmsProviderKind::Outbox => "outbox (texts are recorded, nothing is sent)",
-            SmsProviderKind::Twilio => "twilio",
+            SmsProviderKind::Outbox => "outbox (texts are recorded, nothing is sent)".to_owned(),
+            SmsProviderKind::Twilio => "twilio".to_owned(),
+            SmsProviderKind::Notify => {
+                let notify = &config.notify;
+                format!(
+                    "notify (GOV.UK Notify at {}, API key {} for service {} — its secret is \
+                     set, not shown; text template {}, sender {}; delivery receipts {})",
+                    notify.api_base,
+                    notify.api_key.as_ref().map_or("?", |k| k.name()),
+                    notify.api_key.as_ref().map_or("?", |k| k.service_id()),
+                    notify.sms_template_id.as_deref().unwrap_or("?"),
+                    notify
+                        .sms_sender_id
+                        .as_deref()
+                        .unwrap_or("the service's default"),
+                    if notify.callback_token.is_some() {
+                        "accepted with the callback token (set, not shown)"
+                    } else {
+                        "refused: no CRHT_NOTIFY_CALLBACK_TOKEN"
+                    }
+                )
+            }
         }
     ));
+    if config.sms_provider == SmsProviderKind::Notify && config.notify.callback_token.is_none() {
+        report.warnings.push(
+            "no CRHT_NOTIFY_CALLBACK_TOKEN: GOV.UK Notify's delivery receipts will be refused, \
+             so texts are never marked delivered or failed and a failed text never falls back"
+                .to_owned(),
+        );
+    }
     report.summary.push(format!(
         "referral number: {}",
         config.referral_number.masked()

@@ -27,6 +27,7 @@ pub mod jobs;
 pub mod language;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod outbound;
 pub mod risk;
 pub mod risk_evaluation;
@@ -113,6 +114,10 @@ impl App {
             SmsProviderKind::Twilio => Arc::new(
                 twilio::TwilioClient::new(&config.twilio, &config.public_url)
                     .context("cannot set up the Twilio client")?,
+            ),
+            SmsProviderKind::Notify => Arc::new(
+                notify::NotifyClient::new(&config.notify)
+                    .context("cannot set up the GOV.UK Notify client")?,
             ),
         };
         let metrics = Metrics::new();
@@ -216,7 +221,14 @@ impl App {
     ) -> anyhow::Result<()> {
         let app = self;
         let config = app.state.config.clone();
-        if config.twilio.auth_token.is_none() {
+        if config.sms_provider == SmsProviderKind::Notify {
+            if config.notify.callback_token.is_none() {
+                tracing::warn!(
+                    "no CRHT_NOTIFY_CALLBACK_TOKEN: GOV.UK Notify's delivery receipts are \
+                     refused, so no text is ever marked delivered or failed"
+                );
+            }
+        } else if config.twilio.auth_token.is_none() {
             tracing::warn!(
                 "no CRHT_TWILIO_AUTH_TOKEN: webhooks are accepted unsigned (allowed only on a \
                  loopback address; never do this in production)"

@@ -39,7 +39,14 @@ impl SendError {
 #[async_trait]
 pub trait SmsProvider: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
-    async fn send(&self, to: &PhoneNumber, body: &str) -> Result<SentSms, SendError>;
+    /// Sends `body` to `to`. `reference` is our message's id: a provider that keeps a
+    /// reference (GOV.UK Notify) is given it, so its records and ours can be matched.
+    async fn send(
+        &self,
+        to: &PhoneNumber,
+        body: &str,
+        reference: &str,
+    ) -> Result<SentSms, SendError>;
 }
 
 /// Records instead of sending: the message row holds the text, and a log line (masked
@@ -53,11 +60,17 @@ impl SmsProvider for Outbox {
         "outbox"
     }
 
-    async fn send(&self, to: &PhoneNumber, body: &str) -> Result<SentSms, SendError> {
+    async fn send(
+        &self,
+        to: &PhoneNumber,
+        body: &str,
+        reference: &str,
+    ) -> Result<SentSms, SendError> {
         let provider_id = format!("OUTBOX{}", ulid::Ulid::generate());
         tracing::info!(
             to = %to,
             provider_id,
+            reference,
             chars = body.chars().count(),
             "outbox: text recorded, not sent (CRHT_SMS_PROVIDER=outbox)"
         );

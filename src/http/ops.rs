@@ -98,6 +98,16 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Not a staff token: the one GOV.UK Notify is given for its callbacks.
+        components.add_security_scheme(
+            "notify_callback",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("CRHT_NOTIFY_CALLBACK_TOKEN"))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -199,11 +209,13 @@ pub(super) struct TwilioStatusCallback {
         title = "crht-gateway staff API",
         description = "Referrals gathered by text for the Crisis Resolution and Home Treatment Team. \
                        Errors are application/problem+json (RFC 9457). The provider's webhooks \
-                       take Twilio's form-encoded posts, signed with X-Twilio-Signature."
+                       take Twilio's form-encoded posts, signed with X-Twilio-Signature, and \
+                       GOV.UK Notify's JSON delivery receipts with its callback bearer token."
     ),
     paths(
         super::webhooks::inbound_sms,
         super::webhooks::status_callback,
+        super::webhooks::notify_status_callback,
         healthz,
         readyz,
         metrics,

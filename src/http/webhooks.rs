@@ -1,4 +1,5 @@
-//! The SMS provider's webhooks: inbound texts and delivery receipts.
+//! The SMS providers' webhooks: Twilio's inbound texts and delivery receipts, and GOV.UK
+//! Notify's delivery receipts.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -8,8 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
 use super::AppState;
 use super::error::ApiError;
+use crate::config::SmsProviderKind;
 use crate::store::{InboundOutcome, Receipt, ReceiptOutcome};
 use crate::twilio::{self, signature, twiml};
 
@@ -21,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks/twilio/sms", post(inbound_sms))
         .route("/webhooks/twilio/status", post(status_callback))
+        .route("/webhooks/notify/status", post(notify_status_callback))
 }
 
 /// Form fields, in the order received.
@@ -35,6 +41,16 @@ fn verified_params(
     body: &[u8],
 ) -> Result<Params, ApiError> {
     let params: Params = form_urlencoded::parse(body).into_owned().collect();
+    if app.config.twilio.auth_token.is_none() && app.config.sms_provider == SmsProviderKind::Notify
+    {
+        // Unsigned posts are a loopback convenience for Twilio; with Notify nobody should
+        // be posting here.
+        app.metrics.reject("not_the_provider");
+        tracing::warn!("Twilio webhook refused: Twilio is not the SMS provider");
+        return Err(ApiError::Forbidden(
+            "Twilio is not this gateway's SMS provider".into(),
+        ));
+    }
     if let Some(token) = &app.config.twilio.auth_token {
         // Signed over the address the provider called: the public URL's path kept in front.
         let url = twilio::public_address(&app.config.public_url, uri.0.path(), uri.0.query());
@@ -169,6 +185,91 @@ async fn status_callback(
             "delivery receipt"
         ),
         other => tracing::info!(status, outcome = ?other, "delivery receipt needs nothing"),
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A delivery receipt as GOV.UK Notify posts it (JSON; more fields come and are ignored).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(super) struct NotifyStatusCallback {
+    /// Notify's id of the notification: the provider id we stored when it was sent.
+    id: String,
+    /// What we gave as `reference`: our message's id.
+    #[serde(default)]
+    #[allow(dead_code)] // documented; the notification's id finds the message
+    reference: Option<String>,
+    /// `delivered`, `permanent-failure`, `temporary-failure`, `technical-failure`, or `sent`
+    /// (international texts).
+    status: String,
+}
+
+/// Whether the request carries `Authorization: Bearer <CRHT_NOTIFY_CALLBACK_TOKEN>`, compared
+/// in constant time. Without a configured token nothing is accepted.
+fn notify_bearer_ok(app: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &app.config.notify.callback_token else {
+        return false;
+    };
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())))
+}
+
+/// GOV.UK Notify's delivery receipts for texts we sent, refused with 401 unless they carry
+/// the callback token. Notify's statuses are put in our words (`notify::receipt`) and take
+/// the same path as Twilio's: statuses only move forward, a repeat changes nothing, and a
+/// patient's failed text is sent again or falls back as the delivery policy says.
+#[utoipa::path(post, path = "/webhooks/notify/status", tag = "webhooks",
+    request_body(content = NotifyStatusCallback, content_type = "application/json"),
+    security(("notify_callback" = [])),
+    responses(
+        (status = 204, description = "Recorded (or nothing to do)"),
+        (status = 400, description = "Not JSON, or no id or status", body = super::error::Problem),
+        (status = 401, description = "Missing or wrong bearer token; nothing recorded",
+            body = super::error::Problem),
+        (status = 503, description = "The database is unreachable: retry", body = super::error::Problem)))]
+#[tracing::instrument(skip_all)]
+async fn notify_status_callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if !notify_bearer_ok(&app, &headers) {
+        app.metrics.reject("bad_bearer_token");
+        tracing::warn!("Notify callback refused: missing or wrong bearer token");
+        return Err(ApiError::Unauthorized);
+    }
+    let body = body?;
+    let callback: NotifyStatusCallback = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::BadRequest("expected Notify's JSON callback with id and status".into())
+    })?;
+    let id = callback.id.trim();
+    if id.is_empty() {
+        return Err(ApiError::BadRequest("id is required".into()));
+    }
+    let (status, code) = crate::notify::receipt(callback.status.trim());
+    let receipt = Receipt {
+        provider_id: id,
+        status: &status,
+        error_code: code,
+        at: app.clock.now(),
+    };
+    match app.services.record_receipt(&receipt).await? {
+        ReceiptOutcome::Applied {
+            message,
+            moved,
+            next,
+        } => tracing::info!(
+            status,
+            moved,
+            message_id = %message.id,
+            ?next,
+            "delivery receipt from Notify"
+        ),
+        other => {
+            tracing::info!(status, outcome = ?other, "delivery receipt from Notify needs nothing")
+        }
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

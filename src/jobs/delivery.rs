@@ -104,9 +104,14 @@ pub enum NumberProblem {
     Other,
 }
 
-/// Twilio's error codes, as documented for Programmable Messaging.
+/// Twilio's error codes, as documented for Programmable Messaging, and GOV.UK Notify's
+/// failure statuses (`notify::receipt` keeps them as the receipt's code). Notify's
+/// `permanent-failure` (a wrong number, or the network refused the text) falls back without
+/// marking the number: Notify does not say which, and a number marked unusable would get no
+/// more texts.
 pub fn classify(code: Option<&str>) -> NumberProblem {
     match code.unwrap_or_default() {
+        "temporary-failure" | "technical-failure" => NumberProblem::Temporary,
         "21610" => NumberProblem::OptedOut,
         "21211" | "21612" | "21614" | "21408" | "30004" | "30005" | "30006" => {
             NumberProblem::Unusable
@@ -223,7 +228,7 @@ pub async fn deliver_message(
             .wait(ctx.store.as_ref(), ctx.clock.as_ref())
             .await
             .map_err(|e| SendError::Transient(format!("rate slot unavailable: {e}")))?;
-        ctx.sms.send(&to, body).await
+        ctx.sms.send(&to, body, id).await
     };
     let result = attempt
         .retry(ctx.backoff)

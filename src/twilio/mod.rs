@@ -100,7 +100,13 @@ impl SmsProvider for TwilioClient {
         "twilio"
     }
 
-    async fn send(&self, to: &PhoneNumber, body: &str) -> Result<SentSms, SendError> {
+    /// Twilio keeps no reference of ours: its `sid` is matched to the message instead.
+    async fn send(
+        &self,
+        to: &PhoneNumber,
+        body: &str,
+        _reference: &str,
+    ) -> Result<SentSms, SendError> {
         let response = self
             .http
             .post(&self.messages_url)
@@ -152,7 +158,7 @@ impl SmsProvider for TwilioClient {
     }
 }
 
-fn transport_reason(e: &reqwest::Error) -> String {
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {

@@ -282,3 +282,58 @@ fn serve_with_the_outbox_starts_on_the_example_and_warns() {
     assert!(still_running, "the outbox gateway serves: {text}");
     assert!(text.contains("example on-call numbers"), "{text}");
 }
+
+#[test]
+fn notify_without_its_template_refuses_to_start_and_config_check_hides_its_secrets() {
+    let key = crate::helpers::notify_api_key();
+    let secret = crate::helpers::NOTIFY_SECRET;
+    let token = crate::helpers::NOTIFY_CALLBACK_TOKEN;
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}/crht.db", dir.path().display());
+    let mut env = vec![
+        ("CRHT_DATABASE_URL", database.as_str()),
+        ("CRHT_SMS_PROVIDER", "notify"),
+        ("CRHT_NOTIFY_API_KEY", key.as_str()),
+        ("CRHT_NOTIFY_CALLBACK_TOKEN", token),
+        // Nothing listens here: the refusal must come before any text could be sent.
+        ("CRHT_NOTIFY_API_BASE", "http://127.0.0.1:9"),
+        ("CRHT_BIND", "127.0.0.1:0"),
+        ("CRHT_TEAMS_FILE", TEAMS_FILE),
+    ];
+    for command in [&["serve"][..], &["config", "check"]] {
+        let (output, text) = run(command, &env);
+        assert!(!output.status.success(), "{command:?}: {text}");
+        assert!(
+            text.contains("CRHT_NOTIFY_SMS_TEMPLATE_ID")
+                && text.contains("required when sms_provider is notify"),
+            "{command:?}: {text}"
+        );
+        assert!(!text.contains(secret) && !text.contains(token), "{text}");
+    }
+    env.push((
+        "CRHT_NOTIFY_SMS_TEMPLATE_ID",
+        crate::helpers::NOTIFY_TEMPLATE_ID,
+    ));
+    let (output, text) = run(&["config", "check"], &env);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("sms provider: notify")
+            && text.contains(crate::helpers::NOTIFY_SERVICE_ID)
+            && text.contains(crate::helpers::NOTIFY_TEMPLATE_ID),
+        "{text}"
+    );
+    assert!(!text.contains(secret) && !text.contains(token), "{text}");
+    // Without a callback token, receipts would be refused: said, not fatal.
+    env.retain(|(k, _)| *k != "CRHT_NOTIFY_CALLBACK_TOKEN");
+    let (output, text) = run(&["config", "check"], &env);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("warning:") && text.contains("CRHT_NOTIFY_CALLBACK_TOKEN"),
+        "{text}"
+    );
+    // The shipped example's on-call numbers stop Notify as they stop Twilio.
+    env.retain(|(k, _)| *k != "CRHT_TEAMS_FILE");
+    let (output, text) = run(&["serve"], &env);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("refusing to start"), "{text}");
+}

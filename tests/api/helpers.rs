@@ -277,6 +277,291 @@ async fn fake_send(
         .into_response()
 }
 
+pub const NOTIFY_SERVICE_ID: &str = "26785a09-ab16-4eb0-8407-a37497a57506";
+pub const NOTIFY_SECRET: &str = "3d844edf-8d35-48ac-975b-e847b4f122b0";
+pub const NOTIFY_TEMPLATE_ID: &str = "f33517ff-2a88-4f6e-b855-c550268ce08a";
+pub const NOTIFY_SENDER_ID: &str = "8e2a1d86-1f6b-4f0b-9c38-0b3b8d5d7c11";
+pub const NOTIFY_CALLBACK_TOKEN: &str = "notify-callback-token-0123456789";
+
+/// The API key as Notify issues it: `{key_name}-{service_id}-{secret}`.
+pub fn notify_api_key() -> String {
+    format!("crht_test-{NOTIFY_SERVICE_ID}-{NOTIFY_SECRET}")
+}
+
+/// What the fake Notify API accepted.
+#[derive(Debug, Clone)]
+pub struct NotifiedText {
+    /// Notify's id of the notification (what its callbacks name).
+    pub id: String,
+    pub phone_number: String,
+    pub template_id: String,
+    /// `personalisation.body`.
+    pub body: String,
+    pub reference: Option<String>,
+    pub sms_sender_id: Option<String>,
+    /// The JWT's `iss`.
+    pub issuer: String,
+}
+
+#[derive(Debug, Default)]
+struct FakeNotifyState {
+    sent: Vec<NotifiedText>,
+    /// Statuses to answer the next sends with (429, 500, 400, …) before succeeding.
+    failures: VecDeque<u16>,
+    /// Every request to send, refused ones included.
+    attempts: usize,
+    /// Requests refused with 403 for their token.
+    refused: usize,
+}
+
+/// A real HTTP server standing in for GOV.UK Notify's API: it checks the JWT as Notify does
+/// (HS256 with the key's secret, `iss` the service id, `iat` within 30 s of now), answers
+/// with Notify's shapes and error bodies, and sends delivery receipts with the bearer token.
+#[derive(Debug, Clone)]
+pub struct FakeNotify {
+    pub base: String,
+    state: Arc<Mutex<FakeNotifyState>>,
+    http: reqwest::Client,
+}
+
+/// Notify's error body.
+fn notify_error(status: u16, error: &str, message: &str) -> axum::response::Response {
+    (
+        StatusCode::from_u16(status).expect("status"),
+        axum::Json(serde_json::json!({
+            "status_code": status,
+            "errors": [{"error": error, "message": message}],
+        })),
+    )
+        .into_response()
+}
+
+/// Checks `Authorization: Bearer <jwt>` as Notify's API does; the token's issuer when good.
+fn notify_token_issuer(headers: &HeaderMap) -> Result<String, &'static str> {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        iss: Option<String>,
+        iat: Option<i64>,
+    }
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or("Unauthorized: authentication token must be provided")?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Claims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(NOTIFY_SECRET.as_bytes()).expect("key"),
+        &validation,
+    )
+    .map_err(|_| "Invalid token: signature, api token not found")?
+    .claims;
+    let issuer = claims.iss.ok_or("Invalid token: iss field not provided")?;
+    if issuer != NOTIFY_SERVICE_ID {
+        return Err("Invalid token: service not found");
+    }
+    let iat = claims.iat.ok_or("Invalid token: iat field not provided")?;
+    if (Utc::now().timestamp() - iat).abs() > 30 {
+        return Err("Error: Your system clock must be accurate to within 30 seconds");
+    }
+    Ok(issuer)
+}
+
+async fn fake_notify_send(
+    State(state): State<Arc<Mutex<FakeNotifyState>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let issuer = notify_token_issuer(&headers);
+    let mut state = state.lock().expect("lock");
+    state.attempts += 1;
+    let issuer = match issuer {
+        Ok(issuer) => issuer,
+        Err(message) => {
+            state.refused += 1;
+            return notify_error(403, "AuthError", message);
+        }
+    };
+    if let Some(status) = state.failures.pop_front() {
+        return match status {
+            429 => notify_error(
+                429,
+                "RateLimitError",
+                "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
+            ),
+            400 => notify_error(
+                400,
+                "BadRequestError",
+                "Can't send to this recipient using a team-only API key",
+            ),
+            s if s >= 500 => notify_error(s, "Exception", "Internal server error"),
+            s => notify_error(s, "BadRequestError", "scripted failure"),
+        };
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return notify_error(400, "BadRequestError", "Invalid JSON supplied in POST data");
+    };
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let (Some(phone_number), Some(template_id)) = (
+        text(&request["phone_number"]),
+        text(&request["template_id"]),
+    ) else {
+        return notify_error(
+            400,
+            "ValidationError",
+            "phone_number and template_id are required",
+        );
+    };
+    if template_id != NOTIFY_TEMPLATE_ID {
+        return notify_error(400, "BadRequestError", "Template not found");
+    }
+    let Some(body) = text(&request["personalisation"]["body"]) else {
+        return notify_error(400, "BadRequestError", "Missing personalisation: body");
+    };
+    let id = format!("bfb50d92-100d-4b8b-b559-{:012x}", state.sent.len() + 1);
+    let reference = text(&request["reference"]);
+    state.sent.push(NotifiedText {
+        id: id.clone(),
+        phone_number,
+        template_id: template_id.clone(),
+        body: body.clone(),
+        reference: reference.clone(),
+        sms_sender_id: text(&request["sms_sender_id"]),
+        issuer,
+    });
+    let api = "https://api.notifications.service.gov.uk";
+    (
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({
+            "id": id,
+            "reference": reference,
+            "content": {"body": body, "from_number": "CRHT"},
+            "uri": format!("{api}/v2/notifications/{id}"),
+            "template": {
+                "id": template_id,
+                "version": 1,
+                "uri": format!("{api}/v2/template/{template_id}"),
+            },
+        })),
+    )
+        .into_response()
+}
+
+impl FakeNotify {
+    pub async fn start() -> FakeNotify {
+        crht_gateway::install_tls_provider();
+        let state = Arc::new(Mutex::new(FakeNotifyState::default()));
+        let app = axum::Router::new()
+            .route("/v2/notifications/sms", post(fake_notify_send))
+            .with_state(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake notify");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeNotify {
+            base,
+            state,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The settings that make a test gateway text through this fake.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("CRHT_SMS_PROVIDER", "notify".to_owned()),
+            ("CRHT_NOTIFY_API_KEY", notify_api_key()),
+            ("CRHT_NOTIFY_API_BASE", self.base.clone()),
+            ("CRHT_NOTIFY_SMS_TEMPLATE_ID", NOTIFY_TEMPLATE_ID.to_owned()),
+            ("CRHT_NOTIFY_SMS_SENDER_ID", NOTIFY_SENDER_ID.to_owned()),
+            (
+                "CRHT_NOTIFY_CALLBACK_TOKEN",
+                NOTIFY_CALLBACK_TOKEN.to_owned(),
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .to_vec()
+    }
+
+    pub fn sent(&self) -> Vec<NotifiedText> {
+        self.state.lock().expect("lock").sent.clone()
+    }
+
+    pub fn attempts(&self) -> usize {
+        self.state.lock().expect("lock").attempts
+    }
+
+    /// Requests refused for their token.
+    pub fn refused(&self) -> usize {
+        self.state.lock().expect("lock").refused
+    }
+
+    /// The next sends fail with these statuses, in order (429, 500, 400, …).
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.state
+            .lock()
+            .expect("lock")
+            .failures
+            .extend(statuses.iter().copied());
+    }
+
+    /// Waits until at least `n` texts were accepted.
+    pub async fn wait_for(&self, n: usize) -> Vec<NotifiedText> {
+        for _ in 0..200 {
+            let sent = self.sent();
+            if sent.len() >= n {
+                return sent;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "fake Notify accepted {} texts, expected {n}",
+            self.sent().len()
+        );
+    }
+
+    /// Notify's delivery receipt for `text` with `status`, posted to the gateway at `gateway`
+    /// with `Authorization: Bearer <token>` (none when `None`); the gateway's HTTP status.
+    pub async fn callback_with(
+        &self,
+        gateway: &str,
+        token: Option<&str>,
+        text: &NotifiedText,
+        status: &str,
+    ) -> u16 {
+        let now = Utc::now().to_rfc3339();
+        let mut request = self
+            .http
+            .post(format!("{gateway}/webhooks/notify/status"))
+            .json(&serde_json::json!({
+                "id": text.id,
+                "reference": text.reference,
+                "to": text.phone_number,
+                "status": status,
+                "created_at": now,
+                "completed_at": now,
+                "sent_at": now,
+                "notification_type": "sms",
+                "template_id": text.template_id,
+                "template_version": 1,
+            }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("callback").status().as_u16()
+    }
+
+    /// As `callback_with`, with the configured callback token.
+    pub async fn callback(&self, gateway: &str, text: &NotifiedText, status: &str) -> u16 {
+        self.callback_with(gateway, Some(NOTIFY_CALLBACK_TOKEN), text, status)
+            .await
+    }
+}
+
 /// Runs `$body` with `$db` a direct sqlx connection to the test app's database, of the engine's
 /// own connection type (the two engines share no connection type without sqlx's `any`).
 macro_rules! on_a_direct_connection {

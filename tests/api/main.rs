@@ -23,6 +23,7 @@ mod helpers;
 mod hostile;
 mod intake;
 mod limits;
+mod notify;
 mod oidc;
 mod ops;
 mod outbound;

@@ -33,6 +33,7 @@ async fn health_readiness_metrics_and_openapi_answer(engine: Engine) {
         "/api/v1/audit",
         "/webhooks/twilio/sms",
         "/webhooks/twilio/status",
+        "/webhooks/notify/status",
         "/healthz",
         "/readyz",
         "/metrics",
