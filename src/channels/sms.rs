@@ -153,6 +153,43 @@ pub fn sms_size(text: &str) -> SmsSize {
     }
 }
 
+/// Why a provider could not be reached, in words without the provider's address.
+pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "could not connect".into()
+    } else {
+        "transport error".into()
+    }
+}
+
+/// A provider's answer to a send: its status, how long it asks us to wait (`Retry-After`, in
+/// seconds) and its body; a body that cannot be read is a transient failure.
+pub(crate) async fn read_answer(
+    response: reqwest::Response,
+) -> Result<
+    (
+        reqwest::StatusCode,
+        Option<std::time::Duration>,
+        axum::body::Bytes,
+    ),
+    SendError,
+> {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_secs);
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| SendError::Transient(transport_reason(&e)))?;
+    Ok((status, retry_after, bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::channels::sms::{SendError, SentSms, SmsProvider};
+use crate::channels::sms::{SendError, SentSms, SmsProvider, read_answer, transport_reason};
 use crate::config::{NotifyApiKey, NotifyConfig};
 use crate::domain::phone::PhoneNumber;
-use crate::twilio::transport_reason;
 
 /// The claims Notify asks for: the service as issuer, and when the token was made (Notify
 /// refuses a token whose `iat` is more than 30 seconds from its own clock).
@@ -150,17 +149,7 @@ impl SmsProvider for NotifyClient {
             .send()
             .await
             .map_err(|e| SendError::Transient(transport_reason(&e)))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| SendError::Transient(transport_reason(&e)))?;
+        let (status, retry_after, bytes) = read_answer(response).await?;
         if status.is_success() {
             let created: Created = serde_json::from_slice(&bytes)
                 .map_err(|_| SendError::Transient("unreadable answer from Notify".into()))?;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
 
-use crate::channels::sms::{SendError, SentSms, SmsProvider};
+use crate::channels::sms::{SendError, SentSms, SmsProvider, read_answer, transport_reason};
 use crate::config::{Secret, TwilioConfig};
 use crate::domain::phone::PhoneNumber;
 
@@ -120,17 +120,7 @@ impl SmsProvider for TwilioClient {
             .send()
             .await
             .map_err(|e| SendError::Transient(transport_reason(&e)))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| SendError::Transient(transport_reason(&e)))?;
+        let (status, retry_after, bytes) = read_answer(response).await?;
         if status.is_success() {
             let created: Created = serde_json::from_slice(&bytes)
                 .map_err(|_| SendError::Transient("unreadable answer from Twilio".into()))?;
@@ -155,16 +145,6 @@ impl SmsProvider for TwilioClient {
                 reason: format!("Twilio answered {s}"),
             },
         })
-    }
-}
-
-pub(crate) fn transport_reason(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        "transport error".into()
     }
 }
 
