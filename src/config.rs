@@ -24,6 +24,9 @@ pub const KEYS: &[&str] = &[
     "public_url",
     "referral_number",
     "sms_provider",
+    "sms_providers",
+    "failover_after",
+    "reminder_from",
     "twilio_account_sid",
     "twilio_auth_token",
     "twilio_api_base",
@@ -159,6 +162,38 @@ pub enum SmsProviderKind {
     Notify,
 }
 
+impl SmsProviderKind {
+    fn parse(raw: &str) -> Option<Self> {
+        [
+            ("outbox", SmsProviderKind::Outbox),
+            ("twilio", SmsProviderKind::Twilio),
+            ("notify", SmsProviderKind::Notify),
+        ]
+        .into_iter()
+        .find(|(name, _)| raw.trim().eq_ignore_ascii_case(name))
+        .map(|(_, kind)| kind)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmsProviderKind::Outbox => "outbox",
+            SmsProviderKind::Twilio => "twilio",
+            SmsProviderKind::Notify => "notify",
+        }
+    }
+}
+
+/// The sender reminders, updates and other messages to patients leave from
+/// (`CRHT_REMINDER_FROM`), one per provider: a phone number for Twilio, a sender id (a UUID)
+/// for GOV.UK Notify. Apart from the referral number, so that a provider-level STOP sent to
+/// the reminders can never silence the crisis line's replies. `None`: that provider sends
+/// everything from the referral number's sender.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReminderFrom {
+    pub twilio: Option<PhoneNumber>,
+    pub notify: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -270,7 +305,15 @@ pub struct Config {
     /// Base URL the provider calls; webhook signatures are computed over it.
     pub public_url: Url,
     pub referral_number: PhoneNumber,
+    /// The first of `sms_providers`: the one that sends while all is well.
     pub sms_provider: SmsProviderKind,
+    /// Every provider, in order of preference (`CRHT_SMS_PROVIDERS`, or the one
+    /// `CRHT_SMS_PROVIDER`): the next takes over when one has failed for `failover_after`.
+    pub sms_providers: Vec<SmsProviderKind>,
+    /// How long a provider may answer 5xx, time out or refuse connections before the next
+    /// takes over (`CRHT_FAILOVER_AFTER`, default 30 s); it is tried again after as long.
+    pub failover_after: Duration,
+    pub reminder_from: ReminderFrom,
     pub twilio: TwilioConfig,
     pub notify: NotifyConfig,
     /// `None`: the bundled example teams.
@@ -380,6 +423,9 @@ struct Raw {
     public_url: Option<Text>,
     referral_number: Option<Text>,
     sms_provider: Option<Text>,
+    sms_providers: Option<List>,
+    failover_after: Option<Text>,
+    reminder_from: Option<List>,
     twilio_account_sid: Option<Text>,
     twilio_auth_token: Option<Text>,
     twilio_api_base: Option<Text>,
@@ -461,12 +507,8 @@ impl Config {
             &text(&raw.referral_number).unwrap_or_else(|| "+447520667111".into()),
         )
         .map_err(|_| invalid("referral_number", "not a valid phone number"))?;
-        let sms_provider = match text(&raw.sms_provider).as_deref().unwrap_or("outbox") {
-            p if p.eq_ignore_ascii_case("outbox") => SmsProviderKind::Outbox,
-            p if p.eq_ignore_ascii_case("twilio") => SmsProviderKind::Twilio,
-            p if p.eq_ignore_ascii_case("notify") => SmsProviderKind::Notify,
-            _ => return Err(invalid("sms_provider", "expected outbox, twilio or notify")),
-        };
+        let sms_providers = sms_providers(&raw)?;
+        let sms_provider = sms_providers[0];
         let twilio = TwilioConfig {
             account_sid: text(&raw.twilio_account_sid).filter(|s| !s.is_empty()),
             auth_token: text(&raw.twilio_auth_token)
@@ -484,7 +526,7 @@ impl Config {
                 None => referral_number.clone(),
             },
         };
-        if sms_provider == SmsProviderKind::Twilio {
+        if sms_providers.contains(&SmsProviderKind::Twilio) {
             if twilio.account_sid.is_none() {
                 return Err(invalid(
                     "twilio_account_sid",
@@ -498,7 +540,21 @@ impl Config {
                 ));
             }
         }
-        let notify = notify_config(&raw, sms_provider)?;
+        let notify = notify_config(&raw, &sms_providers)?;
+        let failover_after = match text(&raw.failover_after) {
+            Some(s) => parse_duration(&s)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| invalid("failover_after", "expected a duration like 30s"))?,
+            None => Duration::from_secs(30),
+        };
+        let reminder_from = reminder_from(&raw, &referral_number, &twilio.from)?;
+        if reminder_from.notify.is_some() && reminder_from.notify == notify.sms_sender_id {
+            return Err(invalid(
+                "reminder_from",
+                "must be a GOV.UK Notify sender apart from notify_sms_sender_id, the referral \
+                 number's",
+            ));
+        }
         let reminder_offsets = match &raw.reminder_offsets {
             Some(List(items)) => items
                 .iter()
@@ -586,6 +642,9 @@ impl Config {
             public_url,
             referral_number,
             sms_provider,
+            sms_providers,
+            failover_after,
+            reminder_from,
             twilio,
             notify,
             teams_file: path(&raw.teams_file),
@@ -619,7 +678,7 @@ impl Config {
         // With Notify, Twilio's webhooks refuse every post unless a Twilio token is set.
         if self.twilio.auth_token.is_none()
             && !self.bind.ip().is_loopback()
-            && self.sms_provider != SmsProviderKind::Notify
+            && !self.sms_providers.contains(&SmsProviderKind::Notify)
         {
             return Err(invalid(
                 "twilio_auth_token",
@@ -641,9 +700,93 @@ impl Config {
     }
 }
 
+/// `CRHT_SMS_PROVIDERS` (an ordered list, each provider once) or `CRHT_SMS_PROVIDER` (one);
+/// with both, the one must be the list's first. Default: the outbox.
+fn sms_providers(raw: &Raw) -> Result<Vec<SmsProviderKind>, ConfigError> {
+    let one = raw
+        .sms_provider
+        .as_ref()
+        .map(|t| t.0.trim())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            SmsProviderKind::parse(t)
+                .ok_or_else(|| invalid("sms_provider", "expected outbox, twilio or notify"))
+        })
+        .transpose()?;
+    let Some(List(items)) = &raw.sms_providers else {
+        return Ok(vec![one.unwrap_or(SmsProviderKind::Outbox)]);
+    };
+    let mut list = Vec::new();
+    for item in items {
+        let kind = SmsProviderKind::parse(item).ok_or_else(|| {
+            invalid(
+                "sms_providers",
+                "expected providers in order, from outbox, twilio and notify, e.g. twilio,notify",
+            )
+        })?;
+        if list.contains(&kind) {
+            return Err(invalid("sms_providers", "names a provider twice"));
+        }
+        list.push(kind);
+    }
+    if list.is_empty() {
+        return Err(invalid("sms_providers", "names no provider"));
+    }
+    if list.len() > 1 && list.contains(&SmsProviderKind::Outbox) {
+        return Err(invalid(
+            "sms_providers",
+            "the outbox sends nothing, so nothing can fail over to or from it",
+        ));
+    }
+    if one.is_some_and(|one| one != list[0]) {
+        return Err(invalid(
+            "sms_provider",
+            "differs from the first of sms_providers: set one of them",
+        ));
+    }
+    Ok(list)
+}
+
+/// `CRHT_REMINDER_FROM`: a phone number (Twilio's sender) and/or a GOV.UK Notify sender id,
+/// neither of them the referral number's.
+fn reminder_from(
+    raw: &Raw,
+    referral_number: &PhoneNumber,
+    twilio_from: &PhoneNumber,
+) -> Result<ReminderFrom, ConfigError> {
+    let mut from = ReminderFrom::default();
+    let Some(List(items)) = &raw.reminder_from else {
+        return Ok(from);
+    };
+    for item in items {
+        if is_uuid(item) {
+            if from.notify.replace(item.to_ascii_lowercase()).is_some() {
+                return Err(invalid("reminder_from", "names two GOV.UK Notify senders"));
+            }
+        } else if let Ok(phone) = PhoneNumber::parse(item) {
+            if &phone == referral_number || &phone == twilio_from {
+                return Err(invalid(
+                    "reminder_from",
+                    "must be a number apart from the referral number: a STOP sent to \
+                     reminders must never silence the crisis line",
+                ));
+            }
+            if from.twilio.replace(phone).is_some() {
+                return Err(invalid("reminder_from", "names two phone numbers"));
+            }
+        } else {
+            return Err(invalid(
+                "reminder_from",
+                "expected a phone number (for Twilio) and/or a GOV.UK Notify sender id (a UUID)",
+            ));
+        }
+    }
+    Ok(from)
+}
+
 /// The `CRHT_NOTIFY_*` settings: with `sms_provider = notify`, an API key and a template are
 /// required; every value that is given is checked whichever provider is chosen.
-fn notify_config(raw: &Raw, provider: SmsProviderKind) -> Result<NotifyConfig, ConfigError> {
+fn notify_config(raw: &Raw, providers: &[SmsProviderKind]) -> Result<NotifyConfig, ConfigError> {
     let text = |v: &Option<Text>| {
         v.as_ref()
             .map(|t| t.0.trim().to_owned())
@@ -680,7 +823,7 @@ fn notify_config(raw: &Raw, provider: SmsProviderKind) -> Result<NotifyConfig, C
         }
         token => token.map(Secret),
     };
-    if provider == SmsProviderKind::Notify {
+    if providers.contains(&SmsProviderKind::Notify) {
         if api_key.is_none() {
             return Err(invalid(
                 "notify_api_key",
@@ -1158,6 +1301,111 @@ mod tests {
             assert!(error.contains(key), "{key}: {error}");
             assert!(!error.contains(value), "{key}: {error}");
         }
+    }
+
+    #[test]
+    fn providers_fail_over_in_the_order_given_and_reminders_have_their_own_sender() {
+        let c = Config::load(None, env(&[])).expect("defaults");
+        assert_eq!(c.sms_providers, vec![SmsProviderKind::Outbox]);
+        assert_eq!(c.failover_after, Duration::from_secs(30));
+        assert_eq!(c.reminder_from, ReminderFrom::default());
+
+        let both = [
+            ("CRHT_SMS_PROVIDERS", "twilio, Notify"),
+            ("CRHT_TWILIO_ACCOUNT_SID", "AC123"),
+            ("CRHT_TWILIO_AUTH_TOKEN", "secret"),
+            ("CRHT_NOTIFY_API_KEY", NOTIFY_KEY),
+            ("CRHT_NOTIFY_SMS_TEMPLATE_ID", TEMPLATE),
+            ("CRHT_FAILOVER_AFTER", "45s"),
+            (
+                "CRHT_REMINDER_FROM",
+                "07911 123999, 8E2A1D86-1F6B-4F0B-9C38-0B3B8D5D7C11",
+            ),
+        ];
+        let c = Config::load(None, env(&both)).expect("loads");
+        assert_eq!(
+            c.sms_providers,
+            vec![SmsProviderKind::Twilio, SmsProviderKind::Notify]
+        );
+        assert_eq!(c.sms_provider, SmsProviderKind::Twilio, "the first");
+        assert_eq!(c.failover_after, Duration::from_secs(45));
+        assert_eq!(
+            c.reminder_from.twilio.as_ref().map(PhoneNumber::e164),
+            Some("+447911123999")
+        );
+        assert_eq!(
+            c.reminder_from.notify.as_deref(),
+            Some("8e2a1d86-1f6b-4f0b-9c38-0b3b8d5d7c11")
+        );
+        // The one provider named alone must agree with the list.
+        let mut agree = both.to_vec();
+        agree.push(("CRHT_SMS_PROVIDER", "twilio"));
+        Config::load(None, env(&agree)).expect("the same first provider");
+
+        let refused = |change: (&'static str, &'static str), key: &str, why: &str| {
+            let mut pairs: Vec<_> = both
+                .iter()
+                .filter(|(k, _)| *k != change.0)
+                .copied()
+                .collect();
+            pairs.push(change);
+            let error = Config::load(None, env(&pairs))
+                .expect_err(change.1)
+                .to_string();
+            assert!(
+                error.contains(key) && error.contains(why),
+                "{change:?}: {error}"
+            );
+        };
+        refused(("CRHT_SMS_PROVIDER", "notify"), "sms_provider", "differs");
+        refused(
+            ("CRHT_SMS_PROVIDERS", "twilio,twilio"),
+            "sms_providers",
+            "twice",
+        );
+        refused(
+            ("CRHT_SMS_PROVIDERS", "twilio,outbox"),
+            "sms_providers",
+            "outbox",
+        );
+        refused(
+            ("CRHT_SMS_PROVIDERS", "twilio,mq"),
+            "sms_providers",
+            "expected",
+        );
+        refused(("CRHT_FAILOVER_AFTER", "0s"), "failover_after", "duration");
+        // Each provider's settings are required once it is in the list.
+        refused(("CRHT_NOTIFY_API_KEY", ""), "notify_api_key", "required");
+        refused(
+            ("CRHT_TWILIO_AUTH_TOKEN", ""),
+            "twilio_auth_token",
+            "required",
+        );
+        // The reminders' sender is never the referral number's.
+        refused(
+            ("CRHT_REMINDER_FROM", "+447520667111"),
+            "reminder_from",
+            "apart",
+        );
+        refused(
+            ("CRHT_REMINDER_FROM", "07911123999,07911123457"),
+            "reminder_from",
+            "two",
+        );
+        refused(
+            ("CRHT_REMINDER_FROM", "REMINDERS"),
+            "reminder_from",
+            "expected",
+        );
+        let mut same_notify_sender = both.to_vec();
+        same_notify_sender.push((
+            "CRHT_NOTIFY_SMS_SENDER_ID",
+            "8e2a1d86-1f6b-4f0b-9c38-0b3b8d5d7c11",
+        ));
+        let error = Config::load(None, env(&same_notify_sender))
+            .expect_err("the same Notify sender")
+            .to_string();
+        assert!(error.contains("reminder_from"), "{error}");
     }
 
     #[test]

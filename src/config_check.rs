@@ -98,9 +98,51 @@ pub fn on_call_numbers(config: &Config, teams: &Teams) -> OnCallNumbers {
         return OnCallNumbers::Confirmed;
     }
     let message = placeholder_message(config, &placeholders);
-    match config.sms_provider {
-        SmsProviderKind::Twilio | SmsProviderKind::Notify => OnCallNumbers::Refuse(message),
-        SmsProviderKind::Outbox => OnCallNumbers::Warn(message),
+    if config.sms_providers == [SmsProviderKind::Outbox] {
+        OnCallNumbers::Warn(message)
+    } else {
+        OnCallNumbers::Refuse(message)
+    }
+}
+
+/// One provider, as `config check` shows it: never a secret, numbers masked.
+fn provider_line(config: &Config, kind: SmsProviderKind) -> String {
+    match kind {
+        SmsProviderKind::Outbox => "outbox (texts are recorded, nothing is sent)".to_owned(),
+        SmsProviderKind::Twilio => format!(
+            "twilio (from {}; reminders from {})",
+            config.twilio.from.masked(),
+            config
+                .reminder_from
+                .twilio
+                .as_ref()
+                .map_or_else(|| "the same number".to_owned(), |n| n.masked())
+        ),
+        SmsProviderKind::Notify => {
+            let notify = &config.notify;
+            format!(
+                "notify (GOV.UK Notify at {}, API key {} for service {} — its secret is set, not \
+                 shown; text template {}, sender {}; reminders from {}; delivery receipts {})",
+                notify.api_base,
+                notify.api_key.as_ref().map_or("?", |k| k.name()),
+                notify.api_key.as_ref().map_or("?", |k| k.service_id()),
+                notify.sms_template_id.as_deref().unwrap_or("?"),
+                notify
+                    .sms_sender_id
+                    .as_deref()
+                    .unwrap_or("the service's default"),
+                config
+                    .reminder_from
+                    .notify
+                    .as_deref()
+                    .unwrap_or("the same sender"),
+                if notify.callback_token.is_some() {
+                    "accepted with the callback token (set, not shown)"
+                } else {
+                    "refused: no CRHT_NOTIFY_CALLBACK_TOKEN"
+                }
+            )
+        }
     }
 }
 
@@ -155,37 +197,44 @@ pub fn check(config: &Config) -> Report {
         "SQLite"
     };
     report.summary.push(format!("database: {engine}"));
-    report.summary.push(format!(
-        "sms provider: {}",
-        match config.sms_provider {
-            SmsProviderKind::Outbox => "outbox (texts are recorded, nothing is sent)".to_owned(),
-            SmsProviderKind::Twilio => "twilio".to_owned(),
-            SmsProviderKind::Notify => {
-                let notify = &config.notify;
-                format!(
-                    "notify (GOV.UK Notify at {}, API key {} for service {} — its secret is \
-                     set, not shown; text template {}, sender {}; delivery receipts {})",
-                    notify.api_base,
-                    notify.api_key.as_ref().map_or("?", |k| k.name()),
-                    notify.api_key.as_ref().map_or("?", |k| k.service_id()),
-                    notify.sms_template_id.as_deref().unwrap_or("?"),
-                    notify
-                        .sms_sender_id
-                        .as_deref()
-                        .unwrap_or("the service's default"),
-                    if notify.callback_token.is_some() {
-                        "accepted with the callback token (set, not shown)"
-                    } else {
-                        "refused: no CRHT_NOTIFY_CALLBACK_TOKEN"
-                    }
-                )
-            }
-        }
-    ));
-    if config.sms_provider == SmsProviderKind::Notify && config.notify.callback_token.is_none() {
+    let count = config.sms_providers.len();
+    for (n, kind) in (1..).zip(&config.sms_providers) {
+        let place = if count > 1 {
+            format!(" {n} of {count}")
+        } else {
+            String::new()
+        };
+        report.summary.push(format!(
+            "sms provider{place}: {}",
+            provider_line(config, *kind)
+        ));
+    }
+    if count > 1 {
+        report.summary.push(format!(
+            "failover: a provider failing for {} hands over to the next, and is tried again \
+             after as long",
+            humantime::format_duration(config.failover_after)
+        ));
+    }
+    if config.sms_providers.contains(&SmsProviderKind::Notify)
+        && config.notify.callback_token.is_none()
+    {
         report.warnings.push(
             "no CRHT_NOTIFY_CALLBACK_TOKEN: GOV.UK Notify's delivery receipts will be refused, \
              so texts are never marked delivered or failed and a failed text never falls back"
+                .to_owned(),
+        );
+    }
+    let apart = |kind: SmsProviderKind| match kind {
+        SmsProviderKind::Outbox => true,
+        SmsProviderKind::Twilio => config.reminder_from.twilio.is_some(),
+        SmsProviderKind::Notify => config.reminder_from.notify.is_some(),
+    };
+    if !config.sms_providers.iter().all(|kind| apart(*kind)) {
+        report.warnings.push(
+            "no CRHT_REMINDER_FROM for every provider: reminders and updates leave from the \
+             referral number's sender, so a STOP a patient sends to one could stop the \
+             provider delivering the crisis line's texts to them"
                 .to_owned(),
         );
     }

@@ -72,6 +72,41 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The SMS providers of `config`, in its order, each paced to `CRHT_SMS_RATE_PER_SEC`.
+fn sms_providers(config: &Config, metrics: &Metrics) -> anyhow::Result<jobs::failover::Providers> {
+    let mut routes = Vec::new();
+    for (slot, kind) in (1..).zip(&config.sms_providers) {
+        let provider: Arc<dyn SmsProvider> = match kind {
+            SmsProviderKind::Outbox => Arc::new(Outbox),
+            SmsProviderKind::Twilio => Arc::new(
+                twilio::TwilioClient::new(
+                    &config.twilio,
+                    &config.public_url,
+                    config.reminder_from.twilio.clone(),
+                )
+                .context("cannot set up the Twilio client")?,
+            ),
+            SmsProviderKind::Notify => Arc::new(
+                notify::NotifyClient::new(&config.notify, config.reminder_from.notify.clone())
+                    .context("cannot set up the GOV.UK Notify client")?,
+            ),
+        };
+        routes.push(jobs::failover::Route {
+            provider,
+            pace: Pace::new(
+                config.sms_rate_per_sec,
+                config.database_url.is_postgres(),
+                slot,
+            ),
+        });
+    }
+    Ok(jobs::failover::Providers::new(
+        routes,
+        config.failover_after,
+        metrics.clone(),
+    ))
+}
+
 /// A gateway ready to serve.
 pub struct App {
     pub state: http::AppState,
@@ -109,17 +144,6 @@ impl App {
         store.migrate().await.context("database migration failed")?;
         let risk = risk.await.context("loading the risk signals stopped")??;
 
-        let sms: Arc<dyn SmsProvider> = match config.sms_provider {
-            SmsProviderKind::Outbox => Arc::new(Outbox),
-            SmsProviderKind::Twilio => Arc::new(
-                twilio::TwilioClient::new(&config.twilio, &config.public_url)
-                    .context("cannot set up the Twilio client")?,
-            ),
-            SmsProviderKind::Notify => Arc::new(
-                notify::NotifyClient::new(&config.notify)
-                    .context("cannot set up the GOV.UK Notify client")?,
-            ),
-        };
         let metrics = Metrics::new();
         let templates = Arc::new(Templates::bundled());
         let outbound = Arc::new(Outbound {
@@ -133,9 +157,8 @@ impl App {
         });
         let delivery = Arc::new(DeliveryContext {
             store: store.clone(),
-            sms,
+            sms: sms_providers(&config, &metrics)?,
             clock: clock.clone(),
-            pace: Pace::new(config.sms_rate_per_sec, config.database_url.is_postgres()),
             budget_per_hour: config.sms_budget_per_hour,
             metrics: metrics.clone(),
             backoff: jobs::delivery::backoff(config.send_backoff_base),
@@ -221,14 +244,29 @@ impl App {
     ) -> anyhow::Result<()> {
         let app = self;
         let config = app.state.config.clone();
-        if config.sms_provider == SmsProviderKind::Notify {
-            if config.notify.callback_token.is_none() {
-                tracing::warn!(
-                    "no CRHT_NOTIFY_CALLBACK_TOKEN: GOV.UK Notify's delivery receipts are \
-                     refused, so no text is ever marked delivered or failed"
-                );
-            }
-        } else if config.twilio.auth_token.is_none() {
+        if config.sms_providers.contains(&SmsProviderKind::Notify)
+            && config.notify.callback_token.is_none()
+        {
+            tracing::warn!(
+                "no CRHT_NOTIFY_CALLBACK_TOKEN: GOV.UK Notify's delivery receipts are refused, \
+                 so no text it sends is ever marked delivered or failed"
+            );
+        }
+        if config.sms_providers.contains(&SmsProviderKind::Twilio)
+            && config.reminder_from.twilio.is_none()
+            || config.sms_providers.contains(&SmsProviderKind::Notify)
+                && config.reminder_from.notify.is_none()
+        {
+            tracing::warn!(
+                "no CRHT_REMINDER_FROM for every provider: reminders leave from the referral \
+                 number's sender, and a STOP sent to one of them could stop the crisis line's \
+                 texts at the provider"
+            );
+        }
+        // With Notify and no Twilio token, Twilio's webhooks refuse every post instead.
+        if !config.sms_providers.contains(&SmsProviderKind::Notify)
+            && config.twilio.auth_token.is_none()
+        {
             tracing::warn!(
                 "no CRHT_TWILIO_AUTH_TOKEN: webhooks are accepted unsigned (allowed only on a \
                  loopback address; never do this in production)"
@@ -247,7 +285,11 @@ impl App {
         tracing::info!(
             %address,
             database = app.state.store.engine(),
-            provider = app.workers.delivery.sms.name(),
+            providers = ?config
+                .sms_providers
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>(),
             "crht-gateway listening"
         );
         let router = http::router(app.state.clone());

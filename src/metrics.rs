@@ -37,6 +37,17 @@ pub struct QueueLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub provider: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailoverLabels {
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabels {
     pub status: String,
 }
@@ -51,6 +62,12 @@ pub struct Metrics {
     pub sms_sent: Counter,
     pub sms_failed: Counter,
     pub sms_retries: Counter,
+    /// Texts each provider accepted.
+    pub sms_provider_sends: Family<ProviderLabels, Counter>,
+    /// Hand-overs from a failing provider to the next.
+    pub sms_failovers: Family<FailoverLabels, Counter>,
+    /// 1 for the provider texts go through now, 0 for the others.
+    pub sms_provider_in_use: Family<ProviderLabels, Gauge>,
     /// Non-urgent texts held back because the hourly budget was spent.
     pub sms_budget_held: Counter,
     pub conversations_abandoned: Counter,
@@ -111,6 +128,24 @@ impl Metrics {
             "sms_retries",
             "Send attempts retried after a temporary failure",
             sms_retries.clone(),
+        );
+        let sms_provider_sends = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "sms_provider_sends",
+            "Texts accepted, by provider",
+            sms_provider_sends.clone(),
+        );
+        let sms_failovers = Family::<FailoverLabels, Counter>::default();
+        registry.register(
+            "sms_failovers",
+            "Hand-overs from a provider failing for CRHT_FAILOVER_AFTER to the next",
+            sms_failovers.clone(),
+        );
+        let sms_provider_in_use = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "sms_provider_in_use",
+            "1 for the SMS provider texts go through now",
+            sms_provider_in_use.clone(),
         );
         let sms_budget_held = Counter::default();
         registry.register(
@@ -181,6 +216,9 @@ impl Metrics {
             sms_sent,
             sms_failed,
             sms_retries,
+            sms_provider_sends,
+            sms_failovers,
+            sms_provider_in_use,
             sms_budget_held,
             conversations_abandoned,
             http_requests,

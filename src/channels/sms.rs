@@ -36,16 +36,27 @@ impl SendError {
     }
 }
 
+/// Which of the gateway's senders a text leaves from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    /// The referral number: replies to a person texting, staff's texts back, on-call alerts.
+    ReferralNumber,
+    /// Reminders, updates and every other message to a patient: `CRHT_REMINDER_FROM` where
+    /// the provider has one, so a STOP sent to them leaves the referral number alone.
+    Reminders,
+}
+
 #[async_trait]
 pub trait SmsProvider: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
-    /// Sends `body` to `to`. `reference` is our message's id: a provider that keeps a
-    /// reference (GOV.UK Notify) is given it, so its records and ours can be matched.
+    /// Sends `body` to `to` from `sender`. `reference` is our message's id: a provider that
+    /// keeps a reference (GOV.UK Notify) is given it, so its records and ours can be matched.
     async fn send(
         &self,
         to: &PhoneNumber,
         body: &str,
         reference: &str,
+        sender: Sender,
     ) -> Result<SentSms, SendError>;
 }
 
@@ -65,12 +76,14 @@ impl SmsProvider for Outbox {
         to: &PhoneNumber,
         body: &str,
         reference: &str,
+        sender: Sender,
     ) -> Result<SentSms, SendError> {
         let provider_id = format!("OUTBOX{}", ulid::Ulid::generate());
         tracing::info!(
             to = %to,
             provider_id,
             reference,
+            ?sender,
             chars = body.chars().count(),
             "outbox: text recorded, not sent (CRHT_SMS_PROVIDER=outbox)"
         );

@@ -41,7 +41,8 @@ fn verified_params(
     body: &[u8],
 ) -> Result<Params, ApiError> {
     let params: Params = form_urlencoded::parse(body).into_owned().collect();
-    if app.config.twilio.auth_token.is_none() && app.config.sms_provider == SmsProviderKind::Notify
+    if app.config.twilio.auth_token.is_none()
+        && app.config.sms_providers.contains(&SmsProviderKind::Notify)
     {
         // Unsigned posts are a loopback convenience for Twilio; with Notify nobody should
         // be posting here.

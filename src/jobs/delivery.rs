@@ -11,7 +11,8 @@ use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::channels::sms::{SendError, SmsProvider};
+use super::failover::Providers;
+use crate::channels::sms::{SendError, Sender};
 use crate::clock::Clock;
 use crate::domain::id::MessageId;
 use crate::domain::patient::MessagePurpose;
@@ -22,24 +23,25 @@ use crate::store::{
     Delivery, Message, MessageStatus, MobileState, NextStep, Patient, Receipt, Store, StoreError,
 };
 
-/// Keeps sends under the provider's rate (`CRHT_SMS_RATE_PER_SEC`) across every worker.
+/// Keeps one provider's sends under its rate (`CRHT_SMS_RATE_PER_SEC`) across every worker.
 #[derive(Debug)]
 pub enum Pace {
     /// SQLite: one gateway per database file, so an in-process limiter sees every send. A
     /// burst of one: never more than the rate in any one-second window.
     Local(DefaultDirectRateLimiter),
     /// PostgreSQL: several gateways share the database, so each send first reserves a slot
-    /// in a row they all share (an in-process limiter could not see the others).
-    Shared { interval: Duration },
+    /// in a row they all share, the provider's (`slot`: its place in the list, from 1); an
+    /// in-process limiter could not see the others.
+    Shared { interval: Duration, slot: i32 },
 }
 
 impl Pace {
-    pub fn new(rate_per_sec: NonZeroU32, shared: bool) -> Self {
+    pub fn new(rate_per_sec: NonZeroU32, shared: bool, slot: i32) -> Self {
         // Sends are spaced 5% wider than the rate asks: the provider counts arrivals, and a
         // request that leaves late (a busy machine) must not bunch up with the next one.
         let interval = Duration::from_secs_f64(1.05 / f64::from(rate_per_sec.get()));
         if shared {
-            Pace::Shared { interval }
+            Pace::Shared { interval, slot }
         } else {
             let quota = Quota::with_period(interval)
                 .unwrap_or_else(|| Quota::per_second(rate_per_sec))
@@ -51,8 +53,10 @@ impl Pace {
     async fn wait(&self, store: &dyn Store, clock: &dyn Clock) -> Result<(), StoreError> {
         match self {
             Pace::Local(limiter) => limiter.until_ready().await,
-            Pace::Shared { interval } => {
-                let wait = store.reserve_send_slot(*interval, clock.now()).await?;
+            Pace::Shared { interval, slot } => {
+                let wait = store
+                    .reserve_send_slot(*slot, *interval, clock.now())
+                    .await?;
                 tokio::time::sleep(wait).await;
             }
         }
@@ -64,9 +68,9 @@ impl Pace {
 #[derive(Debug)]
 pub struct DeliveryContext {
     pub store: Arc<dyn Store>,
-    pub sms: Arc<dyn SmsProvider>,
+    /// The providers in order of preference, each with its pace.
+    pub sms: Providers,
     pub clock: Arc<dyn Clock>,
-    pub pace: Pace,
     /// Most non-urgent texts sent in one clock hour, every gateway together.
     pub budget_per_hour: NonZeroU32,
     pub metrics: Metrics,
@@ -223,12 +227,41 @@ pub async fn deliver_message(
             return Ok(Delivered::Held { until });
         }
     }
+    let sender = sender(message.purpose);
     let attempt = || async {
-        ctx.pace
-            .wait(ctx.store.as_ref(), ctx.clock.as_ref())
-            .await
-            .map_err(|e| SendError::Transient(format!("rate slot unavailable: {e}")))?;
-        ctx.sms.send(&to, body, id).await
+        // Chosen again on every try. When this try's failure hands over to the next provider,
+        // the next is tried at once rather than after the backoff.
+        let mut tried = 0;
+        loop {
+            let index = ctx.sms.choose(tokio::time::Instant::now());
+            let route = ctx.sms.route(index);
+            route
+                .pace
+                .wait(ctx.store.as_ref(), ctx.clock.as_ref())
+                .await
+                .map_err(|e| SendError::Transient(format!("rate slot unavailable: {e}")))?;
+            let result = route.provider.send(&to, body, id, sender).await;
+            let now = tokio::time::Instant::now();
+            ctx.sms.report(index, &result, now);
+            tried += 1;
+            match &result {
+                Ok(_) => {
+                    ctx.metrics
+                        .sms_provider_sends
+                        .get_or_create(&crate::metrics::ProviderLabels {
+                            provider: route.provider.name(),
+                        })
+                        .inc();
+                }
+                Err(SendError::Transient(_))
+                    if tried < ctx.sms.count() && ctx.sms.choose(now) != index =>
+                {
+                    continue;
+                }
+                Err(_) => {}
+            }
+            break result;
+        }
     };
     let result = attempt
         .retry(ctx.backoff)
@@ -292,6 +325,17 @@ pub async fn deliver_message(
                 .await?;
             Err(DeliveryError::StillFailing(transient))
         }
+    }
+}
+
+/// The sender a message leaves from: messages to patients from the reminders' sender, so a
+/// STOP sent to one of them never reaches the referral number; everything a person texting,
+/// or on-call staff, should be able to answer from the referral number.
+pub fn sender(purpose: MessagePurpose) -> Sender {
+    if purpose.for_patient().is_some() {
+        Sender::Reminders
+    } else {
+        Sender::ReferralNumber
     }
 }
 

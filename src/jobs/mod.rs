@@ -5,6 +5,7 @@
 //! to run twice: delivery is at-least-once, and each checks the database before acting.
 
 pub mod delivery;
+pub mod failover;
 pub mod reminders;
 
 use std::sync::Arc;

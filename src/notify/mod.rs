@@ -8,7 +8,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use crate::channels::sms::{SendError, SentSms, SmsProvider, read_answer, transport_reason};
+use crate::channels::sms::{
+    SendError, Sender, SentSms, SmsProvider, read_answer, transport_reason,
+};
 use crate::config::{NotifyApiKey, NotifyConfig};
 use crate::domain::phone::PhoneNumber;
 
@@ -41,6 +43,8 @@ pub struct NotifyClient {
     api_key: NotifyApiKey,
     template_id: String,
     sender_id: Option<String>,
+    /// `CRHT_REMINDER_FROM`'s Notify sender, for messages to patients; `None`: `sender_id`.
+    reminder_sender_id: Option<String>,
 }
 
 impl std::fmt::Debug for NotifyClient {
@@ -91,7 +95,10 @@ struct ApiErrorItem {
 }
 
 impl NotifyClient {
-    pub fn new(config: &NotifyConfig) -> Result<Self, ClientError> {
+    pub fn new(
+        config: &NotifyConfig,
+        reminder_sender_id: Option<String>,
+    ) -> Result<Self, ClientError> {
         crate::install_tls_provider();
         if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
             return Err(ClientError("no JWT crypto provider in this build".into()));
@@ -116,6 +123,7 @@ impl NotifyClient {
             api_key,
             template_id,
             sender_id: config.sms_sender_id.clone(),
+            reminder_sender_id,
         })
     }
 }
@@ -131,7 +139,15 @@ impl SmsProvider for NotifyClient {
         to: &PhoneNumber,
         body: &str,
         reference: &str,
+        sender: Sender,
     ) -> Result<SentSms, SendError> {
+        let sender_id = match sender {
+            Sender::Reminders => self
+                .reminder_sender_id
+                .as_deref()
+                .or(self.sender_id.as_deref()),
+            Sender::ReferralNumber => self.sender_id.as_deref(),
+        };
         let jwt = token(&self.api_key, jsonwebtoken::get_current_timestamp())
             .map_err(|_| SendError::Transient("cannot sign the Notify token".into()))?;
         let request = SmsIn {
@@ -139,7 +155,7 @@ impl SmsProvider for NotifyClient {
             template_id: &self.template_id,
             personalisation: Personalisation { body },
             reference,
-            sms_sender_id: self.sender_id.as_deref(),
+            sms_sender_id: sender_id,
         };
         let response = self
             .http

@@ -468,10 +468,15 @@ pub trait OutboxStore {
         at: DateTime<Utc>,
     ) -> Result<bool>;
 
-    /// Reserves the next send slot shared by every gateway on this database (at most one per
-    /// `interval`) and says how long to wait for it. SQLite, with one gateway per file, answers
-    /// zero and leaves pacing to the in-process limiter.
-    async fn reserve_send_slot(&self, interval: Duration, now: DateTime<Utc>) -> Result<Duration>;
+    /// Reserves provider `slot`'s next send slot, shared by every gateway on this database (at
+    /// most one per `interval`), and says how long to wait for it. SQLite, with one gateway
+    /// per file, answers zero and leaves pacing to the in-process limiter.
+    async fn reserve_send_slot(
+        &self,
+        slot: i32,
+        interval: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Duration>;
 }
 
 /// Implements `OutboxStore` for an engine's store (see `sqlite.rs` / `postgres.rs`).
@@ -958,10 +963,11 @@ macro_rules! outbox_store_impl {
 
             async fn reserve_send_slot(
                 &self,
+                slot: i32,
                 interval: std::time::Duration,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<std::time::Duration> {
-                self.reserve_slot(interval, now).await
+                self.reserve_slot(slot, interval, now).await
             }
         }
     };

@@ -68,9 +68,14 @@ impl PgStore {
         queue::postgres::requeue_orphans(&self.pool, silent_for).await
     }
 
-    /// One row holds the next free send slot for every replica; the database's own clock
-    /// decides, so replicas' clocks need not agree.
-    async fn reserve_slot(&self, interval: Duration, _now: DateTime<Utc>) -> Result<Duration> {
+    /// One row per provider holds its next free send slot for every replica; the database's
+    /// own clock decides, so replicas' clocks need not agree.
+    async fn reserve_slot(
+        &self,
+        slot: i32,
+        interval: Duration,
+        _now: DateTime<Utc>,
+    ) -> Result<Duration> {
         let mut tx = self.pool.begin().await?;
         // Losing a reservation in a crash costs nothing; no need to wait for the disk.
         sqlx::query("SET LOCAL synchronous_commit = off")
@@ -78,13 +83,14 @@ impl PgStore {
             .await?;
         let (wait,): (f64,) = sqlx::query_as(
             "WITH slot AS ( \
-               INSERT INTO sms_rate (id, next_slot) VALUES (1, clock_timestamp() + make_interval(secs => $1)) \
+               INSERT INTO sms_rate (id, next_slot) VALUES ($2, clock_timestamp() + make_interval(secs => $1)) \
                ON CONFLICT (id) DO UPDATE SET next_slot = \
                  GREATEST(sms_rate.next_slot, clock_timestamp()) + make_interval(secs => $1) \
                RETURNING next_slot) \
              SELECT EXTRACT(EPOCH FROM (next_slot - make_interval(secs => $1) - clock_timestamp()))::float8 FROM slot",
         )
         .bind(interval.as_secs_f64())
+        .bind(slot)
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;

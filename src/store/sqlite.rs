@@ -84,7 +84,12 @@ impl SqliteStore {
 
     /// One gateway per SQLite file: its in-process limiter paces every send, so there is no
     /// shared slot to wait for.
-    async fn reserve_slot(&self, _interval: Duration, _now: DateTime<Utc>) -> Result<Duration> {
+    async fn reserve_slot(
+        &self,
+        _slot: i32,
+        _interval: Duration,
+        _now: DateTime<Utc>,
+    ) -> Result<Duration> {
         Ok(Duration::ZERO)
     }
 

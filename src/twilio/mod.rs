@@ -10,7 +10,9 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use url::Url;
 
-use crate::channels::sms::{SendError, SentSms, SmsProvider, read_answer, transport_reason};
+use crate::channels::sms::{
+    SendError, Sender, SentSms, SmsProvider, read_answer, transport_reason,
+};
 use crate::config::{Secret, TwilioConfig};
 use crate::domain::phone::PhoneNumber;
 
@@ -35,6 +37,8 @@ pub struct TwilioClient {
     account_sid: String,
     auth_token: Secret,
     from: PhoneNumber,
+    /// `CRHT_REMINDER_FROM`'s number, for messages to patients; `None`: `from`.
+    reminder_from: Option<PhoneNumber>,
     status_callback: Url,
 }
 
@@ -65,7 +69,11 @@ struct ApiError {
 }
 
 impl TwilioClient {
-    pub fn new(config: &TwilioConfig, public_url: &Url) -> Result<Self, ClientError> {
+    pub fn new(
+        config: &TwilioConfig,
+        public_url: &Url,
+        reminder_from: Option<PhoneNumber>,
+    ) -> Result<Self, ClientError> {
         crate::install_tls_provider();
         let account_sid = config
             .account_sid
@@ -89,6 +97,7 @@ impl TwilioClient {
             account_sid,
             auth_token,
             from: config.from.clone(),
+            reminder_from,
             status_callback,
         })
     }
@@ -106,14 +115,19 @@ impl SmsProvider for TwilioClient {
         to: &PhoneNumber,
         body: &str,
         _reference: &str,
+        sender: Sender,
     ) -> Result<SentSms, SendError> {
+        let from = match (sender, &self.reminder_from) {
+            (Sender::Reminders, Some(reminders)) => reminders,
+            _ => &self.from,
+        };
         let response = self
             .http
             .post(&self.messages_url)
             .basic_auth(&self.account_sid, Some(self.auth_token.expose()))
             .form(&[
                 ("To", to.e164()),
-                ("From", self.from.e164()),
+                ("From", from.e164()),
                 ("Body", body),
                 ("StatusCallback", self.status_callback.as_str()),
             ])

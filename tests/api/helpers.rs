@@ -204,6 +204,11 @@ impl FakeTwilio {
         self.state.lock().expect("lock").failures.extend(codes);
     }
 
+    /// Forgets the scripted failures still to come: the provider has recovered.
+    pub fn recover(&self) {
+        self.state.lock().expect("lock").failures.clear();
+    }
+
     /// The next send is refused with HTTP 400 and this Twilio error code.
     pub fn refuse_next(&self, code: u32) {
         self.state

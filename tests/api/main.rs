@@ -16,6 +16,7 @@ mod console_patients;
 mod console_referral;
 mod console_work;
 mod every_text;
+mod failover;
 mod find;
 mod hard_moments;
 mod hazard_log;

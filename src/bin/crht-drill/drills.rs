@@ -16,7 +16,7 @@ use rand::RngExt;
 use serde_json::json;
 
 use crate::gateway::{Database, Engine, Gateway, free_port, gateway_binary, read_log};
-use crate::provider::{Mode, Provider};
+use crate::provider::{Api, Mode, Provider};
 use crate::proxy::Proxy;
 use crate::report::Report;
 use crate::traffic::{
@@ -312,7 +312,7 @@ pub async fn provider_outage(o: &Options) -> anyhow::Result<Report> {
         let message = staff
             .post(
                 &format!("/patients/{}/messages", b.patient_id),
-                json!({"purpose": "update", "text": "Please bring your blue folder on Tuesday."}),
+                json!({"purpose": "update", "text": traffic::UPDATE_TEXTS[0]}),
             )
             .await?;
         updates.push(message["id"].as_str().unwrap_or_default().to_owned());
@@ -333,25 +333,8 @@ pub async fn provider_outage(o: &Options) -> anyhow::Result<Report> {
     let recovered = Utc::now();
 
     // Everything settles: each message sent or rerouted, the alert delivered.
-    let settle_deadline = Instant::now() + Duration::from_secs(180);
-    let mut unsettled = Vec::new();
-    while Instant::now() < settle_deadline {
-        unsettled.clear();
-        for b in &booked {
-            let messages = staff
-                .get(&format!("/patients/{}/messages", b.patient_id))
-                .await?;
-            for m in messages["items"].as_array().into_iter().flatten() {
-                if matches!(m["status"].as_str(), Some("queued" | "sending")) {
-                    unsettled.push(m["id"].as_str().unwrap_or_default().to_owned());
-                }
-            }
-        }
-        if unsettled.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    let unsettled =
+        wait_for_messages(&staff, &booked, Instant::now() + Duration::from_secs(180)).await?;
     let expected = std::collections::HashMap::new();
     let texts = check_texts(&staff, std::slice::from_ref(&at_risk), &expected).await?;
     wait_for_alerts(
@@ -361,30 +344,7 @@ pub async fn provider_outage(o: &Options) -> anyhow::Result<Report> {
     )
     .await;
 
-    // Outcome of every message to a patient.
-    let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
-    let mut fell_back = 0;
-    let mut messages_total = 0;
-    for b in &booked {
-        let messages = staff
-            .get(&format!("/patients/{}/messages", b.patient_id))
-            .await?;
-        for m in messages["items"].as_array().into_iter().flatten() {
-            messages_total += 1;
-            let key = format!(
-                "{} by {}",
-                m["status"].as_str().unwrap_or("?"),
-                m["channel"].as_str().unwrap_or("none")
-            );
-            *by_status.entry(key).or_default() += 1;
-            if m["skipped"].as_array().is_some_and(|s| {
-                s.iter()
-                    .any(|s| s.to_string().contains("provider_unavailable"))
-            }) {
-                fell_back += 1;
-            }
-        }
-    }
+    let (by_status, fell_back, messages_total) = message_outcomes(&staff, &booked).await?;
     // Attempts per text during the outage.
     let attempts = provider.attempts();
     let mut per_message = Vec::new();
@@ -465,6 +425,272 @@ pub async fn provider_outage(o: &Options) -> anyhow::Result<Report> {
         alert_duplicates,
         unalerted,
     );
+    r.leaks(&leaks);
+    finish(db, r).await
+}
+
+/// Waits until no message to a booked patient is queued or sending, or `deadline`; the ids
+/// of those still waiting.
+async fn wait_for_messages(
+    staff: &Staff,
+    booked: &[Booked],
+    deadline: Instant,
+) -> anyhow::Result<Vec<String>> {
+    let mut unsettled = Vec::new();
+    while Instant::now() < deadline {
+        unsettled.clear();
+        for b in booked {
+            let messages = staff
+                .get(&format!("/patients/{}/messages", b.patient_id))
+                .await?;
+            for m in messages["items"].as_array().into_iter().flatten() {
+                if matches!(m["status"].as_str(), Some("queued" | "sending")) {
+                    unsettled.push(m["id"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        if unsettled.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(unsettled)
+}
+
+/// The outcome of every message to a booked patient: counts by "status by channel", how many
+/// fell back to another channel because no provider took the text, and how many in all.
+async fn message_outcomes(
+    staff: &Staff,
+    booked: &[Booked],
+) -> anyhow::Result<(std::collections::BTreeMap<String, usize>, usize, usize)> {
+    let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut fell_back = 0;
+    let mut total = 0;
+    for b in booked {
+        let messages = staff
+            .get(&format!("/patients/{}/messages", b.patient_id))
+            .await?;
+        for m in messages["items"].as_array().into_iter().flatten() {
+            total += 1;
+            let key = format!(
+                "{} by {}",
+                m["status"].as_str().unwrap_or("?"),
+                m["channel"].as_str().unwrap_or("none")
+            );
+            *by_status.entry(key).or_default() += 1;
+            if m["skipped"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|s| s.to_string().contains("provider_unavailable"))
+            }) {
+                fell_back += 1;
+            }
+        }
+    }
+    Ok((by_status, fell_back, total))
+}
+
+/// Twilio first and GOV.UK Notify second (`CRHT_SMS_PROVIDERS=twilio,notify`), both served by
+/// the fake provider; Notify takes over after `FAILOVER_AFTER`.
+const FAILOVER_AFTER: Duration = Duration::from_secs(5);
+
+/// Twilio goes down (500, 429 and hung requests) while people text, reminders fall due and
+/// staff send updates: Notify takes over, nothing is lost or sent twice, nothing falls back
+/// to a phone call, the switch shows in the metrics and the log, and Twilio is back in use
+/// once it answers again.
+pub async fn failover(o: &Options) -> anyhow::Result<Report> {
+    const RATE: u32 = 20;
+    let dir = run_dir("failover", o.engine)?;
+    let bin = gateway_binary()?;
+    let db = Database::create(o.engine, &dir, &o.postgres_url).await?;
+    let provider = Provider::start().await?;
+    let port = free_port()?;
+    let mut env = gateway_env(&db.url, port, &provider, RATE);
+    env.extend(
+        [
+            ("CRHT_SMS_PROVIDERS", "twilio,notify".to_owned()),
+            (
+                "CRHT_FAILOVER_AFTER",
+                format!("{}s", FAILOVER_AFTER.as_secs()),
+            ),
+            (
+                "CRHT_NOTIFY_API_KEY",
+                "crht_drill-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0"
+                    .to_owned(),
+            ),
+            ("CRHT_NOTIFY_API_BASE", provider.base_url.clone()),
+            (
+                "CRHT_NOTIFY_SMS_TEMPLATE_ID",
+                "f33517ff-2a88-4f6e-b855-c550268ce08a".to_owned(),
+            ),
+            ("CRHT_NOTIFY_CALLBACK_TOKEN", "drill-callback-token".to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let mut gateway = Gateway::new(&bin, env, port, dir.join("gateway.log"));
+    gateway.start().await?;
+    let staff = Staff::new(gateway.base_url(), gateway.token("admin")?);
+    let sender = Sender::new(vec![gateway.base_url()]);
+    let expected = control_outcomes(&sender, &staff).await?;
+    // Reminders fall due during the outage.
+    let booked = traffic::book_patients(
+        &staff,
+        0,
+        o.patients,
+        OFFSET,
+        Duration::from_secs(5),
+        o.outage.mul_f64(0.8),
+    )
+    .await?;
+
+    provider.set_api_mode(Api::Twilio, Mode::Outage);
+    let outage_began = Utc::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let texting = tokio::spawn(traffic::texters(
+        sender.clone(),
+        1000,
+        o.texters,
+        texter_plan(Duration::from_secs(300)),
+        stop.clone(),
+    ));
+    for b in &booked {
+        staff
+            .post(
+                &format!("/patients/{}/messages", b.patient_id),
+                json!({"purpose": "update", "text": traffic::UPDATE_TEXTS[0]}),
+            )
+            .await?;
+    }
+    tokio::time::sleep(
+        o.outage
+            .saturating_sub((Utc::now() - outage_began).to_std()?),
+    )
+    .await;
+    provider.set_api_mode(Api::Twilio, Mode::Up);
+    let recovered = Utc::now();
+    let settled = settle(&stop, texting, &provider, &staff, &booked, &expected).await?;
+    let unsettled =
+        wait_for_messages(&staff, &booked, Instant::now() + Duration::from_secs(120)).await?;
+
+    // Twilio answers again: after its rest, the next text is Twilio's.
+    tokio::time::sleep(FAILOVER_AFTER + Duration::from_secs(1)).await;
+    let last_text = Utc::now();
+    if let Some(b) = booked.first() {
+        staff
+            .post(
+                &format!("/patients/{}/messages", b.patient_id),
+                json!({"purpose": "update", "text": traffic::UPDATE_TEXTS[1]}),
+            )
+            .await?;
+    }
+    let back_deadline = Instant::now() + Duration::from_secs(60);
+    let twilio_back = loop {
+        let back = provider
+            .attempts()
+            .iter()
+            .any(|a| a.api == Api::Twilio && a.accepted && a.at >= last_text);
+        if back || Instant::now() > back_deadline {
+            break back;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let (by_status, fell_back, messages_total) = message_outcomes(&staff, &booked).await?;
+    let metrics = reqwest::get(format!("{}/metrics", gateway.base_url()))
+        .await?
+        .text()
+        .await?;
+    let metric = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let failovers = metric(r#"crht_sms_failovers_total{from="twilio",to="notify"}"#);
+    let twilio_in_use = metric(r#"crht_sms_provider_in_use{provider="twilio"}"#);
+    gateway.stop()?;
+    let log = read_log(&gateway.log)?;
+    let leaks = traffic::leaks(&log, &all_phones(&settled.logs, &booked));
+    let attempts = provider.attempts();
+    let during = |api: Api| {
+        attempts
+            .iter()
+            .filter(|a| a.api == api && a.accepted && a.at >= outage_began && a.at < recovered)
+            .count()
+    };
+    let first_notify = attempts
+        .iter()
+        .filter(|a| a.api == Api::Notify && a.accepted)
+        .map(|a| a.at)
+        .min();
+
+    let mut r = Report::new(format!("failover drill on {:?}", o.engine));
+    r.line(format!(
+        "Twilio down for {:.0} s (500, 429 and hung requests in turn), Notify second with CRHT_FAILOVER_AFTER={}s; {} reminders and {} updates meanwhile; logs in {}",
+        (recovered - outage_began).num_milliseconds() as f64 / 1000.0,
+        FAILOVER_AFTER.as_secs(),
+        booked.len(),
+        booked.len(),
+        dir.display()
+    ));
+    r.line(format!(
+        "texts accepted during the outage: Twilio {}, Notify {}; Notify's first {:.1} s after the outage began",
+        during(Api::Twilio),
+        during(Api::Notify),
+        first_notify.map_or(f64::NAN, |at| (at - outage_began).num_milliseconds() as f64
+            / 1000.0)
+    ));
+    r.check(during(Api::Notify) > 0, "Notify never took over");
+    r.check(
+        first_notify.is_some_and(|at| at - outage_began < chrono::TimeDelta::seconds(40)),
+        "Notify took over late (more than 40 s: the wait, plus a hung request's 15 s timeout, plus slack)",
+    );
+    r.line(format!(
+        "metrics: crht_sms_failovers_total{{from=twilio,to=notify}} {failovers}; Twilio in use at the end: {twilio_in_use}; log: failing over {}, back in use {}",
+        log.matches("failing over").count(),
+        log.matches("back in use").count()
+    ));
+    r.check(failovers >= 1.0, "the switch is not in the metrics");
+    r.check(
+        log.contains("failing over") && log.contains("back in use"),
+        "the switch and the return are not in the log",
+    );
+    r.check(
+        twilio_back && twilio_in_use == 1.0,
+        "Twilio was not back in use after it recovered",
+    );
+    r.line(format!(
+        "busiest second: Twilio {} requests, Notify {} (each limited to {RATE}/s)",
+        provider.busiest_second_of(Api::Twilio),
+        provider.busiest_second_of(Api::Notify)
+    ));
+    r.check(
+        provider.busiest_second_of(Api::Twilio) <= RATE as usize
+            && provider.busiest_second_of(Api::Notify) <= RATE as usize,
+        "a provider's rate limit was exceeded",
+    );
+    r.line(format!(
+        "{messages_total} messages to patients: {by_status:?}; fell back to another channel: {fell_back}"
+    ));
+    r.check(
+        unsettled.is_empty(),
+        "messages still waiting after the outage",
+    );
+    r.check(
+        messages_total == 2 * booked.len() + usize::from(!booked.is_empty()),
+        "a message is missing (each patient should have a reminder and an update)",
+    );
+    r.check(
+        fell_back == 0,
+        "a text fell back to another channel although the second provider was up",
+    );
+    r.texts(&settled.texts);
+    r.reminders(&settled.reminders);
+    r.check(
+        settled.reminders.duplicates == 0,
+        "a reminder was sent twice",
+    );
+    settled.report_alerts(&mut r);
     r.leaks(&leaks);
     finish(db, r).await
 }

@@ -8,6 +8,7 @@
 //!   cargo run --release --bin crht-drill -- crash --engine sqlite
 //!   cargo run --release --bin crht-drill -- crash --engine postgres
 //!   cargo run --release --bin crht-drill -- provider-outage --engine sqlite
+//!   cargo run --release --bin crht-drill -- failover --engine sqlite
 //!   cargo run --release --bin crht-drill -- db-outage
 //!   cargo run --release --bin crht-drill -- replicas
 
@@ -65,6 +66,15 @@ enum Drill {
         #[arg(long, default_value_t = 120)]
         seconds: u64,
     },
+    /// Twilio goes down while GOV.UK Notify stands by (`CRHT_SMS_PROVIDERS=twilio,notify`):
+    /// Notify takes over, then Twilio is back once it answers.
+    Failover {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        engine: Engine,
+        /// Seconds Twilio is down.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// PostgreSQL goes away under load, then comes back.
     DbOutage {
         /// Seconds the database is away.
@@ -105,6 +115,11 @@ async fn main() -> std::process::ExitCode {
             options.engine = engine;
             options.outage = Duration::from_secs(seconds);
             drills::provider_outage(&options).await
+        }
+        Drill::Failover { engine, seconds } => {
+            options.engine = engine;
+            options.outage = Duration::from_secs(seconds);
+            drills::failover(&options).await
         }
         Drill::DbOutage {
             seconds,

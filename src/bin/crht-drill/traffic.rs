@@ -50,6 +50,12 @@ pub const AT_RISK: &[&str] = &[
     "yes",
 ];
 
+/// The words of the brief updates staff send in the drills: not reminders.
+pub const UPDATE_TEXTS: &[&str] = &[
+    "Please bring your blue folder on Tuesday.",
+    "See you on Tuesday at ten.",
+];
+
 /// Words from the scripts that must never appear in a log.
 pub const SECRET_WORDS: &[&str] = &[
     "not sleeping for days, very anxious",
@@ -574,7 +580,14 @@ pub async fn check_reminders(
     for b in booked {
         let reminders: Vec<_> = sent
             .get(&b.phone)
-            .map(|v| v.iter().filter(|a| !a.body.contains("cancelled")).collect())
+            .map(|v| {
+                v.iter()
+                    .filter(|a| {
+                        !a.body.contains("cancelled")
+                            && !UPDATE_TEXTS.iter().any(|u| a.body.contains(u))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         match reminders.len() {
             0 => {
