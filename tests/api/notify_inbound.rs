@@ -16,6 +16,7 @@ on_both_engines!(
     a_risk_text_through_notify_gets_999_sent_and_the_referral_is_urgent,
     the_same_notify_id_twice_stores_one_text_and_sends_its_replies_once,
     after_stop_only_the_confirmation_and_999_answers_go,
+    a_reply_still_waiting_when_stop_arrives_is_held_back,
     a_received_text_without_the_token_is_refused_and_nothing_is_stored,
     a_malformed_received_text_is_a_bad_request,
     texts_come_in_through_notify_while_twilio_sends,
@@ -33,9 +34,9 @@ async fn gateway_on_notify(engine: Engine) -> (TestApp, FakeNotify) {
 }
 
 /// What Notify accepted for the person (on-call alerts go to staff's own numbers), waiting
-/// until there are at least `n`.
+/// until there are at least `n` (up to 20 s: a text the queue tries again may take that).
 async fn to_the_person(notify: &FakeNotify, n: usize) -> Vec<NotifiedText> {
-    for _ in 0..200 {
+    for _ in 0..400 {
         let sent: Vec<NotifiedText> = notify
             .sent()
             .into_iter()
@@ -194,6 +195,39 @@ async fn after_stop_only_the_confirmation_and_999_answers_go(engine: Engine) {
     let sent = to_the_person(&notify, 3).await;
     assert_eq!(sent.len(), 3, "nothing else to an opted-out number: {sent:?}");
     assert_eq!(app.referral_of(MOBILE).await["urgent"], true);
+    app.stop().await;
+}
+
+/// The replies leave after the text's answer: one still waiting when the person texts STOP
+/// is held back, while the confirmation of STOP goes.
+async fn a_reply_still_waiting_when_stop_arrives_is_held_back(engine: Engine) {
+    let (app, notify) = gateway_on_notify(engine).await;
+    // Notify is failing: neither reply leaves on its first round of tries (seven each), and
+    // each is checked against the opt-out again when the queue tries it once more.
+    notify.fail_next(&[500; 14]);
+    for (id, words) in [("g7b1c2d3-1", "hello"), ("g7b1c2d3-2", "STOP")] {
+        assert_eq!(notify.receive(&app.base, id, NOTIFY_FROM, words).await, 204);
+    }
+    let sent = to_the_person(&notify, 1).await;
+    assert!(
+        sent[0].body.contains("You will not get any more texts"),
+        "the confirmation: {}",
+        sent[0].body
+    );
+    let referral_id = app.referral_id_of(MOBILE).await;
+    let mut transcript = items(&app.transcript(&referral_id).await);
+    for _ in 0..400 {
+        if transcript[1]["delivery_status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        transcript = items(&app.transcript(&referral_id).await);
+    }
+    assert_eq!(transcript[0]["body"], "hello");
+    assert!(transcript[1]["body"].as_str().unwrap().contains("999"));
+    assert_eq!(transcript[1]["delivery_status"], "failed", "{transcript:?}");
+    settle().await;
+    assert_eq!(to_the_person(&notify, 1).await.len(), 1, "{:?}", notify.sent());
     app.stop().await;
 }
 
