@@ -819,7 +819,14 @@ mod tests {
         let thread = decide(&snapshot, "I forgot to mention my tablets", at(3));
         assert!(!thread.replies.is_empty());
         assert!(!thread.replies_past_opt_out, "held back by a later STOP");
-        let fresh = decide(&Snapshot { current: None, ..snapshot }, "hello", at(3));
+        let fresh = decide(
+            &Snapshot {
+                current: None,
+                ..snapshot
+            },
+            "hello",
+            at(3),
+        );
         assert!(fresh.replies[0].contains("999"), "the first reply");
         assert!(!fresh.replies_past_opt_out);
     }

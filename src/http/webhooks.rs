@@ -14,10 +14,10 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::config::SmsProviderKind;
 use crate::app::provider::Received;
-use crate::store::{InboundOutcome, Receipt, ReceiptOutcome, ReplyRoute};
+use crate::config::SmsProviderKind;
 use crate::notify;
+use crate::store::{InboundOutcome, Receipt, ReceiptOutcome, ReplyRoute};
 use crate::twilio::{self, signature, twiml};
 
 /// Twilio's largest text is 1,600 characters; with every other field and UTF-8 and

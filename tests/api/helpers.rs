@@ -587,7 +587,12 @@ impl FakeNotify {
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request.send().await.expect("received text").status().as_u16()
+        request
+            .send()
+            .await
+            .expect("received text")
+            .status()
+            .as_u16()
     }
 
     /// As `receive_with`, with the configured callback token.

@@ -47,7 +47,10 @@ async fn to_the_person(notify: &FakeNotify, n: usize) -> Vec<NotifiedText> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("Notify did not accept {n} texts to the person: {:?}", notify.sent());
+    panic!(
+        "Notify did not accept {n} texts to the person: {:?}",
+        notify.sent()
+    );
 }
 
 /// Gives the delivery worker time to send anything still queued (to check nothing more went).
@@ -66,7 +69,10 @@ fn items(body: &Value) -> Vec<Value> {
 async fn transcript_when_last_is(app: &TestApp, referral_id: &str, status: &str) -> Vec<Value> {
     let mut transcript = items(&app.transcript(referral_id).await);
     for _ in 0..100 {
-        if transcript.last().is_some_and(|t| t["delivery_status"] == status) {
+        if transcript
+            .last()
+            .is_some_and(|t| t["delivery_status"] == status)
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -78,7 +84,10 @@ async fn transcript_when_last_is(app: &TestApp, referral_id: &str, status: &str)
 async fn a_text_through_notify_is_stored_and_answered_by_a_text_through_notify(engine: Engine) {
     let (app, notify) = gateway_on_notify(engine).await;
     let id = "a7b1c2d3-0000-4000-8000-000000000001";
-    assert_eq!(notify.receive(&app.base, id, NOTIFY_FROM, "hello").await, 204);
+    assert_eq!(
+        notify.receive(&app.base, id, NOTIFY_FROM, "hello").await,
+        204
+    );
 
     // The conversation's first reply, with 999, leaves through Notify to the sender.
     let sent = to_the_person(&notify, 1).await;
@@ -98,7 +107,10 @@ async fn a_text_through_notify_is_stored_and_answered_by_a_text_through_notify(e
     assert_eq!(transcript[1]["body"], sent[0].body.as_str());
     assert_eq!(transcript[1]["delivery_status"], "sent");
     assert_eq!(transcript[1]["provider_id"], sent[0].id.as_str());
-    assert!(transcript[1].get("sent_by").is_none(), "the gateway's own reply");
+    assert!(
+        transcript[1].get("sent_by").is_none(),
+        "the gateway's own reply"
+    );
     assert_eq!(app.conversation(MOBILE).await["step"], "relationship");
 
     // Notify's receipt for the reply reaches its transcript row.
@@ -108,13 +120,19 @@ async fn a_text_through_notify_is_stored_and_answered_by_a_text_through_notify(e
 
     // The conversation goes on the same way.
     let second = "a7b1c2d3-0000-4000-8000-000000000002";
-    assert_eq!(notify.receive(&app.base, second, NOTIFY_FROM, "1").await, 204);
+    assert_eq!(
+        notify.receive(&app.base, second, NOTIFY_FROM, "1").await,
+        204
+    );
     to_the_person(&notify, 2).await;
     assert_ne!(app.conversation(MOBILE).await["step"], "relationship");
 
     let (_, metrics) = app.metrics().await;
     assert!(metrics.contains("crht_inbound_texts_total 2"), "{metrics}");
-    assert!(!metrics.contains("7911123456"), "no phone numbers in metrics");
+    assert!(
+        !metrics.contains("7911123456"),
+        "no phone numbers in metrics"
+    );
     app.stop().await;
 }
 
@@ -136,7 +154,10 @@ async fn a_risk_text_through_notify_gets_999_sent_and_the_referral_is_urgent(eng
         "{referral}"
     );
     // On-call staff are alerted through the queue, as for a text through Twilio.
-    assert!(!referral["alerts"].as_array().unwrap().is_empty(), "{referral}");
+    assert!(
+        !referral["alerts"].as_array().unwrap().is_empty(),
+        "{referral}"
+    );
     let (_, metrics) = app.metrics().await;
     assert!(metrics.contains("crht_urgent_flags_total 1"), "{metrics}");
     app.stop().await;
@@ -146,11 +167,18 @@ async fn the_same_notify_id_twice_stores_one_text_and_sends_its_replies_once(eng
     let (app, notify) = gateway_on_notify(engine).await;
     let id = "c7b1c2d3-0000-4000-8000-000000000001";
     for _ in 0..2 {
-        assert_eq!(notify.receive(&app.base, id, NOTIFY_FROM, "hello").await, 204);
+        assert_eq!(
+            notify.receive(&app.base, id, NOTIFY_FROM, "hello").await,
+            204
+        );
     }
     to_the_person(&notify, 1).await;
     settle().await;
-    assert_eq!(to_the_person(&notify, 1).await.len(), 1, "the reply went once");
+    assert_eq!(
+        to_the_person(&notify, 1).await.len(),
+        1,
+        "the reply went once"
+    );
     assert_eq!(
         app.sql_count("SELECT COUNT(*) FROM texts WHERE direction = 'inbound'")
             .await,
@@ -163,7 +191,10 @@ async fn the_same_notify_id_twice_stores_one_text_and_sends_its_replies_once(eng
     );
     let (_, metrics) = app.metrics().await;
     assert!(metrics.contains("crht_inbound_texts_total 1"), "{metrics}");
-    assert!(metrics.contains("crht_inbound_duplicates_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("crht_inbound_duplicates_total 1"),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -174,7 +205,10 @@ async fn after_stop_only_the_confirmation_and_999_answers_go(engine: Engine) {
     let texts = ["hello", "STOP", "ok", "I want to end my life"];
     for (n, words) in texts.into_iter().enumerate() {
         let id = format!("d7b1c2d3-0000-4000-8000-{n:012}");
-        assert_eq!(notify.receive(&app.base, &id, NOTIFY_FROM, words).await, 204);
+        assert_eq!(
+            notify.receive(&app.base, &id, NOTIFY_FROM, words).await,
+            204
+        );
         // One at a time, as a person texts: each answer leaves before the next text.
         match words {
             "hello" => drop(to_the_person(&notify, 1).await),
@@ -193,7 +227,11 @@ async fn after_stop_only_the_confirmation_and_999_answers_go(engine: Engine) {
     assert!(sent[2].body.contains("999"), "{}", sent[2].body);
     settle().await;
     let sent = to_the_person(&notify, 3).await;
-    assert_eq!(sent.len(), 3, "nothing else to an opted-out number: {sent:?}");
+    assert_eq!(
+        sent.len(),
+        3,
+        "nothing else to an opted-out number: {sent:?}"
+    );
     assert_eq!(app.referral_of(MOBILE).await["urgent"], true);
     app.stop().await;
 }
@@ -227,7 +265,12 @@ async fn a_reply_still_waiting_when_stop_arrives_is_held_back(engine: Engine) {
     assert!(transcript[1]["body"].as_str().unwrap().contains("999"));
     assert_eq!(transcript[1]["delivery_status"], "failed", "{transcript:?}");
     settle().await;
-    assert_eq!(to_the_person(&notify, 1).await.len(), 1, "{:?}", notify.sent());
+    assert_eq!(
+        to_the_person(&notify, 1).await.len(),
+        1,
+        "{:?}",
+        notify.sent()
+    );
     app.stop().await;
 }
 
@@ -303,7 +346,10 @@ async fn texts_come_in_through_notify_while_twilio_sends(engine: Engine) {
     )];
     let app = spawn_app_with_env(engine, |_| {}, false, env).await;
     let id = "f7b1c2d3-0000-4000-8000-000000000001";
-    assert_eq!(notify.receive(&app.base, id, NOTIFY_FROM, "hello").await, 204);
+    assert_eq!(
+        notify.receive(&app.base, id, NOTIFY_FROM, "hello").await,
+        204
+    );
     let sent = app.twilio.wait_for(1).await;
     assert_eq!(sent[0].to, MOBILE);
     assert!(sent[0].body.contains("999"), "{}", sent[0].body);
