@@ -66,6 +66,11 @@ impl Intake {
                 Decision::Patient(d) => d.replies.clear(),
             }
         }
+        let past_opt_out = replies_past_opt_out(text, &decision);
+        match &mut decision {
+            Decision::Referral(d) => d.replies_past_opt_out = past_opt_out,
+            Decision::Patient(d) => d.replies_past_opt_out = past_opt_out,
+        }
         decision
     }
 
@@ -258,6 +263,7 @@ impl Intake {
             inbox: Vec::new(),
             reopen: false,
             events,
+            replies_past_opt_out: false,
         }
     }
 
@@ -356,6 +362,7 @@ impl Intake {
             reopen,
             events,
             flagged: at_risk,
+            replies_past_opt_out: false,
         }
     }
 
@@ -513,6 +520,7 @@ impl Intake {
             appointment,
             inbox,
             opt_out,
+            replies_past_opt_out: false,
         }
     }
 
@@ -594,6 +602,21 @@ impl Intake {
             })
             .collect()
     }
+}
+
+/// Whether the replies to `text` go to its number even if it has opted out of texts by the
+/// time they are sent (they may leave after the text, as messages of their own). The intake
+/// has already chosen, from the opt-out as it stood, which replies an opted-out number gets;
+/// a STOP that arrives after them holds back every reply except these: the confirmation of
+/// STOP itself (SPEC: "confirmed once"), the 999 answer to a risk text or an unsafe answer
+/// (safety rules 2 and 3: at any point, also after STOP), and the answer to HELP (a command
+/// that works at any step, with 999 in it).
+fn replies_past_opt_out(text: &str, decision: &Decision) -> bool {
+    let opts_out = match decision {
+        Decision::Referral(d) => d.opt_out == Some(true),
+        Decision::Patient(d) => d.opt_out == Some(true),
+    };
+    decision.flagged() || opts_out || parse::command(text) == Some(Command::Help)
 }
 
 /// The conversation is over for the person: sent (or signposted, or handed to an
@@ -780,5 +803,31 @@ mod tests {
         let d = decide(&snapshot, "Sam", at(3));
         assert!(d.inbox.is_empty(), "an answer, not a thread text");
         assert!(matches!(d.conversation, ConversationChange::Continue(_)));
+    }
+
+    #[test]
+    fn only_stop_s_confirmation_999_answers_and_help_go_past_a_later_opt_out() {
+        let snapshot = sent_referral(ReferralStatus::Submitted, false);
+        let stop = decide(&snapshot, "STOP", at(3));
+        assert!(!stop.replies.is_empty(), "STOP is confirmed");
+        assert!(stop.replies_past_opt_out, "the confirmation goes");
+        let risk = decide(&snapshot, "I want to end my life", at(3));
+        assert!(risk.replies[0].contains("999"));
+        assert!(risk.replies_past_opt_out, "a 999 answer always goes");
+        let help = decide(&snapshot, "help", at(3));
+        assert!(help.replies_past_opt_out);
+        let thread = decide(&snapshot, "I forgot to mention my tablets", at(3));
+        assert!(!thread.replies.is_empty());
+        assert!(!thread.replies_past_opt_out, "held back by a later STOP");
+        let fresh = decide(
+            &Snapshot {
+                current: None,
+                ..snapshot
+            },
+            "hello",
+            at(3),
+        );
+        assert!(fresh.replies[0].contains("999"), "the first reply");
+        assert!(!fresh.replies_past_opt_out);
     }
 }

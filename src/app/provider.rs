@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::Services;
 use crate::domain::phone::PhoneNumber;
 use crate::jobs::delivery::after_receipt;
-use crate::store::{InboundOutcome, InboundText, Receipt, ReceiptOutcome, Snapshot, StoreError};
+use crate::store::{
+    InboundOutcome, InboundText, Receipt, ReceiptOutcome, ReplyRoute, Snapshot, StoreError,
+};
 
 /// A text from a person as stored, and what it did.
 #[derive(Debug)]
@@ -23,12 +25,14 @@ impl Services {
     /// same replies again. Safety rule 7: the provider's signature is its word that a person
     /// sent this, so neither its sender nor its bytes are a reason to refuse it: the sender is
     /// kept as given when it is not a phone number, and the words as received, except what
-    /// the engine cannot hold (`Store::storable`).
+    /// the engine cannot hold (`Store::storable`). `replies` says how the replies leave: in
+    /// the provider's answer, or as texts of their own committed with this one.
     pub async fn receive_text(
         &self,
         provider_id: &str,
         from: Option<&str>,
         body: &str,
+        replies: ReplyRoute,
     ) -> Result<Received, StoreError> {
         let provider_id = self.store.storable(provider_id);
         let from = PhoneNumber::from_sender(from, &provider_id);
@@ -40,6 +44,7 @@ impl Services {
             from,
             body: self.store.storable(body).into_owned(),
             received_at: self.clock.now(),
+            replies,
         };
         let today = self.clock.today_in_uk();
         // The store may decide more than once (a transaction tried again); the last decision

@@ -28,6 +28,9 @@ text_enum! {
         OnCallAlert = "on_call_alert",
         /// Staff's own words back to a referral's texter, from the referral number.
         TextBack = "text_back",
+        /// The gateway's reply to a text that came through a provider whose callback carries
+        /// no answer (GOV.UK Notify): sent as a text of its own, from the referral number.
+        Reply = "reply",
     }
 }
 
@@ -50,15 +53,15 @@ impl MessagePurpose {
             MessagePurpose::Reminder => Some(Purpose::Reminder),
             MessagePurpose::Update => Some(Purpose::Update),
             MessagePurpose::NonUrgent => Some(Purpose::NonUrgent),
-            MessagePurpose::OnCallAlert | MessagePurpose::TextBack => None,
+            MessagePurpose::OnCallAlert | MessagePurpose::TextBack | MessagePurpose::Reply => None,
         }
     }
 }
 
 impl MessagePurpose {
     /// Reminders, brief updates and non-urgent notices: texts that may wait (the hourly
-    /// budget) and go only to the allowed countries. Urgent messages and on-call alerts are
-    /// never held back.
+    /// budget) and go only to the allowed countries. Urgent messages, on-call alerts and the
+    /// gateway's replies to a person texting (a 999 answer among them) are never held back.
     pub fn is_non_urgent(self) -> bool {
         matches!(
             self,
@@ -184,6 +187,13 @@ mod tests {
         );
         assert_eq!(own.channels(Purpose::Update), vec![Channel::Sms]);
         assert_eq!(own.complete().0.len(), 4);
+    }
+
+    #[test]
+    fn a_reply_is_never_held_back_and_is_not_a_patient_message() {
+        assert_eq!(MessagePurpose::parse("reply"), Some(MessagePurpose::Reply));
+        assert!(!MessagePurpose::Reply.is_non_urgent());
+        assert_eq!(MessagePurpose::Reply.for_patient(), None);
     }
 
     #[test]

@@ -210,12 +210,14 @@ pub(super) struct TwilioStatusCallback {
         description = "Referrals gathered by text for the Crisis Resolution and Home Treatment Team. \
                        Errors are application/problem+json (RFC 9457). The provider's webhooks \
                        take Twilio's form-encoded posts, signed with X-Twilio-Signature, and \
-                       GOV.UK Notify's JSON delivery receipts with its callback bearer token."
+                       GOV.UK Notify's JSON received texts and delivery receipts with its \
+                       callback bearer token."
     ),
     paths(
         super::webhooks::inbound_sms,
         super::webhooks::status_callback,
         super::webhooks::notify_status_callback,
+        super::webhooks::notify_inbound,
         healthz,
         readyz,
         metrics,

@@ -1,5 +1,5 @@
 //! The SMS providers' webhooks: Twilio's inbound texts and delivery receipts, and GOV.UK
-//! Notify's delivery receipts.
+//! Notify's received texts and delivery receipts.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,8 +14,10 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::app::provider::Received;
 use crate::config::SmsProviderKind;
-use crate::store::{InboundOutcome, Receipt, ReceiptOutcome};
+use crate::notify;
+use crate::store::{InboundOutcome, Receipt, ReceiptOutcome, ReplyRoute};
 use crate::twilio::{self, signature, twiml};
 
 /// Twilio's largest text is 1,600 characters; with every other field and UTF-8 and
@@ -27,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/twilio/sms", post(inbound_sms))
         .route("/webhooks/twilio/status", post(status_callback))
         .route("/webhooks/notify/status", post(notify_status_callback))
+        .route("/webhooks/notify/inbound", post(notify_inbound))
 }
 
 /// Form fields, in the order received.
@@ -119,13 +122,19 @@ async fn inbound_sms(
             provider_id,
             field(&params, "From"),
             field(&params, "Body").unwrap_or_default(),
+            ReplyRoute::InResponse,
         )
         .await?;
+    Ok(twiml_response(&counted(&app, received)))
+}
+
+/// Counts and logs a stored text (never its number or words) and hands back its replies.
+fn counted(app: &AppState, received: Received) -> Vec<String> {
     let text = received.text;
     if received.flagged {
         app.metrics.urgent_referrals.inc();
     }
-    let replies = match received.outcome {
+    match received.outcome {
         InboundOutcome::Fresh { replies } => {
             app.metrics.inbound_texts.inc();
             tracing::info!(from = %text.from, "text stored");
@@ -136,8 +145,7 @@ async fn inbound_sms(
             tracing::info!(from = %text.from, "provider retry of a stored text; same reply");
             replies
         }
-    };
-    Ok(twiml_response(&replies))
+    }
 }
 
 /// Delivery receipts for texts we sent. Statuses only move forward; a receipt repeated
@@ -272,5 +280,77 @@ async fn notify_status_callback(
             tracing::info!(status, outcome = ?other, "delivery receipt from Notify needs nothing")
         }
     }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A text to the referral number as GOV.UK Notify posts it to the received-text callback
+/// (JSON; more fields come and are ignored).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(super) struct NotifyReceivedText {
+    /// Notify's id of the received text: the provider id a repeat is recognised by.
+    id: String,
+    /// The sender, in international form without a plus (`447911123456`).
+    #[serde(default)]
+    source_number: Option<String>,
+    /// The number it was sent to (the team's).
+    #[serde(default)]
+    #[allow(dead_code)] // documented; one referral number per gateway
+    destination_number: Option<String>,
+    /// What the person wrote.
+    #[serde(default)]
+    message: String,
+    /// When Notify received it (ISO 8601, UTC).
+    #[serde(default)]
+    #[allow(dead_code)] // documented; the gateway's clock stamps what it stores
+    date_received: Option<String>,
+}
+
+/// GOV.UK Notify's received-text callback, refused with 401 unless it carries the callback
+/// token (whatever `CRHT_SMS_PROVIDER` sends through). The text takes the same intake as
+/// Twilio's: risk first, the conversation, urgent alerts, stored before the answer and
+/// recognised again by Notify's id. Notify takes no reply in the answer, so the replies leave
+/// as texts of their own (purpose `reply`), queued in the same transaction as the text.
+#[utoipa::path(post, path = "/webhooks/notify/inbound", tag = "webhooks",
+    request_body(content = NotifyReceivedText, content_type = "application/json"),
+    security(("notify_callback" = [])),
+    responses(
+        (status = 204, description = "Stored (or a repeat of a stored text); the replies are queued as texts"),
+        (status = 400, description = "Not JSON, or no id", body = super::error::Problem),
+        (status = 401, description = "Missing or wrong bearer token; nothing stored",
+            body = super::error::Problem),
+        (status = 413, body = super::error::Problem),
+        (status = 503, description = "The database is unreachable: retry", body = super::error::Problem)))]
+#[tracing::instrument(skip_all)]
+async fn notify_inbound(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    if !notify_bearer_ok(&app, &headers) {
+        app.metrics.reject("bad_bearer_token");
+        tracing::warn!("Notify received-text callback refused: missing or wrong bearer token");
+        return Err(ApiError::Unauthorized);
+    }
+    let body = body.inspect_err(|_| app.metrics.reject("too_large"))?;
+    let callback: NotifyReceivedText = serde_json::from_slice(&body).map_err(|_| {
+        app.metrics.reject("bad_json");
+        ApiError::BadRequest("expected Notify's JSON received-text callback with an id".into())
+    })?;
+    let id = callback.id.trim();
+    if id.is_empty() {
+        app.metrics.reject("no_message_id");
+        return Err(ApiError::BadRequest("id is required".into()));
+    }
+    let from = callback.source_number.as_deref().map(notify::sender);
+    let received = app
+        .services
+        .receive_text(
+            id,
+            from.as_deref(),
+            &callback.message,
+            ReplyRoute::AsMessages,
+        )
+        .await?;
+    counted(&app, received);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

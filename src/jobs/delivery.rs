@@ -15,7 +15,6 @@ use super::failover::Providers;
 use crate::channels::sms::{SendError, Sender};
 use crate::clock::Clock;
 use crate::domain::id::MessageId;
-use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -191,8 +190,9 @@ pub async fn deliver_message(
         });
     };
     // STOP means stop, everywhere: the number may have opted out since this was queued, or
-    // while it was another record's. Only alerts to on-call staff are never held back.
-    if message.purpose != MessagePurpose::OnCallAlert && ctx.store.number_opted_out(&to).await? {
+    // while it was another record's. Only alerts to on-call staff, and the replies the intake
+    // let past an opt-out (the STOP confirmation, a 999 answer), are never held back.
+    if !message.goes_past_opt_out() && ctx.store.number_opted_out(&to).await? {
         tracing::info!(
             purpose = %message.purpose,
             "the number has opted out of texts; not sent"
@@ -205,8 +205,9 @@ pub async fn deliver_message(
             code: Some(OPTED_OUT.into()),
         });
     }
-    // The hourly budget of non-urgent texts. Urgent messages and on-call alerts never wait;
-    // 999 replies to a person texting are TwiML, not sent from here at all.
+    // The hourly budget of non-urgent texts. Urgent messages, on-call alerts and replies to
+    // a person texting (999 answers among them: TwiML through Twilio, purpose `reply` through
+    // Notify) never wait.
     if message.purpose.is_non_urgent() {
         let now = ctx.clock.now();
         let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);

@@ -1,5 +1,6 @@
 //! GOV.UK Notify, an SMS provider: the REST client (`POST /v2/notifications/sms`, a fresh
-//! JWT per request) and what its delivery-receipt callbacks mean in our words.
+//! JWT per request), what its delivery-receipt callbacks mean in our words, and the sender of
+//! a received text.
 
 use std::time::Duration;
 
@@ -222,9 +223,35 @@ pub fn receipt(status: &str) -> (String, Option<&'static str>) {
     }
 }
 
+/// The sender of a received text as Notify gives it (`source_number`: international digits
+/// without a plus, "447911123456") in the form the gateway reads numbers in: a `+` put in
+/// front of a string of digits that does not start with 0. Anything else is left as given,
+/// for `PhoneNumber::from_sender` to read or keep (safety rule 7).
+pub fn sender(source_number: &str) -> String {
+    let trimmed = source_number.trim();
+    let international_digits = !trimmed.is_empty()
+        && trimmed.bytes().all(|b| b.is_ascii_digit())
+        && !trimmed.starts_with('0');
+    if international_digits {
+        format!("+{trimmed}")
+    } else {
+        source_number.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_received_text_s_sender_gets_its_plus() {
+        assert_eq!(sender("447911123456"), "+447911123456");
+        assert_eq!(sender(" 48501234567 "), "+48501234567");
+        assert_eq!(sender("+447911123456"), "+447911123456");
+        assert_eq!(sender("07911123456"), "07911123456");
+        assert_eq!(sender("CRHT"), "CRHT");
+        assert_eq!(sender(""), "");
+    }
 
     const KEY: &str =
         "crht_live-26785a09-ab16-4eb0-8407-a37497a57506-3d844edf-8d35-48ac-975b-e847b4f122b0";

@@ -50,6 +50,10 @@ pub struct Message {
     pub interpreter_may_be_needed: bool,
     /// Channels passed over, and why (e.g. `sms_opted_out`, `no_address`).
     pub skipped: Vec<Skipped>,
+    /// Goes even to a number that has opted out of texts since it was queued (a reply the
+    /// intake let past an opt-out: the STOP confirmation, a 999 answer, the answer to HELP).
+    #[serde(skip)]
+    pub past_opt_out: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -87,6 +91,12 @@ impl Message {
     /// A message to a patient (as opposed to an alert to on-call staff about them).
     pub fn is_to_patient(&self) -> bool {
         self.patient_id.is_some() && self.template.is_some()
+    }
+
+    /// Sent even when its number has opted out of texts: an alert to on-call staff (their
+    /// own number, never a texter's), or a reply marked `past_opt_out`.
+    pub fn goes_past_opt_out(&self) -> bool {
+        self.purpose == MessagePurpose::OnCallAlert || self.past_opt_out
     }
 }
 

@@ -25,6 +25,20 @@ pub struct InboundText {
     pub from: PhoneNumber,
     pub body: String,
     pub received_at: DateTime<Utc>,
+    /// How the gateway's replies to it leave.
+    pub replies: ReplyRoute,
+}
+
+/// How the gateway's replies to a text leave: it depends on what the provider's webhook can
+/// carry back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyRoute {
+    /// In the answer to the provider's webhook (Twilio's TwiML): stored in the transcript,
+    /// sent by the provider.
+    InResponse,
+    /// As texts of their own (GOV.UK Notify's callback takes no reply): each reply is a
+    /// message (purpose `reply`) and its send job, committed with the text that called for it.
+    AsMessages,
 }
 
 /// What the inbound decision sees, read under the number's lock.
@@ -142,6 +156,8 @@ pub struct ReferralDecision {
     pub reopen: bool,
     /// What the gateway did, for the referral's events (`referral.created`, …).
     pub events: Vec<AuditAction>,
+    /// The replies go even to a number that has opted out of texts (`Message::past_opt_out`).
+    pub replies_past_opt_out: bool,
 }
 
 /// A text from a patient: answered briefly, acted on, and put in the team's inbox.
@@ -159,6 +175,8 @@ pub struct PatientDecision {
     pub appointment: Option<AppointmentAction>,
     pub inbox: Vec<NewInboxItem>,
     pub opt_out: Option<bool>,
+    /// The replies go even to a number that has opted out of texts (`Message::past_opt_out`).
+    pub replies_past_opt_out: bool,
 }
 
 /// What a patient's reply does to their next appointment.
@@ -741,6 +759,13 @@ macro_rules! referral_store_impl {
                 };
 
                 let inbound_id: $crate::domain::id::TextId = new_id();
+                // Replies that cannot ride in the provider's answer leave as texts of their own.
+                let sends = |past_opt_out| match text.replies {
+                    $crate::store::ReplyRoute::InResponse => None,
+                    $crate::store::ReplyRoute::AsMessages => {
+                        Some($crate::store::shared::ReplySends { to: &text.from, past_opt_out })
+                    }
+                };
                 let (replies, opt_out) = match decide(&snapshot) {
                     Decision::Referral(decision) => {
                         let (conversation_id, referral_id) = Self::apply_referral_decision(
@@ -760,6 +785,7 @@ macro_rules! referral_store_impl {
                                 ..$crate::store::shared::NewText::inbound(&inbound_id, phone, text, at)
                             },
                             &decision.replies,
+                            sends(decision.replies_past_opt_out),
                         )
                         .await?;
                         for alert in &decision.alerts {
@@ -846,6 +872,7 @@ macro_rules! referral_store_impl {
                                 ..$crate::store::shared::NewText::inbound(&inbound_id, phone, text, at)
                             },
                             &decision.replies,
+                            sends(decision.replies_past_opt_out),
                         )
                         .await?;
                         for alert in &decision.alerts {

@@ -180,6 +180,7 @@ pub(super) struct MessageRow {
     pub language: Option<String>,
     pub interpreter_may_be_needed: bool,
     pub skipped: String,
+    pub past_opt_out: bool,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -209,6 +210,7 @@ impl TryFrom<MessageRow> for Message {
             template: row.template,
             language: row.language,
             interpreter_may_be_needed: row.interpreter_may_be_needed,
+            past_opt_out: row.past_opt_out,
             created_at: row.created_at.0,
             updated_at: row.updated_at.0,
         })

@@ -17,7 +17,17 @@ pub(super) struct NewText<'a> {
     pub body: &'a str,
     pub provider_id: Option<&'a str>,
     pub reply_to: Option<&'a str>,
+    /// The message that carries an outbound text, when it leaves as one of its own.
+    pub message_id: Option<&'a str>,
     pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Replies that leave as texts of their own (`ReplyRoute::AsMessages`): to whom, and whether
+/// past an opt-out.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ReplySends<'a> {
+    pub to: &'a crate::domain::phone::PhoneNumber,
+    pub past_opt_out: bool,
 }
 
 impl<'a> NewText<'a> {
@@ -38,6 +48,7 @@ impl<'a> NewText<'a> {
             body: &text.body,
             provider_id: Some(&text.provider_id),
             reply_to: None,
+            message_id: None,
             at,
         }
     }
@@ -71,7 +82,8 @@ macro_rules! shared_impl {
             ) -> $crate::store::Result<()> {
                 sqlx::query(
                     "INSERT INTO texts (id, referral_id, conversation_id, patient_id, phone, direction, \
-                     body, provider_id, reply_to, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     body, provider_id, reply_to, message_id, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(text.id)
                 .bind(text.referral_id)
@@ -82,6 +94,7 @@ macro_rules! shared_impl {
                 .bind(text.body)
                 .bind(text.provider_id)
                 .bind(text.reply_to)
+                .bind(text.message_id)
                 .bind($crate::store::Ts(text.at))
                 .execute(&mut *conn)
                 .await?;
@@ -89,14 +102,38 @@ macro_rules! shared_impl {
             }
 
             /// Stores a text that came in and the replies to it, each reply linked to it and to
-            /// the same referral, conversation or patient.
+            /// the same referral, conversation or patient. With `sends`, each reply also leaves
+            /// as a message of its own (purpose `reply`) with its send job, and its transcript
+            /// row names that message.
             pub(super) async fn insert_exchange(
                 conn: &mut $conn,
                 inbound: $crate::store::shared::NewText<'_>,
                 replies: &[String],
+                sends: Option<$crate::store::shared::ReplySends<'_>>,
             ) -> $crate::store::Result<()> {
                 Self::insert_text(&mut *conn, inbound).await?;
                 for reply in replies {
+                    let message_id = match sends {
+                        Some(sends) => {
+                            let message = $crate::store::NewMessage {
+                                purpose: $crate::domain::patient::MessagePurpose::Reply,
+                                to: sends.to.clone(),
+                                body: reply.clone(),
+                            };
+                            Some(
+                                Self::insert_sms(
+                                    &mut *conn,
+                                    &message,
+                                    inbound.referral_id,
+                                    inbound.patient_id,
+                                    sends.past_opt_out,
+                                    inbound.at,
+                                )
+                                .await?,
+                            )
+                        }
+                        None => None,
+                    };
                     Self::insert_text(
                         &mut *conn,
                         $crate::store::shared::NewText {
@@ -105,6 +142,7 @@ macro_rules! shared_impl {
                             body: reply,
                             provider_id: None,
                             reply_to: Some(inbound.id),
+                            message_id: message_id.as_deref(),
                             ..inbound
                         },
                     )
@@ -334,11 +372,24 @@ macro_rules! shared_impl {
                 patient_id: Option<&str>,
                 at: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<$crate::domain::id::MessageId> {
+                Self::insert_sms(&mut *conn, alert, referral_id, patient_id, false, at).await
+            }
+
+            /// As `insert_alert`, saying whether the text goes past an opt-out recorded after
+            /// it was queued (`Message::past_opt_out`).
+            pub(super) async fn insert_sms(
+                conn: &mut $conn,
+                alert: &$crate::store::NewMessage,
+                referral_id: Option<&str>,
+                patient_id: Option<&str>,
+                past_opt_out: bool,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<$crate::domain::id::MessageId> {
                 let message_id: $crate::domain::id::MessageId = $crate::store::rows::new_id();
                 sqlx::query(
                     "INSERT INTO messages (id, purpose, referral_id, patient_id, channel, to_phone, body, \
-                     status, attempts, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'sms', $5, $6, 'queued', 0, $7, $7)",
+                     status, attempts, past_opt_out, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'sms', $5, $6, 'queued', 0, $7, $8, $8)",
                 )
                 .bind(&message_id)
                 .bind(alert.purpose.as_str())
@@ -346,6 +397,7 @@ macro_rules! shared_impl {
                 .bind(patient_id)
                 .bind(alert.to.e164())
                 .bind(&alert.body)
+                .bind(past_opt_out)
                 .bind($crate::store::Ts(at))
                 .execute(&mut *conn)
                 .await?;

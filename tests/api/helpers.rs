@@ -321,7 +321,8 @@ struct FakeNotifyState {
 
 /// A real HTTP server standing in for GOV.UK Notify's API: it checks the JWT as Notify does
 /// (HS256 with the key's secret, `iss` the service id, `iat` within 30 s of now), answers
-/// with Notify's shapes and error bodies, and sends delivery receipts with the bearer token.
+/// with Notify's shapes and error bodies, and sends delivery receipts and received texts with
+/// the bearer token.
 #[derive(Debug, Clone)]
 pub struct FakeNotify {
     pub base: String,
@@ -563,6 +564,45 @@ impl FakeNotify {
     /// As `callback_with`, with the configured callback token.
     pub async fn callback(&self, gateway: &str, text: &NotifiedText, status: &str) -> u16 {
         self.callback_with(gateway, Some(NOTIFY_CALLBACK_TOKEN), text, status)
+            .await
+    }
+
+    /// A text a person sent to the team's number, posted to the gateway's received-text
+    /// callback as Notify would: `id` Notify's own, `from` in Notify's form (international
+    /// digits, no plus: "447911123456"), with `Authorization: Bearer <token>` (none when
+    /// `None`); the gateway's HTTP status.
+    pub async fn receive_with(
+        &self,
+        gateway: &str,
+        token: Option<&str>,
+        id: &str,
+        from: &str,
+        message: &str,
+    ) -> u16 {
+        let mut request = self
+            .http
+            .post(format!("{gateway}/webhooks/notify/inbound"))
+            .json(&serde_json::json!({
+                "id": id,
+                "source_number": from,
+                "destination_number": "07911200999",
+                "message": message,
+                "date_received": Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
+            .send()
+            .await
+            .expect("received text")
+            .status()
+            .as_u16()
+    }
+
+    /// As `receive_with`, with the configured callback token.
+    pub async fn receive(&self, gateway: &str, id: &str, from: &str, message: &str) -> u16 {
+        self.receive_with(gateway, Some(NOTIFY_CALLBACK_TOKEN), id, from, message)
             .await
     }
 }

@@ -25,6 +25,7 @@ mod hostile;
 mod intake;
 mod limits;
 mod notify;
+mod notify_inbound;
 mod oidc;
 mod ops;
 mod outbound;

@@ -34,6 +34,7 @@ async fn health_readiness_metrics_and_openapi_answer(engine: Engine) {
         "/webhooks/twilio/sms",
         "/webhooks/twilio/status",
         "/webhooks/notify/status",
+        "/webhooks/notify/inbound",
         "/healthz",
         "/readyz",
         "/metrics",
