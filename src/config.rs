@@ -305,8 +305,6 @@ pub struct Config {
     /// Base URL the provider calls; webhook signatures are computed over it.
     pub public_url: Url,
     pub referral_number: PhoneNumber,
-    /// The first of `sms_providers`: the one that sends while all is well.
-    pub sms_provider: SmsProviderKind,
     /// Every provider, in order of preference (`CRHT_SMS_PROVIDERS`, or the one
     /// `CRHT_SMS_PROVIDER`): the next takes over when one has failed for `failover_after`.
     pub sms_providers: Vec<SmsProviderKind>,
@@ -508,7 +506,6 @@ impl Config {
         )
         .map_err(|_| invalid("referral_number", "not a valid phone number"))?;
         let sms_providers = sms_providers(&raw)?;
-        let sms_provider = sms_providers[0];
         let twilio = TwilioConfig {
             account_sid: text(&raw.twilio_account_sid).filter(|s| !s.is_empty()),
             auth_token: text(&raw.twilio_auth_token)
@@ -641,7 +638,6 @@ impl Config {
             bind,
             public_url,
             referral_number,
-            sms_provider,
             sms_providers,
             failover_after,
             reminder_from,
@@ -986,7 +982,7 @@ mod tests {
         assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(c.referral_number.e164(), "+447520667111");
-        assert_eq!(c.sms_provider, SmsProviderKind::Outbox);
+        assert_eq!(c.sms_providers, [SmsProviderKind::Outbox]);
         assert_eq!(c.twilio.api_base.as_str(), "https://api.twilio.com/");
         assert_eq!(c.twilio.from, c.referral_number);
         assert_eq!(
@@ -1036,7 +1032,7 @@ mod tests {
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(c.public_url.host_str(), Some("crht.example.nhs.uk"));
         assert_eq!(c.referral_number.e164(), "+447911123456");
-        assert_eq!(c.sms_provider, SmsProviderKind::Twilio);
+        assert_eq!(c.sms_providers, [SmsProviderKind::Twilio]);
         assert_eq!(c.twilio.from.e164(), "+447911123457");
         assert_eq!(
             c.teams_file.as_deref(),
@@ -1252,7 +1248,7 @@ mod tests {
             ("CRHT_BIND", "0.0.0.0:8080"),
         ];
         let c = Config::load(None, env(&all)).expect("loads");
-        assert_eq!(c.sms_provider, SmsProviderKind::Notify);
+        assert_eq!(c.sms_providers, [SmsProviderKind::Notify]);
         assert_eq!(c.notify.sms_template_id.as_deref(), Some(TEMPLATE));
         assert_eq!(
             c.notify.sms_sender_id.as_deref(),
@@ -1327,7 +1323,6 @@ mod tests {
             c.sms_providers,
             vec![SmsProviderKind::Twilio, SmsProviderKind::Notify]
         );
-        assert_eq!(c.sms_provider, SmsProviderKind::Twilio, "the first");
         assert_eq!(c.failover_after, Duration::from_secs(45));
         assert_eq!(
             c.reminder_from.twilio.as_ref().map(PhoneNumber::e164),

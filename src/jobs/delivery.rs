@@ -332,7 +332,7 @@ pub async fn deliver_message(
 /// The sender a message leaves from: messages to patients from the reminders' sender, so a
 /// STOP sent to one of them never reaches the referral number; everything a person texting,
 /// or on-call staff, should be able to answer from the referral number.
-pub fn sender(purpose: MessagePurpose) -> Sender {
+pub fn sender(purpose: crate::domain::patient::MessagePurpose) -> Sender {
     if purpose.for_patient().is_some() {
         Sender::Reminders
     } else {

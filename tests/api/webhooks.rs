@@ -168,7 +168,7 @@ async fn unsigned_webhooks_are_accepted_on_loopback_without_a_token(engine: Engi
         engine,
         |config| {
             config.twilio.auth_token = None;
-            config.sms_provider = crht_gateway::config::SmsProviderKind::Outbox;
+            config.sms_providers = vec![crht_gateway::config::SmsProviderKind::Outbox];
         },
         false,
     )
