@@ -24,6 +24,7 @@ mod hostile;
 mod intake;
 mod limits;
 mod notify;
+mod notify_letters;
 mod oidc;
 mod ops;
 mod outbound;
