@@ -49,7 +49,9 @@ async fn open_letter_tasks(app: &TestApp) -> Vec<Value> {
 async fn a_letter_goes_through_notify_and_its_receipts_move_it(engine: Engine) {
     let (app, notify) = gateway(engine, true).await;
     let patient = &patient_by_letter(&app).await;
-    let (status, message) = app.send_update(patient, "Your next visit is on Friday.").await;
+    let (status, message) = app
+        .send_update(patient, "Your next visit is on Friday.")
+        .await;
     assert_eq!(status, 202, "{message}");
     let letters = notify.wait_for_letters(1).await;
     let messages = app
@@ -61,12 +63,21 @@ async fn a_letter_goes_through_notify_and_its_receipts_move_it(engine: Engine) {
     assert_eq!(letter.issuer, NOTIFY_SERVICE_ID);
     assert!(letter.pdf.starts_with(b"%PDF"));
     assert_eq!(messages[0]["channel"], "letter");
-    assert!(open_letter_tasks(&app).await.is_empty(), "not on the print list");
+    assert!(
+        open_letter_tasks(&app).await.is_empty(),
+        "not on the print list"
+    );
 
     // Sent to the printer: still sent. Printed and posted: as delivered as post gets.
-    assert_eq!(notify.letter_callback(&app.base, letter, "accepted").await, 204);
+    assert_eq!(
+        notify.letter_callback(&app.base, letter, "accepted").await,
+        204
+    );
     assert_eq!(app.messages(patient).await[0]["status"], "sent");
-    assert_eq!(notify.letter_callback(&app.base, letter, "received").await, 204);
+    assert_eq!(
+        notify.letter_callback(&app.base, letter, "received").await,
+        204
+    );
     let messages = app
         .wait_for_messages(patient, |m| m[0]["status"] == "delivered")
         .await;
@@ -144,7 +155,11 @@ async fn a_notify_server_error_is_tried_again_then_the_letter_is_posted(engine: 
     notify.wait_for_letters(1).await;
     app.wait_for_messages(patient, |m| m[0]["status"] == "sent")
         .await;
-    assert_eq!(notify.letter_attempts(), 3, "a 500 and a 429 were tried again");
+    assert_eq!(
+        notify.letter_attempts(),
+        3,
+        "a 500 and a 429 were tried again"
+    );
     assert!(open_letter_tasks(&app).await.is_empty());
     app.stop().await;
 }

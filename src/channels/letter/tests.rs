@@ -529,10 +529,10 @@ fn notify_violations(pdf: &[u8]) -> Vec<String> {
     let document = ParsedPdf::load_mem(pdf).unwrap();
     for page_id in document.get_pages().values() {
         let page = document.get_dictionary(*page_id).unwrap();
-        if let Ok(rotate) = page.get(b"Rotate") {
-            if rotate.as_i64().unwrap_or(0) % 360 != 0 {
-                problems.push("a page is rotated".into());
-            }
+        if let Ok(rotate) = page.get(b"Rotate")
+            && rotate.as_i64().unwrap_or(0) % 360 != 0
+        {
+            problems.push("a page is rotated".into());
         }
     }
     // Spaces leave no ink.
