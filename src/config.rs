@@ -36,6 +36,7 @@ pub const KEYS: &[&str] = &[
     "notify_sms_template_id",
     "notify_sms_sender_id",
     "notify_callback_token",
+    "notify_letters",
     "teams_file",
     "risk_signals_file",
     "reminder_offsets",
@@ -283,6 +284,9 @@ pub struct NotifyConfig {
     /// What Notify sends as `Authorization: Bearer …` with its callbacks; `None`: every
     /// callback is refused.
     pub callback_token: Option<Secret>,
+    /// Letters go through Notify as precompiled letters (`CRHT_NOTIFY_LETTERS=true`) instead
+    /// of onto staff's print list; one that Notify cannot take still goes to the print list.
+    pub letters: bool,
 }
 
 /// Sign-in through the organisation's identity provider by OpenID Connect (`CRHT_OIDC_*`):
@@ -433,6 +437,7 @@ struct Raw {
     notify_sms_template_id: Option<Text>,
     notify_sms_sender_id: Option<Text>,
     notify_callback_token: Option<Text>,
+    notify_letters: Option<Text>,
     teams_file: Option<Text>,
     risk_signals_file: Option<Text>,
     reminder_offsets: Option<List>,
@@ -819,6 +824,18 @@ fn notify_config(raw: &Raw, providers: &[SmsProviderKind]) -> Result<NotifyConfi
         }
         token => token.map(Secret),
     };
+    let letters = match text(&raw.notify_letters).map(|v| v.to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(_) => return Err(invalid("notify_letters", "expected true or false")),
+    };
+    if letters && api_key.is_none() {
+        return Err(invalid(
+            "notify_api_key",
+            "required when notify_letters is true: letters go through GOV.UK Notify with it",
+        ));
+    }
     if providers.contains(&SmsProviderKind::Notify) {
         if api_key.is_none() {
             return Err(invalid(
@@ -840,6 +857,7 @@ fn notify_config(raw: &Raw, providers: &[SmsProviderKind]) -> Result<NotifyConfi
         sms_template_id,
         sms_sender_id,
         callback_token,
+        letters,
     })
 }
 
@@ -1225,6 +1243,37 @@ mod tests {
             assert!(error.contains("CRHT_NOTIFY_API_KEY"), "{error}");
             assert!(!error.contains("3d844edf"), "{error}");
         }
+    }
+
+    #[test]
+    fn notify_letters_is_a_bool_and_needs_the_api_key() {
+        let c = Config::load(None, env(&[])).expect("defaults");
+        assert!(!c.notify.letters);
+        let c = Config::load(
+            None,
+            env(&[
+                ("CRHT_NOTIFY_LETTERS", "true"),
+                ("CRHT_NOTIFY_API_KEY", NOTIFY_KEY),
+            ]),
+        )
+        .expect("loads");
+        assert!(c.notify.letters);
+        assert_eq!(
+            c.sms_providers,
+            [SmsProviderKind::Outbox],
+            "texts stay as they were"
+        );
+        let error = Config::load(None, env(&[("CRHT_NOTIFY_LETTERS", "true")]))
+            .expect_err("no key")
+            .to_string();
+        assert!(
+            error.contains("notify_api_key") && error.contains("notify_letters"),
+            "{error}"
+        );
+        let error = Config::load(None, env(&[("CRHT_NOTIFY_LETTERS", "yes please")]))
+            .expect_err("not a bool")
+            .to_string();
+        assert!(error.contains("notify_letters"), "{error}");
     }
 
     #[test]

@@ -225,6 +225,24 @@ pub fn check(config: &Config) -> Report {
                 .to_owned(),
         );
     }
+    report.summary.push(if config.notify.letters {
+        format!(
+            "letters: through GOV.UK Notify at {} as precompiled letters (API key {}), second \
+             class post, first class for urgent ones and appointments; a letter Notify cannot \
+             take goes to the print list",
+            config.notify.api_base,
+            config.notify.api_key.as_ref().map_or("?", |k| k.name()),
+        )
+    } else {
+        "letters: printed by staff from the print list (CRHT_NOTIFY_LETTERS is not set)".to_owned()
+    });
+    if config.notify.letters && config.notify.callback_token.is_none() {
+        report.warnings.push(
+            "no CRHT_NOTIFY_CALLBACK_TOKEN: GOV.UK Notify's letter receipts will be refused, so \
+             a letter Notify could not print never reaches the print list"
+                .to_owned(),
+        );
+    }
     let apart = |kind: SmsProviderKind| match kind {
         SmsProviderKind::Outbox => true,
         SmsProviderKind::Twilio => config.reminder_from.twilio.is_some(),

@@ -46,6 +46,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use channels::letter::LetterProvider;
 use channels::sms::{Outbox, SmsProvider};
 use clock::Clock;
 use config::{Config, SmsProviderKind};
@@ -154,10 +155,20 @@ impl App {
             quiet_hours: config.quiet_hours,
             reminder_offsets: config.reminder_offsets.clone(),
             sms_countries: config.sms_countries.clone(),
+            notify_letters: config.notify.letters,
         });
+        let letters: Option<Arc<dyn LetterProvider>> = if config.notify.letters {
+            Some(Arc::new(
+                notify::letters::NotifyLetters::new(&config.notify)
+                    .context("cannot set up GOV.UK Notify for letters")?,
+            ))
+        } else {
+            None
+        };
         let delivery = Arc::new(DeliveryContext {
             store: store.clone(),
             sms: sms_providers(&config, &metrics)?,
+            letters,
             clock: clock.clone(),
             budget_per_hour: config.sms_budget_per_hour,
             metrics: metrics.clone(),

@@ -112,6 +112,9 @@ pub struct Outbound {
     pub reminder_offsets: Vec<Duration>,
     /// The countries (ISO 3166 alpha-2) a non-urgent text may go to (`CRHT_SMS_COUNTRIES`).
     pub sms_countries: Vec<String>,
+    /// Letters go through GOV.UK Notify (`CRHT_NOTIFY_LETTERS`) when it would take them,
+    /// else onto the print list.
+    pub notify_letters: bool,
 }
 
 /// Why a non-urgent text to a number outside `CRHT_SMS_COUNTRIES` was not sent.
@@ -396,25 +399,45 @@ impl Outbound {
                     large_print: wants_large_print(&patient.access_needs),
                     interpreter: patient.interpreter.then(|| interpreter_language(patient)),
                 };
-                let pdf = letter::render_pdf(&letter)?;
+                let rendered = letter::render(&letter)?;
                 let mut address = letter.address_lines.clone();
                 address.extend(letter.postcode.clone());
-                Route::Letter {
-                    task_text: format!(
-                        "Print{} and post to {}, {}.{}",
-                        if letter.large_print {
-                            " in large print"
-                        } else {
-                            ""
-                        },
-                        patient.name,
-                        address.join(", "),
-                        interpreter_line(patient)
-                            .map(|line| format!("\n{line}"))
-                            .unwrap_or_default()
-                    ),
-                    body,
-                    pdf,
+                let refusal = if self.notify_letters {
+                    rendered.notify_refusal()
+                } else {
+                    None
+                };
+                let task_text = format!(
+                    "Print{} and post to {}, {}.{}",
+                    if letter.large_print {
+                        " in large print"
+                    } else {
+                        ""
+                    },
+                    patient.name,
+                    address.join(", "),
+                    interpreter_line(patient)
+                        .map(|line| format!("\n{line}"))
+                        .unwrap_or_default()
+                );
+                match refusal {
+                    None if self.notify_letters => Route::NotifyLetter {
+                        body,
+                        task_text,
+                        pdf: rendered.pdf,
+                    },
+                    None => Route::Letter {
+                        body,
+                        task_text,
+                        pdf: rendered.pdf,
+                    },
+                    Some(reason) => Route::Letter {
+                        body,
+                        task_text: format!(
+                            "Not posted by GOV.UK Notify ({reason}): print it instead.\n{task_text}"
+                        ),
+                        pdf: rendered.pdf,
+                    },
                 }
             }
         })

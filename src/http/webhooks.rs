@@ -208,8 +208,12 @@ pub(super) struct NotifyStatusCallback {
     #[allow(dead_code)] // documented; the notification's id finds the message
     reference: Option<String>,
     /// `delivered`, `permanent-failure`, `temporary-failure`, `technical-failure`, or `sent`
-    /// (international texts).
+    /// (international texts); for letters `accepted`, `received`, `cancelled`,
+    /// `validation-failed`, `technical-failure`, `permanent-failure`.
     status: String,
+    /// `sms` or `letter`: which of Notify's status words `status` is.
+    #[serde(default)]
+    notification_type: Option<String>,
 }
 
 /// Whether the request carries `Authorization: Bearer <CRHT_NOTIFY_CALLBACK_TOKEN>`, compared
@@ -226,7 +230,8 @@ fn notify_bearer_ok(app: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// GOV.UK Notify's delivery receipts for texts we sent, refused with 401 unless they carry
-/// the callback token. Notify's statuses are put in our words (`notify::receipt`) and take
+/// the callback token. Notify's statuses are put in our words (`notify::receipt`, or
+/// `notify::letters::letter_receipt` for a letter's) and take
 /// the same path as Twilio's: statuses only move forward, a repeat changes nothing, and a
 /// patient's failed text is sent again or falls back as the delivery policy says.
 #[utoipa::path(post, path = "/webhooks/notify/status", tag = "webhooks",
@@ -257,7 +262,11 @@ async fn notify_status_callback(
     if id.is_empty() {
         return Err(ApiError::BadRequest("id is required".into()));
     }
-    let (status, code) = crate::notify::receipt(callback.status.trim());
+    let (status, code) = if callback.notification_type.as_deref() == Some("letter") {
+        crate::notify::letters::letter_receipt(callback.status.trim())
+    } else {
+        crate::notify::receipt(callback.status.trim())
+    };
     let receipt = Receipt {
         provider_id: id,
         status: &status,

@@ -1,6 +1,8 @@
 //! Sending one stored text through the SMS provider: paced to the provider's rate, retrying
 //! temporary failures with exponential backoff, and — for a patient's message — falling back
-//! to the next channel when the text cannot go.
+//! to the next channel when the text cannot go. A letter for GOV.UK Notify takes the same
+//! queue (`deliver_letter`): retried the same way, and on the print list when Notify will not
+//! take it.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -12,9 +14,12 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::failover::Providers;
+use crate::channels::letter::{LetterProvider, Postage};
 use crate::channels::sms::{SendError, Sender};
 use crate::clock::Clock;
+use crate::domain::channel::Channel;
 use crate::domain::id::MessageId;
+use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
@@ -69,6 +74,8 @@ pub struct DeliveryContext {
     pub store: Arc<dyn Store>,
     /// The providers in order of preference, each with its pace.
     pub sms: Providers,
+    /// GOV.UK Notify for letters (`CRHT_NOTIFY_LETTERS`); `None`: letters are printed.
+    pub letters: Option<Arc<dyn LetterProvider>>,
     pub clock: Arc<dyn Clock>,
     /// Most non-urgent texts sent in one clock hour, every gateway together.
     pub budget_per_hour: NonZeroU32,
@@ -174,6 +181,9 @@ pub async fn deliver_message(
     };
     if !ctx.store.start_sending(id, ctx.clock.now()).await? {
         return Ok(Delivered::Skipped);
+    }
+    if message.channel == Some(Channel::Letter) {
+        return deliver_letter(ctx, &message).await;
     }
     let to = message
         .to
@@ -332,11 +342,103 @@ pub async fn deliver_message(
 /// The sender a message leaves from: messages to patients from the reminders' sender, so a
 /// STOP sent to one of them never reaches the referral number; everything a person texting,
 /// or on-call staff, should be able to answer from the referral number.
-pub fn sender(purpose: crate::domain::patient::MessagePurpose) -> Sender {
+pub fn sender(purpose: MessagePurpose) -> Sender {
     if purpose.for_patient().is_some() {
         Sender::Reminders
     } else {
         Sender::ReferralNumber
+    }
+}
+
+/// The class of post for a letter: first class (next working day) for an urgent message or
+/// one about an appointment, whose date will not wait three days (`outbound::LETTER_NOTICE`
+/// assumes next-day post); second class, Notify's default, for everything else.
+pub fn postage(message: &Message) -> Postage {
+    if message.purpose == MessagePurpose::Urgent || message.appointment_id.is_some() {
+        Postage::First
+    } else {
+        Postage::Second
+    }
+}
+
+/// A letter that GOV.UK Notify will not take goes on the print list, for `reason`.
+fn print_instead(reason: String) -> impl Fn(&Message, Option<&Patient>) -> NextStep + Send + Sync {
+    move |_, _| NextStep::PrintLetter {
+        reason: reason.clone(),
+    }
+}
+
+/// Posts one claimed letter through GOV.UK Notify: temporary failures (429, 5xx, timeouts)
+/// are tried again on the send backoff; a refusal (400, 403), or Notify still failing after
+/// the backoff, puts the letter on the print list, so it is never lost.
+async fn deliver_letter(
+    ctx: &DeliveryContext,
+    message: &Message,
+) -> Result<Delivered, DeliveryError> {
+    let id = &message.id;
+    let pdf = match &ctx.letters {
+        Some(_) => ctx.store.posted_letter(id).await?,
+        None => None,
+    };
+    let (Some(letters), Some(pdf)) = (&ctx.letters, pdf) else {
+        // CRHT_NOTIFY_LETTERS was turned off after the letter was queued.
+        tracing::warn!("a letter queued for GOV.UK Notify goes to the print list instead");
+        let code = "notify_letters_off";
+        ctx.store
+            .fail_sending(id, Some(code), ctx.clock.now(), &print_instead(code.into()))
+            .await?;
+        return Ok(Delivered::Refused {
+            code: Some(code.into()),
+        });
+    };
+    let postage = postage(message);
+    let attempt = || async { letters.send_letter(&pdf, id, postage).await };
+    let result = attempt
+        .retry(ctx.backoff)
+        .when(SendError::is_transient)
+        .adjust(|error, planned| match error {
+            SendError::RateLimited {
+                retry_after: Some(wait),
+            } => Some(*wait),
+            _ => planned,
+        })
+        .notify(|error, wait| {
+            tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "letter not taken; will retry");
+        })
+        .await;
+    match result {
+        Ok(sent) => {
+            ctx.store
+                .finish_sending(
+                    id,
+                    MessageStatus::Sent,
+                    Some(&sent.provider_id),
+                    ctx.clock.now(),
+                )
+                .await?;
+            tracing::info!(purpose = %message.purpose, postage = postage.as_str(), "letter handed to GOV.UK Notify");
+            Ok(Delivered::Sent {
+                provider_id: sent.provider_id,
+            })
+        }
+        Err(error) => {
+            let code = match &error {
+                SendError::Permanent { code, .. } => {
+                    code.clone().unwrap_or_else(|| "notify_refused".into())
+                }
+                _ => "provider_unavailable".into(),
+            };
+            tracing::warn!(%error, code, "GOV.UK Notify did not take the letter; it goes to the print list");
+            ctx.store
+                .fail_sending(
+                    id,
+                    Some(&code),
+                    ctx.clock.now(),
+                    &print_instead(code.clone()),
+                )
+                .await?;
+            Ok(Delivered::Refused { code: Some(code) })
+        }
     }
 }
 
@@ -424,6 +526,12 @@ pub fn after_receipt<'a>(
     let (mobile, reason) = failure_verdict(receipt.error_code);
     let at = receipt.at;
     move |message, patient| {
+        if failed && message.channel == Some(Channel::Letter) {
+            // GOV.UK Notify could not print or post it: staff print it.
+            return NextStep::PrintLetter {
+                reason: format!("notify_{}", code.as_deref().unwrap_or("failed")),
+            };
+        }
         if !failed || !message.is_to_patient() {
             return NextStep::Stop;
         }

@@ -1,6 +1,8 @@
 //! GOV.UK Notify, an SMS provider: the REST client (`POST /v2/notifications/sms`, a fresh
 //! JWT per request), what its delivery-receipt callbacks mean in our words, and the sender of
-//! a received text.
+//! a received text. `letters`: letters through Notify as precompiled PDFs.
+
+pub mod letters;
 
 use std::time::Duration;
 
@@ -58,7 +60,7 @@ impl std::fmt::Debug for NotifyClient {
 
 #[derive(Debug, thiserror::Error)]
 #[error("the GOV.UK Notify client cannot be built: {0}")]
-pub struct ClientError(String);
+pub struct ClientError(pub(crate) String);
 
 #[derive(Debug, Serialize)]
 struct SmsIn<'a> {
@@ -77,22 +79,22 @@ struct Personalisation<'a> {
 
 /// Notify's answer to a send (only what we use).
 #[derive(Debug, Deserialize)]
-struct Created {
-    id: String,
+pub(crate) struct Created {
+    pub(crate) id: String,
 }
 
 /// Notify's error body: `{"status_code": 400, "errors": [{"error": "BadRequestError",
 /// "message": "…"}]}`. Only the error's name is kept: a message may quote what was sent.
 #[derive(Debug, Deserialize)]
-struct ApiErrors {
+pub(crate) struct ApiErrors {
     #[serde(default)]
-    errors: Vec<ApiErrorItem>,
+    pub(crate) errors: Vec<ApiErrorItem>,
 }
 
 #[derive(Debug, Deserialize)]
-struct ApiErrorItem {
+pub(crate) struct ApiErrorItem {
     #[serde(default)]
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl NotifyClient {
@@ -186,7 +188,7 @@ impl SmsProvider for NotifyClient {
 /// Notify's documented answers: 429 is a rate or daily limit and 5xx its own trouble, both
 /// tried again with backoff; 400 (the request, the number or the template) and 403 (the key
 /// or the clock) will not change by asking again.
-fn failure(status: StatusCode, error: &str, retry_after: Option<Duration>) -> SendError {
+pub(crate) fn failure(status: StatusCode, error: &str, retry_after: Option<Duration>) -> SendError {
     match status {
         StatusCode::TOO_MANY_REQUESTS => SendError::RateLimited { retry_after },
         s if s.is_server_error() => SendError::Transient(format!("Notify answered {s}")),

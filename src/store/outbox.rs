@@ -129,6 +129,13 @@ pub enum Route {
         task_text: String,
         pdf: Vec<u8>,
     },
+    /// Through GOV.UK Notify as a precompiled letter, by the job queue; on the print list
+    /// (`task_text`, `pdf`) if Notify cannot take it.
+    NotifyLetter {
+        body: String,
+        task_text: String,
+        pdf: Vec<u8>,
+    },
     /// No channel can be used: recorded as failed, and the team told in its inbox.
     Nowhere { summary: String },
 }
@@ -138,7 +145,7 @@ impl Route {
         match self {
             Route::Sms { .. } => Some(Channel::Sms),
             Route::PhoneCall { .. } => Some(Channel::PhoneCall),
-            Route::Letter { .. } => Some(Channel::Letter),
+            Route::Letter { .. } | Route::NotifyLetter { .. } => Some(Channel::Letter),
             Route::Nowhere { .. } => None,
         }
     }
@@ -331,6 +338,9 @@ pub enum NextStep {
         failed: Skipped,
         next: Box<PreparedMessage>,
     },
+    /// A letter GOV.UK Notify could not take or print goes on the print list instead, with
+    /// `reason` for staff.
+    PrintLetter { reason: String },
 }
 
 /// What a failure says about a patient's mobile (nothing, when both are `None`).
@@ -390,7 +400,11 @@ pub trait OutboxStore {
     /// Stores a message and what carries it (a send job, a task, or an inbox item).
     async fn queue_message(&self, message: &PreparedMessage, audit: &AuditEntry) -> Result<()>;
 
-    /// Claims a queued text for sending; `false` when it was sent, withdrawn or rerouted.
+    /// The PDF of a letter going through GOV.UK Notify (`Route::NotifyLetter`).
+    async fn posted_letter(&self, id: &MessageId) -> Result<Option<Vec<u8>>>;
+
+    /// Claims a queued text (or a letter for Notify) for sending; `false` when it was sent,
+    /// withdrawn or rerouted.
     async fn start_sending(&self, id: &MessageId, at: DateTime<Utc>) -> Result<bool>;
 
     /// Records how a send ended when it did not fail: `sent` (with the provider's id), or
@@ -566,22 +580,35 @@ macro_rules! outbox_store_impl {
                 Ok(())
             }
 
+            async fn posted_letter(
+                &self,
+                id: &$crate::domain::id::MessageId,
+            ) -> $crate::store::Result<Option<Vec<u8>>> {
+                let row: Option<(Vec<u8>,)> =
+                    sqlx::query_as("SELECT pdf FROM posted_letters WHERE message_id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(pdf,)| pdf))
+            }
+
             async fn start_sending(&self, id: &$crate::domain::id::MessageId, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<bool> {
                 // Losing this mark in a crash changes nothing: the job runs again either way.
                 let mut tx = self.begin_unsynced().await?;
-                let done = sqlx::query(
+                let claimed: Option<(String,)> = sqlx::query_as(
                     "UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = $1 \
-                     WHERE id = $2 AND channel = 'sms' AND status IN ('queued', 'sending')",
+                     WHERE id = $2 AND channel IN ('sms', 'letter') AND status IN ('queued', 'sending') \
+                     RETURNING channel",
                 )
                 .bind($crate::store::Ts(at))
                 .bind(id)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-                if done.rows_affected() == 1 {
-                    Self::message_event(&mut *tx, id, at, "sending", Some("sms"), None).await?;
+                if let Some((channel,)) = &claimed {
+                    Self::message_event(&mut *tx, id, at, "sending", Some(channel), None).await?;
                 }
                 tx.commit().await?;
-                Ok(done.rows_affected() == 1)
+                Ok(claimed.is_some())
             }
 
             async fn finish_sending(
@@ -646,8 +673,9 @@ macro_rules! outbox_store_impl {
                 };
                 // A word that is none of a message's statuses (the provider's `accepted`, say)
                 // is kept with the receipt and in the history, and moves nothing.
-                let status = $crate::store::MessageStatus::parse(receipt.status)
-                    .filter(|s| s.rank() > row.status.rank() && row.channel == "sms");
+                let status = $crate::store::MessageStatus::parse(receipt.status).filter(|s| {
+                    s.rank() > row.status.rank() && matches!(row.channel.as_str(), "sms" | "letter")
+                });
                 let moved = status.is_some();
                 if let Some(status) = status {
                     sqlx::query(
@@ -662,7 +690,7 @@ macro_rules! outbox_store_impl {
                     .await?;
                 }
                 let detail = receipt.error_code.map(|c| format!("provider error {c}"));
-                Self::message_event(&mut *tx, &row.id, receipt.at, receipt.status, Some("sms"), detail.as_deref()).await?;
+                Self::message_event(&mut *tx, &row.id, receipt.at, receipt.status, Some(&row.channel), detail.as_deref()).await?;
                 let next = if moved {
                     Self::after_failure(&mut *tx, &row.id, receipt.at, after).await?
                 } else {
@@ -897,6 +925,10 @@ macro_rules! outbox_store_impl {
                     "UPDATE messages SET body = NULL, vars = NULL \
                      WHERE created_at < $1 AND (body IS NOT NULL OR vars IS NOT NULL)",
                     "UPDATE inbox_items SET body = NULL WHERE created_at < $1 AND body IS NOT NULL",
+                    // A letter Notify has long had (or that went to the print list) is not
+                    // needed again.
+                    "DELETE FROM posted_letters WHERE created_at < $1 AND message_id NOT IN \
+                     (SELECT id FROM messages WHERE status IN ('queued', 'sending'))",
                     // Open tasks keep their words: staff still have to act on them.
                     "UPDATE tasks SET text = '(words removed after the retention period)', pdf = NULL \
                      WHERE created_at < $1 AND status = 'done' \

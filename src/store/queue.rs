@@ -105,6 +105,15 @@ pub(super) fn delivery_job(message_id: &str) -> Result<JobInsert> {
     })
 }
 
+/// Post one letter through GOV.UK Notify now: a `deliveries` job like a text's, under a key
+/// of its own (the message may have had a text's job before it fell back to a letter).
+pub(super) fn letter_job(message_id: &str) -> Result<JobInsert> {
+    Ok(JobInsert {
+        idempotency_key: Some(format!("letter-{message_id}")),
+        ..delivery_job(message_id)?
+    })
+}
+
 /// Compose one reminder at `send_at`.
 pub(super) fn reminder_job(
     job_id: &str,

@@ -243,8 +243,13 @@ macro_rules! shared_impl {
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
+                let channel: Option<(String,)> = sqlx::query_as("SELECT channel FROM messages WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let channel = channel.map_or_else(|| "sms".to_owned(), |(c,)| c);
                 let detail = error_code.map(|c| format!("provider error {c}"));
-                Self::message_event(&mut *conn, id, at, status.as_str(), Some("sms"), detail.as_deref()).await?;
+                Self::message_event(&mut *conn, id, at, status.as_str(), Some(&channel), detail.as_deref()).await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -329,8 +334,60 @@ macro_rules! shared_impl {
                             Self::route_message(&mut *conn, next, at).await?;
                         }
                     }
+                    NextStep::PrintLetter { reason } => {
+                        Self::print_letter_instead(&mut *conn, id, reason, at).await?;
+                    }
                 }
                 Ok(next)
+            }
+
+            /// A letter GOV.UK Notify could not take or print: a print task with its PDF and
+            /// the reason, and the message `task_created`, as if it had gone there first.
+            pub(super) async fn print_letter_instead(
+                conn: &mut $conn,
+                id: &str,
+                reason: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                use $crate::store::Ts;
+                let letter: Option<(Vec<u8>, String)> = sqlx::query_as(
+                    "SELECT pdf, task_text FROM posted_letters WHERE message_id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some((pdf, task_text)) = letter else {
+                    return Err($crate::store::StoreError::Corrupt(format!(
+                        "message {id} went to GOV.UK Notify without its letter"
+                    )));
+                };
+                let moved = sqlx::query(
+                    "UPDATE messages SET status = 'task_created', updated_at = $1 \
+                     WHERE id = $2 AND channel = 'letter' AND status <> 'task_created'",
+                )
+                .bind(Ts(at))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                if moved.rows_affected() == 0 {
+                    return Ok(());
+                }
+                let message = Self::message_in(&mut *conn, id).await?;
+                let text = format!("Not posted by GOV.UK Notify ({reason}): print it instead.\n{task_text}");
+                sqlx::query(
+                    "INSERT INTO tasks (id, kind, patient_id, message_id, status, text, pdf, created_at) \
+                     VALUES ($1, 'letter', $2, $3, 'open', $4, $5, $6)",
+                )
+                .bind($crate::store::rows::new_id::<$crate::domain::id::StaffTaskId>())
+                .bind(&message.patient_id)
+                .bind(id)
+                .bind(&text)
+                .bind(pdf)
+                .bind(Ts(at))
+                .execute(&mut *conn)
+                .await?;
+                let detail = format!("on the print list: {reason}");
+                Self::message_event(&mut *conn, id, at, "task_created", Some("letter"), Some(&detail)).await
             }
 
             /// Something for the team's inbox, about a text that came in (`message_id`).
@@ -448,6 +505,7 @@ macro_rules! shared_impl {
                     Route::Sms { to, body } => ("sms", Some(to.e164()), Some(body.as_str()), "queued"),
                     Route::PhoneCall { body, .. } => ("phone_call", None, Some(body.as_str()), "task_created"),
                     Route::Letter { body, .. } => ("letter", None, Some(body.as_str()), "task_created"),
+                    Route::NotifyLetter { body, .. } => ("letter", None, Some(body.as_str()), "queued"),
                     Route::Nowhere { .. } => ("none", None, None, "failed"),
                 };
                 sqlx::query(
@@ -492,6 +550,20 @@ macro_rules! shared_impl {
                 match &message.route {
                     Route::Sms { .. } => {
                         Self::enqueue(&mut *conn, &$crate::store::queue::delivery_job(&message.id)?).await?;
+                    }
+                    Route::NotifyLetter { task_text, pdf, .. } => {
+                        sqlx::query(
+                            "INSERT INTO posted_letters (message_id, pdf, task_text, created_at) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO UPDATE \
+                             SET pdf = excluded.pdf, task_text = excluded.task_text",
+                        )
+                        .bind(&message.id)
+                        .bind(pdf)
+                        .bind(task_text)
+                        .bind(Ts(at))
+                        .execute(&mut *conn)
+                        .await?;
+                        Self::enqueue(&mut *conn, &$crate::store::queue::letter_job(&message.id)?).await?;
                     }
                     Route::PhoneCall { task_text, .. } | Route::Letter { task_text, .. } => {
                         let pdf = match &message.route {

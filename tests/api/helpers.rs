@@ -308,9 +308,28 @@ pub struct NotifiedText {
     pub issuer: String,
 }
 
+/// A precompiled letter the fake Notify API accepted.
+#[derive(Debug, Clone)]
+pub struct NotifiedLetter {
+    /// Notify's id of the notification (what its callbacks name).
+    pub id: String,
+    pub reference: String,
+    /// `first`, `second` or `economy`.
+    pub postage: String,
+    /// The decoded `content`.
+    pub pdf: Vec<u8>,
+    /// The JWT's `iss`.
+    pub issuer: String,
+}
+
 #[derive(Debug, Default)]
 struct FakeNotifyState {
     sent: Vec<NotifiedText>,
+    letters: Vec<NotifiedLetter>,
+    /// Statuses to answer the next letters with (400, 429, 500, …) before succeeding.
+    letter_failures: VecDeque<u16>,
+    /// Every request to send a letter, refused ones included.
+    letter_attempts: usize,
     /// Statuses to answer the next sends with (429, 500, 400, …) before succeeding.
     failures: VecDeque<u16>,
     /// Every request to send, refused ones included.
@@ -455,12 +474,83 @@ async fn fake_notify_send(
         .into_response()
 }
 
+/// `POST /v2/notifications/letter` with a precompiled letter, checked as Notify does: the
+/// token, `reference` given, `content` the base64 of a PDF, `postage` one of Notify's.
+async fn fake_notify_letter(
+    State(state): State<Arc<Mutex<FakeNotifyState>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use base64::Engine;
+    let issuer = notify_token_issuer(&headers);
+    let mut state = state.lock().expect("lock");
+    state.letter_attempts += 1;
+    let issuer = match issuer {
+        Ok(issuer) => issuer,
+        Err(message) => {
+            state.refused += 1;
+            return notify_error(403, "AuthError", message);
+        }
+    };
+    if let Some(status) = state.letter_failures.pop_front() {
+        return match status {
+            429 => notify_error(
+                429,
+                "RateLimitError",
+                "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
+            ),
+            400 => notify_error(400, "ValidationError", "Letter content is not a valid PDF"),
+            s if s >= 500 => notify_error(s, "Exception", "Internal server error"),
+            s => notify_error(s, "BadRequestError", "scripted failure"),
+        };
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return notify_error(400, "BadRequestError", "Invalid JSON supplied in POST data");
+    };
+    let Some(reference) = request["reference"].as_str().map(str::to_owned) else {
+        return notify_error(400, "ValidationError", "reference is a required property");
+    };
+    let pdf = request["content"]
+        .as_str()
+        .and_then(|content| {
+            base64::engine::general_purpose::STANDARD
+                .decode(content)
+                .ok()
+        })
+        .filter(|pdf| pdf.starts_with(b"%PDF"));
+    let Some(pdf) = pdf else {
+        return notify_error(400, "ValidationError", "Letter content is not a valid PDF");
+    };
+    let postage = request["postage"].as_str().unwrap_or("second").to_owned();
+    if !["first", "second", "economy"].contains(&postage.as_str()) {
+        return notify_error(
+            400,
+            "ValidationError",
+            "postage invalid. It must be either first, second or economy.",
+        );
+    }
+    let id = format!("7b5e2c1a-3f4d-4e5f-a6b7-{:012x}", state.letters.len() + 1);
+    state.letters.push(NotifiedLetter {
+        id: id.clone(),
+        reference: reference.clone(),
+        postage: postage.clone(),
+        pdf,
+        issuer,
+    });
+    (
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({"id": id, "reference": reference, "postage": postage})),
+    )
+        .into_response()
+}
+
 impl FakeNotify {
     pub async fn start() -> FakeNotify {
         crht_gateway::install_tls_provider();
         let state = Arc::new(Mutex::new(FakeNotifyState::default()));
         let app = axum::Router::new()
             .route("/v2/notifications/sms", post(fake_notify_send))
+            .route("/v2/notifications/letter", post(fake_notify_letter))
             .with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -495,6 +585,79 @@ impl FakeNotify {
 
     pub fn sent(&self) -> Vec<NotifiedText> {
         self.state.lock().expect("lock").sent.clone()
+    }
+
+    /// The settings that make a test gateway post its letters through this fake (texts
+    /// through it too).
+    pub fn letters_env(&self) -> Vec<(String, String)> {
+        let mut env = self.env();
+        env.push(("CRHT_NOTIFY_LETTERS".to_owned(), "true".to_owned()));
+        env
+    }
+
+    /// The letters accepted.
+    pub fn letters(&self) -> Vec<NotifiedLetter> {
+        self.state.lock().expect("lock").letters.clone()
+    }
+
+    /// Every request to send a letter, refused ones included.
+    pub fn letter_attempts(&self) -> usize {
+        self.state.lock().expect("lock").letter_attempts
+    }
+
+    /// The next letters fail with these statuses, in order (400, 429, 500, …).
+    pub fn fail_next_letters(&self, statuses: &[u16]) {
+        self.state
+            .lock()
+            .expect("lock")
+            .letter_failures
+            .extend(statuses.iter().copied());
+    }
+
+    /// Waits until at least `n` letters were accepted.
+    pub async fn wait_for_letters(&self, n: usize) -> Vec<NotifiedLetter> {
+        for _ in 0..200 {
+            let letters = self.letters();
+            if letters.len() >= n {
+                return letters;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "fake Notify accepted {} letters, expected {n}",
+            self.letters().len()
+        );
+    }
+
+    /// Notify's receipt for `letter` with a letter `status`, posted to the gateway at
+    /// `gateway` with the configured callback token; the gateway's HTTP status.
+    pub async fn letter_callback(
+        &self,
+        gateway: &str,
+        letter: &NotifiedLetter,
+        status: &str,
+    ) -> u16 {
+        let now = Utc::now().to_rfc3339();
+        self.http
+            .post(format!("{gateway}/webhooks/notify/status"))
+            .bearer_auth(NOTIFY_CALLBACK_TOKEN)
+            .json(&serde_json::json!({
+                "id": letter.id,
+                "reference": letter.reference,
+                "to": "Sam Taylor",
+                "status": status,
+                "created_at": now,
+                "completed_at": now,
+                "sent_at": now,
+                "notification_type": "letter",
+                "template_id": "3a6cd8e6-0a5c-4a4e-8e0d-6f7c2a3b4c5d",
+                "template_version": 1,
+            }))
+            .send()
+            .await
+            .expect("callback")
+            .status()
+            .as_u16()
     }
 
     pub fn attempts(&self) -> usize {

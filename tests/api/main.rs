@@ -26,6 +26,7 @@ mod intake;
 mod limits;
 mod notify;
 mod notify_inbound;
+mod notify_letters;
 mod oidc;
 mod ops;
 mod outbound;

@@ -6,8 +6,17 @@
 //! justified, black on white, generous line spacing, 12 pt body text (18 pt in large print).
 //! The PDF embeds a subset of the font with a ToUnicode map and is tagged (headings, paragraphs,
 //! language), so its text can be searched, copied and read aloud by a screen reader.
+//!
+//! The first page follows GOV.UK Notify's specification for precompiled letters (the areas its
+//! template-preview service checks), so the same PDF can be posted by Notify or printed by
+//! staff for a window envelope: the recipient's address alone in the envelope window, the
+//! team's name, number and the date in the column on the right, and the body below the
+//! window. [`Rendered::notify_refusal`] says why a letter could not go through Notify.
 
+mod post;
 mod typeset;
+
+pub use post::{LetterProvider, Postage, SentLetter};
 
 use std::num::NonZeroU16;
 use std::ops::Range;
@@ -24,6 +33,9 @@ use typeset::{Style, Typesetter};
 /// Every page carries this, in line with the service's first safety rule.
 const EMERGENCY_LINE: &str = "In an emergency call 999.";
 
+/// One millimetre in PDF points (1/72 inch).
+const MM: f32 = 72.0 / 25.4;
+
 /// A4 in PDF points (1/72 inch).
 const PAGE_WIDTH: f32 = 595.28;
 const PAGE_HEIGHT: f32 = 841.89;
@@ -34,6 +46,57 @@ const MARGIN_BOTTOM: f32 = 42.52; // 15 mm
 const TEXT_WIDTH: f32 = PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
 /// The text column's left and right edges.
 const COLUMN: Range<f32> = MARGIN_LEFT..PAGE_WIDTH - MARGIN_RIGHT;
+
+/// GOV.UK Notify's printable-letter rules for precompiled letters, in millimetres from the top
+/// left of the page, as its template-preview service checks them (`app/precompiled.py`):
+/// nothing outside 15 mm from each side and 5 mm from the top and bottom; on the first page,
+/// between 30 mm and 95 mm from the top, nothing but the address in its window (the stricter
+/// of the two windows Notify has used) and whatever sits right of 125 mm; the NOTIFY tag's
+/// corner (top left, inside the left margin) left clear; at most 10 pages.
+pub mod notify_spec {
+    /// Content stays this far inside the left and right edges.
+    pub const SIDE_MARGIN: f32 = 15.0;
+    /// Content stays this far inside the top and bottom edges.
+    pub const TOP_BOTTOM_MARGIN: f32 = 5.0;
+    /// The address window's left, right, top and bottom edges.
+    pub const ADDRESS_LEFT: f32 = 24.6;
+    pub const ADDRESS_RIGHT: f32 = 120.0;
+    pub const ADDRESS_TOP: f32 = 40.0;
+    pub const ADDRESS_BOTTOM: f32 = 66.2;
+    /// The band of the first page that holds only the address, and the column to its right
+    /// (from `SERVICE_COLUMN_LEFT`) where the sender's details may go.
+    pub const ADDRESS_BAND_TOP: f32 = 30.0;
+    pub const BODY_TOP: f32 = 95.0;
+    pub const SERVICE_COLUMN_LEFT: f32 = 125.0;
+    /// Notify prints its tag here on the first page and looks for it on later ones: keep the
+    /// area (with Notify's own allowance around the tag) clear.
+    pub const TAG_RIGHT: f32 = 21.0;
+    pub const TAG_BOTTOM: f32 = 10.0;
+    /// Address lines: the recipient and at least two more, and a UK postcode (or a country)
+    /// last.
+    pub const ADDRESS_LINES: std::ops::RangeInclusive<usize> = 3..=7;
+    pub const MAX_PAGES: usize = 10;
+}
+
+/// The address window with a millimetre's allowance inside each edge.
+const ADDRESS_INSET: f32 = MM;
+const ADDRESS_COLUMN: Range<f32> =
+    notify_spec::ADDRESS_LEFT * MM + ADDRESS_INSET..notify_spec::ADDRESS_RIGHT * MM - ADDRESS_INSET;
+const ADDRESS_TOP: f32 = notify_spec::ADDRESS_TOP * MM + ADDRESS_INSET;
+const ADDRESS_BOTTOM: f32 = notify_spec::ADDRESS_BOTTOM * MM - ADDRESS_INSET;
+/// The address's line height, as a multiple of its size: tight, to fit seven lines.
+const ADDRESS_LEADING: f32 = 1.2;
+/// The address is set as large as the window allows, up to the body text's size, and never
+/// smaller than Notify's own 8 pt.
+const ADDRESS_SMALLEST: f32 = 8.0;
+
+/// The team's name, number and the date, in the column right of the address window.
+const SENDER_COLUMN: Range<f32> =
+    (notify_spec::SERVICE_COLUMN_LEFT + 2.0) * MM..PAGE_WIDTH - MARGIN_RIGHT;
+const SENDER_TOP: f32 = 10.0 * MM;
+const SENDER_BOTTOM: f32 = (notify_spec::BODY_TOP - 2.0) * MM;
+/// Where the body starts on the first page: below the envelope window's band.
+const FIRST_BODY_TOP: f32 = (notify_spec::BODY_TOP + 1.0) * MM;
 
 /// Far beyond any real letter (3,000 words is about 8 pages in standard print); a body this long
 /// means a template went wrong, and refusing it beats sending a ream to the printer.
@@ -70,8 +133,53 @@ pub enum LetterError {
     Pdf(String),
 }
 
+/// A rendered letter: the PDF, and what GOV.UK Notify would make of it.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub pdf: Vec<u8>,
+    pub pages: usize,
+    /// Printed address lines (recipient, address, postcode), blank ones left out.
+    pub address_lines: usize,
+    /// Every address line fits the envelope window, unwrapped.
+    pub address_fits: bool,
+    /// The last address line is a postcode.
+    pub ends_with_postcode: bool,
+}
+
+impl Rendered {
+    /// Why GOV.UK Notify would refuse this letter under its printable-letter rules (`None`:
+    /// it may go): the reason staff see on the print list instead.
+    pub fn notify_refusal(&self) -> Option<&'static str> {
+        let lines = self.address_lines;
+        if lines < *notify_spec::ADDRESS_LINES.start() {
+            Some("address_too_short")
+        } else if lines > *notify_spec::ADDRESS_LINES.end() {
+            Some("address_too_long")
+        } else if !self.ends_with_postcode {
+            Some("no_postcode")
+        } else if !self.address_fits {
+            Some("address_too_wide")
+        } else if self.pages > notify_spec::MAX_PAGES {
+            Some("too_many_pages")
+        } else {
+            None
+        }
+    }
+}
+
 /// An A4 PDF: letterhead (team name, phone), recipient name and address block, date, body paragraphs, and a footer line "In an emergency call 999." Wraps long lines and flows onto further pages; large print uses ≥16pt body text (and proportionally larger headings) with wider line spacing. Never panics on any Unicode input (names like "Zoë Ó Súilleabháin", "Łukasz Wójcik", Urdu "عائشہ"); characters the font lacks are replaced by a visible placeholder rather than dropped silently.
 pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
+    render(letter).map(|rendered| rendered.pdf)
+}
+
+/// [`render_pdf`], with what the layout says about the letter's fitness for GOV.UK Notify.
+pub fn render(letter: &Letter) -> Result<Rendered, LetterError> {
+    render_with(letter, (0.0, 0.0))
+}
+
+/// `address_shift`: millimetres right and down to move the address by; never anything but
+/// zero outside the tests that prove the layout checks would catch a misplaced address.
+fn render_with(letter: &Letter, address_shift: (f32, f32)) -> Result<Rendered, LetterError> {
     let bytes = letter.recipient.len()
         + letter.address_lines.iter().map(String::len).sum::<usize>()
         + letter.postcode.as_ref().map_or(0, String::len)
@@ -89,7 +197,7 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
 
     let typesetter = Typesetter::new().ok_or(LetterError::Font)?;
     let typography = Typography::new(letter.large_print);
-    let blocks = letter_blocks(letter, &typesetter, &typography);
+    let (blocks, address) = letter_blocks(letter, &typesetter, &typography);
     let footer = Block::new(
         Role::Paragraph,
         EMERGENCY_LINE.to_owned(),
@@ -102,7 +210,7 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
     let footer_height = line_height * (footer_lines.len() + 1) as f32;
     let body_bottom = PAGE_HEIGHT - MARGIN_BOTTOM - footer_height - line_height * 0.5;
 
-    let pages = lay_out(&typesetter, &typography, &blocks, body_bottom)?;
+    let pages = lay_out(&typesetter, &blocks, body_bottom, address_shift)?;
 
     let mut document = Document::new();
     document.set_metadata(
@@ -132,7 +240,7 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
                 block.rtl,
                 block.style,
                 line.baseline,
-                COLUMN,
+                line.column.clone(),
             );
             surface.end_tagged();
             groups[line.block].push(id);
@@ -189,9 +297,19 @@ pub fn render_pdf(letter: &Letter) -> Result<Vec<u8>, LetterError> {
     }
     tree.push(footer_group);
     document.set_tag_tree(tree);
-    document
+    let pdf = document
         .finish()
-        .map_err(|error| LetterError::Pdf(error.to_string()))
+        .map_err(|error| LetterError::Pdf(error.to_string()))?;
+    Ok(Rendered {
+        pdf,
+        pages: page_count,
+        address_lines: address.lines,
+        address_fits: address.fits,
+        ends_with_postcode: letter
+            .postcode
+            .as_deref()
+            .is_some_and(|postcode| !postcode.trim().is_empty()),
+    })
 }
 
 fn one_line(text: &str) -> String {
@@ -244,13 +362,28 @@ enum Role {
     Paragraph,
 }
 
+/// Where on the page a block goes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Place {
+    /// The column right of the envelope window on the first page (the team's name, number and
+    /// the date), or the top of the body when it would overflow the column.
+    Sender,
+    /// The envelope window.
+    Address,
+    /// The text column, flowing onto further pages.
+    Body,
+}
+
 /// One paragraph-level piece of the letter: wrapped as a unit and tagged as one element.
 #[derive(Debug)]
 struct Block {
     role: Role,
+    place: Place,
     /// Already sanitised: every character has a glyph or is an invisible format character.
     text: String,
     style: Style,
+    /// Height of each of its lines, in points.
+    leading: f32,
     space_before: f32,
     /// The paragraph's base direction (its first strong character): right-to-left paragraphs
     /// start at the right margin.
@@ -262,8 +395,10 @@ impl Block {
         let rtl = unicode_bidi::get_base_direction(text.as_str()) == unicode_bidi::Direction::Rtl;
         Block {
             role,
+            place: Place::Body,
             text,
             style,
+            leading: style.size,
             space_before,
             rtl,
         }
@@ -277,44 +412,60 @@ impl Block {
     }
 }
 
-/// The letter's parts in reading order.
-fn letter_blocks(letter: &Letter, typesetter: &Typesetter, typography: &Typography) -> Vec<Block> {
+/// How the address was set: how many lines it has, and whether they all fit the window.
+struct AddressFit {
+    lines: usize,
+    fits: bool,
+}
+
+/// The letter's parts in reading order, and how its address fits the envelope window.
+fn letter_blocks(
+    letter: &Letter,
+    typesetter: &Typesetter,
+    typography: &Typography,
+) -> (Vec<Block>, AddressFit) {
     let mut blocks = Vec::new();
-    let push_lines = |blocks: &mut Vec<Block>, text: &str, role, style, space_before| {
-        for (index, line) in field_lines(&typesetter.sanitize(text))
-            .into_iter()
-            .enumerate()
-        {
-            let space_before = if index == 0 { space_before } else { 0.0 };
-            let mut block = Block::new(role, line, style, space_before);
-            // Letterhead and address stay a left-aligned block, as UK addresses are written,
-            // even for a name in a right-to-left script.
-            block.rtl = false;
-            blocks.push(block);
-        }
-    };
+    let push_lines =
+        |blocks: &mut Vec<Block>, text: &str, place, role, style: Style, space_before| {
+            let leading = typography.line_height(style.size);
+            for (index, line) in field_lines(&typesetter.sanitize(text))
+                .into_iter()
+                .enumerate()
+            {
+                let space_before = if index == 0 { space_before } else { 0.0 };
+                let mut block = Block::new(role, line, style, space_before);
+                block.place = place;
+                block.leading = leading;
+                // Letterhead and address stay a left-aligned block, as UK addresses are written,
+                // even for a name in a right-to-left script.
+                block.rtl = false;
+                blocks.push(block);
+            }
+        };
 
     let heading = Style::bold(typography.heading);
     let body = Style::regular(typography.body);
-    push_lines(&mut blocks, &letter.team_name, Role::Heading, heading, 0.0);
+    push_lines(
+        &mut blocks,
+        &letter.team_name,
+        Place::Sender,
+        Role::Heading,
+        heading,
+        0.0,
+    );
     let phone = format!("Phone: {}", letter.team_phone.trim());
-    push_lines(&mut blocks, &phone, Role::Paragraph, body, 0.0);
-
-    let mut gap = typography.section_gap() * 1.5;
-    let address = std::iter::once(&letter.recipient)
-        .chain(&letter.address_lines)
-        .chain(&letter.postcode);
-    for line in address {
-        let before = blocks.len();
-        push_lines(&mut blocks, line, Role::Paragraph, body, gap);
-        if blocks.len() > before {
-            gap = 0.0;
-        }
-    }
-
+    push_lines(
+        &mut blocks,
+        &phone,
+        Place::Sender,
+        Role::Paragraph,
+        body,
+        0.0,
+    );
     push_lines(
         &mut blocks,
         &letter.date,
+        Place::Sender,
         Role::Paragraph,
         body,
         typography.section_gap(),
@@ -324,19 +475,61 @@ fn letter_blocks(letter: &Letter, typesetter: &Typesetter, typography: &Typograp
         push_lines(
             &mut blocks,
             &line,
+            Place::Sender,
             Role::Paragraph,
             Style::bold(typography.body),
             0.0,
         );
     }
 
+    let address: Vec<String> = std::iter::once(&letter.recipient)
+        .chain(&letter.address_lines)
+        .chain(&letter.postcode)
+        .flat_map(|line| field_lines(&typesetter.sanitize(line)))
+        .collect();
+    let (size, fits) = address_size(typesetter, &address, typography.body);
+    for line in &address {
+        let mut block = Block::new(Role::Paragraph, line.clone(), Style::regular(size), 0.0);
+        block.place = Place::Address;
+        block.leading = size * ADDRESS_LEADING;
+        block.rtl = false;
+        blocks.push(block);
+    }
+
     let mut gap = typography.section_gap();
     for part in body_parts(&typesetter.sanitize(&letter.body)) {
         let space_before = if part.starts_paragraph { gap } else { 0.0 };
-        blocks.push(Block::new(Role::Paragraph, part.text, body, space_before));
+        let mut block = Block::new(Role::Paragraph, part.text, body, space_before);
+        block.leading = typography.line_height(typography.body);
+        blocks.push(block);
         gap = typography.paragraph_gap();
     }
-    blocks
+    let address = AddressFit {
+        lines: address.len(),
+        fits,
+    };
+    (blocks, address)
+}
+
+/// The largest size, from the body text's down to 8 pt in half points, at which every
+/// address line fits the window's width unwrapped and all of them its height; when none
+/// does, 8 pt and `false` (the lines then wrap, and may run below the window).
+fn address_size(typesetter: &Typesetter, lines: &[String], largest: f32) -> (f32, bool) {
+    let width = ADDRESS_COLUMN.end - ADDRESS_COLUMN.start;
+    let height = ADDRESS_BOTTOM - ADDRESS_TOP;
+    let mut size = largest;
+    while size >= ADDRESS_SMALLEST {
+        // The last line's descenders reach a little below its line box.
+        let tall = lines.len() as f32 * size * ADDRESS_LEADING + size * 0.1;
+        let narrow = lines
+            .iter()
+            .all(|line| typesetter.wrap(line, size, width).len() <= 1);
+        if tall <= height && narrow {
+            return (size, true);
+        }
+        size -= 0.5;
+    }
+    (ADDRESS_SMALLEST, false)
 }
 
 /// A one-line field may still hold line breaks (an address typed into one box); each becomes
@@ -379,40 +572,92 @@ struct PlacedLine {
     block: usize,
     range: Range<usize>,
     baseline: f32,
+    /// The left and right edges of the column it is drawn in.
+    column: Range<f32>,
 }
 
-/// Wraps every block and flows the lines down the pages.
+impl PlacedLine {
+    fn new(block: usize, range: Range<usize>, top: f32, style: Style, leading: f32) -> Self {
+        PlacedLine {
+            block,
+            range,
+            // Half the extra leading above the glyphs, so text sits mid-line.
+            baseline: top + (leading - style.size) / 2.0 + style.size * 0.93,
+            column: COLUMN,
+        }
+    }
+}
+
+/// Wraps every block and places its lines: the address in the envelope window, the sender's
+/// details in the column beside it while they fit (below the window's band when they do not),
+/// and the body from below the band, flowing down the pages.
 fn lay_out(
     typesetter: &Typesetter,
-    typography: &Typography,
     blocks: &[Block],
     body_bottom: f32,
+    address_shift: (f32, f32),
 ) -> Result<Vec<Vec<PlacedLine>>, LetterError> {
+    let address_column =
+        ADDRESS_COLUMN.start + address_shift.0 * MM..ADDRESS_COLUMN.end + address_shift.0 * MM;
     let mut pages: Vec<Vec<PlacedLine>> = vec![Vec::new()];
-    let mut y = MARGIN_TOP;
+    let mut sender_y = SENDER_TOP;
+    let mut sender_open = true;
+    let mut address_y = ADDRESS_TOP + address_shift.1 * MM;
+    let mut page_top = FIRST_BODY_TOP;
+    let mut y = page_top;
     for (index, block) in blocks.iter().enumerate() {
-        if y > MARGIN_TOP {
+        if block.place == Place::Sender && sender_open {
+            let width = SENDER_COLUMN.end - SENDER_COLUMN.start;
+            let lines = typesetter.wrap(&block.text, block.style.size, width);
+            let mut top = sender_y;
+            if top > SENDER_TOP {
+                top += block.space_before;
+            }
+            if top + block.leading * lines.len() as f32 <= SENDER_BOTTOM {
+                for range in lines {
+                    let mut placed = PlacedLine::new(index, range, top, block.style, block.leading);
+                    placed.column = SENDER_COLUMN;
+                    pages[0].push(placed);
+                    top += block.leading;
+                }
+                sender_y = top;
+                continue;
+            }
+            // It does not fit beside the window: it and the rest go at the top of the body.
+            sender_open = false;
+        }
+        if block.place == Place::Address {
+            let width = ADDRESS_COLUMN.end - ADDRESS_COLUMN.start;
+            for range in typesetter.wrap(&block.text, block.style.size, width) {
+                let mut placed =
+                    PlacedLine::new(index, range, address_y, block.style, block.leading);
+                placed.column = address_column.clone();
+                pages[0].push(placed);
+                address_y += block.leading;
+            }
+            // An address too long for the window pushes the body down rather than under it.
+            if pages.len() == 1 {
+                y = y.max(address_y + block.leading);
+            }
+            continue;
+        }
+        if y > page_top {
             y += block.space_before;
         }
-        let line_height = typography.line_height(block.style.size);
         for range in typesetter.wrap(&block.text, block.style.size, TEXT_WIDTH) {
-            if y + line_height > body_bottom && y > MARGIN_TOP {
+            if y + block.leading > body_bottom && y > page_top {
                 if pages.len() == MAX_PAGES {
                     return Err(LetterError::TooManyPages { max: MAX_PAGES });
                 }
                 pages.push(Vec::new());
-                y = MARGIN_TOP;
+                page_top = MARGIN_TOP;
+                y = page_top;
             }
-            let placed = PlacedLine {
-                block: index,
-                range,
-                // Half the extra leading above the glyphs, so text sits mid-line.
-                baseline: y + (line_height - block.style.size) / 2.0 + block.style.size * 0.93,
-            };
+            let placed = PlacedLine::new(index, range, y, block.style, block.leading);
             if let Some(page) = pages.last_mut() {
                 page.push(placed);
             }
-            y += line_height;
+            y += block.leading;
         }
     }
     Ok(pages)

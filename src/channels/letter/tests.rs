@@ -104,9 +104,19 @@ fn rendered_text(pdf: &[u8]) -> Vec<(f32, f32)> {
 }
 
 fn rendered_font_sizes(pdf: &[u8]) -> Vec<f32> {
-    rendered_text(pdf)
+    outside_the_address_band(rendered_text(pdf))
         .into_iter()
         .map(|(size, _)| size)
+        .collect()
+}
+
+/// The address is set to fit the envelope window (down to Notify's own 8 pt for seven lines),
+/// not to the patient's print size: what is read is measured without the window's band.
+fn outside_the_address_band(text: Vec<(f32, f32)>) -> Vec<(f32, f32)> {
+    let band = (PAGE_HEIGHT - notify_spec::ADDRESS_BOTTOM * MM)
+        ..(PAGE_HEIGHT - notify_spec::ADDRESS_TOP * MM);
+    text.into_iter()
+        .filter(|(_, baseline)| !band.contains(baseline))
         .collect()
 }
 
@@ -116,7 +126,7 @@ fn minimum(sizes: &[f32]) -> f32 {
 
 /// The smallest distance between two baselines of body-size text on the first page.
 fn body_line_pitch(pdf: &[u8]) -> f32 {
-    let text = rendered_text(pdf);
+    let text = outside_the_address_band(rendered_text(pdf));
     let body = minimum(&text.iter().map(|(size, _)| *size).collect::<Vec<_>>());
     let mut baselines: Vec<f32> = text
         .iter()
@@ -364,4 +374,331 @@ proptest! {
         let pdf = render_pdf(&letter).unwrap();
         prop_assert!(parse_every_page(&pdf) >= 1);
     }
+}
+
+/// One glyph as it lands on the page, in millimetres from the page's top left: its pen
+/// position on the baseline, its advance, and its size in points.
+#[derive(Debug, Clone)]
+struct Glyph {
+    page: u32,
+    x: f32,
+    baseline: f32,
+    advance: f32,
+    size: f32,
+    text: String,
+}
+
+impl Glyph {
+    /// A box sure to hold the glyph's ink: a full em above the baseline, a quarter below.
+    fn top(&self) -> f32 {
+        self.baseline - self.size / MM
+    }
+    fn bottom(&self) -> f32 {
+        self.baseline + 0.25 * self.size / MM
+    }
+    fn right(&self) -> f32 {
+        self.x + self.advance
+    }
+    fn within(&self, left: f32, right: f32, top: f32, bottom: f32) -> bool {
+        self.x >= left && self.right() <= right && self.top() >= top && self.bottom() <= bottom
+    }
+    fn touches(&self, left: f32, right: f32, top: f32, bottom: f32) -> bool {
+        self.x < right && self.right() > left && self.top() < bottom && self.bottom() > top
+    }
+}
+
+/// Collects every glyph the PDF shows, with its position (pdf-extract's text interpreter).
+#[derive(Default)]
+struct Glyphs {
+    page: u32,
+    height: f32,
+    /// The last glyph's position as given, and how far along its run the pen has got:
+    /// pdf-extract reads no widths from these fonts, so it gives every glyph of a run the
+    /// run's start, and the pen is moved on by an estimate of each glyph's advance.
+    run: (f64, f64, f32),
+    glyphs: Vec<Glyph>,
+    media_boxes: Vec<(f32, f32)>,
+}
+
+impl pdf_extract::OutputDev for Glyphs {
+    fn begin_page(
+        &mut self,
+        page_num: u32,
+        media_box: &pdf_extract::MediaBox,
+        _: Option<(f64, f64, f64, f64)>,
+    ) -> Result<(), pdf_extract::OutputError> {
+        self.page = page_num;
+        self.height = (media_box.ury - media_box.lly) as f32;
+        self.media_boxes.push((
+            (media_box.urx - media_box.llx) as f32 / MM,
+            self.height / MM,
+        ));
+        Ok(())
+    }
+    fn end_page(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+    fn output_character(
+        &mut self,
+        trm: &pdf_extract::Transform,
+        width: f64,
+        _: f64,
+        font_size: f64,
+        text: &str,
+    ) -> Result<(), pdf_extract::OutputError> {
+        let scale = (trm.m11 * trm.m22 - trm.m12 * trm.m21).abs().sqrt();
+        let size = (font_size * scale) as f32;
+        let advance = if width > 0.0 {
+            (width * font_size * scale) as f32 / MM
+        } else {
+            // Wider than the average glyph of a sans-serif font, to err on the safe side.
+            0.6 * size / MM
+        };
+        let along = if (self.run.0, self.run.1) == (trm.m31, trm.m32) {
+            self.run.2
+        } else {
+            0.0
+        };
+        self.run = (trm.m31, trm.m32, along + advance);
+        self.glyphs.push(Glyph {
+            page: self.page,
+            x: trm.m31 as f32 / MM + along,
+            baseline: (self.height - trm.m32 as f32) / MM,
+            advance,
+            size,
+            text: text.to_owned(),
+        });
+        Ok(())
+    }
+    fn begin_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+    fn end_word(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+    fn end_line(&mut self) -> Result<(), pdf_extract::OutputError> {
+        Ok(())
+    }
+}
+
+fn glyphs(pdf: &[u8]) -> Glyphs {
+    let document = ParsedPdf::load_mem(pdf).unwrap();
+    let mut glyphs = Glyphs::default();
+    pdf_extract::output_doc(&document, &mut glyphs).unwrap();
+    glyphs
+}
+
+/// Printed lines: glyphs of one page sharing a baseline, as text.
+fn lines_of<'g>(glyphs: impl Iterator<Item = &'g Glyph>) -> Vec<(f32, String)> {
+    let mut lines: Vec<(f32, Vec<&Glyph>)> = Vec::new();
+    for glyph in glyphs {
+        match lines
+            .iter_mut()
+            .find(|(baseline, _)| (baseline - glyph.baseline).abs() < 0.2)
+        {
+            Some((_, line)) => line.push(glyph),
+            None => lines.push((glyph.baseline, vec![glyph])),
+        }
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    lines
+        .into_iter()
+        .map(|(baseline, line)| {
+            // In the order drawn: left to right for these left-aligned lines.
+            let text: String = line.iter().map(|g| g.text.as_str()).collect();
+            (baseline, words(&text))
+        })
+        .collect()
+}
+
+/// Every way the PDF breaks GOV.UK Notify's printable-letter rules (`notify_spec`), read
+/// back from the PDF itself: page size, margins, the NOTIFY tag's corner, the first page's
+/// address band and window, the address's lines, and the page count.
+fn notify_violations(pdf: &[u8]) -> Vec<String> {
+    use notify_spec::*;
+    let read = glyphs(pdf);
+    let mut problems = Vec::new();
+    if read.media_boxes.len() > MAX_PAGES {
+        problems.push(format!("{} pages", read.media_boxes.len()));
+    }
+    for (index, (width, height)) in read.media_boxes.iter().enumerate() {
+        if (width - 210.0).abs() > 0.5 || (height - 297.0).abs() > 0.5 {
+            problems.push(format!("page {} is {width} x {height} mm", index + 1));
+        }
+    }
+    let document = ParsedPdf::load_mem(pdf).unwrap();
+    for page_id in document.get_pages().values() {
+        let page = document.get_dictionary(*page_id).unwrap();
+        if let Ok(rotate) = page.get(b"Rotate")
+            && rotate.as_i64().unwrap_or(0) % 360 != 0
+        {
+            problems.push("a page is rotated".into());
+        }
+    }
+    // Spaces leave no ink.
+    for glyph in read.glyphs.iter().filter(|g| !g.text.trim().is_empty()) {
+        if !glyph.within(
+            SIDE_MARGIN,
+            210.0 - SIDE_MARGIN,
+            TOP_BOTTOM_MARGIN,
+            297.0 - TOP_BOTTOM_MARGIN,
+        ) {
+            problems.push(format!("{glyph:?} is in the margin"));
+        }
+        if glyph.touches(0.0, TAG_RIGHT, 0.0, TAG_BOTTOM) {
+            problems.push(format!("{glyph:?} is where Notify's tag goes"));
+        }
+        let in_window = glyph.within(ADDRESS_LEFT, ADDRESS_RIGHT, ADDRESS_TOP, ADDRESS_BOTTOM);
+        if glyph.page == 1
+            && glyph.touches(0.0, SERVICE_COLUMN_LEFT, ADDRESS_BAND_TOP, BODY_TOP)
+            && !in_window
+        {
+            problems.push(format!(
+                "{glyph:?} is in the address band, outside the window"
+            ));
+        }
+    }
+    let address = lines_of(read.glyphs.iter().filter(|g| {
+        g.page == 1 && g.touches(ADDRESS_LEFT, ADDRESS_RIGHT, ADDRESS_TOP, ADDRESS_BOTTOM)
+    }));
+    if !ADDRESS_LINES.contains(&address.len()) {
+        problems.push(format!("{} address lines: {address:?}", address.len()));
+    }
+    let postcode = regex::Regex::new(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$").unwrap();
+    if !address
+        .last()
+        .is_some_and(|(_, last)| postcode.is_match(last))
+    {
+        problems.push(format!(
+            "the address does not end with a postcode: {address:?}"
+        ));
+    }
+    problems
+}
+
+fn long_letter(large_print: bool) -> Letter {
+    let paragraph = "Talking about your current mental health and any urgent concerns, \
+                     reviewing your history and developing a plan to keep you safe and well. ";
+    let body = (0..12)
+        .map(|i| format!("Paragraph {i}. {}", paragraph.repeat(3)))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    Letter {
+        body: format!("Dear Sam,\n\n{body}\n\nYours sincerely,\nThe crisis team"),
+        interpreter: Some("Polish".to_owned()),
+        ..sample_letter(large_print)
+    }
+}
+
+#[test]
+fn letters_meet_notifys_printable_letter_rules_in_standard_and_large_print() {
+    for large_print in [false, true] {
+        let letter = long_letter(large_print);
+        let rendered = render(&letter).unwrap();
+        assert_eq!(rendered.notify_refusal(), None, "large print {large_print}");
+        assert!(rendered.pages > 1 && rendered.pages <= notify_spec::MAX_PAGES);
+        let problems = notify_violations(&rendered.pdf);
+        assert!(
+            problems.is_empty(),
+            "large print {large_print}: {problems:#?}"
+        );
+
+        let read = glyphs(&rendered.pdf);
+        let address = lines_of(read.glyphs.iter().filter(|g| {
+            g.page == 1
+                && g.within(
+                    notify_spec::ADDRESS_LEFT,
+                    notify_spec::ADDRESS_RIGHT,
+                    notify_spec::ADDRESS_TOP,
+                    notify_spec::ADDRESS_BOTTOM,
+                )
+        }));
+        let address: Vec<&str> = address.iter().map(|(_, line)| line.as_str()).collect();
+        assert_eq!(address, ["Sam Taylor", "12 Park Row", "Leeds", "LS1 4DY"]);
+        // The body starts below the window's band, and the sender's details sit beside it.
+        let first_page = lines_of(read.glyphs.iter().filter(|g| g.page == 1));
+        let (dear, _) = first_page
+            .iter()
+            .find(|(_, line)| line == "Dear Sam,")
+            .unwrap();
+        assert!(
+            *dear > notify_spec::BODY_TOP,
+            "the body starts at {dear} mm"
+        );
+        let phone = read
+            .glyphs
+            .iter()
+            .find(|g| g.page == 1 && g.text == "0")
+            .unwrap();
+        assert!(
+            phone.x >= notify_spec::SERVICE_COLUMN_LEFT || phone.top() >= notify_spec::BODY_TOP
+        );
+        let last_page = lines_of(
+            read.glyphs
+                .iter()
+                .filter(|g| g.page as usize == rendered.pages),
+        );
+        assert!(
+            last_page.iter().any(|(_, line)| line == "The crisis team"),
+            "{last_page:?}"
+        );
+    }
+}
+
+#[test]
+fn the_layout_check_catches_an_address_moved_10_mm() {
+    let letter = long_letter(false);
+    assert!(notify_violations(&render_with(&letter, (0.0, 0.0)).unwrap().pdf).is_empty());
+    for shift in [(0.0, 10.0), (0.0, -10.0), (-10.0, 0.0)] {
+        let problems = notify_violations(&render_with(&letter, shift).unwrap().pdf);
+        assert!(!problems.is_empty(), "an address moved {shift:?} mm passed");
+    }
+}
+
+#[test]
+fn a_letter_notify_cannot_take_says_why() {
+    let refusal = |letter: &Letter| render(letter).unwrap().notify_refusal();
+    assert_eq!(refusal(&sample_letter(false)), None);
+    let short = Letter {
+        address_lines: Vec::new(),
+        ..sample_letter(false)
+    };
+    assert_eq!(refusal(&short), Some("address_too_short"));
+    let long = Letter {
+        address_lines: (1..=6).map(|i| format!("Line {i}")).collect(),
+        ..sample_letter(false)
+    };
+    assert_eq!(refusal(&long), Some("address_too_long"));
+    let no_postcode = Letter {
+        postcode: None,
+        ..sample_letter(false)
+    };
+    assert_eq!(refusal(&no_postcode), Some("no_postcode"));
+    let wide = Letter {
+        address_lines: vec![
+            "Flat 12, The Old Mill Buildings, Upper Wortley Road and Industrial Estate".to_owned(),
+            "Leeds".to_owned(),
+        ],
+        ..sample_letter(false)
+    };
+    assert_eq!(refusal(&wide), Some("address_too_wide"));
+    // Seven lines still fit the window, at a smaller size.
+    let seven = Letter {
+        address_lines: (1..=5).map(|i| format!("Line {i}")).collect(),
+        large_print: true,
+        ..sample_letter(false)
+    };
+    let rendered = render(&seven).unwrap();
+    assert_eq!(rendered.notify_refusal(), None);
+    let problems = notify_violations(&rendered.pdf);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let paragraph = "Talking about your current mental health and any urgent concerns. ";
+    let pages = Letter {
+        body: (0..200)
+            .map(|i| format!("Paragraph {i}. {}", paragraph.repeat(3)))
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        ..sample_letter(true)
+    };
+    assert_eq!(refusal(&pages), Some("too_many_pages"));
 }
