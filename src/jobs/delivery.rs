@@ -239,7 +239,22 @@ pub async fn deliver_message(
         }
     }
     let sender = sender(message.purpose);
+    let first_try = std::sync::atomic::AtomicBool::new(true);
     let attempt = || async {
+        // A STOP may arrive while a text waits for its next try: asked again before each.
+        if !first_try.swap(false, std::sync::atomic::Ordering::Relaxed)
+            && !message.goes_past_opt_out()
+            && ctx
+                .store
+                .number_opted_out(&to)
+                .await
+                .map_err(|e| SendError::Transient(format!("cannot check opt-out: {e}")))?
+        {
+            return Err(SendError::Permanent {
+                code: Some(OPTED_OUT.into()),
+                reason: "the number opted out while the text waited to be tried again".into(),
+            });
+        }
         // Chosen again on every try. When this try's failure hands over to the next provider,
         // the next is tried at once rather than after the backoff.
         let mut tried = 0;
@@ -303,6 +318,14 @@ pub async fn deliver_message(
             Ok(Delivered::Sent {
                 provider_id: sent.provider_id,
             })
+        }
+        Err(SendError::Permanent { code, reason }) if code.as_deref() == Some(OPTED_OUT) => {
+            tracing::info!(reason, purpose = %message.purpose, "not sent");
+            let after = fall_back(&ctx.outbound, OPTED_OUT, MobileState::default());
+            ctx.store
+                .fail_sending(id, code.as_deref(), ctx.clock.now(), &after)
+                .await?;
+            Ok(Delivered::Refused { code })
         }
         Err(SendError::Permanent { code, reason }) => {
             ctx.metrics.sms_failed.inc();

@@ -678,6 +678,11 @@ impl FakeNotify {
             .extend(statuses.iter().copied());
     }
 
+    /// Forgets the scripted failures still to come: Notify has recovered.
+    pub fn recover(&self) {
+        self.state.lock().expect("lock").failures.clear();
+    }
+
     /// Waits until at least `n` texts were accepted.
     pub async fn wait_for(&self, n: usize) -> Vec<NotifiedText> {
         for _ in 0..200 {
