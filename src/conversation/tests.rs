@@ -248,6 +248,97 @@ fn help_works_at_any_step_and_repeats_the_question() {
 }
 
 #[test]
+fn every_keyword_works_at_any_step_answers_and_repeats_the_question() {
+    for keyword in parse::Keyword::ALL {
+        let answer = wording().render(keyword.wording_key(false), &Vars::default());
+        for texts in [&["1", "Sam"][..], &OTHER_PATH[..3], &SELF_PATH[..5]] {
+            let (before, _) = run(texts);
+            let mut c = before.clone();
+            let word = match keyword {
+                parse::Keyword::Coping => "coping",
+                parse::Keyword::Carer => "Carer.",
+                parse::Keyword::Team => " TEAM ",
+                parse::Keyword::Services => "Services",
+            };
+            let turn = c.step(word, &ctx());
+            assert_eq!(c, before, "{word:?} changes nothing");
+            assert!(turn.effects.is_empty());
+            assert_eq!(turn.replies.len(), 2, "{word:?}: {turn:?}");
+            assert_eq!(turn.replies[0], answer);
+            assert_eq!(
+                turn.replies[1],
+                wording().render(c.step.ask_key(), &c.vars(&ctx())),
+                "{word:?} repeats the question"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_keyword_as_the_first_text_answers_and_asks_the_first_question() {
+    let (c, turn) = Conversation::begin("COPING", &ctx());
+    assert_eq!(c.step, Step::Relationship);
+    let text = reply(&turn);
+    assert!(text.starts_with("For the next few hours"), "{text}");
+    assert!(
+        text.contains("999") && text.contains("yourself or someone else"),
+        "{text}"
+    );
+}
+
+#[test]
+fn keywords_are_answered_after_the_referral_is_sent_and_after_stop() {
+    let mut texts = SELF_PATH.to_vec();
+    texts.push("yes");
+    let (mut c, _) = run(&texts);
+    let turn = c.step("team", &ctx());
+    assert!(reply(&turn).contains("0800 129 9999"), "{}", reply(&turn));
+    assert!(
+        !reply(&turn).contains("CRHT-7K3M9Q"),
+        "no question, no reminder"
+    );
+    assert_eq!(c.status, Status::Completed);
+
+    let (mut c, _) = run(&["1", "Sam", "STOP"]);
+    let turn = c.step("services", &ctx());
+    assert!(reply(&turn).contains("116 123"), "{}", reply(&turn));
+    assert!(c.opted_out, "a keyword is not START");
+}
+
+#[test]
+fn a_person_who_asked_for_easy_read_gets_the_easy_read_keyword_answers() {
+    // SELF_PATH answers the access needs with "2 5": large print and easy read.
+    let (mut c, _) = run(&SELF_PATH[..9]);
+    let turn = c.step("CARER", &ctx());
+    assert_eq!(
+        turn.replies[0],
+        wording().render("carer_easy_read", &Vars::default())
+    );
+    let (mut c, _) = run(&OTHER_PATH[..13]);
+    let turn = c.step("CARER", &ctx());
+    assert_eq!(turn.replies[0], wording().render("carer", &Vars::default()));
+}
+
+#[test]
+fn no_keyword_is_an_opt_out_word() {
+    for keyword in parse::Keyword::ALL {
+        let word = keyword
+            .wording_key(false)
+            .split('_')
+            .next()
+            .unwrap_or_default();
+        assert!(!parse::OPT_OUT_WORDS.contains(&word), "{word}");
+    }
+    for word in ["coping", "carer", "team", "services"] {
+        assert!(!parse::OPT_OUT_WORDS.contains(&word), "{word}");
+        assert!(
+            matches!(parse::command(word), Some(Command::Keyword(_))),
+            "{word}"
+        );
+    }
+}
+
+#[test]
 fn back_goes_to_the_previous_question_and_a_new_answer_keeps_the_old_one() {
     let (mut c, _) = run(&["1", "Sam"]);
     assert_eq!(c.step, Step::Age);
