@@ -39,6 +39,9 @@ pub struct Intake {
     /// How long a done conversation's thread stays open to the number's next texts
     /// (`CRHT_THREAD_DAYS`); after it, a text starts a new referral.
     pub thread_days: u32,
+    /// When the team aims to be in touch, for the referral's closing text
+    /// (`CRHT_RESPONSE_TARGET`); `None`: "as soon as they can".
+    pub response_target: Option<String>,
 }
 
 impl Intake {
@@ -113,6 +116,7 @@ impl Intake {
                     wording: &self.wording,
                     at_risk: !signals.is_empty(),
                     foreign_language,
+                    response_target: self.response_target.as_deref(),
                 };
                 let turn = state.step(text, &ctx);
                 if turn.effects.contains(&Effect::NewReferral) {
@@ -139,6 +143,7 @@ impl Intake {
                     wording: &self.wording,
                     at_risk: !signals.is_empty(),
                     foreign_language,
+                    response_target: self.response_target.as_deref(),
                 };
                 let (state, turn) = Conversation::begin(text, &ctx);
                 (
@@ -674,6 +679,7 @@ mod tests {
             templates: Arc::new(Templates::bundled()),
             reply_cap_per_hour: 30,
             thread_days: 14,
+            response_target: None,
         }
     }
 

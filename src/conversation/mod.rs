@@ -220,6 +220,9 @@ pub struct Context<'a> {
     /// The language this text was recognised as ("pl", "ur-Latn" …); `None` for English or
     /// not known.
     pub foreign_language: Option<&'a str>,
+    /// When the team aims to be in touch ("within 4 hours"), for the closing text;
+    /// `None`: "as soon as they can".
+    pub response_target: Option<&'a str>,
 }
 
 /// One turn's output: the parts of the reply (sent as one text) and the effects.
@@ -784,6 +787,12 @@ impl Conversation {
             about_self: self.answers.about_self(),
             reference: ctx.reference.to_owned(),
             team: String::new(),
+            response_target: ctx.response_target.unwrap_or_default().to_owned(),
+            carer: !self.answers.about_self()
+                && matches!(
+                    self.answers.referrer_role,
+                    Some(ReferrerRole::Family | ReferrerRole::Friend | ReferrerRole::Carer)
+                ),
             a: display(&self.answers),
         }
     }

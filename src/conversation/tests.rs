@@ -19,6 +19,7 @@ fn ctx() -> Context<'static> {
         wording: wording(),
         at_risk: false,
         foreign_language: None,
+        response_target: None,
     }
 }
 
@@ -188,6 +189,53 @@ fn yes_at_the_summary_submits_with_the_reference_what_to_have_ready_and_999() {
     assert_eq!(answers["language"], serde_json::Value::Null);
     assert_eq!(answers["access_needs"], json!(["large_print", "easy_read"]));
     assert_eq!(answers["anything_else"], "I have a guide dog");
+}
+
+/// The closing text of a referral along `path`, sent with YES.
+fn closing_text(path: &[&str], ctx: &Context<'_>) -> String {
+    let (mut c, _) = Conversation::begin("hello", ctx);
+    for text in path {
+        c.step(text, ctx);
+    }
+    let turn = c.step("yes", ctx);
+    assert_eq!(turn.effects, vec![Effect::Submitted], "{turn:?}");
+    reply(&turn)
+}
+
+#[test]
+fn the_closing_text_says_when_the_team_aims_to_be_in_touch_when_set() {
+    let with_target = Context {
+        response_target: Some("within 4 hours"),
+        ..ctx()
+    };
+    let text = closing_text(SELF_PATH, &with_target);
+    assert!(
+        text.contains("by text message. They aim to do this within 4 hours."),
+        "{text}"
+    );
+    assert!(!text.contains("as soon as they can"), "{text}");
+    let text = closing_text(SELF_PATH, &ctx());
+    assert!(
+        text.contains("by text message as soon as they can."),
+        "no target, no promise: {text}"
+    );
+}
+
+#[test]
+fn a_carer_s_closing_text_says_what_happens_next_and_offers_carer() {
+    for role in ["1", "2", "3"] {
+        let mut path = OTHER_PATH.to_vec();
+        path[1] = role;
+        let text = closing_text(&path, &ctx());
+        assert!(text.contains("What happens next"), "{role}: {text}");
+        assert!(text.contains("Text CARER"), "{role}: {text}");
+        assert!(text.contains("999"), "{role}: {text}");
+    }
+    for path in [SELF_PATH, OTHER_PATH] {
+        // Myself, and a professional (role 4).
+        let text = closing_text(path, &ctx());
+        assert!(!text.contains("CARER"), "{text}");
+    }
 }
 
 #[test]

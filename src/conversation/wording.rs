@@ -107,6 +107,11 @@ pub struct Vars {
     pub reference: String,
     /// The team's name (staff-facing texts only).
     pub team: String,
+    /// When the team aims to be in touch ("within 4 hours"); empty: no time is promised.
+    pub response_target: String,
+    /// The referrer is the person's family, friend or carer: the closing text says what
+    /// happens next for them too and offers CARER.
+    pub carer: bool,
     pub a: DisplayAnswers,
 }
 
@@ -180,6 +185,8 @@ mod tests {
             about_self,
             reference: "CRHT-7K3M9Q".into(),
             team: "Leeds Crisis Team".into(),
+            response_target: String::new(),
+            carer: !about_self,
             a: DisplayAnswers {
                 role: "family".into(),
                 referrer_name: "Jo".into(),

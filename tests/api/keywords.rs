@@ -1,10 +1,11 @@
 //! The keywords anyone can text at any step (`COPING`, `CARER`, `TEAM`, `SERVICES`, beside
 //! `HELP`): answered, then the question again; from a patient's number too; never before the
-//! 999 answer to a risk text.
+//! 999 answer to a risk text. And the referral's closing text: when the team aims to be in
+//! touch (`CRHT_RESPONSE_TARGET`), and for a carer, what happens next and `CARER`.
 
 use serde_json::json;
 
-use crate::helpers::{Engine, SELF_REFERRAL, spawn_app};
+use crate::helpers::{Engine, SELF_REFERRAL, spawn_app, spawn_app_with};
 use crate::on_both_engines;
 
 on_both_engines!(
@@ -13,6 +14,8 @@ on_both_engines!(
     a_risk_text_with_a_keyword_still_gets_999_first,
     help_names_the_teams_number_and_111,
     a_keyword_after_the_referral_is_sent_is_answered_not_put_in_the_thread,
+    the_closing_text_gives_the_response_target_when_set,
+    a_carers_closing_text_offers_carer_and_a_self_referrals_does_not,
 );
 
 const PHONE: &str = "+447911123471";
@@ -167,5 +170,64 @@ async fn a_keyword_after_the_referral_is_sent_is_answered_not_put_in_the_thread(
     assert!(!text.contains("team has your message"), "{text}");
     let text = app.text(PHONE, "carer").await.text();
     assert!(text.starts_with("If you look after someone"), "{text}");
+    app.stop().await;
+}
+
+/// A family member's referral for someone else, up to the summary.
+const FAMILY_REFERRAL: &[(&str, &str)] = &[
+    ("relationship", "2"),
+    ("referrer_role", "1"),
+    ("referrer_name", "Jo"),
+    ("consent", "1"),
+    ("subject_phone", "07911 123499"),
+    ("name", "Alex"),
+    ("age", "yes"),
+    ("postcode", "LS1 4DY"),
+    ("safety", "yes"),
+    ("situation", "not eating, not sleeping"),
+    ("contact_method", "1"),
+    ("language", "no"),
+    ("access_needs", "8"),
+    ("anything_else", "no"),
+    ("confirm", "yes"),
+];
+
+async fn the_closing_text_gives_the_response_target_when_set(engine: Engine) {
+    let mut app = spawn_app_with(
+        engine.clone(),
+        |c| c.response_target = Some("within 4 hours".to_owned()),
+        false,
+    )
+    .await;
+    let text = app.start_referral(PHONE, SELF_REFERRAL).await.text();
+    assert!(
+        text.contains("They aim to do this within 4 hours."),
+        "{text}"
+    );
+    app.stop().await;
+
+    let mut app = spawn_app(engine).await;
+    let text = app.start_referral(PHONE, SELF_REFERRAL).await.text();
+    assert!(text.contains("as soon as they can"), "{text}");
+    assert!(!text.contains("aim to"), "no target, no promise: {text}");
+    app.stop().await;
+}
+
+async fn a_carers_closing_text_offers_carer_and_a_self_referrals_does_not(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    let text = app.start_referral(PHONE, FAMILY_REFERRAL).await.text();
+    assert!(text.contains("CRHT-"), "{text}");
+    assert!(text.contains("What happens next"), "{text}");
+    assert!(text.contains("Text CARER"), "{text}");
+    // The offer is good: CARER answers.
+    let text = app.text(PHONE, "CARER").await.text();
+    assert!(text.contains("Rethink Mental Illness"), "{text}");
+
+    let text = app
+        .start_referral(PATIENT_MOBILE, SELF_REFERRAL)
+        .await
+        .text();
+    assert!(text.contains("CRHT-"), "{text}");
+    assert!(!text.contains("CARER"), "{text}");
     app.stop().await;
 }
