@@ -50,6 +50,7 @@ pub const KEYS: &[&str] = &[
     "sms_budget_per_hour",
     "sms_countries",
     "thread_days",
+    "response_target",
     "session_idle_minutes",
     "oidc_issuer",
     "oidc_client_id",
@@ -83,6 +84,33 @@ pub enum ConfigError {
     },
     #[error("{setting}: {problem}")]
     Invalid { setting: String, problem: String },
+}
+
+/// The longest `CRHT_RESPONSE_TARGET`: a few words in a text to a person.
+pub const RESPONSE_TARGET_MAX: usize = 40;
+
+/// `CRHT_RESPONSE_TARGET`: empty means none; otherwise short, one line, and words only (it
+/// goes into a text to a person, after "They aim to do this").
+fn response_target(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > RESPONSE_TARGET_MAX {
+        return Err(invalid(
+            "response_target",
+            format!("at most {RESPONSE_TARGET_MAX} characters, e.g. \"within 4 hours\""),
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || " ,-/:()".contains(c))
+    {
+        return Err(invalid(
+            "response_target",
+            "letters, digits, spaces and , - / : ( ) only, e.g. \"within 4 hours\"",
+        ));
+    }
+    Ok(Some(value))
 }
 
 fn invalid(key: &str, problem: impl Into<String>) -> ConfigError {
@@ -341,6 +369,11 @@ pub struct Config {
     /// How long after a conversation is done a text from its number joins that referral's
     /// thread rather than starting a new referral (`CRHT_THREAD_DAYS`, default 14; 0: never).
     pub thread_days: u32,
+    /// When the team aims to be in touch after a referral, in the words of the closing text
+    /// ("within 4 hours": "They aim to do this within 4 hours."); `CRHT_RESPONSE_TARGET`, at
+    /// most `RESPONSE_TARGET_MAX` characters on one line. `None`: the text promises no time
+    /// and says "as soon as they can".
+    pub response_target: Option<String>,
     /// A console session idle this long ends (`CRHT_SESSION_IDLE_MINUTES`, default 30).
     pub session_idle: Duration,
     /// Sign-in with the organisation's identity provider; `None`: local accounts only.
@@ -451,6 +484,7 @@ struct Raw {
     sms_budget_per_hour: Option<Text>,
     sms_countries: Option<List>,
     thread_days: Option<Text>,
+    response_target: Option<Text>,
     session_idle_minutes: Option<Text>,
     oidc_issuer: Option<Text>,
     oidc_client_id: Option<Text>,
@@ -624,6 +658,7 @@ impl Config {
         if thread_days == 0 {
             return Err(invalid("thread_days", "must be at least 1"));
         }
+        let response_target = response_target(text(&raw.response_target))?;
         let session_idle_minutes = number("session_idle_minutes", &raw.session_idle_minutes, 30)?;
         if session_idle_minutes == 0 {
             return Err(invalid("session_idle_minutes", "must be at least 1"));
@@ -661,6 +696,7 @@ impl Config {
             sms_budget_per_hour,
             sms_countries,
             thread_days,
+            response_target,
             session_idle: Duration::from_secs(u64::from(session_idle_minutes) * 60),
             oidc,
             // Both short: a job a killed gateway left running is back in the queue within
@@ -1015,6 +1051,7 @@ mod tests {
         assert_eq!(c.sms_budget_per_hour.get(), 1000);
         assert_eq!(c.sms_countries, vec!["GB".to_owned()]);
         assert_eq!(c.thread_days, 14);
+        assert_eq!(c.response_target, None);
         c.check_for_serving()
             .expect("loopback without a token is allowed");
     }
@@ -1042,6 +1079,7 @@ mod tests {
                 ("CRHT_RETENTION_DAYS", "30"),
                 ("CRHT_SMS_BUDGET_PER_HOUR", "250"),
                 ("CRHT_SMS_COUNTRIES", "gb, IE"),
+                ("CRHT_RESPONSE_TARGET", " within 4 hours "),
                 ("CRHT_TEST_POSTGRES_URL", "ignored: not a setting"),
             ]),
         )
@@ -1067,6 +1105,7 @@ mod tests {
         assert_eq!(c.retention_days, 30);
         assert_eq!(c.sms_budget_per_hour.get(), 250);
         assert_eq!(c.sms_countries, vec!["GB".to_owned(), "IE".to_owned()]);
+        assert_eq!(c.response_target.as_deref(), Some("within 4 hours"));
         c.check_for_serving().expect("a token allows any address");
     }
 
@@ -1084,6 +1123,22 @@ mod tests {
                 .to_string();
             assert!(error.contains(key), "{error}");
         }
+    }
+
+    #[test]
+    fn the_response_target_is_short_plain_words_or_none() {
+        for value in [
+            "within 4 hours, or sooner if the team can manage it",
+            "within {{ 4 }} hours",
+            "within 4 hours\nCall 0800",
+        ] {
+            let error = Config::load(None, env(&[("CRHT_RESPONSE_TARGET", value)]))
+                .expect_err(&format!("{value:?} is refused"))
+                .to_string();
+            assert!(error.contains("CRHT_RESPONSE_TARGET"), "{error}");
+        }
+        let c = Config::load(None, env(&[("CRHT_RESPONSE_TARGET", "  ")])).expect("loads");
+        assert_eq!(c.response_target, None, "blank is none");
     }
 
     #[test]

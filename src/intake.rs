@@ -39,6 +39,9 @@ pub struct Intake {
     /// How long a done conversation's thread stays open to the number's next texts
     /// (`CRHT_THREAD_DAYS`); after it, a text starts a new referral.
     pub thread_days: u32,
+    /// When the team aims to be in touch, for the referral's closing text
+    /// (`CRHT_RESPONSE_TARGET`); `None`: "as soon as they can".
+    pub response_target: Option<String>,
 }
 
 impl Intake {
@@ -113,6 +116,7 @@ impl Intake {
                     wording: &self.wording,
                     at_risk: !signals.is_empty(),
                     foreign_language,
+                    response_target: self.response_target.as_deref(),
                 };
                 let turn = state.step(text, &ctx);
                 if turn.effects.contains(&Effect::NewReferral) {
@@ -139,6 +143,7 @@ impl Intake {
                     wording: &self.wording,
                     at_risk: !signals.is_empty(),
                     foreign_language,
+                    response_target: self.response_target.as_deref(),
                 };
                 let (state, turn) = Conversation::begin(text, &ctx);
                 (
@@ -450,6 +455,12 @@ impl Intake {
                 replies_allowed = true;
                 parts.push(self.wording.render("patient_started", &Vars::default()));
             }
+            Some(Command::Keyword(keyword)) => {
+                // The same words as to anyone (they name no one), in easy read when the
+                // passport asks.
+                let key = keyword.wording_key(patient.easy_read);
+                parts.push(self.wording.render(key, &Vars::default()));
+            }
             _ => {
                 let word = parse::normalise(text);
                 let says_yes = parse::yes_no(text) == Some(true) || word == "confirm";
@@ -609,14 +620,19 @@ impl Intake {
 /// has already chosen, from the opt-out as it stood, which replies an opted-out number gets;
 /// a STOP that arrives after them holds back every reply except these: the confirmation of
 /// STOP itself (SPEC: "confirmed once"), the 999 answer to a risk text or an unsafe answer
-/// (safety rules 2 and 3: at any point, also after STOP), and the answer to HELP (a command
-/// that works at any step, with 999 in it).
+/// (safety rules 2 and 3: at any point, also after STOP), and the answer to HELP or a keyword
+/// such as COPING (commands that work at any step, asked for by name, with 999 in them).
 fn replies_past_opt_out(text: &str, decision: &Decision) -> bool {
     let opts_out = match decision {
         Decision::Referral(d) => d.opt_out == Some(true),
         Decision::Patient(d) => d.opt_out == Some(true),
     };
-    decision.flagged() || opts_out || parse::command(text) == Some(Command::Help)
+    decision.flagged()
+        || opts_out
+        || matches!(
+            parse::command(text),
+            Some(Command::Help | Command::Keyword(_))
+        )
 }
 
 /// The conversation is over for the person: sent (or signposted, or handed to an
@@ -663,6 +679,7 @@ mod tests {
             templates: Arc::new(Templates::bundled()),
             reply_cap_per_hour: 30,
             thread_days: 14,
+            response_target: None,
         }
     }
 

@@ -186,6 +186,7 @@ impl App {
             templates,
             reply_cap_per_hour: config.reply_cap_per_hour,
             thread_days: config.thread_days,
+            response_target: config.response_target.clone(),
         });
         let workers = Workers {
             pool,

@@ -18,10 +18,10 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use answers::{Age, Answers, Optional, Place, ReferrerRole, Relationship, YesNoUnsure};
-use parse::Command;
+use parse::{Command, Keyword};
 use wording::{DisplayAnswers, Vars, Wording};
 
-use crate::domain::channel::Channel;
+use crate::domain::channel::{AccessNeed, Channel};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
 
@@ -220,6 +220,9 @@ pub struct Context<'a> {
     /// The language this text was recognised as ("pl", "ur-Latn" …); `None` for English or
     /// not known.
     pub foreign_language: Option<&'a str>,
+    /// When the team aims to be in touch ("within 4 hours"), for the closing text;
+    /// `None`: "as soon as they can".
+    pub response_target: Option<&'a str>,
 }
 
 /// One turn's output: the parts of the reply (sent as one text) and the effects.
@@ -293,6 +296,10 @@ impl Conversation {
                 conversation.say(&mut turn, ctx, "help");
                 conversation.ask(&mut turn, ctx);
             }
+            Some(Command::Keyword(keyword)) => {
+                conversation.answer_keyword(keyword, ctx, &mut turn);
+                conversation.ask(&mut turn, ctx);
+            }
             _ => {
                 conversation.say(&mut turn, ctx, "welcome");
                 conversation.ask(&mut turn, ctx);
@@ -312,6 +319,8 @@ impl Conversation {
             match command {
                 Some(Command::Start) => self.opt_in(ctx, &mut turn),
                 Some(Command::Help) => self.say(&mut turn, ctx, "help"),
+                // Asked for by name: answered, like HELP.
+                Some(Command::Keyword(keyword)) => self.answer_keyword(keyword, ctx, &mut turn),
                 // Opted out of texts: the text is kept for staff, and we stay quiet.
                 _ => {}
             }
@@ -338,6 +347,10 @@ impl Conversation {
             Some(Command::Start) => self.ask(&mut turn, ctx),
             Some(Command::Help) => {
                 self.say(&mut turn, ctx, "help");
+                self.ask(&mut turn, ctx);
+            }
+            Some(Command::Keyword(keyword)) => {
+                self.answer_keyword(keyword, ctx, &mut turn);
                 self.ask(&mut turn, ctx);
             }
             Some(Command::Restart) => self.restart(ctx, &mut turn),
@@ -368,6 +381,7 @@ impl Conversation {
             }
             Some(Command::Stop) => self.opt_out(ctx, turn),
             Some(Command::Help) => self.say(turn, ctx, "help"),
+            Some(Command::Keyword(keyword)) => self.answer_keyword(keyword, ctx, turn),
             Some(Command::Back) if self.outcome == Some(Outcome::Signposted) => {
                 // "If the age was wrong, text BACK": reopen at the age question.
                 self.status = Status::Active;
@@ -383,6 +397,16 @@ impl Conversation {
             }
             _ => self.say(turn, ctx, "already_sent"),
         }
+    }
+
+    /// A keyword's answer, in easy read when the person asked for easy read among their
+    /// access needs.
+    fn answer_keyword(&self, keyword: Keyword, ctx: &Context<'_>, turn: &mut Turn) {
+        let easy_read = matches!(
+            &self.answers.access_needs,
+            Some(Optional::Given(needs)) if needs.contains(&AccessNeed::EasyRead)
+        );
+        self.say(turn, ctx, keyword.wording_key(easy_read));
     }
 
     fn opt_out(&mut self, ctx: &Context<'_>, turn: &mut Turn) {
@@ -763,6 +787,12 @@ impl Conversation {
             about_self: self.answers.about_self(),
             reference: ctx.reference.to_owned(),
             team: String::new(),
+            response_target: ctx.response_target.unwrap_or_default().to_owned(),
+            carer: !self.answers.about_self()
+                && matches!(
+                    self.answers.referrer_role,
+                    Some(ReferrerRole::Family | ReferrerRole::Friend | ReferrerRole::Carer)
+                ),
             a: display(&self.answers),
         }
     }

@@ -23,6 +23,46 @@ pub enum Command {
     Stop,
     /// `START` / `UNSTOP`: opted in again.
     Start,
+    /// `COPING`, `CARER`, `TEAM`, `SERVICES`: a short answer, then the question again.
+    Keyword(Keyword),
+}
+
+/// The keywords that send a piece of the service page by text, from anyone, at any step.
+/// `PLAN` (the patient's own safety plan) is not one of them: it needs the patient's record,
+/// so it is a command of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyword {
+    /// Steps for the next few hours: breathing, grounding, 999 and the team.
+    Coping,
+    /// For family, friends and carers: what helps, and support for themselves.
+    Carer,
+    /// The team's number and hours, and 111.
+    Team,
+    /// Other services, one line each.
+    Services,
+}
+
+impl Keyword {
+    pub const ALL: [Keyword; 4] = [
+        Keyword::Coping,
+        Keyword::Carer,
+        Keyword::Team,
+        Keyword::Services,
+    ];
+
+    /// Its entry in conversation.toml; the easy-read variant adds `_easy_read`.
+    pub fn wording_key(self, easy_read: bool) -> &'static str {
+        match (self, easy_read) {
+            (Keyword::Coping, false) => "coping",
+            (Keyword::Coping, true) => "coping_easy_read",
+            (Keyword::Carer, false) => "carer",
+            (Keyword::Carer, true) => "carer_easy_read",
+            (Keyword::Team, false) => "team_contact",
+            (Keyword::Team, true) => "team_contact_easy_read",
+            (Keyword::Services, false) => "services",
+            (Keyword::Services, true) => "services_easy_read",
+        }
+    }
 }
 
 /// The opt-out words the SMS provider itself acts on; never reuse them as reply keywords.
@@ -62,6 +102,11 @@ pub fn command(text: &str) -> Option<Command> {
         "restart" | "startagain" | "startover" => Some(Command::Restart),
         "skip" => Some(Command::Skip),
         "start" | "unstop" => Some(Command::Start),
+        "coping" | "cope" => Some(Command::Keyword(Keyword::Coping)),
+        "carer" | "carers" => Some(Command::Keyword(Keyword::Carer)),
+        "team" => Some(Command::Keyword(Keyword::Team)),
+        "services" | "service" => Some(Command::Keyword(Keyword::Services)),
+        // "plan": the safety plan, a command of its own (it needs the patient's record).
         w if OPT_OUT_WORDS.contains(&w) => Some(Command::Stop),
         _ => None,
     }
@@ -942,6 +987,13 @@ mod tests {
             ("OPTOUT", Command::Stop),
             ("START", Command::Start),
             ("unstop", Command::Start),
+            ("COPING", Command::Keyword(Keyword::Coping)),
+            ("coping", Command::Keyword(Keyword::Coping)),
+            (" Coping! ", Command::Keyword(Keyword::Coping)),
+            ("Carer.", Command::Keyword(Keyword::Carer)),
+            ("CARERS", Command::Keyword(Keyword::Carer)),
+            ("team", Command::Keyword(Keyword::Team)),
+            ("Services?", Command::Keyword(Keyword::Services)),
         ] {
             assert_eq!(command(text), Some(want), "{text:?}");
         }

@@ -19,6 +19,7 @@ fn ctx() -> Context<'static> {
         wording: wording(),
         at_risk: false,
         foreign_language: None,
+        response_target: None,
     }
 }
 
@@ -190,6 +191,53 @@ fn yes_at_the_summary_submits_with_the_reference_what_to_have_ready_and_999() {
     assert_eq!(answers["anything_else"], "I have a guide dog");
 }
 
+/// The closing text of a referral along `path`, sent with YES.
+fn closing_text(path: &[&str], ctx: &Context<'_>) -> String {
+    let (mut c, _) = Conversation::begin("hello", ctx);
+    for text in path {
+        c.step(text, ctx);
+    }
+    let turn = c.step("yes", ctx);
+    assert_eq!(turn.effects, vec![Effect::Submitted], "{turn:?}");
+    reply(&turn)
+}
+
+#[test]
+fn the_closing_text_says_when_the_team_aims_to_be_in_touch_when_set() {
+    let with_target = Context {
+        response_target: Some("within 4 hours"),
+        ..ctx()
+    };
+    let text = closing_text(SELF_PATH, &with_target);
+    assert!(
+        text.contains("by text message. They aim to do this within 4 hours."),
+        "{text}"
+    );
+    assert!(!text.contains("as soon as they can"), "{text}");
+    let text = closing_text(SELF_PATH, &ctx());
+    assert!(
+        text.contains("by text message as soon as they can."),
+        "no target, no promise: {text}"
+    );
+}
+
+#[test]
+fn a_carer_s_closing_text_says_what_happens_next_and_offers_carer() {
+    for role in ["1", "2", "3"] {
+        let mut path = OTHER_PATH.to_vec();
+        path[1] = role;
+        let text = closing_text(&path, &ctx());
+        assert!(text.contains("What happens next"), "{role}: {text}");
+        assert!(text.contains("Text CARER"), "{role}: {text}");
+        assert!(text.contains("999"), "{role}: {text}");
+    }
+    for path in [SELF_PATH, OTHER_PATH] {
+        // Myself, and a professional (role 4).
+        let text = closing_text(path, &ctx());
+        assert!(!text.contains("CARER"), "{text}");
+    }
+}
+
 #[test]
 fn the_summary_shows_the_answers_before_sending() {
     let (c, turn) = run(SELF_PATH);
@@ -245,6 +293,97 @@ fn help_works_at_any_step_and_repeats_the_question() {
     let text = reply(&turn);
     assert!(text.contains("999") && text.contains("STOP"), "{text}");
     assert!(text.contains("18 or over"), "{text}");
+}
+
+#[test]
+fn every_keyword_works_at_any_step_answers_and_repeats_the_question() {
+    for keyword in parse::Keyword::ALL {
+        let answer = wording().render(keyword.wording_key(false), &Vars::default());
+        for texts in [&["1", "Sam"][..], &OTHER_PATH[..3], &SELF_PATH[..5]] {
+            let (before, _) = run(texts);
+            let mut c = before.clone();
+            let word = match keyword {
+                parse::Keyword::Coping => "coping",
+                parse::Keyword::Carer => "Carer.",
+                parse::Keyword::Team => " TEAM ",
+                parse::Keyword::Services => "Services",
+            };
+            let turn = c.step(word, &ctx());
+            assert_eq!(c, before, "{word:?} changes nothing");
+            assert!(turn.effects.is_empty());
+            assert_eq!(turn.replies.len(), 2, "{word:?}: {turn:?}");
+            assert_eq!(turn.replies[0], answer);
+            assert_eq!(
+                turn.replies[1],
+                wording().render(c.step.ask_key(), &c.vars(&ctx())),
+                "{word:?} repeats the question"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_keyword_as_the_first_text_answers_and_asks_the_first_question() {
+    let (c, turn) = Conversation::begin("COPING", &ctx());
+    assert_eq!(c.step, Step::Relationship);
+    let text = reply(&turn);
+    assert!(text.starts_with("For the next few hours"), "{text}");
+    assert!(
+        text.contains("999") && text.contains("yourself or someone else"),
+        "{text}"
+    );
+}
+
+#[test]
+fn keywords_are_answered_after_the_referral_is_sent_and_after_stop() {
+    let mut texts = SELF_PATH.to_vec();
+    texts.push("yes");
+    let (mut c, _) = run(&texts);
+    let turn = c.step("team", &ctx());
+    assert!(reply(&turn).contains("0800 129 9999"), "{}", reply(&turn));
+    assert!(
+        !reply(&turn).contains("CRHT-7K3M9Q"),
+        "no question, no reminder"
+    );
+    assert_eq!(c.status, Status::Completed);
+
+    let (mut c, _) = run(&["1", "Sam", "STOP"]);
+    let turn = c.step("services", &ctx());
+    assert!(reply(&turn).contains("116 123"), "{}", reply(&turn));
+    assert!(c.opted_out, "a keyword is not START");
+}
+
+#[test]
+fn a_person_who_asked_for_easy_read_gets_the_easy_read_keyword_answers() {
+    // SELF_PATH answers the access needs with "2 5": large print and easy read.
+    let (mut c, _) = run(&SELF_PATH[..9]);
+    let turn = c.step("CARER", &ctx());
+    assert_eq!(
+        turn.replies[0],
+        wording().render("carer_easy_read", &Vars::default())
+    );
+    let (mut c, _) = run(&OTHER_PATH[..13]);
+    let turn = c.step("CARER", &ctx());
+    assert_eq!(turn.replies[0], wording().render("carer", &Vars::default()));
+}
+
+#[test]
+fn no_keyword_is_an_opt_out_word() {
+    for keyword in parse::Keyword::ALL {
+        let word = keyword
+            .wording_key(false)
+            .split('_')
+            .next()
+            .unwrap_or_default();
+        assert!(!parse::OPT_OUT_WORDS.contains(&word), "{word}");
+    }
+    for word in ["coping", "carer", "team", "services"] {
+        assert!(!parse::OPT_OUT_WORDS.contains(&word), "{word}");
+        assert!(
+            matches!(parse::command(word), Some(Command::Keyword(_))),
+            "{word}"
+        );
+    }
 }
 
 #[test]

@@ -11,6 +11,14 @@ use serde::Serialize;
 pub const KEYS: &[&str] = &[
     "welcome",
     "help",
+    "coping",
+    "coping_easy_read",
+    "carer",
+    "carer_easy_read",
+    "team_contact",
+    "team_contact_easy_read",
+    "services",
+    "services_easy_read",
     "risk",
     "not_safe",
     "not_safe_other",
@@ -99,6 +107,11 @@ pub struct Vars {
     pub reference: String,
     /// The team's name (staff-facing texts only).
     pub team: String,
+    /// When the team aims to be in touch ("within 4 hours"); empty: no time is promised.
+    pub response_target: String,
+    /// The referrer is the person's family, friend or carer: the closing text says what
+    /// happens next for them too and offers CARER.
+    pub carer: bool,
     pub a: DisplayAnswers,
 }
 
@@ -172,6 +185,8 @@ mod tests {
             about_self,
             reference: "CRHT-7K3M9Q".into(),
             team: "Leeds Crisis Team".into(),
+            response_target: String::new(),
+            carer: !about_self,
             a: DisplayAnswers {
                 role: "family".into(),
                 referrer_name: "Jo".into(),
@@ -230,6 +245,71 @@ mod tests {
         ] {
             let text = wording.render(key, &sample(true));
             assert!(text.contains("999"), "{key} must mention 999: {text}");
+        }
+    }
+
+    #[test]
+    fn every_keyword_answer_fits_two_text_segments_and_mentions_999() {
+        use crate::channels::sms::{SmsEncoding, sms_size};
+        use crate::conversation::parse::Keyword;
+        let wording = Wording::english();
+        for keyword in Keyword::ALL {
+            for easy_read in [false, true] {
+                let key = keyword.wording_key(easy_read);
+                let text = wording
+                    .try_render(key, &sample(true))
+                    .unwrap_or_else(|e| panic!("{key}: {e}"));
+                let size = sms_size(&text);
+                assert_eq!(size.encoding, SmsEncoding::Gsm7, "{key}: {text}");
+                assert!(size.segments <= 2, "{key} is {size:?}:\n{text}");
+                assert!(text.contains("999"), "{key} must mention 999: {text}");
+            }
+        }
+        // The words the issue names are there.
+        let plain = |k: Keyword| wording.render(k.wording_key(false), &sample(true));
+        for (keyword, words) in [
+            (Keyword::Coping, &["Breathe", "0800 129 9999"][..]),
+            (
+                Keyword::Carer,
+                &["listen", "Rethink Mental Illness", "0800 129 9999"][..],
+            ),
+            (
+                Keyword::Team,
+                &["0800 129 9999", "listen carefully", "24 hours", "111"][..],
+            ),
+            (
+                Keyword::Services,
+                &[
+                    "Talking Therapies",
+                    "Mind",
+                    "MoodTools",
+                    "NHS 111",
+                    "mental health option",
+                    "116 123",
+                    "85258",
+                ][..],
+            ),
+        ] {
+            let text = plain(keyword);
+            for word in words {
+                assert!(text.contains(word), "{keyword:?} lacks {word:?}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_names_the_team_s_number_111_and_the_keywords() {
+        let text = Wording::english().render("help", &sample(true));
+        for word in [
+            "0800 129 9999",
+            "111",
+            "999",
+            "COPING",
+            "CARER",
+            "TEAM",
+            "SERVICES",
+        ] {
+            assert!(text.contains(word), "help lacks {word}: {text}");
         }
     }
 

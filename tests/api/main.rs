@@ -23,6 +23,7 @@ mod hazard_log;
 mod helpers;
 mod hostile;
 mod intake;
+mod keywords;
 mod limits;
 mod notify;
 mod notify_inbound;
