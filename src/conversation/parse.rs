@@ -23,6 +23,8 @@ pub enum Command {
     Stop,
     /// `START` / `UNSTOP`: opted in again.
     Start,
+    /// `PLAN`: a patient asks for their safety plan (sent only to their own number).
+    Plan,
 }
 
 /// The opt-out words the SMS provider itself acts on; never reuse them as reply keywords.
@@ -62,6 +64,7 @@ pub fn command(text: &str) -> Option<Command> {
         "restart" | "startagain" | "startover" => Some(Command::Restart),
         "skip" => Some(Command::Skip),
         "start" | "unstop" => Some(Command::Start),
+        "plan" => Some(Command::Plan),
         w if OPT_OUT_WORDS.contains(&w) => Some(Command::Stop),
         _ => None,
     }
@@ -941,6 +944,9 @@ mod tests {
             ("opt out", Command::Stop),
             ("OPTOUT", Command::Stop),
             ("START", Command::Start),
+            ("PLAN", Command::Plan),
+            (" p l a n. ", Command::Plan),
+            ("Plan", Command::Plan),
             ("unstop", Command::Start),
         ] {
             assert_eq!(command(text), Some(want), "{text:?}");

@@ -237,6 +237,8 @@ pub(super) struct TwilioStatusCallback {
         super::patients::get_patient,
         super::patients::update_patient,
         super::patients::acknowledge_patient,
+        super::patients::put_safety_plan,
+        super::patients::get_safety_plan,
         super::patients::patient_from_referral,
         super::appointments::book_appointment,
         super::appointments::list_appointments,

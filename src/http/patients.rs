@@ -15,16 +15,21 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::patients::{AddressIo, FromReferralIn, PatientIn, PatientQuery};
+use crate::app::safety_plans::SafetyPlanOut;
 use crate::domain::channel::AccessNeed;
 use crate::domain::id::{PatientId, ReferralId};
 use crate::domain::patient::ContactPreferences;
-use crate::store::PatientRecord;
+use crate::store::{PatientRecord, SafetyPlanSections};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/patients", post(create_patient).get(list_patients))
         .route("/patients/{id}", get(get_patient).patch(update_patient))
         .route("/patients/{id}/acknowledge", post(acknowledge_patient))
+        .route(
+            "/patients/{id}/safety-plan",
+            get(get_safety_plan).put(put_safety_plan),
+        )
         .route("/referrals/{id}/patient", post(patient_from_referral))
 }
 
@@ -201,4 +206,36 @@ pub async fn patient_from_referral(
         .patient_from_referral(&staff.0, &id, options)
         .await?;
     Ok((StatusCode::CREATED, Json((&record).into())))
+}
+
+/// Writes the patient's safety plan, replacing any earlier version (clinicians and admins).
+/// Every section is optional: a list of short lines in the patient's own words.
+#[utoipa::path(put, path = "/api/v1/patients/{id}/safety-plan", tag = "patients",
+    params(("id" = String, Path)), request_body = SafetyPlanSections, security(("bearer" = [])),
+    responses((status = 200, body = SafetyPlanOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn put_safety_plan(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiJson(sections): ApiJson<SafetyPlanSections>,
+) -> Result<Json<SafetyPlanOut>, ApiError> {
+    Ok(Json(
+        app.services
+            .save_safety_plan(&staff.0, &id, sections)
+            .await?,
+    ))
+}
+
+/// The patient's safety plan (clinicians and admins; the read is audited). 404 when there is
+/// no such patient or no plan yet.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/safety-plan", tag = "patients",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = SafetyPlanOut), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_safety_plan(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<Json<SafetyPlanOut>, ApiError> {
+    Ok(Json(app.services.safety_plan(&staff.0, &id).await?))
 }

@@ -1,0 +1,129 @@
+//! Safety plans: a clinician writes a patient's plan through the staff API, and reads it back
+//! (an audited read, like any patient's record). Sending it to the patient by text is the
+//! intake's (`Intake::decide`, when the patient texts PLAN from their own number).
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Error, Result, Services, audit_entry, limits};
+use crate::domain::id::PatientId;
+use crate::store::{Actor, AuditAction, SafetyPlan, SafetyPlanSections};
+
+/// A safety plan as staff see it: its sections, and who last changed it and when.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SafetyPlanOut {
+    pub patient_id: PatientId,
+    #[serde(flatten)]
+    pub sections: SafetyPlanSections,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub updated_by: String,
+}
+
+impl From<SafetyPlan> for SafetyPlanOut {
+    fn from(plan: SafetyPlan) -> Self {
+        Self {
+            patient_id: plan.patient_id,
+            sections: plan.sections,
+            updated_at: plan.updated_at,
+            updated_by: plan.updated_by,
+        }
+    }
+}
+
+fn may_handle_plans(actor: &Actor) -> Result<()> {
+    if actor.role.may_read_referrals() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "only clinicians and admins may read or write a safety plan".into(),
+        ))
+    }
+}
+
+/// Each line is trimmed; blank lines are dropped; each section and line is within its limit.
+fn tidy(mut sections: SafetyPlanSections) -> Result<SafetyPlanSections> {
+    for (name, lines) in [
+        ("warning_signs", &mut sections.warning_signs),
+        ("things_i_can_do", &mut sections.things_i_can_do),
+        ("people_and_places", &mut sections.people_and_places),
+        ("people_i_can_ask", &mut sections.people_i_can_ask),
+        (
+            "professionals_and_services",
+            &mut sections.professionals_and_services,
+        ),
+        (
+            "making_surroundings_safer",
+            &mut sections.making_surroundings_safer,
+        ),
+        ("reasons_for_living", &mut sections.reasons_for_living),
+    ] {
+        let kept: Vec<String> = lines
+            .iter()
+            .map(|line| crate::domain::text::without_direction_controls(line.trim()).into_owned())
+            .filter(|line| !line.is_empty())
+            .collect();
+        if kept.len() > limits::SAFETY_PLAN_LINES {
+            return Err(Error::Invalid(format!(
+                "{name}: at most {} lines (this has {})",
+                limits::SAFETY_PLAN_LINES,
+                kept.len()
+            )));
+        }
+        for line in &kept {
+            limits::at_most(&format!("{name} (a line)"), line, limits::SAFETY_PLAN_LINE)?;
+        }
+        *lines = kept;
+    }
+    Ok(sections)
+}
+
+impl Services {
+    /// Writes a patient's safety plan, replacing any earlier one, with its audit entry in the
+    /// same transaction. Clinicians and admins only.
+    pub async fn save_safety_plan(
+        &self,
+        actor: &Actor,
+        id: &PatientId,
+        sections: SafetyPlanSections,
+    ) -> Result<SafetyPlanOut> {
+        may_handle_plans(actor)?;
+        let sections = tidy(sections)?;
+        let now = self.now();
+        let plan = SafetyPlan {
+            patient_id: id.clone(),
+            sections,
+            updated_at: now,
+            updated_by: actor.name.clone(),
+        };
+        let audit = audit_entry(
+            actor,
+            now,
+            AuditAction::SafetyPlanWrite,
+            format!("patient:{id}"),
+        );
+        if !self.store.save_safety_plan(&plan, &audit).await? {
+            return Err(Error::NotFound(format!("no patient {id}")));
+        }
+        Ok(plan.into())
+    }
+
+    /// A patient's safety plan for staff; the read is audited before it is made. Not found
+    /// when there is no such patient, or no plan yet.
+    pub async fn safety_plan(&self, actor: &Actor, id: &PatientId) -> Result<SafetyPlanOut> {
+        may_handle_plans(actor)?;
+        self.patient_record(id).await?;
+        self.store
+            .audit(&audit_entry(
+                actor,
+                self.now(),
+                AuditAction::SafetyPlanRead,
+                format!("patient:{id}"),
+            ))
+            .await?;
+        self.store
+            .safety_plan(id)
+            .await?
+            .map(SafetyPlanOut::from)
+            .ok_or_else(|| Error::NotFound(format!("patient {id} has no safety plan yet")))
+    }
+}
