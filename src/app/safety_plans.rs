@@ -1,13 +1,20 @@
 //! Safety plans: a clinician writes a patient's plan through the staff API, and reads it back
 //! (an audited read, like any patient's record). Sending it to the patient by text is the
-//! intake's (`Intake::decide`, when the patient texts PLAN from their own number).
+//! intake's (`Intake::decide`, when the patient texts PLAN from their own number); staff can
+//! also send it by the patient's own channels (`send_safety_plan`), as a letter in large print
+//! or easy read when the passport asks.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Error, Result, Services, audit_entry, limits};
+use crate::domain::channel::Channel;
 use crate::domain::id::PatientId;
-use crate::store::{Actor, AuditAction, SafetyPlan, SafetyPlanSections};
+use crate::domain::patient::Purpose;
+use crate::outbound::MessageRequest;
+use crate::store::{
+    Actor, AuditAction, Message, PatientFilter, SafetyPlan, SafetyPlanSections, Skipped,
+};
 
 /// A safety plan as staff see it: its sections, and who last changed it and when.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -125,5 +132,73 @@ impl Services {
             .await?
             .map(SafetyPlanOut::from)
             .ok_or_else(|| Error::NotFound(format!("patient {id} has no safety plan yet")))
+    }
+
+    /// Queues the patient's current safety plan as a message by their channels for
+    /// non-urgent messages (a letter unless their passport says otherwise; easy read or large
+    /// print as it asks), audited as a send of the plan. Never by text to a mobile another
+    /// record shares (H-31). Clinicians and admins; not found when there is no such patient
+    /// or no plan.
+    pub async fn send_safety_plan(&self, actor: &Actor, id: &PatientId) -> Result<Message> {
+        may_handle_plans(actor)?;
+        let patient = self.patient_record(id).await?.patient;
+        let plan = self
+            .store
+            .safety_plan(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("patient {id} has no safety plan yet")))?;
+        let mut skipped = Vec::new();
+        if let Some(mobile) = &patient.mobile {
+            let sharing = self
+                .store
+                .patients(&PatientFilter {
+                    mobile: Some(mobile.clone()),
+                    search: None,
+                    urgent: None,
+                    after: None,
+                    limit: 2,
+                })
+                .await?;
+            if sharing.iter().any(|other| other.id != patient.id) {
+                skipped.push(Skipped {
+                    channel: Channel::Sms,
+                    reason: "a safety plan is never texted to a mobile another record shares"
+                        .into(),
+                });
+            }
+        }
+        let mut vars = serde_json::Map::new();
+        vars.insert(
+            "plan".into(),
+            serde_json::to_value(&plan.sections).map_err(|e| Error::Internal(e.into()))?,
+        );
+        let request = MessageRequest {
+            purpose: Purpose::NonUrgent,
+            template: "safety_plan".into(),
+            vars,
+            appointment_id: None,
+            reminder_key: None,
+            fast: false,
+        };
+        let prepared =
+            self.outbound
+                .prepare(&patient, &request, crate::new_id().into(), skipped)?;
+        let message_id = prepared.id.clone();
+        let audit = audit_entry(
+            actor,
+            self.now(),
+            AuditAction::SafetyPlanSend,
+            format!("patient:{id}"),
+        );
+        self.store.queue_message(&prepared, &audit).await?;
+        self.store
+            .messages_for_patient(id, None, u32::MAX)
+            .await?
+            .into_iter()
+            .map(|(m, _)| m)
+            .find(|m| m.id == message_id)
+            .ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!("queued message {message_id} not found"))
+            })
     }
 }

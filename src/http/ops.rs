@@ -239,6 +239,7 @@ pub(super) struct TwilioStatusCallback {
         super::patients::acknowledge_patient,
         super::patients::put_safety_plan,
         super::patients::get_safety_plan,
+        super::patients::send_safety_plan,
         super::patients::patient_from_referral,
         super::appointments::book_appointment,
         super::appointments::list_appointments,

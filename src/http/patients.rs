@@ -19,7 +19,7 @@ use crate::app::safety_plans::SafetyPlanOut;
 use crate::domain::channel::AccessNeed;
 use crate::domain::id::{PatientId, ReferralId};
 use crate::domain::patient::ContactPreferences;
-use crate::store::{PatientRecord, SafetyPlanSections};
+use crate::store::{Message, PatientRecord, SafetyPlanSections};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
             "/patients/{id}/safety-plan",
             get(get_safety_plan).put(put_safety_plan),
         )
+        .route("/patients/{id}/safety-plan/send", post(send_safety_plan))
         .route("/referrals/{id}/patient", post(patient_from_referral))
 }
 
@@ -238,4 +239,19 @@ pub async fn get_safety_plan(
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<SafetyPlanOut>, ApiError> {
     Ok(Json(app.services.safety_plan(&staff.0, &id).await?))
+}
+
+/// Sends the patient's current safety plan by their channels for non-urgent messages (a
+/// letter unless their passport says otherwise, in easy read or large print as it asks);
+/// never by text to a mobile another record shares. Clinicians and admins.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/safety-plan/send", tag = "patients",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 202, body = Message), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn send_safety_plan(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let message = app.services.send_safety_plan(&staff.0, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(message)))
 }

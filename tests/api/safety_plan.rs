@@ -13,6 +13,8 @@ on_both_engines!(
     plan_from_the_patients_own_number_gets_the_plan_in_numbered_texts,
     plan_from_another_number_or_a_shared_mobile_gets_only_the_neutral_answer,
     a_risk_text_containing_plan_gets_999_and_no_plan,
+    a_changed_plan_is_sent_by_the_patients_channels_as_an_easy_read_letter,
+    a_plan_sent_by_channels_is_never_texted_to_a_shared_mobile,
 );
 
 const MOBILE: &str = "+447911123471";
@@ -282,5 +284,86 @@ async fn a_risk_text_containing_plan_gets_999_and_no_plan(engine: Engine) {
     assert!(text.contains("urgent"), "{text}");
     assert!(!text.contains(SECRET), "{text}");
     assert!(sends(&app.audit_entries().await).is_empty());
+    app.stop().await;
+}
+
+async fn a_changed_plan_is_sent_by_the_patients_channels_as_an_easy_read_letter(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let mut record = passport("Sam Taylor", MOBILE);
+    record["access_needs"] = json!(["easy_read"]);
+    record["contact_preferences"] = json!({"non_urgent": ["letter"]});
+    let patient = app.create_patient(record).await;
+    let id = patient["id"].as_str().unwrap().to_owned();
+    let path = format!("/patients/{id}/safety-plan/send");
+
+    let (status, body) = app.post_json(&app.clinician, &path, json!({})).await;
+    assert_eq!(status, 404, "no plan yet: {body}");
+    let (status, _) = put(&app, &app.clinician, &id, short_plan()).await;
+    assert_eq!(status, 200);
+    let (status, body) = app.post_json(&app.scheduler, &path, json!({})).await;
+    assert_eq!(status, 403, "{body}");
+
+    let (status, message) = app.post_json(&app.clinician, &path, json!({})).await;
+    assert_eq!(status, 202, "{message}");
+    assert_eq!(message["channel"], "letter", "{message}");
+    assert_eq!(message["template"], "safety_plan");
+    assert_eq!(message["purpose"], "non_urgent");
+    let body = message["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("You made it with the crisis team"),
+        "easy read: {body}"
+    );
+    assert!(body.contains(&format!("- My dog {SECRET}")), "{body}");
+    assert!(body.contains("- Not sleeping"), "{body}");
+
+    let audit = app.audit_entries().await;
+    let sent = sends(&audit);
+    assert_eq!(sent.len(), 1, "{audit:#?}");
+    assert_eq!(sent[0]["target"], format!("patient:{id}"));
+    assert!(!serde_json::to_string(&audit).unwrap().contains(SECRET));
+    app.stop().await;
+}
+
+async fn a_plan_sent_by_channels_is_never_texted_to_a_shared_mobile(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let mut record = passport("Alex Taylor", SHARED_MOBILE);
+    record["contact_preferences"] = json!({"non_urgent": ["sms", "letter"]});
+    let patient = app.create_patient(record).await;
+    let id = patient["id"].as_str().unwrap().to_owned();
+    let mut sharing = passport("Jo Taylor", SHARED_MOBILE);
+    sharing["shared_mobile"] = json!(true);
+    app.create_patient(sharing).await;
+    put(&app, &app.clinician, &id, short_plan()).await;
+
+    let (status, message) = app
+        .post_json(
+            &app.clinician,
+            &format!("/patients/{id}/safety-plan/send"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{message}");
+    assert_eq!(message["channel"], "letter", "{message}");
+    assert_eq!(message["skipped"][0]["channel"], "sms", "{message}");
+
+    // A patient whose mobile is theirs alone gets it by text when their passport says so.
+    let mut own = passport("Sam Taylor", MOBILE);
+    own["contact_preferences"] = json!({"non_urgent": ["sms", "letter"]});
+    let own = app.create_patient(own).await;
+    let own_id = own["id"].as_str().unwrap().to_owned();
+    put(&app, &app.clinician, &own_id, short_plan()).await;
+    let (status, message) = app
+        .post_json(
+            &app.clinician,
+            &format!("/patients/{own_id}/safety-plan/send"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{message}");
+    assert_eq!(message["channel"], "sms", "{message}");
+    let texts = app.twilio.wait_for(1).await;
+    assert_eq!(texts.len(), 1);
+    assert!(texts[0].body.contains(SECRET), "{}", texts[0].body);
+    assert!(texts.iter().all(|t| t.to != SHARED_MOBILE), "{texts:#?}");
     app.stop().await;
 }
