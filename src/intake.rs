@@ -63,7 +63,11 @@ impl Intake {
             // A flood from one number: keep everything, say nothing more this hour.
             match &mut decision {
                 Decision::Referral(d) => d.replies.clear(),
-                Decision::Patient(d) => d.replies.clear(),
+                Decision::Patient(d) => {
+                    d.replies.clear();
+                    // A plan not sent is not audited as sent.
+                    d.events.retain(|e| *e != AuditAction::SafetyPlanSend);
+                }
             }
         }
         let past_opt_out = replies_past_opt_out(text, &decision);
@@ -822,6 +826,73 @@ mod tests {
         for text in numbered_texts(&emoji) {
             assert!(sms_size(&text).segments <= 2, "{text}");
         }
+    }
+
+    fn patient_with_plan(id: &str) -> PatientContact {
+        PatientContact {
+            id: id.into(),
+            preferred_name: "Sam".into(),
+            language: None,
+            easy_read: false,
+            team: None,
+            urgent: false,
+            risk_signals: Vec::new(),
+            next_appointment: None,
+            safety_plan: Some(crate::store::SafetyPlanSections {
+                reasons_for_living: vec!["My dog Bluebell".into()],
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn patients_snapshot(patients: Vec<PatientContact>, replies_last_hour: u32) -> Snapshot {
+        Snapshot {
+            patients,
+            current: None,
+            opted_out: false,
+            replies_last_hour,
+            new_reference: "CRHT-7K3M9Q".into(),
+            thread_last_at: None,
+        }
+    }
+
+    #[test]
+    fn plan_is_sent_and_audited_only_to_a_patients_own_number_within_the_reply_cap() {
+        let intake = intake();
+        let decide = |snapshot: &Snapshot| match intake.decide(
+            snapshot,
+            "Plan",
+            at(3).date_naive(),
+            at(3),
+        ) {
+            Decision::Patient(d) => d,
+            Decision::Referral(_) => panic!("a patient's number"),
+        };
+        let own = decide(&patients_snapshot(vec![patient_with_plan("p1")], 0));
+        assert!(
+            own.replies.concat().contains("Bluebell"),
+            "{:?}",
+            own.replies
+        );
+        assert_eq!(own.events, vec![AuditAction::SafetyPlanSend]);
+
+        let shared = decide(&patients_snapshot(
+            vec![patient_with_plan("p1"), patient_with_plan("p2")],
+            0,
+        ));
+        assert!(!shared.replies.concat().contains("Bluebell"));
+        assert_eq!(
+            shared.replies,
+            vec![intake.wording.render("plan_not_here", &Vars::default())]
+        );
+        assert!(shared.events.is_empty());
+
+        let flooded = decide(&patients_snapshot(vec![patient_with_plan("p1")], 30));
+        assert!(flooded.replies.is_empty());
+        assert!(
+            flooded.events.is_empty(),
+            "nothing sent, nothing audited as sent"
+        );
     }
 
     fn at(day: u32) -> DateTime<Utc> {
