@@ -66,7 +66,11 @@ impl Intake {
             // A flood from one number: keep everything, say nothing more this hour.
             match &mut decision {
                 Decision::Referral(d) => d.replies.clear(),
-                Decision::Patient(d) => d.replies.clear(),
+                Decision::Patient(d) => {
+                    d.replies.clear();
+                    // A plan not sent is not audited as sent.
+                    d.events.retain(|e| *e != AuditAction::SafetyPlanSend);
+                }
             }
         }
         let past_opt_out = replies_past_opt_out(text, &decision);
@@ -442,7 +446,23 @@ impl Intake {
             });
         }
         let mut replies_allowed = !snapshot.opted_out;
+        let mut plan_texts = Vec::new();
         match parse::command(text) {
+            Some(Command::Plan) if signals.is_empty() => {
+                // Only to a number that is this patient's alone (H-31): a shared mobile, or
+                // no plan yet, gets the same neutral words as any other number.
+                match patient
+                    .safety_plan
+                    .as_ref()
+                    .filter(|p| !shared && !p.is_empty())
+                {
+                    Some(plan) if replies_allowed => match self.plan_texts(patient, plan) {
+                        Some(texts) => plan_texts = texts,
+                        None => parts.push(self.wording.render("plan_not_here", &Vars::default())),
+                    },
+                    _ => parts.push(self.wording.render("plan_not_here", &Vars::default())),
+                }
+            }
             Some(Command::Stop) => {
                 opt_out = Some(true);
                 if !snapshot.opted_out {
@@ -518,20 +538,56 @@ impl Intake {
             // Opted out of texts: only the 999 answer to a risk text still goes.
             parts.truncate(usize::from(!signals.is_empty()));
         }
+        let events = if plan_texts.is_empty() {
+            Vec::new()
+        } else {
+            vec![AuditAction::SafetyPlanSend]
+        };
         PatientDecision {
             patient_id: patient.id.clone(),
             patient_ids: snapshot.patients.iter().map(|p| p.id.clone()).collect(),
-            replies: if parts.is_empty() {
+            replies: if !plan_texts.is_empty() {
+                plan_texts
+            } else if parts.is_empty() {
                 Vec::new()
             } else {
                 vec![parts.join("\n\n")]
             },
+            events,
             risk_signals: signals,
             alerts,
             appointment,
             inbox,
             opt_out,
             replies_past_opt_out: false,
+        }
+    }
+
+    /// The patient's safety plan in their words (easy read when their passport asks), as
+    /// numbered texts when it is long. `None` if the template fails (the caller sends the
+    /// neutral answer instead, and nothing is audited as sent).
+    fn plan_texts(
+        &self,
+        patient: &PatientContact,
+        plan: &crate::store::SafetyPlanSections,
+    ) -> Option<Vec<String>> {
+        let vars = json!({
+            "preferred_name": patient.preferred_name,
+            "team_phone": TEAM_PHONE,
+            "plan": plan,
+        });
+        match self.templates.render(
+            "safety_plan",
+            Channel::Sms,
+            patient.language.as_deref(),
+            patient.easy_read,
+            &vars,
+        ) {
+            Ok(rendered) => Some(numbered_texts(&rendered.text)),
+            Err(error) => {
+                tracing::error!(template = "safety_plan", %error, "safety plan template failed");
+                None
+            }
         }
     }
 
@@ -656,6 +712,80 @@ fn conversation_status(state: &Conversation) -> ReferralStatus {
 
 /// The patient a text is from: the one with the soonest appointment, else the most recently
 /// updated (the store lists them that way).
+/// Splits a long text into numbered texts (`1/3 …`), each within two SMS segments with its
+/// number, breaking between lines where it can, then between words, then (for a word longer
+/// than a text) anywhere. A text that fits in two segments is sent as it is, unnumbered.
+pub fn numbered_texts(text: &str) -> Vec<String> {
+    use crate::channels::sms::sms_size;
+    const MOST_SEGMENTS: usize = 2;
+    // Measured with the widest number a plan could carry, so numbering never pushes a text over.
+    let fits = |piece: &str| sms_size(&format!("99/99 {piece}")).segments <= MOST_SEGMENTS;
+    if sms_size(text).segments <= MOST_SEGMENTS {
+        return vec![text.to_owned()];
+    }
+    // Pieces that each fit: whole lines, or a long line's words, or a long word's characters.
+    let mut pieces: Vec<(String, bool)> = Vec::new(); // (piece, starts a new line)
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        if fits(line) {
+            pieces.push((line.to_owned(), true));
+            continue;
+        }
+        let mut current = String::new();
+        let mut first = true;
+        for word in line.split_whitespace() {
+            let candidate = if current.is_empty() {
+                word.to_owned()
+            } else {
+                format!("{current} {word}")
+            };
+            if fits(&candidate) {
+                current = candidate;
+                continue;
+            }
+            if !current.is_empty() {
+                pieces.push((std::mem::take(&mut current), first));
+                first = false;
+            }
+            if fits(word) {
+                current = word.to_owned();
+            } else {
+                let mut chunk = String::new();
+                for c in word.chars() {
+                    let mut next = chunk.clone();
+                    next.push(c);
+                    if fits(&next) {
+                        chunk = next;
+                    } else {
+                        pieces.push((std::mem::replace(&mut chunk, c.to_string()), first));
+                        first = false;
+                    }
+                }
+                current = chunk;
+            }
+        }
+        if !current.is_empty() {
+            pieces.push((current, first));
+        }
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for (piece, new_line) in pieces {
+        if let Some(last) = parts.last_mut() {
+            let joined = format!("{last}{}{piece}", if new_line { "\n" } else { " " });
+            if fits(&joined) {
+                *last = joined;
+                continue;
+            }
+        }
+        parts.push(piece);
+    }
+    let total = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| format!("{}/{total} {part}", i + 1))
+        .collect()
+}
+
 fn pick_patient(patients: &[PatientContact]) -> Option<&PatientContact> {
     patients
         .iter()
@@ -681,6 +811,105 @@ mod tests {
             thread_days: 14,
             response_target: None,
         }
+    }
+
+    #[test]
+    fn a_long_text_is_split_into_numbered_texts_that_each_fit_two_segments() {
+        use crate::channels::sms::sms_size;
+        assert_eq!(numbered_texts("Short and sweet."), vec!["Short and sweet."]);
+        let line = "A line of a safety plan, in a patient's own words. ".repeat(3);
+        let long = format!(
+            "{line}\n{}\n{line}\n{}",
+            "word ".repeat(200),
+            "x".repeat(700)
+        );
+        let texts = numbered_texts(&long);
+        let total = texts.len();
+        assert!(total > 4, "{texts:#?}");
+        for (i, text) in texts.iter().enumerate() {
+            assert!(text.starts_with(&format!("{}/{total} ", i + 1)), "{text}");
+            assert!(sms_size(text).segments <= 2, "{text}");
+        }
+        // Nothing lost: the words come back in order once the numbers are taken off.
+        let joined: String = texts
+            .iter()
+            .map(|t| t.split_once(' ').map(|(_, rest)| rest).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .concat();
+        let squeeze = |t: &str| t.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        assert_eq!(squeeze(&joined), squeeze(&long));
+        // Words that need UCS-2 get the smaller limit.
+        let emoji = "🌼 a reason to live 🌼\n".repeat(20);
+        for text in numbered_texts(&emoji) {
+            assert!(sms_size(&text).segments <= 2, "{text}");
+        }
+    }
+
+    fn patient_with_plan(id: &str) -> PatientContact {
+        PatientContact {
+            id: id.into(),
+            preferred_name: "Sam".into(),
+            language: None,
+            easy_read: false,
+            team: None,
+            urgent: false,
+            risk_signals: Vec::new(),
+            next_appointment: None,
+            safety_plan: Some(crate::store::SafetyPlanSections {
+                reasons_for_living: vec!["My dog Bluebell".into()],
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn patients_snapshot(patients: Vec<PatientContact>, replies_last_hour: u32) -> Snapshot {
+        Snapshot {
+            patients,
+            current: None,
+            opted_out: false,
+            replies_last_hour,
+            new_reference: "CRHT-7K3M9Q".into(),
+            thread_last_at: None,
+        }
+    }
+
+    #[test]
+    fn plan_is_sent_and_audited_only_to_a_patients_own_number_within_the_reply_cap() {
+        let intake = intake();
+        let decide = |snapshot: &Snapshot| match intake.decide(
+            snapshot,
+            "Plan",
+            at(3).date_naive(),
+            at(3),
+        ) {
+            Decision::Patient(d) => d,
+            Decision::Referral(_) => panic!("a patient's number"),
+        };
+        let own = decide(&patients_snapshot(vec![patient_with_plan("p1")], 0));
+        assert!(
+            own.replies.concat().contains("Bluebell"),
+            "{:?}",
+            own.replies
+        );
+        assert_eq!(own.events, vec![AuditAction::SafetyPlanSend]);
+
+        let shared = decide(&patients_snapshot(
+            vec![patient_with_plan("p1"), patient_with_plan("p2")],
+            0,
+        ));
+        assert!(!shared.replies.concat().contains("Bluebell"));
+        assert_eq!(
+            shared.replies,
+            vec![intake.wording.render("plan_not_here", &Vars::default())]
+        );
+        assert!(shared.events.is_empty());
+
+        let flooded = decide(&patients_snapshot(vec![patient_with_plan("p1")], 30));
+        assert!(flooded.replies.is_empty());
+        assert!(
+            flooded.events.is_empty(),
+            "nothing sent, nothing audited as sent"
+        );
     }
 
     fn at(day: u32) -> DateTime<Utc> {

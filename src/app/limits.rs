@@ -22,6 +22,10 @@ pub const CODE: usize = 100;
 pub const MESSAGE_TEXT: usize = 2_000;
 /// A passport's notes.
 pub const NOTES: usize = 4_000;
+/// One line of a safety plan (a sign, a person, a reason): short, as it is sent by text.
+pub const SAFETY_PLAN_LINE: usize = 300;
+/// Lines in one section of a safety plan.
+pub const SAFETY_PLAN_LINES: usize = 20;
 /// A template's variables: how many, and the longest value.
 pub const VARS: usize = 20;
 pub const VAR_VALUE: usize = MESSAGE_TEXT;

@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod patients;
 pub mod provider;
 pub mod referrals;
+pub mod safety_plans;
 pub mod staff;
 
 use std::sync::Arc;

@@ -300,6 +300,11 @@ impl Conversation {
                 conversation.answer_keyword(keyword, ctx, &mut turn);
                 conversation.ask(&mut turn, ctx);
             }
+            Some(Command::Plan) => {
+                // Not a patient's own number: the same words whether or not a plan exists.
+                conversation.say(&mut turn, ctx, "plan_not_here");
+                conversation.ask(&mut turn, ctx);
+            }
             _ => {
                 conversation.say(&mut turn, ctx, "welcome");
                 conversation.ask(&mut turn, ctx);
@@ -353,6 +358,10 @@ impl Conversation {
                 self.answer_keyword(keyword, ctx, &mut turn);
                 self.ask(&mut turn, ctx);
             }
+            Some(Command::Plan) => {
+                self.say(&mut turn, ctx, "plan_not_here");
+                self.ask(&mut turn, ctx);
+            }
             Some(Command::Restart) => self.restart(ctx, &mut turn),
             Some(Command::Back) => self.back(ctx, &mut turn),
             Some(Command::Skip) if self.step.is_optional() => {
@@ -382,6 +391,7 @@ impl Conversation {
             Some(Command::Stop) => self.opt_out(ctx, turn),
             Some(Command::Help) => self.say(turn, ctx, "help"),
             Some(Command::Keyword(keyword)) => self.answer_keyword(keyword, ctx, turn),
+            Some(Command::Plan) => self.say(turn, ctx, "plan_not_here"),
             Some(Command::Back) if self.outcome == Some(Outcome::Signposted) => {
                 // "If the age was wrong, text BACK": reopen at the age question.
                 self.status = Status::Active;

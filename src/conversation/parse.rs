@@ -25,6 +25,8 @@ pub enum Command {
     Start,
     /// `COPING`, `CARER`, `TEAM`, `SERVICES`: a short answer, then the question again.
     Keyword(Keyword),
+    /// `PLAN`: a patient asks for their safety plan (sent only to their own number).
+    Plan,
 }
 
 /// The keywords that send a piece of the service page by text, from anyone, at any step.
@@ -106,7 +108,7 @@ pub fn command(text: &str) -> Option<Command> {
         "carer" | "carers" => Some(Command::Keyword(Keyword::Carer)),
         "team" => Some(Command::Keyword(Keyword::Team)),
         "services" | "service" => Some(Command::Keyword(Keyword::Services)),
-        // "plan": the safety plan, a command of its own (it needs the patient's record).
+        "plan" => Some(Command::Plan),
         w if OPT_OUT_WORDS.contains(&w) => Some(Command::Stop),
         _ => None,
     }
@@ -986,6 +988,9 @@ mod tests {
             ("opt out", Command::Stop),
             ("OPTOUT", Command::Stop),
             ("START", Command::Start),
+            ("PLAN", Command::Plan),
+            (" p l a n. ", Command::Plan),
+            ("Plan", Command::Plan),
             ("unstop", Command::Start),
             ("COPING", Command::Keyword(Keyword::Coping)),
             ("coping", Command::Keyword(Keyword::Coping)),

@@ -68,6 +68,7 @@ pub const KEYS: &[&str] = &[
     "patient_stopped",
     "patient_started",
     "patient_fallback",
+    "plan_not_here",
 ];
 
 /// Said when an entry cannot be rendered: short, safe, and never blank.
@@ -242,6 +243,7 @@ mod tests {
             "patient_stopped",
             "patient_started",
             "patient_fallback",
+            "plan_not_here",
         ] {
             let text = wording.render(key, &sample(true));
             assert!(text.contains("999"), "{key} must mention 999: {text}");

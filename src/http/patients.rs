@@ -15,16 +15,22 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::patients::{AddressIo, FromReferralIn, PatientIn, PatientQuery};
+use crate::app::safety_plans::SafetyPlanOut;
 use crate::domain::channel::AccessNeed;
 use crate::domain::id::{PatientId, ReferralId};
 use crate::domain::patient::ContactPreferences;
-use crate::store::PatientRecord;
+use crate::store::{Message, PatientRecord, SafetyPlanSections};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/patients", post(create_patient).get(list_patients))
         .route("/patients/{id}", get(get_patient).patch(update_patient))
         .route("/patients/{id}/acknowledge", post(acknowledge_patient))
+        .route(
+            "/patients/{id}/safety-plan",
+            get(get_safety_plan).put(put_safety_plan),
+        )
+        .route("/patients/{id}/safety-plan/send", post(send_safety_plan))
         .route("/referrals/{id}/patient", post(patient_from_referral))
 }
 
@@ -201,4 +207,51 @@ pub async fn patient_from_referral(
         .patient_from_referral(&staff.0, &id, options)
         .await?;
     Ok((StatusCode::CREATED, Json((&record).into())))
+}
+
+/// Writes the patient's safety plan, replacing any earlier version (clinicians and admins).
+/// Every section is optional: a list of short lines in the patient's own words.
+#[utoipa::path(put, path = "/api/v1/patients/{id}/safety-plan", tag = "patients",
+    params(("id" = String, Path)), request_body = SafetyPlanSections, security(("bearer" = [])),
+    responses((status = 200, body = SafetyPlanOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn put_safety_plan(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<PatientId>,
+    ApiJson(sections): ApiJson<SafetyPlanSections>,
+) -> Result<Json<SafetyPlanOut>, ApiError> {
+    Ok(Json(
+        app.services
+            .save_safety_plan(&staff.0, &id, sections)
+            .await?,
+    ))
+}
+
+/// The patient's safety plan (clinicians and admins; the read is audited). 404 when there is
+/// no such patient or no plan yet.
+#[utoipa::path(get, path = "/api/v1/patients/{id}/safety-plan", tag = "patients",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = SafetyPlanOut), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_safety_plan(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<Json<SafetyPlanOut>, ApiError> {
+    Ok(Json(app.services.safety_plan(&staff.0, &id).await?))
+}
+
+/// Sends the patient's current safety plan by their channels for non-urgent messages (a
+/// letter unless their passport says otherwise, in easy read or large print as it asks);
+/// never by text to a mobile another record shares. Clinicians and admins.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/safety-plan/send", tag = "patients",
+    params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 202, body = Message), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn send_safety_plan(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<PatientId>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let message = app.services.send_safety_plan(&staff.0, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(message)))
 }

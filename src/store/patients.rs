@@ -255,6 +255,60 @@ pub struct ReminderPlan {
     pub plan: Plan,
 }
 
+/// A patient's safety plan in their own words: each section a list of short lines, any of
+/// them empty. The section names are the contract of the staff API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SafetyPlanSections {
+    /// Signs that a crisis may be starting.
+    pub warning_signs: Vec<String>,
+    /// Things the patient can do on their own to feel better or take their mind off things.
+    pub things_i_can_do: Vec<String>,
+    /// People and places that help.
+    pub people_and_places: Vec<String>,
+    /// People the patient can ask for help.
+    pub people_i_can_ask: Vec<String>,
+    /// Professionals and services to call.
+    pub professionals_and_services: Vec<String>,
+    /// Making the patient's surroundings safer.
+    pub making_surroundings_safer: Vec<String>,
+    /// Reasons for living.
+    pub reasons_for_living: Vec<String>,
+}
+
+impl SafetyPlanSections {
+    /// Every section with its name, in the plan's order.
+    pub fn sections(&self) -> [(&'static str, &Vec<String>); 7] {
+        [
+            ("warning_signs", &self.warning_signs),
+            ("things_i_can_do", &self.things_i_can_do),
+            ("people_and_places", &self.people_and_places),
+            ("people_i_can_ask", &self.people_i_can_ask),
+            (
+                "professionals_and_services",
+                &self.professionals_and_services,
+            ),
+            ("making_surroundings_safer", &self.making_surroundings_safer),
+            ("reasons_for_living", &self.reasons_for_living),
+        ]
+    }
+
+    /// True when no section has a line.
+    pub fn is_empty(&self) -> bool {
+        self.sections().iter().all(|(_, lines)| lines.is_empty())
+    }
+}
+
+/// A patient's safety plan as stored: one per patient, each new version replacing the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafetyPlan {
+    pub patient_id: PatientId,
+    pub sections: SafetyPlanSections,
+    pub updated_at: DateTime<Utc>,
+    /// The member of staff who wrote this version (their name as the audit log has it).
+    pub updated_by: String,
+}
+
 /// What a reminder job needs to compose its message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReminderContext {
@@ -279,6 +333,13 @@ pub trait PatientStore {
 
     /// As `patients`, with each one's urgent episode.
     async fn patient_records(&self, filter: &PatientFilter) -> Result<Vec<PatientRecord>>;
+
+    /// Saves a patient's safety plan (replacing any earlier version) with its audit entry,
+    /// in one transaction; `false` when there is no such patient.
+    async fn save_safety_plan(&self, plan: &SafetyPlan, audit: &AuditEntry) -> Result<bool>;
+
+    /// A patient's safety plan, if one has been written.
+    async fn safety_plan(&self, patient_id: &PatientId) -> Result<Option<SafetyPlan>>;
 
     /// Saves a passport staff wrote (a new patient when `new`) and audits it, in one
     /// transaction. A mobile new to this record that is already on another patient's is
@@ -543,6 +604,51 @@ macro_rules! patient_store_impl {
                     Some(record) => PassportSaved::Saved(Box::new(record)),
                     None => PassportSaved::NoSuchPatient,
                 })
+            }
+
+            async fn save_safety_plan(
+                &self,
+                plan: &$crate::store::SafetyPlan,
+                audit: &$crate::store::AuditEntry,
+            ) -> $crate::store::Result<bool> {
+                use $crate::store::Ts;
+                let mut tx = self.begin_write().await?;
+                let known: Option<(String,)> = sqlx::query_as("SELECT id FROM patients WHERE id = $1")
+                    .bind(&plan.patient_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if known.is_none() {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO safety_plans (patient_id, sections, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (patient_id) DO UPDATE SET sections = excluded.sections, \
+                     updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                )
+                .bind(&plan.patient_id)
+                .bind($crate::store::rows::to_json_text(&plan.sections)?)
+                .bind(Ts(plan.updated_at))
+                .bind(&plan.updated_by)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_audit(&mut *tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn safety_plan(
+                &self,
+                patient_id: &$crate::domain::id::PatientId,
+            ) -> $crate::store::Result<Option<$crate::store::SafetyPlan>> {
+                let row: Option<$crate::store::rows::SafetyPlanRow> = sqlx::query_as(
+                    "SELECT patient_id, sections, updated_at, updated_by FROM safety_plans \
+                     WHERE patient_id = $1",
+                )
+                .bind(patient_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map($crate::store::rows::SafetyPlanRow::into_plan).transpose()
             }
 
             async fn acknowledge_patient(

@@ -78,6 +78,9 @@ pub struct PatientContact {
     pub risk_signals: Vec<String>,
     /// The next appointment not yet started or cancelled.
     pub next_appointment: Option<UpcomingAppointment>,
+    /// Their safety plan, if a clinician has written one (sent only to a number that is
+    /// this patient's alone).
+    pub safety_plan: Option<super::SafetyPlanSections>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -177,6 +180,8 @@ pub struct PatientDecision {
     pub opt_out: Option<bool>,
     /// The replies go even to a number that has opted out of texts (`Message::past_opt_out`).
     pub replies_past_opt_out: bool,
+    /// What the gateway did, audited against `patient_id` (`safety_plan.send`).
+    pub events: Vec<AuditAction>,
 }
 
 /// What a patient's reply does to their next appointment.
@@ -520,6 +525,11 @@ text_enum! {
         TokenRevoke = "token.revoke",
         TokenCreate = "token.create",
         UserList = "user.list",
+        SafetyPlanWrite = "safety_plan.write",
+        SafetyPlanRead = "safety_plan.read",
+        /// A patient's safety plan sent to them (by text to their own number, or by their
+        /// channels); the entry carries no words of the plan.
+        SafetyPlanSend = "safety_plan.send",
     }
 }
 
@@ -715,7 +725,14 @@ macro_rules! referral_store_impl {
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    patients.push(contact.into_contact(next)?);
+                    let plan: Option<$crate::store::rows::SafetyPlanRow> = sqlx::query_as(
+                        "SELECT patient_id, sections, updated_at, updated_by FROM safety_plans \
+                         WHERE patient_id = $1",
+                    )
+                    .bind(&contact.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    patients.push(contact.into_contact(next, plan)?);
                 }
                 let current: Option<CurrentRow> = sqlx::query_as(
                     "SELECT c.id AS conversation_id, c.state, c.status AS conversation_status, r.* \
@@ -886,6 +903,14 @@ macro_rules! referral_store_impl {
                         for (item, patient) in filed {
                             Self::insert_inbox_item(&mut *tx, item, Some(patient), None, &inbound_id, at)
                                 .await?;
+                        }
+                        for action in &decision.events {
+                            let event = $crate::store::AuditEntry::by_gateway(
+                                at,
+                                (*action).to_owned(),
+                                format!("patient:{patient}"),
+                            );
+                            Self::insert_audit(&mut *tx, &event).await?;
                         }
                         (decision.replies, decision.opt_out)
                     }

@@ -141,7 +141,12 @@ impl PatientContactRow {
     pub fn into_contact(
         self,
         next: Option<UpcomingAppointment>,
+        safety_plan: Option<SafetyPlanRow>,
     ) -> Result<PatientContact, StoreError> {
+        let safety_plan = match safety_plan {
+            Some(row) => Some(row.into_plan()?.sections),
+            None => None,
+        };
         Ok(PatientContact {
             preferred_name: self
                 .preferred_name
@@ -157,6 +162,26 @@ impl PatientContactRow {
             team: self.team,
             urgent: self.urgent,
             next_appointment: next,
+            safety_plan,
+        })
+    }
+}
+
+#[derive(Debug, FromRow)]
+pub(super) struct SafetyPlanRow {
+    pub patient_id: PatientId,
+    pub sections: String,
+    pub updated_at: super::Ts,
+    pub updated_by: String,
+}
+
+impl SafetyPlanRow {
+    pub fn into_plan(self) -> Result<super::SafetyPlan, StoreError> {
+        Ok(super::SafetyPlan {
+            patient_id: self.patient_id,
+            sections: from_json("safety plan", &self.sections)?,
+            updated_at: self.updated_at.0,
+            updated_by: self.updated_by,
         })
     }
 }

@@ -21,6 +21,18 @@ fn sample(first_of_assessment: bool) -> Value {
         "text": "Your next visit will be from two of the team. Please call us if you would rather meet at Becklin Centre.",
         "staff_name": "Priya Okonkwo-Smith",
         "kind": "home visit",
+        // A patient's safety plan (`safety_plan`): a short one; long ones are split into
+        // numbered texts by the intake, tested there.
+        // Every section is there, as the plan's serialisation has it; most are empty.
+        "plan": {
+            "warning_signs": ["Not sleeping"],
+            "things_i_can_do": [],
+            "people_and_places": [],
+            "people_i_can_ask": [],
+            "professionals_and_services": [],
+            "making_surroundings_safer": [],
+            "reasons_for_living": ["My dog, Bess"],
+        },
     })
 }
 
@@ -32,6 +44,8 @@ const SMS_ALLOWED: &[&str] = &[
     "first_of_assessment",
     "team_phone",
     "text",
+    // The patient's own safety plan, sent only to the number on their own record (H-31).
+    "plan",
 ];
 
 fn sms(name: &str, easy_read: bool, vars: &Value) -> String {

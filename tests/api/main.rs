@@ -35,6 +35,7 @@ mod patient_records;
 mod patient_urgency;
 mod recovery;
 mod safety;
+mod safety_plan;
 mod staff;
 mod staff_loop;
 mod webhooks;
