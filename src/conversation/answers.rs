@@ -131,6 +131,26 @@ pub struct Answers {
         deserialize_with = "optional_answer"
     )]
     pub referrer_name: Option<Optional<String>>,
+    /// A professional's organisation (GP practice, ward, 111 …).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_answer"
+    )]
+    pub referrer_org: Option<Optional<String>>,
+    /// A professional's callback number.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_answer"
+    )]
+    pub referrer_phone: Option<Optional<PhoneNumber>>,
+    /// Discharge support: the ward the person is leaving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ward: Option<String>,
+    /// Discharge support: when they are expected to leave the ward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_discharge: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<YesNoUnsure>,
     #[serde(

@@ -33,6 +33,7 @@ mod outbound;
 mod patient_records;
 mod patient_urgency;
 mod recovery;
+mod referral_routes;
 mod safety;
 mod staff;
 mod staff_loop;
