@@ -163,6 +163,7 @@ impl Intake {
         if let Some(place) = &state.answers.postcode {
             fields.team = self.team_for(place);
         }
+        fields.route = state.answers.referral_route();
         if fields.status.follows_conversation() {
             fields.status = conversation_status(state);
         }

@@ -4,6 +4,8 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{Engine, spawn_app};
+
+const PHONE: &str = "+447911123480";
 use crate::on_both_engines;
 
 on_both_engines!(
@@ -12,6 +14,8 @@ on_both_engines!(
     schedulers_may_not_enter_referrals,
     a_phoned_referral_with_bad_fields_is_refused_naming_them,
     discharge_support_by_the_api_needs_ward_date_and_consent_and_filters_by_route,
+    a_professionals_texted_referral_asks_their_organisation_and_callback_number,
+    ward_staff_text_discharge_for_a_discharge_support_referral,
 );
 
 fn phoned() -> Value {
@@ -270,5 +274,152 @@ async fn discharge_support_by_the_api_needs_ward_date_and_consent_and_filters_by
     assert_eq!(crises["items"][0]["id"], crisis["id"]);
     let (status, _) = app.get(&app.clinician, "/referrals?route=walk_in").await;
     assert_eq!(status, 400);
+    app.stop().await;
+}
+
+async fn a_professionals_texted_referral_asks_their_organisation_and_callback_number(
+    engine: Engine,
+) {
+    let mut app = spawn_app(engine).await;
+    let reply = app
+        .start_referral(
+            PHONE,
+            &[
+                ("relationship", "2"),
+                ("referrer_role", "4"),
+                ("referrer_name", "Dr Jo Patel"),
+            ],
+        )
+        .await;
+    assert!(
+        reply.text().contains("Where do you work?"),
+        "{}",
+        reply.text()
+    );
+    let reply = app
+        .answer_steps(PHONE, &[("referrer_org", "Park Lane Surgery")])
+        .await;
+    assert!(reply.text().contains("call you back"), "{}", reply.text());
+    // A number that is not one is asked again; SKIP uses the number texting.
+    let reply = app.text(PHONE, "ring the surgery").await;
+    assert!(
+        reply.text().contains("doesn't look right"),
+        "{}",
+        reply.text()
+    );
+    app.answer_steps(PHONE, &[("referrer_phone", "SKIP"), ("consent", "1")])
+        .await;
+    let referral = app.referral_of(PHONE).await;
+    assert_eq!(referral["answers"]["referrer_org"], "Park Lane Surgery");
+    assert_eq!(referral["answers"]["referrer_phone"], Value::Null);
+    assert_eq!(referral["route"], "crisis");
+    assert_eq!(referral["source"], "sms");
+
+    // Family are not asked where they work.
+    let family = "+447911123481";
+    app.start_referral(
+        family,
+        &[
+            ("relationship", "2"),
+            ("referrer_role", "1"),
+            ("referrer_name", "Jo"),
+            ("consent", "1"),
+        ],
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn ward_staff_text_discharge_for_a_discharge_support_referral(engine: Engine) {
+    let mut app = spawn_app(engine).await;
+    let reply = app.text(PHONE, "hello").await;
+    assert!(reply.text().contains("999"));
+    let reply = app
+        .answer_steps(
+            PHONE,
+            &[
+                ("relationship", "DISCHARGE"),
+                ("referrer_name", "Nurse Kim Lee"),
+            ],
+        )
+        .await;
+    assert!(
+        reply.text().contains("Where do you work?"),
+        "{}",
+        reply.text()
+    );
+    let reply = app
+        .answer_steps(
+            PHONE,
+            &[
+                ("referrer_org", "Becklin Centre"),
+                ("referrer_phone", "0113 496 0000"),
+            ],
+        )
+        .await;
+    assert!(reply.text().contains("Which ward"), "{}", reply.text());
+    let reply = app.answer_steps(PHONE, &[("ward", "Ward 4")]).await;
+    assert!(reply.text().contains("leave the ward"), "{}", reply.text());
+    let reply = app.text(PHONE, "soonish").await;
+    assert!(
+        reply.text().contains("date doesn't look right"),
+        "{}",
+        reply.text()
+    );
+    let reply = app
+        .answer_steps(
+            PHONE,
+            &[
+                ("expected_discharge", "tomorrow"),
+                ("consent", "yes"),
+                ("subject_phone", "07911 123482"),
+                ("name", "Ali"),
+                ("age", "52"),
+                ("postcode", "LS1 4DY"),
+                ("safety", "yes"),
+                ("situation", "Going home after three weeks, lives alone"),
+                ("contact_method", "1"),
+                ("language", "no"),
+                ("access_needs", "8"),
+                ("anything_else", "no"),
+            ],
+        )
+        .await;
+    assert!(
+        reply.text().contains("Support after leaving Ward 4"),
+        "{}",
+        reply.text()
+    );
+    app.answer_steps(PHONE, &[("confirm", "YES")]).await;
+    let referral = app.referral_of(PHONE).await;
+    assert_eq!(referral["route"], "discharge_support");
+    assert_eq!(referral["source"], "sms");
+    assert_eq!(referral["status"], "submitted");
+    let answers = &referral["answers"];
+    assert_eq!(answers["referrer_role"], "professional");
+    assert_eq!(answers["ward"], "Ward 4");
+    assert!(answers["expected_discharge"].is_string(), "{answers}");
+    assert_eq!(answers["referrer_phone"], "+441134960000");
+
+    // The ward's other way in: 6 at the role question. A family member's referral stays
+    // on the crisis route.
+    let other = "+447911123483";
+    app.start_referral(other, &[("relationship", "2"), ("referrer_role", "6")])
+        .await;
+    app.answer_steps(
+        other,
+        &[
+            ("referrer_name", "SKIP"),
+            ("referrer_org", "SKIP"),
+            ("referrer_phone", "SKIP"),
+            ("ward", "Ward 2"),
+        ],
+    )
+    .await;
+    let (_, discharge) = app
+        .get(&app.clinician, "/referrals?route=discharge_support")
+        .await;
+    let items = discharge["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{discharge}");
     app.stop().await;
 }

@@ -550,10 +550,14 @@ fn answer_rows(answers: &Map<String, Value>) -> (Vec<AnswerRow>, Vec<AnswerRow>)
 
 /// The conversation's steps (`conversation::Step` ids) in the order it asks them, each with
 /// what its answer is, as a summary list's key.
-const STEPS: [(&str, &str); 15] = [
+const STEPS: [(&str, &str); 19] = [
     ("relationship", "Who is texting"),
     ("referrer_role", "Texter's relationship to them"),
     ("referrer_name", "Texter's name"),
+    ("referrer_org", "Texter's organisation"),
+    ("referrer_phone", "Texter's callback number"),
+    ("ward", "Ward they are leaving"),
+    ("expected_discharge", "Expected discharge date"),
     ("consent", "They agree to the referral"),
     ("subject_phone", "Their phone number"),
     ("name", "Name"),
