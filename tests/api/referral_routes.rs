@@ -1,7 +1,10 @@
 //! Every door and every route into the triage queue: referrals staff enter after a phone call
 //! (`POST /api/v1/referrals`), professionals' details, and discharge support from a ward.
 
+use crht_gateway::domain::role::Role;
 use serde_json::{Value, json};
+
+use crate::console_client::Browser;
 
 use crate::helpers::{Engine, spawn_app};
 
@@ -16,6 +19,7 @@ on_both_engines!(
     discharge_support_by_the_api_needs_ward_date_and_consent_and_filters_by_route,
     a_professionals_texted_referral_asks_their_organisation_and_callback_number,
     ward_staff_text_discharge_for_a_discharge_support_referral,
+    the_console_shows_each_referrals_route_and_door,
 );
 
 fn phoned() -> Value {
@@ -421,5 +425,54 @@ async fn ward_staff_text_discharge_for_a_discharge_support_referral(engine: Engi
         .await;
     let items = discharge["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{discharge}");
+    app.stop().await;
+}
+
+async fn the_console_shows_each_referrals_route_and_door(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (_, discharge) = app
+        .post_json(
+            &app.clinician,
+            "/referrals",
+            json!({
+                "route": "discharge_support",
+                "name": "Ali Khan",
+                "age": 52,
+                "postcode": "LS1 4DY",
+                "ward": "Ward 4",
+                "expected_discharge": "2026-12-03",
+                "consent": "yes",
+                "referrer_org": "Becklin Centre",
+            }),
+        )
+        .await;
+    let mut browser = Browser::signed_in(&app, "ann@example.org", Role::Clinician).await;
+    let queue = browser.get("/console/referrals").await;
+    assert_eq!(queue.status, 200, "{}", queue.body);
+    assert!(
+        queue
+            .body
+            .contains(r#"<th scope="col" class="nhsuk-table__header">Route</th>"#)
+    );
+    assert!(
+        queue.body.contains(
+            r#"<strong class="nhsuk-tag nhsuk-tag--aqua-green">Discharge support</strong>, taken by phone"#
+        ),
+        "{}",
+        queue.body
+    );
+    let page = browser
+        .get(&format!(
+            "/console/referrals/{}",
+            discharge["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body
+            .contains("Discharge support</strong>, taken by phone")
+    );
+    assert!(page.body.contains("Ward they are leaving"), "{}", page.body);
+    assert!(page.body.contains("Becklin Centre"));
     app.stop().await;
 }

@@ -22,7 +22,7 @@ use crate::app;
 use crate::app::patients::FromReferralIn;
 use crate::app::referrals::{StatusIn, TEXT_BACK_MAX_CHARS, TextBackIn};
 use crate::domain::id::ReferralId;
-use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{ReferralRoute, ReferralSource, ReferralStatus};
 use crate::http::AppState;
 use crate::store::{AuditAction, AuditEntry, AuditRole, Message, Referral, TranscriptItem};
 
@@ -335,6 +335,8 @@ struct Details {
     phone: Option<String>,
     language: Option<String>,
     interpreter: bool,
+    source: ReferralSource,
+    route: ReferralRoute,
     created_at: When,
     submitted_at: Option<When>,
     updated_at: When,
@@ -356,6 +358,8 @@ fn details(r: &Referral, team: String) -> Details {
                 .map_or_else(|| code.to_owned(), |name| format!("{name} ({code})"))
         }),
         interpreter: r.interpreter,
+        source: r.source,
+        route: r.route,
         created_at: when(r.created_at),
         submitted_at: r.submitted_at.map(when),
         updated_at: when(r.updated_at),
