@@ -39,18 +39,26 @@ impl Intake {
         reference: &str,
         now: DateTime<Utc>,
     ) -> EnteredDecision {
+        // Every free-text answer, as each text of a conversation is screened.
+        let given = |o: &Option<Optional<String>>| -> Option<String> {
+            o.as_ref().and_then(Optional::given).cloned()
+        };
+        let town = match &answers.postcode {
+            Some(Place::Town(t)) => Some(t.clone()),
+            _ => None,
+        };
         let free_texts = [
-            answers.situation.as_deref(),
-            answers
-                .anything_else
-                .as_ref()
-                .and_then(Optional::given)
-                .map(String::as_str),
-            answers.ward.as_deref(),
+            answers.situation.clone(),
+            given(&answers.anything_else),
+            answers.ward.clone(),
+            answers.name.clone(),
+            given(&answers.referrer_name),
+            given(&answers.referrer_org),
+            town,
         ];
         let mut signals: Vec<String> = Vec::new();
         for text in free_texts.into_iter().flatten() {
-            for signal in self.risk.screen(text) {
+            for signal in self.risk.screen(&text) {
                 if !signals.contains(&signal) {
                     signals.push(signal);
                 }

@@ -139,6 +139,12 @@ async fn a_phoned_referral_with_risk_in_its_words_is_urgent_and_alerts_on_call(e
     let (_, queue) = app.get(&app.clinician, "/referrals").await;
     assert_eq!(queue["items"][0]["id"], referral["id"]);
 
+    // Risk in any free-text answer counts, not only the situation.
+    let mut elsewhere = phoned();
+    elsewhere["anything_else"] = json!("He said he wants to kill himself tonight.");
+    let (_, elsewhere) = app.post_json(&app.clinician, "/referrals", elsewhere).await;
+    assert_eq!(elsewhere["urgent"], true, "{elsewhere}");
+
     // "Not safe right now" is urgent too (safety rule 3).
     let mut unsafe_now = phoned();
     unsafe_now["safety"] = json!("no");
