@@ -8,13 +8,13 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::json;
 
-use crate::conversation::answers::{Optional, Place};
+use crate::conversation::answers::Optional;
 use crate::conversation::parse::{self, Command};
 use crate::conversation::wording::{Vars, Wording};
 use crate::conversation::{Context, Conversation, Effect, Outcome, Status};
 use crate::domain::channel::Channel;
 use crate::domain::patient::MessagePurpose;
-use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{ReferralRoute, ReferralStatus};
 use crate::domain::schedule::describe_when;
 use crate::domain::teams::Teams;
 use crate::language::{self, Language, language_code};
@@ -26,6 +26,9 @@ use crate::store::{
     Snapshot,
 };
 use crate::templates::Templates;
+
+mod entered;
+pub use entered::EnteredDecision;
 
 #[derive(Debug)]
 pub struct Intake {
@@ -167,13 +170,9 @@ impl Intake {
         // RESTART and BACK never erase: replaced answers stay, under `superseded`.
         fields.answers = state.referral_answers();
         if let Some(place) = &state.answers.postcode {
-            fields.team = match place {
-                Place::Postcode(p) => self.teams.route_postcode(p),
-                Place::Town(t) => self.teams.route_town(t),
-            }
-            .id
-            .clone();
+            fields.team = self.team_for(place);
         }
+        fields.route = state.answers.referral_route();
         if fields.status.follows_conversation() {
             fields.status = conversation_status(state);
         }
@@ -629,6 +628,7 @@ impl Intake {
             submitted_at: None,
             language: None,
             interpreter: false,
+            route: ReferralRoute::Crisis,
         }
     }
 
@@ -945,6 +945,8 @@ mod tests {
                     phone: None,
                     language: None,
                     interpreter: false,
+                    source: crate::domain::referral::ReferralSource::Sms,
+                    route: ReferralRoute::Crisis,
                     created_at: at(1),
                     updated_at: at(2),
                 },

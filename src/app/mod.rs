@@ -9,6 +9,7 @@
 
 pub mod appointments;
 pub mod audit;
+pub mod entered;
 mod error;
 pub mod limits;
 pub mod messages;

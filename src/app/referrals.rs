@@ -13,7 +13,7 @@ use super::{
 use crate::domain::id::ReferralId;
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
-use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{ReferralRoute, ReferralSource, ReferralStatus};
 use crate::store::{
     Actor, AuditAction, AuditEntry, ConversationSummary, Message, QueueKey, Referral,
     ReferralFilter, TextBack, TextBackOutcome, TranscriptItem,
@@ -34,6 +34,10 @@ pub struct ReferralQuery {
     pub from: Option<DateTime<Utc>>,
     /// Created before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Only this pathway: `crisis` or `discharge_support`.
+    pub route: Option<String>,
+    /// Only referrals that came through this door: `sms`, `phone` or `api`.
+    pub source: Option<String>,
     /// The `next_cursor` of the page before.
     pub cursor: Option<String>,
     /// At most this many (default 200, up to 1000).
@@ -83,6 +87,22 @@ fn referral_filter(query: &ReferralQuery, limit: u32) -> Result<ReferralFilter> 
         q: query_text("q", query.q.as_deref())?,
         from: query.from,
         to: query.to,
+        route: query
+            .route
+            .as_deref()
+            .map(|r| {
+                ReferralRoute::parse(r)
+                    .ok_or_else(|| Error::BadRequest(format!("unknown route `{r}`")))
+            })
+            .transpose()?,
+        source: query
+            .source
+            .as_deref()
+            .map(|s| {
+                ReferralSource::parse(s)
+                    .ok_or_else(|| Error::BadRequest(format!("unknown source `{s}`")))
+            })
+            .transpose()?,
         after: Cursor::decode(query.cursor.as_deref())?,
         limit: limit + 1,
     })

@@ -10,6 +10,7 @@ use super::Step;
 use crate::domain::channel::{AccessNeed, Channel};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
+use crate::domain::referral::ReferralRoute;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -125,12 +126,36 @@ pub struct Answers {
     pub relationship: Option<Relationship>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrer_role: Option<ReferrerRole>,
+    /// `discharge_support` when ward staff chose it (DISCHARGE, or option 6 at
+    /// `referrer_role`); absent for a crisis referral. Set with `referrer_role`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<ReferralRoute>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "optional_answer"
     )]
     pub referrer_name: Option<Optional<String>>,
+    /// A professional's organisation (GP practice, ward, 111 …).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_answer"
+    )]
+    pub referrer_org: Option<Optional<String>>,
+    /// A professional's callback number.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_answer"
+    )]
+    pub referrer_phone: Option<Optional<PhoneNumber>>,
+    /// Discharge support: the ward the person is leaving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ward: Option<String>,
+    /// Discharge support: when they are expected to leave the ward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_discharge: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<YesNoUnsure>,
     #[serde(
@@ -182,8 +207,15 @@ impl Answers {
         let old = self.get_json(step);
         match step {
             Step::Relationship => self.relationship = None,
-            Step::ReferrerRole => self.referrer_role = None,
+            Step::ReferrerRole => {
+                self.referrer_role = None;
+                self.route = None;
+            }
             Step::ReferrerName => self.referrer_name = None,
+            Step::ReferrerOrg => self.referrer_org = None,
+            Step::ReferrerPhone => self.referrer_phone = None,
+            Step::Ward => self.ward = None,
+            Step::ExpectedDischarge => self.expected_discharge = None,
             Step::Consent => self.consent = None,
             Step::SubjectPhone => self.subject_phone = None,
             Step::Name => self.name = None,
@@ -206,6 +238,26 @@ impl Answers {
             Ok(serde_json::Value::Object(map)) => map,
             // Every field serialises to plain JSON; an object is the only possible shape.
             _ => serde_json::Map::new(),
+        }
+    }
+
+    /// Referred by a professional (asked their organisation and callback number).
+    pub fn by_professional(&self) -> bool {
+        self.relationship == Some(Relationship::SomeoneElse)
+            && self.referrer_role == Some(ReferrerRole::Professional)
+    }
+
+    /// Ward staff referring someone for discharge support.
+    pub fn discharge_support(&self) -> bool {
+        self.by_professional() && self.route == Some(ReferralRoute::DischargeSupport)
+    }
+
+    /// The pathway these answers are for.
+    pub fn referral_route(&self) -> ReferralRoute {
+        if self.discharge_support() {
+            ReferralRoute::DischargeSupport
+        } else {
+            ReferralRoute::Crisis
         }
     }
 

@@ -24,6 +24,7 @@ use wording::{DisplayAnswers, Vars, Wording};
 use crate::domain::channel::{AccessNeed, Channel};
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
+use crate::domain::referral::ReferralRoute;
 
 /// A question of the conversation. The ids (`Step::id`) are part of the external contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub enum Step {
     Relationship,
     ReferrerRole,
     ReferrerName,
+    ReferrerOrg,
+    ReferrerPhone,
+    Ward,
+    ExpectedDischarge,
     Consent,
     SubjectPhone,
     Name,
@@ -48,10 +53,14 @@ pub enum Step {
 
 impl Step {
     /// In the order they are asked.
-    pub const ALL: [Step; 15] = [
+    pub const ALL: [Step; 19] = [
         Step::Relationship,
         Step::ReferrerRole,
         Step::ReferrerName,
+        Step::ReferrerOrg,
+        Step::ReferrerPhone,
+        Step::Ward,
+        Step::ExpectedDischarge,
         Step::Consent,
         Step::SubjectPhone,
         Step::Name,
@@ -71,6 +80,10 @@ impl Step {
             Step::Relationship => "relationship",
             Step::ReferrerRole => "referrer_role",
             Step::ReferrerName => "referrer_name",
+            Step::ReferrerOrg => "referrer_org",
+            Step::ReferrerPhone => "referrer_phone",
+            Step::Ward => "ward",
+            Step::ExpectedDischarge => "expected_discharge",
             Step::Consent => "consent",
             Step::SubjectPhone => "subject_phone",
             Step::Name => "name",
@@ -95,6 +108,8 @@ impl Step {
         matches!(
             self,
             Step::ReferrerName
+                | Step::ReferrerOrg
+                | Step::ReferrerPhone
                 | Step::SubjectPhone
                 | Step::Language
                 | Step::AccessNeeds
@@ -108,6 +123,9 @@ impl Step {
             Step::ReferrerRole | Step::ReferrerName | Step::Consent | Step::SubjectPhone => {
                 answers.relationship == Some(Relationship::SomeoneElse)
             }
+            // A professional is asked where they work and how to call them back.
+            Step::ReferrerOrg | Step::ReferrerPhone => answers.by_professional(),
+            Step::Ward | Step::ExpectedDischarge => answers.discharge_support(),
             _ => true,
         }
     }
@@ -126,6 +144,10 @@ impl Step {
             Step::Relationship => "ask_relationship",
             Step::ReferrerRole => "ask_referrer_role",
             Step::ReferrerName => "ask_referrer_name",
+            Step::ReferrerOrg => "ask_referrer_org",
+            Step::ReferrerPhone => "ask_referrer_phone",
+            Step::Ward => "ask_ward",
+            Step::ExpectedDischarge => "ask_expected_discharge",
             Step::Consent => "ask_consent",
             Step::SubjectPhone => "ask_subject_phone",
             Step::Name => "ask_name",
@@ -468,13 +490,58 @@ impl Conversation {
         let not_a_name = distress || ctx.at_risk;
         let not_understood = NotRecorded::Unreadable("not_understood");
         let outcome: Result<(), NotRecorded> = match step {
+            // Ward staff text DISCHARGE (at the first question or the second) to refer
+            // someone leaving the ward for discharge support.
+            Step::Relationship if parse::discharge_support(text) => {
+                self.record(step, |a| a.relationship = Some(Relationship::SomeoneElse));
+                self.choose_discharge_support();
+                // Their role is known: straight on to the next question after it.
+                self.unreadable_in_a_row = 0;
+                self.history.push(step);
+                self.step = Step::ReferrerRole.next(&self.answers);
+                self.ask(turn, ctx);
+                return;
+            }
+            Step::ReferrerRole
+                if parse::discharge_support(text) || parse::normalise(text) == "6" =>
+            {
+                self.choose_discharge_support();
+                Ok(())
+            }
             Step::Relationship => parse::relationship(text)
                 .map(|v| self.record(step, |a| a.relationship = Some(v)))
                 .ok_or(not_understood),
             Step::ReferrerRole => parse::referrer_role(text)
-                .map(|v| self.record(step, |a| a.referrer_role = Some(v)))
+                .map(|v| {
+                    self.record(step, |a| {
+                        a.referrer_role = Some(v);
+                        a.route = None;
+                    })
+                })
                 .ok_or(not_understood),
-            Step::ReferrerName | Step::Name if not_a_name => Err(not_understood),
+            Step::ReferrerName | Step::ReferrerOrg | Step::Ward | Step::Name if not_a_name => {
+                Err(not_understood)
+            }
+            Step::ReferrerOrg => parse::free_text(text, 100)
+                .map(|v| self.record(step, |a| a.referrer_org = Some(Optional::Given(v))))
+                .ok_or(not_understood),
+            Step::ReferrerPhone => match PhoneNumber::parse(text) {
+                Ok(phone) => {
+                    self.record(step, |a| a.referrer_phone = Some(Optional::Given(phone)));
+                    Ok(())
+                }
+                Err(_) if parse::says_nothing_more(text) => {
+                    self.record(step, |a| a.referrer_phone = Some(Optional::Skipped));
+                    Ok(())
+                }
+                Err(_) => Err(NotRecorded::Unreadable("bad_phone")),
+            },
+            Step::Ward => parse::free_text(text, 100)
+                .map(|v| self.record(step, |a| a.ward = Some(v)))
+                .ok_or(not_understood),
+            Step::ExpectedDischarge => parse::discharge_date(text, ctx.today)
+                .map(|v| self.record(step, |a| a.expected_discharge = Some(v)))
+                .ok_or(NotRecorded::Unreadable("bad_date")),
             Step::ReferrerName => parse::free_text(text, 100)
                 .map(|v| self.record(step, |a| a.referrer_name = Some(Optional::Given(v))))
                 .ok_or(not_understood),
@@ -764,6 +831,15 @@ impl Conversation {
         self.say(turn, ctx, "signposted");
     }
 
+    /// Ward staff referring someone for discharge support: a professional, on the
+    /// `discharge_support` route (asked the ward and the expected discharge date).
+    fn choose_discharge_support(&mut self) {
+        self.record(Step::ReferrerRole, |a| {
+            a.referrer_role = Some(ReferrerRole::Professional);
+            a.route = Some(ReferralRoute::DischargeSupport);
+        });
+    }
+
     /// Sets one answer, keeping the one it replaces.
     fn record(&mut self, step: Step, set: impl FnOnce(&mut Answers)) {
         let before = self.answers.take(step);
@@ -836,6 +912,8 @@ fn detected_language(code: &str) -> String {
 fn skip(answers: &mut Answers, step: Step) {
     match step {
         Step::ReferrerName => answers.referrer_name = Some(Optional::Skipped),
+        Step::ReferrerOrg => answers.referrer_org = Some(Optional::Skipped),
+        Step::ReferrerPhone => answers.referrer_phone = Some(Optional::Skipped),
         Step::SubjectPhone => answers.subject_phone = Some(Optional::Skipped),
         Step::Language => answers.language = Some(Optional::Skipped),
         Step::AccessNeeds => answers.access_needs = Some(Optional::Skipped),
@@ -875,6 +953,15 @@ fn display(a: &Answers) -> DisplayAnswers {
             Some(Optional::Given(v)) => v.clone(),
             _ => String::new(),
         },
+        referrer_org: match &a.referrer_org {
+            Some(Optional::Given(v)) => v.clone(),
+            _ => String::new(),
+        },
+        ward: a.ward.clone().unwrap_or_default(),
+        expected_discharge: a
+            .expected_discharge
+            .map(|d| d.format("%-d %B %Y").to_string())
+            .unwrap_or_default(),
         consent: a
             .consent
             .map(yes_no_unsure_words)

@@ -721,6 +721,63 @@ pub fn date_of_birth(text: &str, today: NaiveDate) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year as i32, month, day)
 }
 
+/// Ward staff asking for discharge support: `DISCHARGE`, "discharge support" or "ward
+/// staff". Only read at the relationship and role questions (the role menu's `6` too).
+pub fn discharge_support(text: &str) -> bool {
+    let n = normalise(text);
+    matches!(n.as_str(), "discharge" | "discharge support" | "ward staff")
+        || n.starts_with("discharge support")
+}
+
+/// When someone is expected to leave the ward: `today`, `tomorrow`, a full date as for a date
+/// of birth (two-digit years are this century), or a day and month (`3/12`, `3 December`),
+/// the next such date from today.
+pub fn discharge_date(text: &str, today: NaiveDate) -> Option<NaiveDate> {
+    let n = normalise(text);
+    match n.as_str() {
+        "today" => return Some(today),
+        "tomorrow" => return today.succ_opt(),
+        _ => {}
+    }
+    let t = text.trim().to_ascii_lowercase();
+    let parts: Vec<&str> = t
+        .split(['/', '-', '.', ' ', ','])
+        .filter(|p| !p.is_empty())
+        .collect();
+    let num = |p: &str| {
+        p.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .parse::<u32>()
+            .ok()
+    };
+    let date = match parts.as_slice() {
+        [a, b] => {
+            let (day, month) = match (month_number(a), month_number(b)) {
+                (None, Some(m)) => (num(a)?, m),
+                (Some(m), None) => (num(b)?, m),
+                _ => (num(a)?, num(b)?),
+            };
+            let this_year = NaiveDate::from_ymd_opt(today.year(), month, day)?;
+            if this_year < today - chrono::TimeDelta::days(7) {
+                NaiveDate::from_ymd_opt(today.year() + 1, month, day)?
+            } else {
+                this_year
+            }
+        }
+        [_, _, year] => {
+            let date = date_of_birth(&t, today)?;
+            if year.len() == 2 && date.year() < 2000 {
+                date.with_year(date.year() + 100)?
+            } else {
+                date
+            }
+        }
+        _ => return None,
+    };
+    // A discharge date is near: not long past, and within a year.
+    (date >= today - chrono::TimeDelta::days(31) && date <= today + chrono::TimeDelta::days(366))
+        .then_some(date)
+}
+
 /// A postcode in the text, alone or inside a sentence ("my postcode is LS1 4DY").
 pub fn postcode_in(text: &str) -> Option<Postcode> {
     if let Ok(postcode) = Postcode::parse(text) {

@@ -69,6 +69,8 @@ const OTHER_PATH: &[&str] = &[
     "2",
     "4",
     "Dr Jo Patel",
+    "Park Lane Surgery",
+    "SKIP",
     "1",
     "07911 123456",
     "Alex",
@@ -132,6 +134,8 @@ fn a_referral_for_someone_else_asks_about_the_referrer_too() {
             Step::Relationship,
             Step::ReferrerRole,
             Step::ReferrerName,
+            Step::ReferrerOrg,
+            Step::ReferrerPhone,
             Step::Consent,
             Step::SubjectPhone,
             Step::Name,
@@ -257,6 +261,10 @@ fn every_step_id_round_trips_and_is_the_contract_name() {
             "relationship",
             "referrer_role",
             "referrer_name",
+            "referrer_org",
+            "referrer_phone",
+            "ward",
+            "expected_discharge",
             "consent",
             "subject_phone",
             "name",
@@ -1176,4 +1184,82 @@ proptest! {
             prop_assert!(still_there, "lost {step:?} = {value}");
         }
     }
+}
+
+#[test]
+fn ward_staff_texting_discharge_are_asked_the_ward_and_date_and_back_undoes_it() {
+    let (mut c, _) = Conversation::begin("hi", &ctx());
+    let turn = c.step("DISCHARGE", &ctx());
+    assert_eq!(
+        c.step,
+        Step::ReferrerName,
+        "the role is known: professional"
+    );
+    assert!(reply(&turn).contains("What is your name?"));
+    assert!(c.answers.discharge_support());
+    for text in ["Kim", "Becklin Centre", "SKIP", "Ward 4"] {
+        c.step(text, &ctx());
+    }
+    assert_eq!(c.step, Step::ExpectedDischarge);
+    let turn = c.step("whenever", &ctx());
+    assert!(
+        reply(&turn).contains("date doesn't look right"),
+        "{}",
+        reply(&turn)
+    );
+    c.step("3/12", &ctx());
+    assert_eq!(c.step, Step::Consent);
+    assert_eq!(
+        c.answers.expected_discharge,
+        NaiveDate::from_ymd_opt(2026, 12, 3)
+    );
+    assert_eq!(c.answers.referral_route(), ReferralRoute::DischargeSupport);
+
+    // Back to the start and "myself": no longer a discharge referral.
+    let (mut c, _) = Conversation::begin("hi", &ctx());
+    c.step("discharge support", &ctx());
+    c.step("BACK", &ctx());
+    assert_eq!(c.step, Step::Relationship);
+    c.step("1", &ctx());
+    assert_eq!(c.step, Step::Name);
+    assert_eq!(c.answers.referral_route(), ReferralRoute::Crisis);
+}
+
+#[test]
+fn family_are_not_asked_where_they_work_and_6_at_the_role_is_ward_staff() {
+    let (mut c, _) = Conversation::begin("hi", &ctx());
+    for text in ["2", "1", "Jo"] {
+        c.step(text, &ctx());
+    }
+    assert_eq!(c.step, Step::Consent);
+    let (mut c, _) = Conversation::begin("hi", &ctx());
+    for text in ["2", "6", "Kim", "SKIP", "07911 200099"] {
+        c.step(text, &ctx());
+    }
+    assert_eq!(c.step, Step::Ward);
+    assert!(c.answers.referrer_phone.is_some());
+    // "6" at the first question is not a way in: it is not understood.
+    let (mut c, _) = Conversation::begin("hi", &ctx());
+    c.step("6", &ctx());
+    assert_eq!(c.step, Step::Relationship);
+}
+
+#[test]
+fn discharge_dates_read_as_near_dates() {
+    let today = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+    assert_eq!(parse::discharge_date("today", today), date(2026, 11, 23));
+    assert_eq!(parse::discharge_date("Tomorrow", today), date(2026, 11, 24));
+    assert_eq!(
+        parse::discharge_date("3 December", today),
+        date(2026, 12, 3)
+    );
+    assert_eq!(parse::discharge_date("5/1", today), date(2027, 1, 5));
+    assert_eq!(parse::discharge_date("03/12/26", today), date(2026, 12, 3));
+    assert_eq!(
+        parse::discharge_date("2026-12-03", today),
+        date(2026, 12, 3)
+    );
+    assert_eq!(parse::discharge_date("1/1/1990", today), None, "not near");
+    assert_eq!(parse::discharge_date("soon", today), None);
 }

@@ -43,3 +43,25 @@ impl ReferralStatus {
         )
     }
 }
+
+text_enum! {
+    /// The door a referral came through.
+    pub enum ReferralSource {
+        /// The texted conversation.
+        Sms = "sms",
+        /// Taken by phone (the 0800 line, or passed on by 111) and entered by staff.
+        Phone = "phone",
+        /// Entered by another system through the staff API.
+        Api = "api",
+    }
+}
+
+text_enum! {
+    /// Which pathway a referral is for.
+    pub enum ReferralRoute {
+        /// Help in a mental health crisis (the usual referral).
+        Crisis = "crisis",
+        /// Support for someone leaving an inpatient ward, referred by ward staff.
+        DischargeSupport = "discharge_support",
+    }
+}

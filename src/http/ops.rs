@@ -222,6 +222,7 @@ pub(super) struct TwilioStatusCallback {
         readyz,
         metrics,
         super::referrals::list_referrals,
+        super::referrals::create_referral,
         super::referrals::get_referral,
         super::referrals::get_transcript,
         super::referrals::set_status,

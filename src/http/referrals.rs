@@ -14,6 +14,7 @@ use super::List;
 use super::auth::Staff;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::app::entered::ReferralIn;
 use crate::app::referrals::{ReferralQuery, StatusIn, TextBackIn};
 use crate::domain::id::ReferralId;
 use crate::store::{
@@ -23,7 +24,7 @@ use crate::store::{
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/referrals", get(list_referrals))
+        .route("/referrals", get(list_referrals).post(create_referral))
         .route("/referrals/{id}", get(get_referral))
         .route("/referrals/{id}/transcript", get(get_transcript))
         .route("/referrals/{id}/status", post(set_status))
@@ -82,6 +83,22 @@ pub async fn list_referrals(
 ) -> Result<Json<List<ReferralOut>>, ApiError> {
     let page = app.services.referrals(&staff.0, query).await?;
     Ok(Json(List::page(page)))
+}
+
+/// Enters a referral taken by phone (the 0800 line, or passed on by NHS 111) or sent by
+/// another system: the same answers as the texted conversation, the same routing and risk
+/// screening (risk in its words makes it urgent and alerts on-call). Clinicians and admins.
+#[utoipa::path(post, path = "/api/v1/referrals", tag = "referrals", request_body = ReferralIn,
+    security(("bearer" = [])),
+    responses((status = 201, body = ReferralOut), (status = 403, body = Problem),
+        (status = 422, body = Problem, description = "Names each field that is missing or not valid")))]
+pub async fn create_referral(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiJson(input): ApiJson<ReferralIn>,
+) -> Result<(StatusCode, Json<ReferralOut>), ApiError> {
+    let referral = app.services.enter_referral(&staff.0, input).await?;
+    Ok((StatusCode::CREATED, Json(referral.into())))
 }
 
 #[utoipa::path(get, path = "/api/v1/referrals/{id}", tag = "referrals",

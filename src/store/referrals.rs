@@ -13,7 +13,7 @@ use super::{NewInboxItem, Result};
 use crate::conversation::Conversation;
 use crate::domain::id::{AppointmentId, ConversationId, PatientId, ReferralId};
 use crate::domain::phone::PhoneNumber;
-use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{ReferralRoute, ReferralSource, ReferralStatus};
 use crate::domain::role::Role;
 use crate::domain::text_enum;
 use crate::store::AppointmentStatus;
@@ -106,6 +106,8 @@ pub struct ReferralFields {
     pub language: Option<String>,
     /// The team needs an interpreter to reach them.
     pub interpreter: bool,
+    /// The pathway: a crisis referral, or discharge support from a ward.
+    pub route: ReferralRoute,
 }
 
 /// Whether the text continues the number's conversation or begins a new one (and with it a
@@ -233,6 +235,11 @@ pub struct Referral {
     pub language: Option<String>,
     /// The team needs an interpreter to call them back.
     pub interpreter: bool,
+    /// How the referral reached the team: `sms` (texted), `phone` (taken by phone and entered
+    /// by staff) or `api` (entered by another system).
+    pub source: ReferralSource,
+    /// The pathway: `crisis`, or `discharge_support` (someone leaving an inpatient ward).
+    pub route: ReferralRoute,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -250,6 +257,7 @@ impl Referral {
             submitted_at: self.submitted_at,
             language: self.language.clone(),
             interpreter: self.interpreter,
+            route: self.route,
         }
     }
 }
@@ -266,6 +274,10 @@ pub struct ReferralFilter {
     pub from: Option<DateTime<Utc>>,
     /// Created before.
     pub to: Option<DateTime<Utc>>,
+    /// Only this pathway.
+    pub route: Option<ReferralRoute>,
+    /// Only referrals that came through this door.
+    pub source: Option<ReferralSource>,
     /// After this referral in the queue's order (the last one of the page before).
     pub after: Option<QueueKey>,
     pub limit: u32,
@@ -359,6 +371,20 @@ pub struct TextBack {
     pub body: String,
     /// The staff member (or token) sending it, as the transcript shows it.
     pub sent_by: String,
+}
+
+/// A referral staff entered, as the intake decided its fields and alerts.
+#[derive(Debug, Clone)]
+pub struct EnteredReferral {
+    pub fields: ReferralFields,
+    pub reference: String,
+    /// The number the team calls the person back on, when staff gave one.
+    pub phone: Option<PhoneNumber>,
+    pub source: ReferralSource,
+    pub alerts: Vec<NewMessage>,
+    /// `referral.created`, by the staff member who entered it.
+    pub audit: AuditEntry,
+    pub at: DateTime<Utc>,
 }
 
 /// What became of a text back.
@@ -658,6 +684,11 @@ pub trait ReferralStore {
     /// its audit entry, in one transaction; refused (nothing stored) when the number has
     /// opted out of texts.
     async fn text_back(&self, text: &TextBack, audit: &AuditEntry) -> Result<TextBackOutcome>;
+
+    /// A referral staff entered (taken by phone, or from another system): the referral, its
+    /// on-call alerts and the audit entry naming who entered it, in one commit. A clash of
+    /// references is a `Conflict`; the caller draws another.
+    async fn enter_referral(&self, entry: &EnteredReferral) -> Result<Referral>;
 
     async fn create_token(
         &self,
@@ -966,6 +997,7 @@ macro_rules! referral_store_impl {
                           OR LOWER(COALESCE(", $name, ", '')) LIKE $5 ESCAPE '\\') \
                      AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) \
                      AND ($8 IS NULL OR (NOT urgent, created_at, id) > (NOT $8, $9, $10)) \
+                     AND ($12 IS NULL OR route = $12) AND ($13 IS NULL OR source = $13) \
                      ORDER BY urgent DESC, created_at, id LIMIT $11"
                 ))
                 .bind(filter.status.map(|s| s.as_str()))
@@ -979,6 +1011,8 @@ macro_rules! referral_store_impl {
                 .bind(after.map(|k| Ts(k.created_at)))
                 .bind(after.map(|k| k.id.as_str()))
                 .bind(i64::from(filter.limit))
+                .bind(filter.route.map(|r| r.as_str()))
+                .bind(filter.source.map(|s| s.as_str()))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
@@ -995,7 +1029,8 @@ macro_rules! referral_store_impl {
                      AND ($2 IS NULL OR team = $2) AND ($3 IS NULL OR urgent = $3) \
                      AND ($4 IS NULL OR UPPER(reference) = UPPER($4) \
                           OR LOWER(COALESCE(", $name, ", '')) LIKE $5 ESCAPE '\\') \
-                     AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7)"
+                     AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7) \
+                     AND ($8 IS NULL OR route = $8) AND ($9 IS NULL OR source = $9)"
                 ))
                 .bind(filter.status.map(|s| s.as_str()))
                 .bind(filter.team.as_deref())
@@ -1004,6 +1039,8 @@ macro_rules! referral_store_impl {
                 .bind(filter.q.as_deref().map($crate::store::referrals::contains_pattern))
                 .bind(filter.from.map(Ts))
                 .bind(filter.to.map(Ts))
+                .bind(filter.route.map(|r| r.as_str()))
+                .bind(filter.source.map(|s| s.as_str()))
                 .fetch_one(&self.pool)
                 .await?)
             }
@@ -1189,6 +1226,35 @@ macro_rules! referral_store_impl {
                 .bind(referral_id)
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn enter_referral(
+                &self,
+                entry: &$crate::store::EnteredReferral,
+            ) -> $crate::store::Result<$crate::store::Referral> {
+                use $crate::store::rows::new_id;
+                let referral_id: $crate::domain::id::ReferralId = new_id();
+                let mut tx = self.begin_write().await?;
+                Self::insert_referral(
+                    &mut *tx,
+                    &entry.fields,
+                    &referral_id,
+                    &entry.reference,
+                    entry.phone.as_ref().map(|p| p.e164()),
+                    entry.source,
+                    entry.at,
+                )
+                .await?;
+                for alert in &entry.alerts {
+                    Self::insert_alert(&mut *tx, alert, Some(&referral_id), None, entry.at).await?;
+                }
+                let mut audit = entry.audit.clone().for_referral(&referral_id);
+                audit.target = format!("referral:{referral_id}");
+                Self::insert_audit(&mut *tx, &audit).await?;
+                tx.commit().await.map_err($crate::store::StoreError::from)?;
+                self.referral(&referral_id).await?.ok_or_else(|| {
+                    $crate::store::StoreError::Corrupt("an entered referral is missing".into())
+                })
             }
 
             async fn text_back(

@@ -21,7 +21,7 @@ use crate::domain::nhs::NhsNumber;
 use crate::domain::patient::MessagePurpose;
 use crate::domain::phone::PhoneNumber;
 use crate::domain::postcode::Postcode;
-use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{ReferralRoute, ReferralSource, ReferralStatus};
 use crate::domain::schedule::QuietHours;
 
 pub(super) fn to_json_text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -74,6 +74,8 @@ pub(super) struct ReferralRow {
     pub phone: Option<String>,
     pub language: Option<String>,
     pub interpreter: bool,
+    pub source: ReferralSource,
+    pub route: ReferralRoute,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -97,6 +99,8 @@ impl TryFrom<ReferralRow> for Referral {
             phone: row.phone,
             language: row.language,
             interpreter: row.interpreter,
+            source: row.source,
+            route: row.route,
             created_at: row.created_at.0,
             updated_at: row.updated_at.0,
         })

@@ -69,6 +69,7 @@ macro_rules! bind_referral_fields {
             .bind($fields.submitted_at.map($crate::store::Ts))
             .bind(&$fields.language)
             .bind($fields.interpreter)
+            .bind($fields.route.as_str())
     };
 }
 pub(super) use bind_referral_fields;
@@ -823,6 +824,44 @@ macro_rules! shared_impl {
                 Ok(true)
             }
 
+            /// Inserts a new referral (from a text, or entered by staff). A clash of random
+            /// references is a `Conflict`: the caller draws a new one (a provider's retry, or
+            /// staff's request tried again).
+            #[allow(clippy::too_many_arguments)]
+            pub(super) async fn insert_referral(
+                conn: &mut $conn,
+                fields: &$crate::store::ReferralFields,
+                referral_id: &$crate::domain::id::ReferralId,
+                reference: &str,
+                phone: Option<&str>,
+                source: $crate::domain::referral::ReferralSource,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<()> {
+                let done = $crate::store::shared::bind_referral_fields!(
+                    sqlx::query(
+                        "INSERT INTO referrals (status, urgent, risk_signals, urgent_at, team, \
+                         answers, incomplete, submitted_at, language, interpreter, route, id, \
+                         reference, phone, source, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+                         ON CONFLICT (reference) DO NOTHING",
+                    ),
+                    fields
+                )
+                .bind(referral_id)
+                .bind(reference)
+                .bind(phone)
+                .bind(source.as_str())
+                .bind($crate::store::Ts(at))
+                .execute(&mut *conn)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err($crate::store::StoreError::Conflict(
+                        "referral reference already taken".into(),
+                    ));
+                }
+                Ok(())
+            }
+
             /// Writes what one text did to its referral conversation; returns the
             /// conversation's and referral's ids.
             pub(super) async fn apply_referral_decision(
@@ -858,7 +897,7 @@ macro_rules! shared_impl {
                                 "UPDATE referrals SET status = $1, urgent = $2, risk_signals = $3, \
                                  urgent_at = $4, team = $5, answers = $6, incomplete = $7, \
                                  submitted_at = $8, language = $9, interpreter = $10, \
-                                 updated_at = $11 WHERE id = $12",
+                                 route = $11, updated_at = $12 WHERE id = $13",
                             ),
                             fields
                         )
@@ -876,27 +915,16 @@ macro_rules! shared_impl {
                                 .await?;
                         }
                         let referral_id: $crate::domain::id::ReferralId = new_id();
-                        // A clash of random references fails the transaction; the provider's
-                        // retry draws a new one.
-                        let done = $crate::store::shared::bind_referral_fields!(
-                            sqlx::query(
-                                "INSERT INTO referrals (status, urgent, risk_signals, urgent_at, team, \
-                                 answers, incomplete, submitted_at, language, interpreter, id, \
-                                 reference, phone, created_at, updated_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
-                                 ON CONFLICT (reference) DO NOTHING",
-                            ),
-                            fields
+                        Self::insert_referral(
+                            &mut *conn,
+                            fields,
+                            &referral_id,
+                            new_reference,
+                            Some(phone),
+                            $crate::domain::referral::ReferralSource::Sms,
+                            at,
                         )
-                        .bind(&referral_id)
-                        .bind(new_reference)
-                        .bind(phone)
-                        .bind(now)
-                        .execute(&mut *conn)
                         .await?;
-                        if done.rows_affected() != 1 {
-                            return Err(StoreError::Conflict("referral reference already taken".into()));
-                        }
                         let conversation_id: $crate::domain::id::ConversationId = new_id();
                         sqlx::query(
                             "INSERT INTO conversations (id, phone, referral_id, state, step, status, \

@@ -349,6 +349,18 @@ async fn every_page_passes_axe_and_fits_at_200_percent(engine: Engine) {
     app.text("+447700900505", "Can someone call me back please")
         .await;
     let referral = app.referral_id_of("+447700900505").await;
+    // A discharge-support referral taken by phone: its route shows as a tag.
+    let (status, discharge) = app
+        .post_json(
+            &app.clinician,
+            "/referrals",
+            serde_json::json!({"route": "discharge_support", "name": "Ali Khan", "age": 52,
+                "postcode": "LS1 4DY", "ward": "Ward 4", "expected_discharge": "2026-12-03",
+                "consent": "yes"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{discharge}");
+    let discharge = discharge["id"].as_str().unwrap().to_owned();
     // A patient with a phone call and a letter waiting, and an appointment.
     let patient = app
         .create_patient(serde_json::json!({
@@ -381,6 +393,10 @@ async fn every_page_passes_axe_and_fits_at_200_percent(engine: Engine) {
     let pages = [
         ("triage-queue-admin", "/console/referrals".to_owned()),
         ("referral-sent", format!("/console/referrals/{referral}")),
+        (
+            "referral-discharge-support",
+            format!("/console/referrals/{discharge}"),
+        ),
         ("patients", "/console/patients".to_owned()),
         ("patients-search", "/console/patients?q=Alex".to_owned()),
         ("patient-new", "/console/patients/new".to_owned()),

@@ -100,6 +100,8 @@ async fn a_referral_for_someone_else_asks_about_the_referrer(engine: Engine) {
             ("relationship", "someone else"),
             ("referrer_role", "4"),
             ("referrer_name", "Dr Jo Patel"),
+            ("referrer_org", "Park Lane Surgery"),
+            ("referrer_phone", "0113 496 0123"),
             ("consent", "not sure"),
             ("subject_phone", "07911 123499"),
             ("name", "Alex"),
@@ -124,6 +126,8 @@ async fn a_referral_for_someone_else_asks_about_the_referrer(engine: Engine) {
     assert_eq!(answers["relationship"], "someone_else");
     assert_eq!(answers["referrer_role"], "professional");
     assert_eq!(answers["referrer_name"], "Dr Jo Patel");
+    assert_eq!(answers["referrer_org"], "Park Lane Surgery");
+    assert_eq!(answers["referrer_phone"], "+441134960123");
     assert_eq!(answers["consent"], "not_sure");
     assert_eq!(answers["subject_phone"], "+447911123499");
     assert_eq!(answers["contact_method"], "phone_call");

@@ -34,6 +34,7 @@ mod outbound;
 mod patient_records;
 mod patient_urgency;
 mod recovery;
+mod referral_routes;
 mod safety;
 mod safety_plan;
 mod staff;

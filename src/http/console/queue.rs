@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::SignedIn;
 use super::pages::Section;
 use crate::app::referrals::ReferralQuery;
-use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{ReferralRoute, ReferralSource, ReferralStatus};
 use crate::http::AppState;
 use crate::store::Referral;
 
@@ -98,6 +98,8 @@ struct Row {
     team: String,
     status: ReferralStatus,
     incomplete: bool,
+    source: ReferralSource,
+    route: ReferralRoute,
     created_at: DateTime<Utc>,
     waiting: String,
 }
@@ -159,6 +161,8 @@ async fn read(
             risk_signals: r.risk_signals,
             status: r.status,
             incomplete: r.incomplete,
+            source: r.source,
+            route: r.route,
             created_at: r.created_at,
         })
         .collect();

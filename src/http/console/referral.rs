@@ -22,7 +22,7 @@ use crate::app;
 use crate::app::patients::FromReferralIn;
 use crate::app::referrals::{StatusIn, TEXT_BACK_MAX_CHARS, TextBackIn};
 use crate::domain::id::ReferralId;
-use crate::domain::referral::ReferralStatus;
+use crate::domain::referral::{ReferralRoute, ReferralSource, ReferralStatus};
 use crate::http::AppState;
 use crate::store::{AuditAction, AuditEntry, AuditRole, Message, Referral, TranscriptItem};
 
@@ -335,6 +335,8 @@ struct Details {
     phone: Option<String>,
     language: Option<String>,
     interpreter: bool,
+    source: ReferralSource,
+    route: ReferralRoute,
     created_at: When,
     submitted_at: Option<When>,
     updated_at: When,
@@ -356,6 +358,8 @@ fn details(r: &Referral, team: String) -> Details {
                 .map_or_else(|| code.to_owned(), |name| format!("{name} ({code})"))
         }),
         interpreter: r.interpreter,
+        source: r.source,
+        route: r.route,
         created_at: when(r.created_at),
         submitted_at: r.submitted_at.map(when),
         updated_at: when(r.updated_at),
@@ -550,10 +554,14 @@ fn answer_rows(answers: &Map<String, Value>) -> (Vec<AnswerRow>, Vec<AnswerRow>)
 
 /// The conversation's steps (`conversation::Step` ids) in the order it asks them, each with
 /// what its answer is, as a summary list's key.
-const STEPS: [(&str, &str); 15] = [
+const STEPS: [(&str, &str); 19] = [
     ("relationship", "Who is texting"),
     ("referrer_role", "Texter's relationship to them"),
     ("referrer_name", "Texter's name"),
+    ("referrer_org", "Texter's organisation"),
+    ("referrer_phone", "Texter's callback number"),
+    ("ward", "Ward they are leaving"),
+    ("expected_discharge", "Expected discharge date"),
     ("consent", "They agree to the referral"),
     ("subject_phone", "Their phone number"),
     ("name", "Name"),
