@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use base64::Engine;
 use serde::Serialize;
 
-use super::{ApiErrors, ClientError, Created, failure, token};
+use super::{ApiErrors, ClientError, Created, connection, failure, token};
 use crate::channels::letter::{LetterProvider, Postage, SentLetter};
 use crate::channels::sms::{SendError, read_answer, transport_reason};
 use crate::config::{NotifyApiKey, NotifyConfig};
@@ -38,21 +38,8 @@ struct LetterIn<'a> {
 
 impl NotifyLetters {
     pub fn new(config: &NotifyConfig) -> Result<Self, ClientError> {
-        crate::install_tls_provider();
-        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
-            return Err(ClientError("no JWT crypto provider in this build".into()));
-        }
-        let api_key = config
-            .api_key
-            .clone()
-            .ok_or_else(|| ClientError("no API key".into()))?;
         // A letter of ten pages is a few hundred kilobytes: more time than a text.
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| ClientError(e.to_string()))?;
-        let base = config.api_base.as_str().trim_end_matches('/');
+        let (http, api_key, base) = connection(config, Duration::from_secs(30))?;
         Ok(Self {
             http,
             letter_url: format!("{base}/v2/notifications/letter"),

@@ -97,29 +97,39 @@ pub(crate) struct ApiErrorItem {
     pub(crate) error: Option<String>,
 }
 
+/// What every request to Notify needs: an HTTP client giving up after `timeout`, the API key
+/// (with the JWT crypto in place) and the API's base URL without a trailing slash.
+fn connection(
+    config: &NotifyConfig,
+    timeout: Duration,
+) -> Result<(reqwest::Client, NotifyApiKey, String), ClientError> {
+    crate::install_tls_provider();
+    if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
+        return Err(ClientError("no JWT crypto provider in this build".into()));
+    }
+    let api_key = config
+        .api_key
+        .clone()
+        .ok_or_else(|| ClientError("no API key".into()))?;
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| ClientError(e.to_string()))?;
+    let base = config.api_base.as_str().trim_end_matches('/').to_owned();
+    Ok((http, api_key, base))
+}
+
 impl NotifyClient {
     pub fn new(
         config: &NotifyConfig,
         reminder_sender_id: Option<String>,
     ) -> Result<Self, ClientError> {
-        crate::install_tls_provider();
-        if jsonwebtoken::crypto::CryptoProvider::try_get_default().is_none() {
-            return Err(ClientError("no JWT crypto provider in this build".into()));
-        }
-        let api_key = config
-            .api_key
-            .clone()
-            .ok_or_else(|| ClientError("no API key".into()))?;
+        let (http, api_key, base) = connection(config, Duration::from_secs(15))?;
         let template_id = config
             .sms_template_id
             .clone()
             .ok_or_else(|| ClientError("no text message template".into()))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|e| ClientError(e.to_string()))?;
-        let base = config.api_base.as_str().trim_end_matches('/');
         Ok(Self {
             http,
             sms_url: format!("{base}/v2/notifications/sms"),
