@@ -292,12 +292,7 @@ pub async fn deliver_message(
     let result = attempt
         .retry(ctx.backoff)
         .when(SendError::is_transient)
-        .adjust(|error, planned| match error {
-            SendError::RateLimited {
-                retry_after: Some(wait),
-            } => Some(*wait),
-            _ => planned,
-        })
+        .adjust(provider_wait)
         .notify(|error, wait| {
             ctx.metrics.sms_retries.inc();
             tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "send failed; will retry");
@@ -362,6 +357,17 @@ pub async fn deliver_message(
     }
 }
 
+/// How long to wait before the next try: the provider's own `Retry-After` on a 429, else the
+/// backoff's plan.
+fn provider_wait(error: &SendError, planned: Option<Duration>) -> Option<Duration> {
+    match error {
+        SendError::RateLimited {
+            retry_after: Some(wait),
+        } => Some(*wait),
+        _ => planned,
+    }
+}
+
 /// The sender a message leaves from: messages to patients from the reminders' sender, so a
 /// STOP sent to one of them never reaches the referral number; everything a person texting,
 /// or on-call staff, should be able to answer from the referral number.
@@ -419,12 +425,7 @@ async fn deliver_letter(
     let result = attempt
         .retry(ctx.backoff)
         .when(SendError::is_transient)
-        .adjust(|error, planned| match error {
-            SendError::RateLimited {
-                retry_after: Some(wait),
-            } => Some(*wait),
-            _ => planned,
-        })
+        .adjust(provider_wait)
         .notify(|error, wait| {
             tracing::warn!(%error, retry_in_ms = wait.as_millis() as u64, "letter not taken; will retry");
         })
