@@ -216,17 +216,37 @@ pub(super) struct NotifyStatusCallback {
     notification_type: Option<String>,
 }
 
-/// Whether the request carries `Authorization: Bearer <CRHT_NOTIFY_CALLBACK_TOKEN>`, compared
-/// in constant time. Without a configured token nothing is accepted.
-fn notify_bearer_ok(app: &AppState, headers: &HeaderMap) -> bool {
-    let Some(expected) = &app.config.notify.callback_token else {
-        return false;
-    };
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())))
+/// Refuses (401, counted and logged) a `callback` from Notify unless it carries
+/// `Authorization: Bearer <CRHT_NOTIFY_CALLBACK_TOKEN>`, compared in constant time. Without a
+/// configured token nothing is accepted.
+fn notify_bearer(
+    app: &AppState,
+    headers: &HeaderMap,
+    callback: &'static str,
+) -> Result<(), ApiError> {
+    let ok = app
+        .config
+        .notify
+        .callback_token
+        .as_ref()
+        .is_some_and(|expected| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|given| {
+                    bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes()))
+                })
+        });
+    if !ok {
+        app.metrics.reject("bad_bearer_token");
+        tracing::warn!(
+            callback,
+            "Notify callback refused: missing or wrong bearer token"
+        );
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(())
 }
 
 /// GOV.UK Notify's delivery receipts for texts we sent, refused with 401 unless they carry
@@ -249,11 +269,7 @@ async fn notify_status_callback(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if !notify_bearer_ok(&app, &headers) {
-        app.metrics.reject("bad_bearer_token");
-        tracing::warn!("Notify callback refused: missing or wrong bearer token");
-        return Err(ApiError::Unauthorized);
-    }
+    notify_bearer(&app, &headers, "delivery receipt")?;
     let body = body?;
     let callback: NotifyStatusCallback = serde_json::from_slice(&body).map_err(|_| {
         ApiError::BadRequest("expected Notify's JSON callback with id and status".into())
@@ -335,11 +351,7 @@ async fn notify_inbound(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    if !notify_bearer_ok(&app, &headers) {
-        app.metrics.reject("bad_bearer_token");
-        tracing::warn!("Notify received-text callback refused: missing or wrong bearer token");
-        return Err(ApiError::Unauthorized);
-    }
+    notify_bearer(&app, &headers, "received text")?;
     let body = body.inspect_err(|_| app.metrics.reject("too_large"))?;
     let callback: NotifyReceivedText = serde_json::from_slice(&body).map_err(|_| {
         app.metrics.reject("bad_json");
