@@ -728,6 +728,16 @@ impl Config {
 }
 
 impl Config {
+    /// Whether some provider sends patients' messages from the referral number's sender, for
+    /// want of a `CRHT_REMINDER_FROM` of its own (`serve` and `config check` warn).
+    pub fn reminders_share_the_referral_sender(&self) -> bool {
+        self.sms_providers.iter().any(|kind| match kind {
+            SmsProviderKind::Outbox => false,
+            SmsProviderKind::Twilio => self.reminder_from.twilio.is_none(),
+            SmsProviderKind::Notify => self.reminder_from.notify.is_none(),
+        })
+    }
+
     /// Where the identity provider sends people back to: register it with the provider.
     pub fn oidc_redirect_uri(&self) -> String {
         format!(

@@ -243,12 +243,7 @@ pub fn check(config: &Config) -> Report {
                 .to_owned(),
         );
     }
-    let apart = |kind: SmsProviderKind| match kind {
-        SmsProviderKind::Outbox => true,
-        SmsProviderKind::Twilio => config.reminder_from.twilio.is_some(),
-        SmsProviderKind::Notify => config.reminder_from.notify.is_some(),
-    };
-    if !config.sms_providers.iter().all(|kind| apart(*kind)) {
+    if config.reminders_share_the_referral_sender() {
         report.warnings.push(
             "no CRHT_REMINDER_FROM for every provider: reminders and updates leave from the \
              referral number's sender, so a STOP a patient sends to one could stop the \

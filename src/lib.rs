@@ -264,11 +264,7 @@ impl App {
                  so no text it sends is ever marked delivered or failed"
             );
         }
-        if config.sms_providers.contains(&SmsProviderKind::Twilio)
-            && config.reminder_from.twilio.is_none()
-            || config.sms_providers.contains(&SmsProviderKind::Notify)
-                && config.reminder_from.notify.is_none()
-        {
+        if config.reminders_share_the_referral_sender() {
             tracing::warn!(
                 "no CRHT_REMINDER_FROM for every provider: reminders leave from the referral \
                  number's sender, and a STOP sent to one of them could stop the crisis line's \
