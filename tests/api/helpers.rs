@@ -361,6 +361,21 @@ fn notify_error(status: u16, error: &str, message: &str) -> axum::response::Resp
         .into_response()
 }
 
+/// Notify's answer to a scripted failure with `status`; a 400 says `bad_request` (its error and
+/// message), which differ between texts and letters.
+fn notify_scripted_failure(status: u16, bad_request: (&str, &str)) -> axum::response::Response {
+    match status {
+        429 => notify_error(
+            429,
+            "RateLimitError",
+            "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
+        ),
+        400 => notify_error(400, bad_request.0, bad_request.1),
+        s if s >= 500 => notify_error(s, "Exception", "Internal server error"),
+        s => notify_error(s, "BadRequestError", "scripted failure"),
+    }
+}
+
 /// Checks `Authorization: Bearer <jwt>` as Notify's API does; the token's issuer when good.
 fn notify_token_issuer(headers: &HeaderMap) -> Result<String, &'static str> {
     #[derive(serde::Deserialize)]
@@ -410,20 +425,13 @@ async fn fake_notify_send(
         }
     };
     if let Some(status) = state.failures.pop_front() {
-        return match status {
-            429 => notify_error(
-                429,
-                "RateLimitError",
-                "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
-            ),
-            400 => notify_error(
-                400,
+        return notify_scripted_failure(
+            status,
+            (
                 "BadRequestError",
                 "Can't send to this recipient using a team-only API key",
             ),
-            s if s >= 500 => notify_error(s, "Exception", "Internal server error"),
-            s => notify_error(s, "BadRequestError", "scripted failure"),
-        };
+        );
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return notify_error(400, "BadRequestError", "Invalid JSON supplied in POST data");
@@ -493,16 +501,10 @@ async fn fake_notify_letter(
         }
     };
     if let Some(status) = state.letter_failures.pop_front() {
-        return match status {
-            429 => notify_error(
-                429,
-                "RateLimitError",
-                "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
-            ),
-            400 => notify_error(400, "ValidationError", "Letter content is not a valid PDF"),
-            s if s >= 500 => notify_error(s, "Exception", "Internal server error"),
-            s => notify_error(s, "BadRequestError", "scripted failure"),
-        };
+        return notify_scripted_failure(
+            status,
+            ("ValidationError", "Letter content is not a valid PDF"),
+        );
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return notify_error(400, "BadRequestError", "Invalid JSON supplied in POST data");
