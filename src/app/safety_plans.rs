@@ -37,6 +37,28 @@ impl From<SafetyPlan> for SafetyPlanOut {
     }
 }
 
+/// The sections of a plan as staff write it. The fields a read adds (`patient_id`,
+/// `updated_at`, `updated_by`) are accepted and ignored, so a plan read back can be written back
+/// as it is; a `patient_id` naming another patient is refused. Any other unknown field is
+/// refused too: a misspelt section would otherwise drop the patient's words unseen.
+pub fn written_sections(mut body: serde_json::Value, id: &PatientId) -> Result<SafetyPlanSections> {
+    let Some(fields) = body.as_object_mut() else {
+        return Err(Error::Invalid(
+            "a safety plan is a JSON object of its sections".into(),
+        ));
+    };
+    if let Some(named) = fields.remove("patient_id")
+        && named.as_str() != Some(&**id)
+    {
+        return Err(Error::Invalid(format!(
+            "patient_id: this plan is patient {id}'s"
+        )));
+    }
+    fields.remove("updated_at");
+    fields.remove("updated_by");
+    serde_json::from_value(body).map_err(|e| Error::Invalid(format!("safety plan: {e}")))
+}
+
 fn may_handle_plans(actor: &Actor) -> Result<()> {
     if actor.role.may_read_referrals() {
         Ok(())

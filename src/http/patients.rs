@@ -15,7 +15,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::patients::{AddressIo, FromReferralIn, PatientIn, PatientQuery};
-use crate::app::safety_plans::SafetyPlanOut;
+use crate::app::safety_plans::{self, SafetyPlanOut};
 use crate::domain::channel::AccessNeed;
 use crate::domain::id::{PatientId, ReferralId};
 use crate::domain::patient::ContactPreferences;
@@ -210,7 +210,9 @@ pub async fn patient_from_referral(
 }
 
 /// Writes the patient's safety plan, replacing any earlier version (clinicians and admins).
-/// Every section is optional: a list of short lines in the patient's own words.
+/// Every section is optional: a list of short lines in the patient's own words. A plan read
+/// back by GET may be written back as it is (its `patient_id`, `updated_at` and `updated_by`
+/// are ignored).
 #[utoipa::path(put, path = "/api/v1/patients/{id}/safety-plan", tag = "patients",
     params(("id" = String, Path)), request_body = SafetyPlanSections, security(("bearer" = [])),
     responses((status = 200, body = SafetyPlanOut), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -219,8 +221,9 @@ pub async fn put_safety_plan(
     State(app): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<PatientId>,
-    ApiJson(sections): ApiJson<SafetyPlanSections>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<Json<SafetyPlanOut>, ApiError> {
+    let sections = safety_plans::written_sections(body, &id)?;
     Ok(Json(
         app.services
             .save_safety_plan(&staff.0, &id, sections)

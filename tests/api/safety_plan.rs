@@ -8,6 +8,7 @@ use crate::on_both_engines;
 
 on_both_engines!(
     a_safety_plan_is_written_and_read_back_with_both_audited,
+    a_plan_read_back_can_be_written_back_as_it_is,
     a_scheduler_may_neither_write_nor_read_a_safety_plan,
     an_unknown_patient_or_a_missing_plan_is_not_found,
     plan_from_the_patients_own_number_gets_the_plan_in_numbered_texts,
@@ -149,6 +150,44 @@ async fn a_safety_plan_is_written_and_read_back_with_both_audited(engine: Engine
     let paths = app.openapi().await["paths"].clone();
     let path = &paths["/api/v1/patients/{id}/safety-plan"];
     assert!(path["put"].is_object() && path["get"].is_object(), "{path}");
+    app.stop().await;
+}
+
+async fn a_plan_read_back_can_be_written_back_as_it_is(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let id = patient_with_plan(&app, "Sam Taylor", MOBILE, short_plan()).await;
+    let other = app
+        .create_patient(passport("Alex Green", OTHER_MOBILE))
+        .await;
+    let path = format!("/patients/{id}/safety-plan");
+    let (_, mut read) = app.get(&app.clinician, &path).await;
+
+    // Edited in place and sent back whole, read-only fields included.
+    read["things_i_can_do"] = json!(["Walk by the canal"]);
+    let (status, written) = put(&app, &app.clinician, &id, read.clone()).await;
+    assert_eq!(status, 200, "{written}");
+    assert_eq!(written["things_i_can_do"], json!(["Walk by the canal"]));
+    assert_eq!(
+        written["reasons_for_living"],
+        json!([format!("My dog {SECRET}")]),
+        "the rest of the plan is kept"
+    );
+
+    // The same body against another patient is refused, and that patient gets no plan.
+    let other_id = other["id"].as_str().expect("id");
+    let (status, body) = put(&app, &app.clinician, other_id, read.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = app
+        .get(&app.clinician, &format!("/patients/{other_id}/safety-plan"))
+        .await;
+    assert_eq!(status, 404);
+
+    // A misspelt section is still refused, read-only fields or not.
+    read["reasons_for_livin"] = json!(["typo"]);
+    let (status, body) = put(&app, &app.clinician, &id, read).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = put(&app, &app.clinician, &id, json!(["not", "a", "plan"])).await;
+    assert_eq!(status, 422, "{body}");
     app.stop().await;
 }
 
