@@ -452,6 +452,9 @@ async fn the_console_shows_each_referrals_route_and_door(engine: Engine) {
             }),
         )
         .await;
+    let (_, crisis) = app.post_json(&app.clinician, "/referrals", phoned()).await;
+    let reference = |r: &serde_json::Value| r["reference"].as_str().expect("reference").to_owned();
+    let (discharge_ref, crisis_ref) = (reference(&discharge), reference(&crisis));
     let mut browser = Browser::signed_in(&app, "ann@example.org", Role::Clinician).await;
     let queue = browser.get("/console/referrals").await;
     assert_eq!(queue.status, 200, "{}", queue.body);
@@ -460,6 +463,24 @@ async fn the_console_shows_each_referrals_route_and_door(engine: Engine) {
             .body
             .contains(r#"<th scope="col" class="nhsuk-table__header">Route</th>"#)
     );
+    assert!(queue.body.contains(&discharge_ref) && queue.body.contains(&crisis_ref));
+
+    // The filter form narrows the queue by route, and keeps the choice selected.
+    let only = browser
+        .get("/console/referrals?route=discharge_support&source=phone")
+        .await;
+    assert_eq!(only.status, 200, "{}", only.body);
+    assert!(only.body.contains(&discharge_ref), "{}", only.body);
+    assert!(!only.body.contains(&crisis_ref), "{}", only.body);
+    assert!(
+        only.body
+            .contains(r#"<option value="discharge_support" selected>"#)
+    );
+    let crisis_only = browser.get("/console/referrals?route=crisis").await;
+    assert!(crisis_only.body.contains(&crisis_ref));
+    assert!(!crisis_only.body.contains(&discharge_ref));
+    let by_text = browser.get("/console/referrals?source=sms").await;
+    assert!(!by_text.body.contains(&crisis_ref) && !by_text.body.contains(&discharge_ref));
     assert!(
         queue.body.contains(
             r#"<strong class="nhsuk-tag nhsuk-tag--aqua-green">Discharge support</strong>, taken by phone"#

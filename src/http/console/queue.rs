@@ -1,5 +1,5 @@
 //! The triage queue (`/console/referrals`): urgent first, then oldest, with filters by team,
-//! status, urgency and reference or name, and the teams' on-call numbers. The first page is
+//! status, urgency, reference or name, route and the way it came in, and the teams' on-call numbers. The first page is
 //! live: htmx asks `/console/referrals/live` every few seconds with the queue's stamp, gets
 //! 204 while nothing has changed, and otherwise the new table, a new page title and words for
 //! the live region when an urgent referral has arrived.
@@ -45,6 +45,12 @@ pub struct Filters {
     /// A reference or part of a name.
     #[serde(default)]
     q: String,
+    /// `crisis`, `discharge_support` or empty.
+    #[serde(default)]
+    route: String,
+    /// `sms`, `phone`, `api` or empty.
+    #[serde(default)]
+    source: String,
     #[serde(default, skip_serializing)]
     cursor: String,
 }
@@ -65,6 +71,8 @@ impl Filters {
                 _ => None,
             },
             q: some(&self.q),
+            route: some(&self.route),
+            source: some(&self.source),
             cursor: some(&self.cursor),
             limit: Some(PAGE_SIZE),
             ..ReferralQuery::default()
