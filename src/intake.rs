@@ -445,6 +445,8 @@ impl Intake {
             });
         }
         let mut replies_allowed = !snapshot.opted_out;
+        // A flood from one number gets no more replies this hour (`decide`), a plan included.
+        let flooded = snapshot.replies_last_hour >= self.reply_cap_per_hour;
         let mut plan_texts = Vec::new();
         match parse::command(text) {
             Some(Command::Plan) if signals.is_empty() => {
@@ -455,12 +457,45 @@ impl Intake {
                     .as_ref()
                     .filter(|p| !shared && !p.is_empty())
                 {
-                    Some(plan) if replies_allowed => match self.plan_texts(patient, plan) {
+                    Some(plan) if replies_allowed && !flooded => match self
+                        .plan_texts(patient, plan)
+                    {
                         Some(texts) => plan_texts = texts,
                         None => parts.push(self.wording.render("plan_not_here", &Vars::default())),
                     },
                     _ => parts.push(self.wording.render("plan_not_here", &Vars::default())),
                 }
+                // Someone reaching for their plan may be struggling: the team hears of it.
+                let summary = if shared {
+                    format!(
+                        "A text from {sender} asked for a safety plan: none was sent, as the number is shared. Please check who asked."
+                    )
+                } else {
+                    let outcome = match plan_texts.len() {
+                        1 => "it was sent in 1 text".to_owned(),
+                        n if n > 1 => format!("it was sent in {n} texts"),
+                        _ if !replies_allowed => {
+                            "none was sent, as they have opted out of texts".to_owned()
+                        }
+                        _ if flooded => {
+                            "none was sent, as this number has had all its replies for the hour"
+                                .to_owned()
+                        }
+                        _ if patient.safety_plan.as_ref().is_some_and(|p| !p.is_empty()) => {
+                            "it could not be put into texts; please send it by their channels"
+                                .to_owned()
+                        }
+                        _ => "they have no plan yet".to_owned(),
+                    };
+                    format!("{sender} asked for their safety plan by text: {outcome}.")
+                };
+                inbox.push(NewInboxItem {
+                    kind: InboxKind::SafetyPlanAsked,
+                    urgent: false,
+                    summary,
+                    body: None,
+                    appointment_id: None,
+                });
             }
             Some(Command::Stop) => {
                 opt_out = Some(true);
@@ -892,6 +927,28 @@ mod tests {
             own.replies
         );
         assert_eq!(own.events, vec![AuditAction::SafetyPlanSend]);
+        let asked = |d: &PatientDecision| -> Vec<String> {
+            d.inbox
+                .iter()
+                .filter(|i| i.kind == InboxKind::SafetyPlanAsked && !i.urgent)
+                .map(|i| i.summary.clone())
+                .collect()
+        };
+        assert_eq!(
+            asked(&own),
+            vec!["Sam asked for their safety plan by text: it was sent in 1 text."]
+        );
+        assert!(
+            own.inbox.iter().all(|i| i.body.is_none()),
+            "the plan's words stay out of the inbox"
+        );
+        let mut no_plan = patient_with_plan("p1");
+        no_plan.safety_plan = None;
+        let none = decide(&patients_snapshot(vec![no_plan], 0));
+        assert_eq!(
+            asked(&none),
+            vec!["Sam asked for their safety plan by text: they have no plan yet."]
+        );
 
         let shared = decide(&patients_snapshot(
             vec![patient_with_plan("p1"), patient_with_plan("p2")],
@@ -903,12 +960,22 @@ mod tests {
             vec![intake.wording.render("plan_not_here", &Vars::default())]
         );
         assert!(shared.events.is_empty());
+        assert!(
+            asked(&shared)[0].starts_with("A text from a mobile shared by 2 patient records"),
+            "{:?}",
+            shared.inbox
+        );
 
         let flooded = decide(&patients_snapshot(vec![patient_with_plan("p1")], 30));
         assert!(flooded.replies.is_empty());
         assert!(
             flooded.events.is_empty(),
             "nothing sent, nothing audited as sent"
+        );
+        assert!(
+            asked(&flooded)[0].contains("none was sent"),
+            "{:?}",
+            flooded.inbox
         );
     }
 

@@ -293,6 +293,8 @@ text_enum! {
         ReferralThread = "referral_thread",
         /// A message no channel could carry.
         Undeliverable = "undeliverable",
+        /// A patient texted PLAN: whether their plan went, so the team can check in.
+        SafetyPlanAsked = "safety_plan_asked",
     }
 }
 

@@ -275,6 +275,24 @@ async fn plan_from_the_patients_own_number_gets_the_plan_in_numbered_texts(engin
         assert_eq!(entry["target"], format!("patient:{id}"));
     }
     assert!(!serde_json::to_string(&audit).unwrap().contains(SECRET));
+
+    // The team hears each time, without the plan's words: someone reaching for it may be
+    // struggling.
+    let (status, inbox) = app.get(&app.clinician, "/inbox?status=open").await;
+    assert_eq!(status, 200, "{inbox}");
+    let asked: Vec<&Value> = inbox["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["kind"] == "safety_plan_asked")
+        .collect();
+    assert_eq!(asked.len(), 2, "{inbox:#}");
+    assert_eq!(
+        asked[0]["summary"],
+        format!("Sam Taylor asked for their safety plan by text: it was sent in {total} texts.")
+    );
+    assert_eq!(asked[0]["patient_id"], id.as_str(), "{inbox:#}");
+    assert!(!inbox.to_string().contains(SECRET));
     app.stop().await;
 }
 

@@ -325,12 +325,18 @@ mod tests {
             status: String::new(),
             urgency: "urgent".into(),
             q: "  ".into(),
+            route: "discharge_support".into(),
+            source: String::new(),
             cursor: String::new(),
         };
         let query = filters.query();
         assert_eq!(query.team.as_deref(), Some("north"));
         assert_eq!(query.urgent, Some(true));
-        assert!(query.status.is_none() && query.q.is_none());
-        assert_eq!(filters.as_query(), "team=north&status=&urgency=urgent&q=++");
+        assert_eq!(query.route.as_deref(), Some("discharge_support"));
+        assert!(query.status.is_none() && query.q.is_none() && query.source.is_none());
+        assert_eq!(
+            filters.as_query(),
+            "team=north&status=&urgency=urgent&q=++&route=discharge_support&source="
+        );
     }
 }

@@ -338,6 +338,7 @@ fn kind_text(kind: InboxKind) -> &'static str {
         InboxKind::Risk => "Risk",
         InboxKind::ReferralThread => "Text about a referral",
         InboxKind::Undeliverable => "Message not delivered",
+        InboxKind::SafetyPlanAsked => "Asked for their safety plan",
     }
 }
 
