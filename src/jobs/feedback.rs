@@ -23,7 +23,7 @@ use crate::store::{DueFeedback, Skipped, StoreError};
 /// Most requests one sweep looks at (the rest wait for the next pass).
 const PER_SWEEP: u32 = 100;
 
-/// Why a feedback request is never texted to a mobile another record shares (H-35).
+/// Why a feedback request is never texted to a mobile another record shares (H-32).
 pub const SHARED_MOBILE: &str = "shared_mobile";
 
 #[derive(Debug)]

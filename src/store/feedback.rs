@@ -30,7 +30,7 @@ pub struct DueFeedback {
     pub patient: Patient,
     /// When their latest text that screened as risk arrived.
     pub last_risk_text_at: Option<DateTime<Utc>>,
-    /// Another patient's record has the same mobile (the request is then never texted: H-35).
+    /// Another patient's record has the same mobile (the request is then never texted: H-32).
     pub mobile_shared: bool,
 }
 
@@ -247,13 +247,12 @@ macro_rules! feedback_store_impl {
                 // The risk check is made again here, in the transaction that sends: a risk
                 // text that arrived since the request was looked at holds it back.
                 let done = sqlx::query(
-                    "UPDATE feedback_requests SET status = 'sent', send_at = NULL, message_id = $1, \
-                     sent_at = $2, version = version + 1, updated_at = $2 \
-                     WHERE id = $3 AND version = $4 AND status = 'pending' \
+                    "UPDATE feedback_requests SET status = 'sent', send_at = NULL, \
+                     sent_at = $1, version = version + 1, updated_at = $1 \
+                     WHERE id = $2 AND version = $3 AND status = 'pending' \
                      AND NOT EXISTS (SELECT 1 FROM patients p WHERE p.id = feedback_requests.patient_id \
-                     AND p.last_risk_text_at > $5)",
+                     AND p.last_risk_text_at > $4)",
                 )
-                .bind(&message.id)
                 .bind(Ts(at))
                 .bind(id)
                 .bind(version)
@@ -263,7 +262,13 @@ macro_rules! feedback_store_impl {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
+                // The message exists before the request points at it.
                 Self::insert_message(&mut *tx, message, at).await?;
+                sqlx::query("UPDATE feedback_requests SET message_id = $1 WHERE id = $2")
+                    .bind(&message.id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(true)
             }
