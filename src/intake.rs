@@ -60,7 +60,9 @@ impl Intake {
         let at_risk = !signals.is_empty();
         // A text from a patient's number is not a new referral.
         let mut decision = match pick_patient(&snapshot.patients) {
-            Some(patient) => Decision::Patient(self.patient_text(snapshot, patient, text, signals)),
+            Some(patient) => Decision::Patient(Box::new(
+                self.patient_text(snapshot, patient, text, signals),
+            )),
             None => Decision::Referral(Box::new(
                 self.referral_text(snapshot, text, signals, today, now),
             )),

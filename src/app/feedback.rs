@@ -76,7 +76,13 @@ fn month_start(field: &str, raw: &str) -> Result<DateTime<Utc>> {
     if year.len() != 4 || month.len() != 2 {
         return Err(bad());
     }
-    let year: i32 = year.parse().map_err(|_| bad())?;
+    // Within four digits either side, so the month after is too (SQLite compares times as
+    // fixed-width text).
+    let year: i32 = year
+        .parse()
+        .ok()
+        .filter(|y| (1900..=9998).contains(y))
+        .ok_or_else(bad)?;
     let month: u32 = month.parse().map_err(|_| bad())?;
     first_instant(year, month).ok_or_else(bad)
 }
@@ -272,7 +278,10 @@ mod tests {
             month_start("from", "2026-07").expect("valid"),
             at(2026, 6, 30, 23)
         );
-        for bad in ["2026-13", "2026-7", "26-07", "2026/07", "", "2026-00", "x"] {
+        for bad in [
+            "2026-13", "2026-7", "26-07", "2026/07", "", "2026-00", "x", "9999-12", "0000-01",
+            "+202-01",
+        ] {
             assert!(month_start("from", bad).is_err(), "{bad}");
         }
         assert_eq!(

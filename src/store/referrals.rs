@@ -133,7 +133,7 @@ pub struct NewMessage {
 #[derive(Debug, Clone)]
 pub enum Decision {
     Referral(Box<ReferralDecision>),
-    Patient(PatientDecision),
+    Patient(Box<PatientDecision>),
 }
 
 impl Decision {

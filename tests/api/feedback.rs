@@ -19,6 +19,7 @@ on_both_engines!(
     a_rating_and_words_are_recorded_and_summarised_by_month,
     a_reply_that_is_not_a_rating_is_asked_again_once_and_keywords_keep_their_meaning,
     feedback_words_are_hidden_from_a_scheduler,
+    feedback_words_past_the_retention_period_are_removed_and_the_rating_kept,
     a_patient_without_a_mobile_is_asked_for_feedback_by_easy_read_letter,
     a_restart_does_not_send_the_feedback_request_twice,
     a_feedback_request_is_never_texted_to_a_mobile_another_record_shares,
@@ -394,6 +395,23 @@ async fn feedback_words_are_hidden_from_a_scheduler(engine: Engine) {
         clinician["words"][0]["words"],
         "the nurse who came was so kind"
     );
+    app.stop().await;
+}
+
+async fn feedback_words_past_the_retention_period_are_removed_and_the_rating_kept(engine: Engine) {
+    let mut app = spawn(engine).await;
+    let id = patient(&app, "Sam Taylor", Some(MOBILE)).await;
+    discharge_and_wait(&app, &id).await;
+    sweep(&app).await;
+    app.text(MOBILE, "2 nobody called me back").await;
+    let (_, summary) = app.get(&app.clinician, "/feedback").await;
+    assert_eq!(summary["words"][0]["words"], "nobody called me back");
+
+    app.advance(TimeDelta::days(91));
+    sweep(&app).await;
+    let (_, summary) = app.get(&app.clinician, "/feedback").await;
+    assert_eq!(summary["words"], json!([]), "{summary}");
+    assert_eq!(summary["months"][0]["ratings"]["2"], 1, "{summary}");
     app.stop().await;
 }
 
