@@ -28,8 +28,10 @@ pub struct DischargeIn {
 #[into_params(parameter_in = Query)]
 pub struct FeedbackQuery {
     /// The first month, e.g. `2026-11`.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$", example = "2026-11")]
     pub from: Option<String>,
     /// The last month, e.g. `2026-12`.
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$", example = "2026-12")]
     pub to: Option<String>,
 }
 
