@@ -51,6 +51,8 @@ pub const KEYS: &[&str] = &[
     "sms_countries",
     "thread_days",
     "response_target",
+    "feedback_after",
+    "feedback_url",
     "session_idle_minutes",
     "oidc_issuer",
     "oidc_client_id",
@@ -84,6 +86,35 @@ pub enum ConfigError {
     },
     #[error("{setting}: {problem}")]
     Invalid { setting: String, problem: String },
+}
+
+/// The longest `CRHT_FEEDBACK_URL`: it goes into a text, which must stay within two segments.
+pub const FEEDBACK_URL_MAX: usize = 80;
+
+/// `CRHT_FEEDBACK_URL`: empty means none; otherwise an http(s) address of at most
+/// `FEEDBACK_URL_MAX` characters, as it will appear in a text.
+fn feedback_url(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if value.chars().count() > FEEDBACK_URL_MAX {
+        return Err(invalid(
+            "feedback_url",
+            format!("at most {FEEDBACK_URL_MAX} characters (it goes into a text)"),
+        ));
+    }
+    let parsed = Url::parse(&value).map_err(|_| invalid("feedback_url", "not a web address"))?;
+    if !matches!(parsed.scheme(), "https" | "http")
+        || parsed.host_str().is_none()
+        || !value.is_ascii()
+        || value.chars().any(|c| c.is_whitespace())
+    {
+        return Err(invalid(
+            "feedback_url",
+            "expected a web address like https://www.example.nhs.uk/feedback",
+        ));
+    }
+    Ok(Some(value))
 }
 
 /// The longest `CRHT_RESPONSE_TARGET`: a few words in a text to a person.
@@ -374,6 +405,12 @@ pub struct Config {
     /// most `RESPONSE_TARGET_MAX` characters on one line. `None`: the text promises no time
     /// and says "as soon as they can".
     pub response_target: Option<String>,
+    /// How long after a patient's discharge their feedback request goes
+    /// (`CRHT_FEEDBACK_AFTER`, default 2 days).
+    pub feedback_after: Duration,
+    /// The Trust's feedback page, linked from the feedback request (`CRHT_FEEDBACK_URL`);
+    /// `None`: no link.
+    pub feedback_url: Option<String>,
     /// A console session idle this long ends (`CRHT_SESSION_IDLE_MINUTES`, default 30).
     pub session_idle: Duration,
     /// Sign-in with the organisation's identity provider; `None`: local accounts only.
@@ -485,6 +522,8 @@ struct Raw {
     sms_countries: Option<List>,
     thread_days: Option<Text>,
     response_target: Option<Text>,
+    feedback_after: Option<Text>,
+    feedback_url: Option<Text>,
     session_idle_minutes: Option<Text>,
     oidc_issuer: Option<Text>,
     oidc_client_id: Option<Text>,
@@ -659,6 +698,18 @@ impl Config {
             return Err(invalid("thread_days", "must be at least 1"));
         }
         let response_target = response_target(text(&raw.response_target))?;
+        let feedback_after = match text(&raw.feedback_after) {
+            Some(s) => parse_duration(&s)
+                .filter(|d| !d.is_zero() && *d <= Duration::from_secs(365 * 86400))
+                .ok_or_else(|| {
+                    invalid(
+                        "feedback_after",
+                        "expected a duration like 2d (at most a year)",
+                    )
+                })?,
+            None => Duration::from_secs(2 * 86400),
+        };
+        let feedback_url = feedback_url(text(&raw.feedback_url))?;
         let session_idle_minutes = number("session_idle_minutes", &raw.session_idle_minutes, 30)?;
         if session_idle_minutes == 0 {
             return Err(invalid("session_idle_minutes", "must be at least 1"));
@@ -697,6 +748,8 @@ impl Config {
             sms_countries,
             thread_days,
             response_target,
+            feedback_after,
+            feedback_url,
             session_idle: Duration::from_secs(u64::from(session_idle_minutes) * 60),
             oidc,
             // Both short: a job a killed gateway left running is back in the queue within
@@ -1062,6 +1115,8 @@ mod tests {
         assert_eq!(c.sms_countries, vec!["GB".to_owned()]);
         assert_eq!(c.thread_days, 14);
         assert_eq!(c.response_target, None);
+        assert_eq!(c.feedback_after, Duration::from_secs(2 * 86400));
+        assert_eq!(c.feedback_url, None);
         c.check_for_serving()
             .expect("loopback without a token is allowed");
     }
@@ -1090,6 +1145,8 @@ mod tests {
                 ("CRHT_SMS_BUDGET_PER_HOUR", "250"),
                 ("CRHT_SMS_COUNTRIES", "gb, IE"),
                 ("CRHT_RESPONSE_TARGET", " within 4 hours "),
+                ("CRHT_FEEDBACK_AFTER", "36h"),
+                ("CRHT_FEEDBACK_URL", "https://www.example.nhs.uk/feedback"),
                 ("CRHT_TEST_POSTGRES_URL", "ignored: not a setting"),
             ]),
         )
@@ -1116,7 +1173,50 @@ mod tests {
         assert_eq!(c.sms_budget_per_hour.get(), 250);
         assert_eq!(c.sms_countries, vec!["GB".to_owned(), "IE".to_owned()]);
         assert_eq!(c.response_target.as_deref(), Some("within 4 hours"));
+        assert_eq!(c.feedback_after, Duration::from_secs(36 * 3600));
+        assert_eq!(
+            c.feedback_url.as_deref(),
+            Some("https://www.example.nhs.uk/feedback")
+        );
         c.check_for_serving().expect("a token allows any address");
+    }
+
+    #[test]
+    fn the_feedback_delay_and_page_are_checked() {
+        for (key, value, setting) in [
+            ("CRHT_FEEDBACK_AFTER", "soon", "CRHT_FEEDBACK_AFTER"),
+            ("CRHT_FEEDBACK_AFTER", "0s", "CRHT_FEEDBACK_AFTER"),
+            ("CRHT_FEEDBACK_AFTER", "400d", "CRHT_FEEDBACK_AFTER"),
+            (
+                "CRHT_FEEDBACK_URL",
+                "www.example.nhs.uk",
+                "CRHT_FEEDBACK_URL",
+            ),
+            (
+                "CRHT_FEEDBACK_URL",
+                "ftp://example.nhs.uk/f",
+                "CRHT_FEEDBACK_URL",
+            ),
+            (
+                "CRHT_FEEDBACK_URL",
+                "javascript:alert(1)",
+                "CRHT_FEEDBACK_URL",
+            ),
+        ] {
+            let error = Config::load(None, env(&[(key, value)]))
+                .expect_err(value)
+                .to_string();
+            assert!(error.contains(setting), "{error}");
+        }
+        let long = format!("https://example.nhs.uk/{}", "f".repeat(FEEDBACK_URL_MAX));
+        assert!(Config::load(None, env(&[("CRHT_FEEDBACK_URL", long.as_str())])).is_err());
+        let c = Config::load(
+            None,
+            env(&[("CRHT_FEEDBACK_URL", " "), ("CRHT_FEEDBACK_AFTER", "1h")]),
+        )
+        .expect("loads");
+        assert_eq!(c.feedback_url, None, "blank is none");
+        assert_eq!(c.feedback_after, Duration::from_secs(3600));
     }
 
     #[test]

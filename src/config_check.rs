@@ -260,6 +260,15 @@ pub fn check(config: &Config) -> Report {
         config.sms_budget_per_hour,
         config.sms_countries.join(", ")
     ));
+    report.summary.push(format!(
+        "feedback after care: requested {} after discharge (never in quiet hours, never within \
+         72 hours of a risk text), {}",
+        humantime::format_duration(config.feedback_after),
+        match &config.feedback_url {
+            Some(url) => format!("linking the feedback page {url}"),
+            None => "with no link to a feedback page (CRHT_FEEDBACK_URL is not set)".to_owned(),
+        }
+    ));
     report.summary.push(match &config.oidc {
         Some(oidc) => format!(
             "sign in with your organisation: OpenID Connect, issuer {}, client {}, scopes {}, \

@@ -21,9 +21,9 @@ use crate::language::{self, Language, language_code};
 use crate::outbound::TEAM_PHONE;
 use crate::risk::RiskScreen;
 use crate::store::{
-    AppointmentAction, AuditAction, ConversationChange, CurrentConversation, Decision, InboxKind,
-    NewInboxItem, NewMessage, PatientContact, PatientDecision, ReferralDecision, ReferralFields,
-    Snapshot,
+    AppointmentAction, AuditAction, ConversationChange, CurrentConversation, Decision,
+    FeedbackAnswer, InboxKind, NewInboxItem, NewMessage, PatientContact, PatientDecision,
+    ReferralDecision, ReferralFields, Snapshot,
 };
 use crate::templates::Templates;
 
@@ -60,7 +60,9 @@ impl Intake {
         let at_risk = !signals.is_empty();
         // A text from a patient's number is not a new referral.
         let mut decision = match pick_patient(&snapshot.patients) {
-            Some(patient) => Decision::Patient(self.patient_text(snapshot, patient, text, signals)),
+            Some(patient) => Decision::Patient(Box::new(
+                self.patient_text(snapshot, patient, text, signals),
+            )),
             None => Decision::Referral(Box::new(
                 self.referral_text(snapshot, text, signals, today, now),
             )),
@@ -448,6 +450,12 @@ impl Intake {
         // A flood from one number gets no more replies this hour (`decide`), a plan included.
         let flooded = snapshot.replies_last_hour >= self.reply_cap_per_hour;
         let mut plan_texts = Vec::new();
+        // Risk first: a text that screened as risk answers no feedback request.
+        let open_feedback = patient
+            .feedback
+            .as_ref()
+            .filter(|_| !shared && signals.is_empty());
+        let mut feedback = None;
         match parse::command(text) {
             Some(Command::Plan) if signals.is_empty() => {
                 // Only to a number that is this patient's alone (H-31): a shared mobile, or
@@ -515,6 +523,19 @@ impl Intake {
                 let key = keyword.wording_key(patient.easy_read);
                 parts.push(self.wording.render(key, &Vars::default()));
             }
+            _ if open_feedback.is_some() && feedback_rating(text).is_some() => {
+                // A reply to the feedback request (`open_feedback` is only for a risk-free
+                // text from a number that is this patient's alone).
+                if let (Some(open), Some((rating, words))) = (open_feedback, feedback_rating(text))
+                {
+                    feedback = Some(FeedbackAnswer::Rated {
+                        request_id: open.id.clone(),
+                        rating,
+                        words,
+                    });
+                }
+                parts.push(reply("feedback_thanks"));
+            }
             _ => {
                 let word = parse::normalise(text);
                 let says_yes = parse::yes_no(text) == Some(true) || word == "confirm";
@@ -548,7 +569,17 @@ impl Intake {
                         });
                     }
                     _ => {
-                        parts.push(reply("received_reply"));
+                        match open_feedback.filter(|open| !open.reasked) {
+                            // Not a number from 1 to 5: asked kindly once more; the words
+                            // still reach the team.
+                            Some(open) => {
+                                feedback = Some(FeedbackAnswer::Reasked {
+                                    request_id: open.id.clone(),
+                                });
+                                parts.push(reply("feedback_reask"));
+                            }
+                            None => parts.push(reply("received_reply")),
+                        }
                         if signals.is_empty() {
                             inbox.push(NewInboxItem {
                                 kind: InboxKind::PatientText,
@@ -594,6 +625,7 @@ impl Intake {
             inbox,
             opt_out,
             replies_past_opt_out: false,
+            feedback,
         }
     }
 
@@ -821,6 +853,32 @@ pub fn numbered_texts(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A reply to a feedback request: its first thing is a digit from 1 to 5 (not part of a
+/// longer number such as 10 or a time such as 4:30), the rest is the person's words, if any.
+/// "5/5" and "4 out of 5" are read as 5 and 4.
+pub fn feedback_rating(text: &str) -> Option<(i64, Option<String>)> {
+    let text = text.trim_start_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+    let mut chars = text.chars();
+    let digit = chars.next()?;
+    let rating = i64::from(digit.to_digit(10).filter(|d| (1..=5).contains(d))?);
+    let rest = chars.as_str();
+    if rest.starts_with(|c: char| c.is_ascii_digit())
+        || (rest.starts_with([':', '.', ','])
+            && rest[1..].starts_with(|c: char| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    let lower = rest.to_lowercase();
+    let rest = ["/5", "/ 5", " / 5", " out of 5", " out of five"]
+        .iter()
+        .find(|prefix| lower.starts_with(*prefix))
+        .map_or(rest, |prefix| &rest[prefix.len()..]);
+    let words = rest
+        .trim_start_matches(|c: char| c.is_whitespace() || ".,;:!-)/*".contains(c))
+        .trim_end();
+    Some((rating, (!words.is_empty()).then(|| words.to_owned())))
+}
+
 fn pick_patient(patients: &[PatientContact]) -> Option<&PatientContact> {
     patients
         .iter()
@@ -894,7 +952,105 @@ mod tests {
                 reasons_for_living: vec!["My dog Bluebell".into()],
                 ..Default::default()
             }),
+            feedback: None,
         }
+    }
+
+    #[test]
+    fn a_feedback_reply_is_a_digit_from_1_to_5_first_and_the_rest_is_words() {
+        assert_eq!(feedback_rating("4"), Some((4, None)));
+        assert_eq!(feedback_rating(" 5 "), Some((5, None)));
+        assert_eq!(
+            feedback_rating("5. Thank you all"),
+            Some((5, Some("Thank you all".into())))
+        );
+        assert_eq!(
+            feedback_rating("3 - kind but slow to call back"),
+            Some((3, Some("kind but slow to call back".into())))
+        );
+        assert_eq!(
+            feedback_rating("5/5 brilliant"),
+            Some((5, Some("brilliant".into())))
+        );
+        assert_eq!(feedback_rating("4 out of 5"), Some((4, None)));
+        assert_eq!(feedback_rating("1"), Some((1, None)));
+        for not_a_rating in [
+            "0", "6", "10", "12", "4:30", "4.5", "great", "", "five", "YES",
+        ] {
+            assert_eq!(feedback_rating(not_a_rating), None, "{not_a_rating:?}");
+        }
+    }
+
+    #[test]
+    fn a_reply_to_an_open_feedback_request_is_recorded_and_risk_and_keywords_come_first() {
+        let intake = intake();
+        let mut patient = patient_with_plan("p1");
+        patient.feedback = Some(crate::store::OpenFeedback {
+            id: "f1".into(),
+            reasked: false,
+        });
+        let decide = |patients: Vec<PatientContact>, text: &str| match intake.decide(
+            &patients_snapshot(patients, 0),
+            text,
+            at(3).date_naive(),
+            at(3),
+        ) {
+            Decision::Patient(d) => d,
+            Decision::Referral(_) => panic!("a patient's number"),
+        };
+        let rated = decide(vec![patient.clone()], "4 lovely staff");
+        assert_eq!(
+            rated.feedback,
+            Some(FeedbackAnswer::Rated {
+                request_id: "f1".into(),
+                rating: 4,
+                words: Some("lovely staff".into())
+            })
+        );
+        assert!(
+            rated.replies.concat().contains("Thank you"),
+            "{:?}",
+            rated.replies
+        );
+        assert!(rated.inbox.is_empty());
+
+        // Risk first: the 999 answer, the urgent flag, and no rating recorded.
+        let risk = decide(vec![patient.clone()], "1 I want to kill myself");
+        assert_eq!(risk.feedback, None);
+        assert!(!risk.risk_signals.is_empty());
+        assert!(risk.replies.concat().contains("999"));
+
+        // Keywords keep their meaning.
+        let stop = decide(vec![patient.clone()], "STOP");
+        assert_eq!(stop.feedback, None);
+        assert_eq!(stop.opt_out, Some(true));
+        let plan = decide(vec![patient.clone()], "PLAN");
+        assert_eq!(plan.feedback, None);
+        assert!(plan.replies.concat().contains("Bluebell"));
+
+        // Anything else: asked again once (the words still reach the team), then as usual.
+        let other = decide(vec![patient.clone()], "it was ok I suppose");
+        assert_eq!(
+            other.feedback,
+            Some(FeedbackAnswer::Reasked {
+                request_id: "f1".into()
+            })
+        );
+        assert!(
+            other.replies.concat().contains("1 to 5"),
+            "{:?}",
+            other.replies
+        );
+        assert_eq!(other.inbox.len(), 1);
+        let mut reasked = patient.clone();
+        reasked.feedback.as_mut().expect("open").reasked = true;
+        let again = decide(vec![reasked], "still ok");
+        assert_eq!(again.feedback, None);
+        assert!(!again.replies.concat().contains("1 to 5"));
+
+        // A shared mobile answers nobody's request.
+        let shared = decide(vec![patient.clone(), patient_with_plan("p2")], "5");
+        assert_eq!(shared.feedback, None);
     }
 
     fn patients_snapshot(patients: Vec<PatientContact>, replies_last_hour: u32) -> Snapshot {

@@ -154,6 +154,7 @@ impl App {
             clock: clock.clone(),
             quiet_hours: config.quiet_hours,
             reminder_offsets: config.reminder_offsets.clone(),
+            feedback_after: config.feedback_after,
             sms_countries: config.sms_countries.clone(),
             notify_letters: config.notify.letters,
         });
@@ -223,9 +224,14 @@ impl App {
             metrics,
             org_sign_in,
         };
+        let feedback = Arc::new(jobs::feedback::FeedbackContext {
+            outbound: state.outbound.clone(),
+            feedback_url: state.config.feedback_url.clone(),
+        });
         let sweeps = Arc::new(Sweeps::new(
             state.store.clone(),
             state.intake.clone(),
+            feedback,
             state.clock.clone(),
             state.metrics.clone(),
             &state.config,

@@ -83,6 +83,24 @@ pub fn channels_to_try(listed: Vec<Channel>, fast: bool) -> Vec<Channel> {
     order
 }
 
+/// The template of the feedback request sent after a patient's discharge.
+pub const FEEDBACK_REQUEST: &str = "feedback_request";
+
+/// The channels a message tries, in order: the patient's own list for its purpose. The
+/// feedback request (purpose `update`) takes their list for updates without phone calls (a
+/// call asking for a rating is staff's time, and its answer could not be recorded), then a
+/// letter if it is not listed: a text when they have a usable mobile, else a letter.
+pub fn listed_channels(patient: &Patient, request: &MessageRequest) -> Vec<Channel> {
+    let mut listed = patient.contact_preferences.channels(request.purpose);
+    if request.template == FEEDBACK_REQUEST {
+        listed.retain(|channel| *channel != Channel::PhoneCall);
+        if !listed.contains(&Channel::Letter) {
+            listed.push(Channel::Letter);
+        }
+    }
+    listed
+}
+
 /// `Interpreter: Polish` for a patient who needs one: the language named in English, or as
 /// staff wrote it when it is not one the gateway knows.
 pub fn interpreter_line(patient: &Patient) -> Option<String> {
@@ -110,6 +128,8 @@ pub struct Outbound {
     /// The service's quiet hours, for patients without their own.
     pub quiet_hours: QuietHours,
     pub reminder_offsets: Vec<Duration>,
+    /// How long after a discharge the feedback request goes (`CRHT_FEEDBACK_AFTER`).
+    pub feedback_after: Duration,
     /// The countries (ISO 3166 alpha-2) a non-urgent text may go to (`CRHT_SMS_COUNTRIES`).
     pub sms_countries: Vec<String>,
     /// Letters go through GOV.UK Notify (`CRHT_NOTIFY_LETTERS`) when it would take them,
@@ -153,7 +173,7 @@ impl Outbound {
         let mut language = None;
         let mut fell_back = false;
         let mut route = None;
-        let listed = patient.contact_preferences.channels(request.purpose);
+        let listed = listed_channels(patient, request);
         for channel in channels_to_try(listed, request.fast) {
             if skipped.iter().any(|s| s.channel == channel) {
                 continue;

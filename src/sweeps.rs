@@ -2,7 +2,8 @@
 //!
 //! Each pass marks idle conversations abandoned, escalates urgent referrals and patients nobody
 //! acknowledged, puts back in the queue jobs a killed worker left running, moves reminders
-//! coming due into the job queue, and (hourly) forgets message words past the retention
+//! coming due into the job queue, sends feedback requests coming due after a discharge
+//! (`jobs::feedback`), and (hourly) forgets message words past the retention
 //! period. Every step is one store call that does its own transaction, so a pass cut short by
 //! a crash is simply run again by the next.
 
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::intake::Intake;
+use crate::jobs::feedback::{self, FeedbackContext};
 use crate::metrics::Metrics;
 use crate::store::{self, AuditAction, AuditEntry, Store};
 
@@ -24,6 +26,7 @@ use crate::store::{self, AuditAction, AuditEntry, Store};
 pub struct Sweeps {
     store: Arc<dyn Store>,
     intake: Arc<Intake>,
+    feedback: Arc<FeedbackContext>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
     every: Duration,
@@ -39,6 +42,7 @@ impl Sweeps {
     pub fn new(
         store: Arc<dyn Store>,
         intake: Arc<Intake>,
+        feedback: Arc<FeedbackContext>,
         clock: Arc<dyn Clock>,
         metrics: Metrics,
         config: &Config,
@@ -46,6 +50,7 @@ impl Sweeps {
         Sweeps {
             store,
             intake,
+            feedback,
             clock,
             metrics,
             every: config.sweep_interval,
@@ -100,6 +105,7 @@ impl Sweeps {
         if queued > 0 {
             tracing::info!(queued, "reminders coming due put into the job queue");
         }
+        feedback::request_due(&self.feedback, now).await?;
         self.retain(now).await?;
         Ok(())
     }

@@ -11,6 +11,7 @@ pub mod appointments;
 pub mod audit;
 pub mod entered;
 mod error;
+pub mod feedback;
 pub mod limits;
 pub mod messages;
 pub mod oidc;

@@ -75,6 +75,16 @@ impl QuietHours {
             .any(|(from, to)| from <= at && at < to)
     }
 
+    /// The end of the quiet hours `at` falls in (the first allowed instant after it); `None`
+    /// when `at` is not in quiet hours or they do not end within the days looked at.
+    pub fn end_of(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.joined_periods(at)
+            .into_iter()
+            .find(|&(from, to)| from <= at && at < to)
+            .map(|(_, to)| to)
+            .filter(|to| !self.contains(*to))
+    }
+
     /// The quiet periods anchored on each UK date from `first` to `last`, in date order; empty
     /// ones (both boundaries in the hour skipped in spring) are left out.
     fn periods(&self, first: NaiveDate, last: NaiveDate) -> Vec<Period> {
@@ -219,6 +229,61 @@ pub fn plan_reminder(
     }
 }
 
+/// A feedback request waits this long after a text from the patient that screened as risk
+/// (a request for a rating is the wrong message at such a time).
+pub const FEEDBACK_AFTER_RISK: TimeDelta = TimeDelta::hours(72);
+
+/// Why a feedback request is not sent when it comes due; staff see it on the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackWait {
+    /// In the patient's quiet hours: moved to their end.
+    QuietHours,
+    /// Within 72 hours of a risk text from them: moved to 72 hours after it.
+    RecentRiskText,
+}
+
+impl FeedbackWait {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedbackWait::QuietHours => "quiet_hours",
+            FeedbackWait::RecentRiskText => "recent_risk_text",
+        }
+    }
+}
+
+/// When a feedback request due now may go: `None` to send it now, else the first instant
+/// outside quiet hours and at least `FEEDBACK_AFTER_RISK` after the patient's latest risk
+/// text, with the first reason it waits. Quiet all day (no end within days) moves it a day on,
+/// to be looked at again then.
+pub fn feedback_time(
+    now: DateTime<Utc>,
+    quiet: QuietHours,
+    last_risk_text: Option<DateTime<Utc>>,
+) -> Option<(DateTime<Utc>, FeedbackWait)> {
+    let mut at = now;
+    let mut reason = None;
+    // Each step only moves forward; two rounds settle a risk pause ending in quiet hours.
+    for _ in 0..4 {
+        let mut moved = false;
+        if let Some(risk) = last_risk_text
+            && at < risk + FEEDBACK_AFTER_RISK
+        {
+            at = risk + FEEDBACK_AFTER_RISK;
+            reason.get_or_insert(FeedbackWait::RecentRiskText);
+            moved = true;
+        }
+        if quiet.contains(at) {
+            at = quiet.end_of(at).unwrap_or(at + TimeDelta::days(1));
+            reason.get_or_insert(FeedbackWait::QuietHours);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+    reason.map(|reason| (at, reason))
+}
+
 /// For the reminder text: "Tuesday 24 November at 10:00" in UK local time (24-hour clock, no
 /// leading zero on the day).
 pub fn describe_when(at: DateTime<Utc>) -> String {
@@ -289,6 +354,30 @@ mod tests {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
             .single()
             .expect("a valid UTC time")
+    }
+
+    #[test]
+    fn a_feedback_request_waits_for_quiet_hours_to_end_and_72_hours_after_a_risk_text() {
+        let quiet = QuietHours::parse("21:00-08:00").expect("valid");
+        let afternoon = uk(2026, 11, 25, 15, 0);
+        assert_eq!(feedback_time(afternoon, quiet, None), None);
+        assert_eq!(feedback_time(afternoon, QuietHours::Off, None), None);
+        let night = uk(2026, 11, 25, 23, 30);
+        assert_eq!(
+            feedback_time(night, quiet, None),
+            Some((uk(2026, 11, 26, 8, 0), FeedbackWait::QuietHours))
+        );
+        // A risk text a day ago: 72 hours after it, then past the night it lands in.
+        let risk = uk(2026, 11, 24, 22, 0);
+        assert_eq!(
+            feedback_time(afternoon, quiet, Some(risk)),
+            Some((uk(2026, 11, 28, 8, 0), FeedbackWait::RecentRiskText))
+        );
+        let old_risk = afternoon - TimeDelta::hours(73);
+        assert_eq!(feedback_time(afternoon, quiet, Some(old_risk)), None);
+        // Exactly 72 hours on, it may go.
+        let risk = afternoon - FEEDBACK_AFTER_RISK;
+        assert_eq!(feedback_time(afternoon, quiet, Some(risk)), None);
     }
 
     /// A UK wall-clock time that exists exactly once.

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 mod extract;
+mod feedback;
 mod messages;
 mod ops;
 mod patients;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(staff_audit::router())
         .merge(tokens::router())
+        .merge(feedback::router())
         .layer(DefaultBodyLimit::max(MAX_API_BYTES));
     let webhooks = webhooks::router().layer(DefaultBodyLimit::max(webhooks::MAX_WEBHOOK_BYTES));
     Router::new()

@@ -14,6 +14,7 @@ use super::auth::Staff;
 use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
+use crate::app::feedback::DischargeIn;
 use crate::app::patients::{AddressIo, FromReferralIn, PatientIn, PatientQuery};
 use crate::app::safety_plans::{self, SafetyPlanOut};
 use crate::domain::channel::AccessNeed;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/patients", post(create_patient).get(list_patients))
         .route("/patients/{id}", get(get_patient).patch(update_patient))
         .route("/patients/{id}/acknowledge", post(acknowledge_patient))
+        .route("/patients/{id}/discharge", post(discharge_patient))
         .route(
             "/patients/{id}/safety-plan",
             get(get_safety_plan).put(put_safety_plan),
@@ -75,6 +77,9 @@ pub struct PatientOut {
     /// The last acknowledgement of an urgent episode, and by whom.
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
+    /// When a clinician discharged them (`POST /patients/{id}/discharge`); null while in
+    /// the team's care.
+    pub discharged_at: Option<DateTime<Utc>>,
     pub notes: Option<String>,
     pub referral_id: Option<ReferralId>,
     pub created_at: DateTime<Utc>,
@@ -114,6 +119,7 @@ impl From<&PatientRecord> for PatientOut {
             escalation_level: episode.escalation_level,
             acknowledged_at: episode.acknowledged_at,
             acknowledged_by: episode.acknowledged_by.clone(),
+            discharged_at: record.discharged_at,
             notes: p.notes.clone(),
             referral_id: p.referral_id.clone(),
             created_at: p.created_at,
@@ -187,6 +193,26 @@ pub async fn acknowledge_patient(
     ApiPath(id): ApiPath<PatientId>,
 ) -> Result<Json<PatientOut>, ApiError> {
     let record = app.services.acknowledge_patient(&staff.0, &id).await?;
+    Ok(Json((&record).into()))
+}
+
+/// A clinician discharges the patient from the team's care: the record shows when, and a
+/// feedback request goes by their own channels `CRHT_FEEDBACK_AFTER` later (never in quiet
+/// hours, never within 72 hours of a risk text from them). Appointments still booked are left
+/// as they are. Clinicians and admins; 409 when already discharged.
+#[utoipa::path(post, path = "/api/v1/patients/{id}/discharge", tag = "patients",
+    params(("id" = String, Path)),
+    request_body(content = DischargeIn, description = "May be left out."), security(("bearer" = [])),
+    responses((status = 200, body = PatientOut), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn discharge_patient(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<PatientId>,
+    body: Option<ApiJson<DischargeIn>>,
+) -> Result<Json<PatientOut>, ApiError> {
+    let input = body.map(|ApiJson(input)| input).unwrap_or_default();
+    let record = app.services.discharge_patient(&staff.0, &id, input).await?;
     Ok(Json((&record).into()))
 }
 

@@ -6,6 +6,7 @@
 
 pub mod delivery;
 pub mod failover;
+pub mod feedback;
 pub mod reminders;
 
 use std::sync::Arc;

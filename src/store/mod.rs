@@ -3,6 +3,7 @@
 //! once per area (`referrals.rs`, `patients.rs`, `outbox.rs`); each engine adds its own
 //! transaction start, per-number lock and job-queue statements.
 
+mod feedback;
 mod outbox;
 mod patients;
 mod postgres;
@@ -15,6 +16,7 @@ mod sqlite;
 pub(crate) mod staff;
 mod ts;
 
+pub use feedback::*;
 pub use outbox::*;
 pub use patients::*;
 pub(crate) use queue::queues;
@@ -159,7 +161,15 @@ pub struct Gauges {
 /// Everything the gateway keeps.
 #[async_trait]
 pub trait Store:
-    ReferralStore + PatientStore + OutboxStore + StaffStore + Send + Sync + std::fmt::Debug + 'static
+    ReferralStore
+    + PatientStore
+    + OutboxStore
+    + StaffStore
+    + FeedbackStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     fn engine(&self) -> &'static str;
 

@@ -927,6 +927,8 @@ macro_rules! outbox_store_impl {
                     "UPDATE messages SET body = NULL, vars = NULL \
                      WHERE created_at < $1 AND (body IS NOT NULL OR vars IS NOT NULL)",
                     "UPDATE inbox_items SET body = NULL WHERE created_at < $1 AND body IS NOT NULL",
+                    // A feedback reply's words go like any text's; its rating stays counted.
+                    "UPDATE feedback_requests SET words = NULL WHERE answered_at < $1 AND words IS NOT NULL",
                     // A letter Notify has long had (or that went to the print list) is not
                     // needed again.
                     "DELETE FROM posted_letters WHERE created_at < $1 AND message_id NOT IN \

@@ -93,6 +93,9 @@ pub struct UrgentEpisode {
 pub struct PatientRecord {
     pub patient: Patient,
     pub episode: UrgentEpisode,
+    /// When a clinician discharged them (`POST /patients/{id}/discharge`); `None` while in
+    /// the team's care.
+    pub discharged_at: Option<DateTime<Utc>>,
 }
 
 /// What saving a passport staff wrote came to.

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use super::feedback::feedback_store_impl;
 use super::outbox::outbox_store_impl;
 use super::patients::patient_store_impl;
 use super::queue::{self, JobInsert};
@@ -121,5 +122,6 @@ referral_store_impl!(
 );
 patient_store_impl!(PgStore);
 outbox_store_impl!(PgStore);
+feedback_store_impl!(PgStore);
 staff_store_impl!(PgStore);
 store_impl!(PgStore, "postgres");

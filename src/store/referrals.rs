@@ -81,6 +81,9 @@ pub struct PatientContact {
     /// Their safety plan, if a clinician has written one (sent only to a number that is
     /// this patient's alone).
     pub safety_plan: Option<super::SafetyPlanSections>,
+    /// A feedback request sent to them that their reply may still answer (never for a
+    /// mobile several records share: the store leaves it out).
+    pub feedback: Option<super::OpenFeedback>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -130,7 +133,7 @@ pub struct NewMessage {
 #[derive(Debug, Clone)]
 pub enum Decision {
     Referral(Box<ReferralDecision>),
-    Patient(PatientDecision),
+    Patient(Box<PatientDecision>),
 }
 
 impl Decision {
@@ -184,6 +187,8 @@ pub struct PatientDecision {
     pub replies_past_opt_out: bool,
     /// What the gateway did, audited against `patient_id` (`safety_plan.send`).
     pub events: Vec<AuditAction>,
+    /// What the text does to the patient's open feedback request.
+    pub feedback: Option<super::FeedbackAnswer>,
 }
 
 /// What a patient's reply does to their next appointment.
@@ -556,6 +561,11 @@ text_enum! {
         /// A patient's safety plan sent to them (by text to their own number, or by their
         /// channels); the entry carries no words of the plan.
         SafetyPlanSend = "safety_plan.send",
+        /// A clinician discharged a patient (their feedback request planned in the same
+        /// transaction).
+        PatientDischarge = "patient.discharge",
+        /// Staff read patients' feedback words (`GET /feedback` as a clinician or admin).
+        FeedbackRead = "feedback.read",
     }
 }
 
@@ -763,7 +773,23 @@ macro_rules! referral_store_impl {
                     .bind(&contact.id)
                     .fetch_optional(&mut *tx)
                     .await?;
-                    patients.push(contact.into_contact(next, plan)?);
+                    let feedback: Option<(String, bool)> = sqlx::query_as(
+                        "SELECT id, reasked FROM feedback_requests WHERE patient_id = $1 \
+                         AND status = 'sent' AND rating IS NULL AND sent_at > $2",
+                    )
+                    .bind(&contact.id)
+                    .bind(Ts(at - $crate::store::FEEDBACK_OPEN_FOR))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let feedback = feedback
+                        .map(|(id, reasked)| $crate::store::OpenFeedback { id, reasked });
+                    patients.push(contact.into_contact(next, plan, feedback)?);
+                }
+                if patients.len() > 1 {
+                    // One number, several records: nobody's feedback is answered from it.
+                    for patient in &mut patients {
+                        patient.feedback = None;
+                    }
                 }
                 let current: Option<CurrentRow> = sqlx::query_as(
                     "SELECT c.id AS conversation_id, c.state, c.status AS conversation_status, r.* \
@@ -887,7 +913,7 @@ macro_rules! referral_store_impl {
                                      escalation_level = CASE WHEN urgent THEN escalation_level ELSE 0 END, \
                                      acknowledged_at = CASE WHEN urgent THEN acknowledged_at ELSE NULL END, \
                                      acknowledged_by = CASE WHEN urgent THEN acknowledged_by ELSE NULL END, \
-                                     urgent = TRUE \
+                                     urgent = TRUE, last_risk_text_at = $2 \
                                      WHERE id = $3",
                                 )
                                 .bind(to_json_text(&signals)?)
@@ -934,6 +960,30 @@ macro_rules! referral_store_impl {
                         for (item, patient) in filed {
                             Self::insert_inbox_item(&mut *tx, item, Some(patient), None, &inbound_id, at)
                                 .await?;
+                        }
+                        match &decision.feedback {
+                            Some($crate::store::FeedbackAnswer::Rated { request_id, rating, words }) => {
+                                sqlx::query(
+                                    "UPDATE feedback_requests SET rating = $1, words = $2, answered_at = $3, \
+                                     updated_at = $3 WHERE id = $4 AND rating IS NULL",
+                                )
+                                .bind(rating)
+                                .bind(words)
+                                .bind(now)
+                                .bind(request_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            Some($crate::store::FeedbackAnswer::Reasked { request_id }) => {
+                                sqlx::query(
+                                    "UPDATE feedback_requests SET reasked = TRUE, updated_at = $1 WHERE id = $2",
+                                )
+                                .bind(now)
+                                .bind(request_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                            None => {}
                         }
                         for action in &decision.events {
                             let event = $crate::store::AuditEntry::by_gateway(

@@ -146,6 +146,7 @@ impl PatientContactRow {
         self,
         next: Option<UpcomingAppointment>,
         safety_plan: Option<SafetyPlanRow>,
+        feedback: Option<super::OpenFeedback>,
     ) -> Result<PatientContact, StoreError> {
         let safety_plan = match safety_plan {
             Some(row) => Some(row.into_plan()?.sections),
@@ -167,6 +168,7 @@ impl PatientContactRow {
             urgent: self.urgent,
             next_appointment: next,
             safety_plan,
+            feedback,
         })
     }
 }
@@ -308,6 +310,8 @@ pub(super) struct PatientRow {
     pub escalation_level: i64,
     pub acknowledged_at: Option<Ts>,
     pub acknowledged_by: Option<String>,
+    #[sqlx(default)]
+    pub discharged_at: Option<Ts>,
     /// From `patient_select!`; false for a bare `SELECT * FROM patients`.
     #[sqlx(default)]
     pub number_opted_out: bool,
@@ -325,6 +329,7 @@ impl PatientRow {
             acknowledged_by: self.acknowledged_by.clone(),
         };
         Ok(PatientRecord {
+            discharged_at: self.discharged_at.map(|t| t.0),
             patient: self.try_into()?,
             episode,
         })

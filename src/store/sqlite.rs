@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use super::feedback::feedback_store_impl;
 use super::outbox::outbox_store_impl;
 use super::patients::patient_store_impl;
 use super::queue::{self, JobInsert};
@@ -113,5 +114,6 @@ shared_impl!(SqliteStore, SqliteConnection);
 referral_store_impl!(SqliteStore, name = "json_extract(answers, '$.name')");
 patient_store_impl!(SqliteStore);
 outbox_store_impl!(SqliteStore);
+feedback_store_impl!(SqliteStore);
 staff_store_impl!(SqliteStore);
 store_impl!(SqliteStore, "sqlite");

@@ -9,6 +9,9 @@ const NAME: &str = "Alexandra Charlottes"; // 20 characters, a long preferred na
 const SITE: &str = "St James's University Hospital"; // 30 characters
 const WHEN: &str = "Wednesday 30 September at 10:00"; // the longest day and month
 const PHONE: &str = "0800 129 9999";
+/// `CRHT_FEEDBACK_URL` at its longest (`config::FEEDBACK_URL_MAX` characters).
+const FEEDBACK_URL: &str =
+    "https://www.leedsandyorkpft.nhs.uk/contact-us/compliments-complaints/feedback-22";
 
 /// Everything any template may use, with long-ish realistic values.
 fn sample(first_of_assessment: bool) -> Value {
@@ -33,6 +36,8 @@ fn sample(first_of_assessment: bool) -> Value {
             "making_surroundings_safer": [],
             "reasons_for_living": ["My dog, Bess"],
         },
+        // The Trust's feedback page (`CRHT_FEEDBACK_URL`), as long as the setting allows.
+        "feedback_url": FEEDBACK_URL,
     })
 }
 
@@ -46,6 +51,8 @@ const SMS_ALLOWED: &[&str] = &[
     "text",
     // The patient's own safety plan, sent only to the number on their own record (H-31).
     "plan",
+    // The Trust's public feedback page (a setting, the same for everyone).
+    "feedback_url",
 ];
 
 fn sms(name: &str, easy_read: bool, vars: &Value) -> String {
@@ -69,6 +76,9 @@ fn the_bundled_templates_load_and_every_message_has_every_channel() {
         "update",
         "urgent",
         "general_letter",
+        "feedback_request",
+        "feedback_thanks",
+        "feedback_reask",
     ] {
         assert!(names.iter().any(|n| n == required), "{required} is missing");
     }
@@ -263,6 +273,41 @@ fn sms_templates_fit_in_two_segments_with_long_realistic_data() {
     long["text"] = json!("Please remember to bring your list. ".repeat(9));
     assert!(sms_size(&sms("update", false, &long)).segments > 2);
     assert!(sms_size(&sms("reminder", false, &long)).segments <= 2);
+}
+
+#[test]
+fn the_feedback_request_asks_for_1_to_5_and_links_the_feedback_page_only_when_set() {
+    assert_eq!(
+        FEEDBACK_URL.chars().count(),
+        crate::config::FEEDBACK_URL_MAX
+    );
+    for easy_read in [false, true] {
+        let with = sms("feedback_request", easy_read, &sample(false));
+        assert!(with.contains("number from 1 to 5"), "{with}");
+        assert!(with.contains(FEEDBACK_URL), "{with}");
+        assert!(sms_size(&with).segments <= 2, "{with}");
+        let mut vars = sample(false);
+        vars.as_object_mut().expect("object").remove("feedback_url");
+        let without = sms("feedback_request", easy_read, &vars);
+        assert!(
+            !without.contains("http") && !without.contains("tell us here"),
+            "{without}"
+        );
+        vars["feedback_url"] = Value::Null;
+        assert_eq!(sms("feedback_request", easy_read, &vars), without);
+        for channel in [Channel::Letter, Channel::PhoneCall] {
+            let text = Templates::bundled()
+                .render("feedback_request", channel, None, easy_read, &sample(false))
+                .expect("renders")
+                .text;
+            assert!(
+                text.contains("1 to 5") && text.contains(FEEDBACK_URL),
+                "{text}"
+            );
+        }
+        let reask = sms("feedback_reask", easy_read, &sample(false));
+        assert!(reask.contains("number from 1 to 5"), "{reask}");
+    }
 }
 
 #[test]

@@ -147,6 +147,10 @@ fn config_check_prints_a_summary_and_exits_non_zero_on_any_problem() {
         assert!(text.contains("+44 7*** ***011"), "masked: {text}");
         assert!(!text.contains("7911200011"), "{text}");
         assert!(text.contains("risk signals:"), "{text}");
+        assert!(
+            text.contains("feedback after care: requested 2days after discharge"),
+            "{text}"
+        );
         assert!(text.contains("configuration OK"), "{text}");
         assert_no_secret_or_number(&text);
     }
@@ -171,6 +175,22 @@ fn config_check_prints_a_summary_and_exits_non_zero_on_any_problem() {
     assert!(text.contains("problem:"), "{text}");
     let (output, _) = run(&["config", "check"], &[("CRHT_QUIET_HOURS", "sometimes")]);
     assert!(!output.status.success());
+    let (output, text) = run(&["config", "check"], &[("CRHT_FEEDBACK_AFTER", "later")]);
+    assert!(!output.status.success(), "{text}");
+    assert!(text.contains("CRHT_FEEDBACK_AFTER"), "{text}");
+    let (output, text) = run(
+        &["config", "check"],
+        &[
+            ("CRHT_FEEDBACK_AFTER", "36h"),
+            ("CRHT_FEEDBACK_URL", "https://www.example.nhs.uk/feedback"),
+        ],
+    );
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("requested 1day 12h after discharge")
+            && text.contains("linking the feedback page https://www.example.nhs.uk/feedback"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1326,6 +1326,34 @@ impl TestApp {
         }
     }
 
+    /// Stops the gateway and starts it again on the same database, address, configuration
+    /// and clock: as a restarted process would.
+    pub async fn restart(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let result = tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("gateway stops within 20 s");
+            result.expect("server task").expect("server ran cleanly");
+        }
+        let config = (*self.app.state.config).clone();
+        let listener = TcpListener::bind(config.bind).await.expect("bind again");
+        let clock: Arc<dyn Clock> = match &self.clock {
+            Some(m) => Arc::new(m.clone()),
+            None => Arc::new(SystemClock),
+        };
+        let app = Arc::new(
+            App::build(config, clock)
+                .await
+                .expect("gateway builds again"),
+        );
+        self.shutdown = CancellationToken::new();
+        self.server = Some(tokio::spawn(
+            app.clone().serve(listener, self.shutdown.clone()),
+        ));
+        self.app = app;
+    }
+
     pub fn advance(&self, by: chrono::TimeDelta) {
         self.clock
             .as_ref()

@@ -17,6 +17,7 @@ mod console_referral;
 mod console_work;
 mod every_text;
 mod failover;
+mod feedback;
 mod find;
 mod hard_moments;
 mod hazard_log;
