@@ -185,6 +185,15 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
     let referral_id = app.referral_id_of(PHONE).await;
     app.get(&app.admin, &format!("/referrals/{referral_id}"))
         .await;
+    // Only a closed referral's words go (an open one's may still be needed).
+    let (status, body) = app
+        .post_json(
+            &app.clinician,
+            &format!("/referrals/{referral_id}/status"),
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     app.advance(TimeDelta::days(89));
     app.app.sweep().await.unwrap();
@@ -217,7 +226,7 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
     let referral = app.referral(&referral_id).await;
     assert_eq!(
         referral["answers"]["relationship"], "self",
-        "referral answers are kept"
+        "the referral's choices are kept"
     );
     app.stop().await;
 }
