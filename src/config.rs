@@ -58,6 +58,8 @@ pub const KEYS: &[&str] = &[
     "oidc_client_id",
     "oidc_client_secret",
     "oidc_scopes",
+    "messages_per_token_per_day",
+    "webhook_deadline",
 ];
 
 const SECRET_KEYS: &[&str] = &[
@@ -367,6 +369,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Base URL the provider calls; webhook signatures are computed over it.
     pub public_url: Url,
+    /// Whether `public_url` was given (`CRHT_PUBLIC_URL`) rather than made from `bind`.
+    pub public_url_given: bool,
     pub referral_number: PhoneNumber,
     /// Every provider, in order of preference (`CRHT_SMS_PROVIDERS`, or the one
     /// `CRHT_SMS_PROVIDER`): the next takes over when one has failed for `failover_after`.
@@ -415,6 +419,14 @@ pub struct Config {
     pub session_idle: Duration,
     /// Sign-in with the organisation's identity provider; `None`: local accounts only.
     pub oidc: Option<OidcConfig>,
+    /// Most messages one staff API token — or one console user — may queue in a UTC day
+    /// (`CRHT_MESSAGES_PER_TOKEN_PER_DAY`, default 500): a leaked token cannot text the
+    /// patient list.
+    pub messages_per_token_per_day: u32,
+    /// How long a provider's webhook may wait for its text to be stored before it answers
+    /// 503 (`CRHT_WEBHOOK_DEADLINE`, default 10 s): Twilio gives up at 15 s, and a 503 in
+    /// time sends it to the fallback URL.
+    pub webhook_deadline: Duration,
     /// How often background sweeps (abandonment, escalation, retention) run.
     pub sweep_interval: Duration,
     /// How often job workers look for due jobs.
@@ -529,6 +541,8 @@ struct Raw {
     oidc_client_id: Option<Text>,
     oidc_client_secret: Option<Text>,
     oidc_scopes: Option<List>,
+    messages_per_token_per_day: Option<Text>,
+    webhook_deadline: Option<Text>,
 }
 
 impl Config {
@@ -571,6 +585,7 @@ impl Config {
             .unwrap_or_else(|| "127.0.0.1:8080".into())
             .parse()
             .map_err(|_| invalid("bind", "expected host:port, e.g. 127.0.0.1:8080"))?;
+        let public_url_given = text(&raw.public_url).is_some_and(|u| !u.is_empty());
         let public_url = match text(&raw.public_url) {
             Some(u) => Url::parse(&u)
                 .ok()
@@ -723,11 +738,31 @@ impl Config {
             _ => return Err(invalid("log_format", "expected text or json")),
         };
         let oidc = oidc_config(&raw)?;
+        let messages_per_token_per_day = number(
+            "messages_per_token_per_day",
+            &raw.messages_per_token_per_day,
+            500,
+        )?;
+        if messages_per_token_per_day == 0 {
+            return Err(invalid("messages_per_token_per_day", "must be at least 1"));
+        }
+        let webhook_deadline = match text(&raw.webhook_deadline) {
+            Some(s) => parse_duration(&s)
+                .filter(|d| !d.is_zero() && *d < Duration::from_secs(15))
+                .ok_or_else(|| {
+                    invalid(
+                        "webhook_deadline",
+                        "expected a duration under Twilio's 15 s, like 10s",
+                    )
+                })?,
+            None => Duration::from_secs(10),
+        };
         let path = |v: &Option<Text>| text(v).filter(|s| !s.is_empty()).map(PathBuf::from);
         Ok(Config {
             database_url,
             bind,
             public_url,
+            public_url_given,
             referral_number,
             sms_providers,
             failover_after,
@@ -752,6 +787,8 @@ impl Config {
             feedback_url,
             session_idle: Duration::from_secs(u64::from(session_idle_minutes) * 60),
             oidc,
+            messages_per_token_per_day,
+            webhook_deadline,
             // Both short: a job a killed gateway left running is back in the queue within
             // 3 heartbeats plus a sweep (8 s), so a gateway restarted again and again still
             // sends a reminder well before its appointment (RELIABILITY.md, the crash drill).
@@ -774,6 +811,20 @@ impl Config {
                 "twilio_auth_token",
                 "required when binding to a non-loopback address: without it anyone could \
                  post webhooks as the SMS provider",
+            ));
+        }
+        // Twilio signs each webhook over the URL it called. Behind a proxy on a public
+        // address, the address made from the bind (http://0.0.0.0:8080/…) is never that URL,
+        // so every signature would fail and every text be refused.
+        if self.twilio.auth_token.is_some()
+            && !self.bind.ip().is_loopback()
+            && !self.public_url_given
+        {
+            return Err(invalid(
+                "public_url",
+                "required when binding to a non-loopback address with a Twilio auth token: \
+                 Twilio signs every webhook over the public https address it calls, so set \
+                 it to that address (e.g. https://crht.example.nhs.uk)",
             ));
         }
         Ok(())
@@ -1320,6 +1371,41 @@ mod tests {
         let c = Config::load(None, env(&[("CRHT_BIND", "0.0.0.0:8080")])).expect("loads");
         let err = c.check_for_serving().expect_err("refused").to_string();
         assert!(err.contains("CRHT_TWILIO_AUTH_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn a_public_bind_with_a_twilio_token_needs_the_public_url() {
+        let twilio = [
+            ("CRHT_SMS_PROVIDER", "twilio"),
+            ("CRHT_TWILIO_ACCOUNT_SID", "AC123"),
+            ("CRHT_TWILIO_AUTH_TOKEN", "tok"),
+        ];
+        let public = [twilio.as_slice(), &[("CRHT_BIND", "0.0.0.0:8080")]].concat();
+        let c = Config::load(None, env(&public)).expect("loads");
+        let err = c.check_for_serving().expect_err("refused").to_string();
+        assert!(err.contains("CRHT_PUBLIC_URL"), "{err}");
+        let given = [
+            public.as_slice(),
+            &[("CRHT_PUBLIC_URL", "https://crht.example.nhs.uk")],
+        ]
+        .concat();
+        let c = Config::load(None, env(&given)).expect("loads");
+        c.check_for_serving().expect("the public URL is given");
+        // On loopback the bind is the address (a developer's machine, the tests, the drills).
+        let loopback = [twilio.as_slice(), &[("CRHT_BIND", "127.0.0.1:8080")]].concat();
+        let c = Config::load(None, env(&loopback)).expect("loads");
+        c.check_for_serving().expect("loopback");
+        // Notify's callbacks carry a bearer token, not a signature over the URL.
+        let notify = [
+            ("CRHT_BIND", "0.0.0.0:8080"),
+            ("CRHT_NOTIFY_CALLBACK_TOKEN", "callback-very-secret"),
+        ];
+        let c = Config::load(None, env(&notify)).expect("loads");
+        let err = c.check_for_serving().map_err(|e| e.to_string());
+        assert!(
+            !err.as_ref().is_err_and(|e| e.contains("CRHT_PUBLIC_URL")),
+            "{err:?}"
+        );
     }
 
     #[test]

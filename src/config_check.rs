@@ -280,6 +280,14 @@ pub fn check(config: &Config) -> Report {
         ),
         None => "sign in with your organisation: off (local accounts only)".to_owned(),
     });
+    report.summary.push(format!(
+        "messages a staff token or console user may queue: at most {} a day (UTC)",
+        config.messages_per_token_per_day
+    ));
+    report.summary.push(format!(
+        "webhooks: a text not stored within {} is answered 503 so the provider retries",
+        humantime::format_duration(config.webhook_deadline)
+    ));
     if let Err(error) = config.check_for_serving() {
         report.problems.push(error.to_string());
     }

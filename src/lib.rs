@@ -202,6 +202,7 @@ impl App {
             intake.clone(),
             clock.clone(),
             config.send_backoff_base,
+            config.messages_per_token_per_day,
         );
         let org_sign_in = match &config.oidc {
             Some(oidc) => Some(

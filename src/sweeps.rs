@@ -110,8 +110,9 @@ impl Sweeps {
         Ok(())
     }
 
-    /// Retention: message words older than `CRHT_RETENTION_DAYS` are removed, hourly; who,
-    /// when and what status stay, and the audit log is untouched.
+    /// Retention, hourly: the words of referrals closed, and patients out of care, for
+    /// `CRHT_RETENTION_DAYS` are removed (`Store::forget_words_before`, README "Retention");
+    /// who, when and what status stay.
     async fn retain(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
         {
             let mut last = self
@@ -125,10 +126,10 @@ impl Sweeps {
         }
         let forgotten = self
             .store
-            .forget_bodies_before(now - self.retention)
+            .forget_words_before(now - self.retention, now)
             .await?;
         if forgotten > 0 {
-            tracing::info!(forgotten, "message words past the retention period removed");
+            tracing::info!(forgotten, "words past the retention period removed");
         }
         // Console sessions end by tower-sessions' reckoning, on the system clock.
         let ended = self.store.delete_expired_sessions(Utc::now()).await?;

@@ -190,7 +190,14 @@ impl Services {
             format!("appointment:{id}"),
         );
         self.store
-            .reschedule_appointment(id, input.starts_at, &plans, message.as_ref(), &audit)
+            .reschedule_appointment(
+                id,
+                input.starts_at,
+                &plans,
+                message.as_ref(),
+                &audit,
+                self.messages_per_day,
+            )
             .await?
             .ok_or_else(|| Error::Conflict("the appointment is cancelled; book a new one".into()))
     }
@@ -215,7 +222,13 @@ impl Services {
             format!("appointment:{id}"),
         );
         self.store
-            .cancel_appointment(id, "cancelled_by_team", message.as_ref(), &audit)
+            .cancel_appointment(
+                id,
+                "cancelled_by_team",
+                message.as_ref(),
+                &audit,
+                self.messages_per_day,
+            )
             .await?;
         Ok(())
     }

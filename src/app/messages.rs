@@ -159,7 +159,9 @@ impl Services {
             AuditAction::MessageQueue,
             format!("message:{id}"),
         );
-        self.store.queue_message(&prepared, &audit).await?;
+        self.store
+            .queue_message(&prepared, &audit, self.messages_per_day)
+            .await?;
         self.store
             .messages_for_patient(patient_id, None, u32::MAX)
             .await?

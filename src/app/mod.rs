@@ -44,6 +44,9 @@ pub struct Services {
     clock: Arc<dyn Clock>,
     /// The send backoff's first wait, which also spaces resends after a receipt.
     send_backoff_base: Duration,
+    /// Most messages one token or console user may queue in a UTC day
+    /// (`CRHT_MESSAGES_PER_TOKEN_PER_DAY`), counted by the store as it queues them.
+    messages_per_day: u32,
     accounts: staff::Accounts,
 }
 
@@ -54,6 +57,7 @@ impl Services {
         intake: Arc<Intake>,
         clock: Arc<dyn Clock>,
         send_backoff_base: Duration,
+        messages_per_day: u32,
     ) -> Self {
         Self {
             accounts: staff::Accounts::new(store.clone(), clock.clone()),
@@ -62,6 +66,7 @@ impl Services {
             intake,
             clock,
             send_backoff_base,
+            messages_per_day,
         }
     }
 

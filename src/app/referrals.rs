@@ -317,7 +317,11 @@ impl Services {
             body: text.to_owned(),
             sent_by: actor.name.clone(),
         };
-        match self.store.text_back(&text_back, &audit).await? {
+        match self
+            .store
+            .text_back(&text_back, &audit, self.messages_per_day)
+            .await?
+        {
             TextBackOutcome::Queued { .. } => Ok(TranscriptItem {
                 direction: "outbound".into(),
                 body: Some(text_back.body),

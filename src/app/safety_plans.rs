@@ -212,7 +212,9 @@ impl Services {
             AuditAction::SafetyPlanSend,
             format!("patient:{id}"),
         );
-        self.store.queue_message(&prepared, &audit).await?;
+        self.store
+            .queue_message(&prepared, &audit, self.messages_per_day)
+            .await?;
         self.store
             .messages_for_patient(id, None, u32::MAX)
             .await?

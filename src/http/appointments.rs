@@ -130,7 +130,8 @@ pub async fn get_appointment(
 #[utoipa::path(patch, path = "/api/v1/appointments/{id}", tag = "appointments",
     params(("id" = String, Path)), request_body = AppointmentPatch, security(("bearer" = [])),
     responses((status = 200, body = AppointmentOut), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "The token has queued its messages for the day (CRHT_MESSAGES_PER_TOKEN_PER_DAY); Retry-After: seconds to midnight UTC")))]
 pub async fn reschedule_appointment(
     State(app): State<AppState>,
     staff: Staff,
@@ -148,7 +149,8 @@ pub async fn reschedule_appointment(
 /// listed, as cancelled.
 #[utoipa::path(delete, path = "/api/v1/appointments/{id}", tag = "appointments",
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem),
+        (status = 429, body = Problem, description = "The token has queued its messages for the day (CRHT_MESSAGES_PER_TOKEN_PER_DAY); Retry-After: seconds to midnight UTC")))]
 pub async fn cancel_appointment(
     State(app): State<AppState>,
     staff: Staff,

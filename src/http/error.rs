@@ -31,6 +31,13 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("too many requests")]
     TooManyRequests,
+    /// The token (or console user) has queued its day's messages; the day ends (UTC) in
+    /// `retry_after` seconds.
+    #[error(
+        "this token has queued as many messages as it may today (CRHT_MESSAGES_PER_TOKEN_PER_DAY); \
+         the count starts again at midnight UTC"
+    )]
+    MessageAllowanceSpent { retry_after: u64 },
     /// The database is unreachable: the provider should retry, staff should try again.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -59,7 +66,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests | ApiError::MessageAllowanceSpent { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -101,6 +110,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
+        if let ApiError::MessageAllowanceSpent { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
         response
     }
 }
@@ -110,8 +124,26 @@ impl From<StoreError> for ApiError {
         match error {
             e if e.is_unavailable() => ApiError::Unavailable,
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::AllowanceSpent { retry_after_secs } => ApiError::MessageAllowanceSpent {
+                retry_after: retry_after_secs,
+            },
             other => ApiError::Internal(other.into()),
         }
+    }
+}
+
+impl ApiError {
+    /// A person's text the store could not keep: 503 with `Retry-After` whatever the cause,
+    /// never a 500, so the provider tries again (Twilio then tries the fallback URL) and the
+    /// text is not lost. A cause that is not the database's state is logged as an error.
+    pub(crate) fn text_not_stored(error: StoreError) -> ApiError {
+        if !error.is_unavailable() {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "a text could not be stored; the provider will retry"
+            );
+        }
+        ApiError::Unavailable
     }
 }
 
@@ -169,5 +201,46 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use super::*;
+
+    /// SQLite's disk full, for real: a database allowed no more pages than it has.
+    #[tokio::test]
+    async fn a_full_sqlite_database_answers_503_with_retry_after() {
+        let mut db = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("in-memory sqlite");
+        sqlx::query("CREATE TABLE texts (body TEXT)")
+            .execute(&mut db)
+            .await
+            .expect("table");
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut db)
+            .await
+            .expect("page count");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {pages}"
+        )))
+        .execute(&mut db)
+        .await
+        .expect("cap the pages");
+        let error = sqlx::query("INSERT INTO texts (body) VALUES ($1)")
+            .bind("x".repeat(64 * 1024))
+            .execute(&mut db)
+            .await
+            .expect_err("the database is full");
+        let error = StoreError::from(error);
+        assert!(error.is_unavailable(), "{error}");
+        let response = ApiError::from(error).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        let stored = ApiError::text_not_stored(StoreError::Corrupt("unreadable".into()));
+        assert_eq!(stored.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }

@@ -44,7 +44,8 @@ pub struct MessageOut {
 /// Queues a message by the patient's own channels for its purpose.
 #[utoipa::path(post, path = "/api/v1/patients/{id}/messages", tag = "messages",
     params(("id" = String, Path)), request_body = MessageIn, security(("bearer" = [])),
-    responses((status = 202, body = MessageOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 202, body = MessageOut), (status = 404, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "The token has queued its messages for the day (CRHT_MESSAGES_PER_TOKEN_PER_DAY); Retry-After: seconds to midnight UTC")))]
 pub async fn queue_message(
     State(app): State<AppState>,
     staff: Staff,

@@ -107,7 +107,29 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+        .layer(middleware::from_fn(no_store_api))
         .with_state(state)
+}
+
+/// Every answer under `/api/v1` — records, lists, errors, refusals — says `Cache-Control:
+/// no-store`: a patient's record must not stay in a browser's or a proxy's cache. And every
+/// 503, the request timeout's included, says when to try again.
+async fn no_store_api(request: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, header};
+    let api = request.uri().path().starts_with("/api/v1");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
 }
 
 async fn not_found() -> Response {

@@ -275,7 +275,8 @@ pub async fn get_safety_plan(
 /// never by text to a mobile another record shares. Clinicians and admins.
 #[utoipa::path(post, path = "/api/v1/patients/{id}/safety-plan/send", tag = "patients",
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 202, body = Message), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 202, body = Message), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 429, body = Problem, description = "The token has queued its messages for the day (CRHT_MESSAGES_PER_TOKEN_PER_DAY); Retry-After: seconds to midnight UTC")))]
 pub async fn send_safety_plan(
     State(app): State<AppState>,
     staff: Staff,

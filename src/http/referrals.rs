@@ -215,7 +215,8 @@ impl From<ConversationSummary> for ConversationOut {
     params(("id" = String, Path)), request_body = TextBackIn, security(("bearer" = [])),
     responses((status = 202, body = TranscriptItemOut), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "The number opted out of texts (STOP), or cannot take texts"),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "The token has queued its messages for the day (CRHT_MESSAGES_PER_TOKEN_PER_DAY); Retry-After: seconds to midnight UTC")))]
 pub async fn text_back(
     State(app): State<AppState>,
     staff: Staff,

@@ -116,16 +116,55 @@ async fn inbound_sms(
             app.metrics.reject("no_message_sid");
             ApiError::BadRequest("MessageSid is required".into())
         })?;
-    let received = app
-        .services
-        .receive_text(
-            provider_id,
-            field(&params, "From"),
-            field(&params, "Body").unwrap_or_default(),
-            ReplyRoute::InResponse,
-        )
-        .await?;
+    let received = stored_in_time(
+        &app,
+        provider_id,
+        field(&params, "From"),
+        field(&params, "Body").unwrap_or_default(),
+        ReplyRoute::InResponse,
+    )
+    .await?;
     Ok(twiml_response(&counted(&app, received)))
+}
+
+/// Stores a person's text within `CRHT_WEBHOOK_DEADLINE`, or answers 503 with `Retry-After`
+/// in time for the provider to try again (Twilio gives up at 15 s, then calls the fallback
+/// URL). The storing runs on as a task of its own and is never cut off half-way: if its
+/// commit lands after the 503, the provider's retry is recognised by its id and gets the
+/// same replies, so the text is neither lost nor stored twice.
+async fn stored_in_time(
+    app: &AppState,
+    provider_id: &str,
+    from: Option<&str>,
+    body: &str,
+    replies: ReplyRoute,
+) -> Result<Received, ApiError> {
+    let services = app.services.clone();
+    let (provider_id, from, body) = (
+        provider_id.to_owned(),
+        from.map(str::to_owned),
+        body.to_owned(),
+    );
+    let storing = tokio::spawn(async move {
+        services
+            .receive_text(&provider_id, from.as_deref(), &body, replies)
+            .await
+    });
+    match tokio::time::timeout(app.config.webhook_deadline, storing).await {
+        Ok(Ok(stored)) => stored.map_err(ApiError::text_not_stored),
+        Ok(Err(panicked)) => {
+            tracing::error!(error = %panicked, "storing a text failed; the provider will retry");
+            Err(ApiError::Unavailable)
+        }
+        Err(_) => {
+            app.metrics.reject("not_stored_in_time");
+            tracing::warn!(
+                deadline = ?app.config.webhook_deadline,
+                "a text was not stored in time; answered 503 so the provider retries"
+            );
+            Err(ApiError::Unavailable)
+        }
+    }
 }
 
 /// Counts and logs a stored text (never its number or words) and hands back its replies.
@@ -363,15 +402,14 @@ async fn notify_inbound(
         return Err(ApiError::BadRequest("id is required".into()));
     }
     let from = callback.source_number.as_deref().map(notify::sender);
-    let received = app
-        .services
-        .receive_text(
-            id,
-            from.as_deref(),
-            &callback.message,
-            ReplyRoute::AsMessages,
-        )
-        .await?;
+    let received = stored_in_time(
+        &app,
+        id,
+        from.as_deref(),
+        &callback.message,
+        ReplyRoute::AsMessages,
+    )
+    .await?;
     counted(&app, received);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

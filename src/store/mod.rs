@@ -9,6 +9,7 @@ mod patients;
 mod postgres;
 pub(crate) mod queue;
 mod referrals;
+mod retention;
 mod rows;
 mod sessions;
 mod shared;
@@ -43,24 +44,51 @@ pub enum StoreError {
     Corrupt(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The actor has queued their day's allowance of messages
+    /// (`CRHT_MESSAGES_PER_TOKEN_PER_DAY`); the day (UTC) ends in `retry_after_secs`.
+    #[error("this token has queued its messages for the day")]
+    AllowanceSpent { retry_after_secs: u64 },
 }
 
 impl StoreError {
-    /// The database is unreachable or overloaded (the caller should answer 503, not 500).
+    /// The database is unreachable, overloaded or out of room (the caller should answer 503
+    /// with `Retry-After`, not 500): the same request is worth trying again later.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
                 sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_)
-                    | sqlx::Error::WorkerCrashed
-            )
-        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e))
-            if e.code().is_some_and(|c| c.starts_with("57") || c.starts_with("08") || c == "5" || c == "6"))
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|code| code_is_unavailable(&code))
+            }
+            _ => false,
+        }
     }
+}
+
+/// Whether a database's error code says "not now" rather than "never". PostgreSQL's SQLSTATE:
+/// class 08 (connection exception), class 53 (insufficient resources: disk full, out of
+/// memory, too many connections), 55000 (object not in prerequisite state, e.g. a replica
+/// that cannot take writes yet), class 57 (operator intervention: 57P03 cannot connect now,
+/// a shutdown, a cancelled statement). SQLite's result codes, extended ones included:
+/// `SQLITE_BUSY` (5), `SQLITE_LOCKED` (6), `SQLITE_NOMEM` (7), `SQLITE_IOERR` (10) and
+/// `SQLITE_FULL` (13).
+fn code_is_unavailable(code: &str) -> bool {
+    if code.len() == 5 {
+        // A SQLSTATE: always five characters (SQLite's codes are at most four digits).
+        return ["08", "53", "57"]
+            .iter()
+            .any(|class| code.starts_with(class))
+            || code == "55000";
+    }
+    // SQLite's primary result code is the low byte of an extended one.
+    code.parse::<u32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6 | 7 | 10 | 13))
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -215,6 +243,23 @@ pub async fn connect(url: &DatabaseUrl) -> Result<(Arc<dyn Store>, Pool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_full_and_resource_errors_are_worth_retrying_and_constraint_errors_are_not() {
+        for code in [
+            "53100", "53200", "53300", "53400", "55000", "57P03", "57P01", "08006", "5", "6", "13",
+            "261", "517", "773", "262", "10", "266",
+        ] {
+            assert!(code_is_unavailable(code), "{code}");
+        }
+        // Unique and check violations, a syntax error, a serialization failure, and
+        // SQLite's constraint codes are not the database's state but the request's.
+        for code in [
+            "23505", "23514", "42601", "40001", "22012", "19", "2067", "1555", "1",
+        ] {
+            assert!(!code_is_unavailable(code), "{code}");
+        }
+    }
 
     #[tokio::test]
     async fn a_stored_word_decodes_into_its_enum_and_an_unknown_word_is_refused() {

@@ -400,7 +400,12 @@ pub trait OutboxStore {
     ) -> Result<Vec<(Message, Vec<MessageEvent>)>>;
 
     /// Stores a message and what carries it (a send job, a task, or an inbox item).
-    async fn queue_message(&self, message: &PreparedMessage, audit: &AuditEntry) -> Result<()>;
+    async fn queue_message(
+        &self,
+        message: &PreparedMessage,
+        audit: &AuditEntry,
+        per_day: u32,
+    ) -> Result<()>;
 
     /// The PDF of a letter going through GOV.UK Notify (`Route::NotifyLetter`).
     async fn posted_letter(&self, id: &MessageId) -> Result<Option<Vec<u8>>>;
@@ -475,10 +480,13 @@ pub trait OutboxStore {
         audit: &AuditEntry,
     ) -> Result<InboxClose>;
 
-    /// Retention: empties the words of every text, message, inbox item and finished task from
-    /// before `cutoff`, keeping who, when, which channel and what status (and the audit log).
-    /// Returns how many rows lost their words.
-    async fn forget_bodies_before(&self, cutoff: DateTime<Utc>) -> Result<u64>;
+    /// Retention (README "Retention"): removes every word of each referral closed before
+    /// `cutoff`, and of each patient no longer under care since then (`retention`'s
+    /// `referral_past_need` and `patient_past_care`), and of texts and messages from before
+    /// `cutoff` tied to neither; keeps ids, reference, team, status, times, flags, risk
+    /// signal names, channels, statuses and the audit log's who-did-what. Open referrals and
+    /// patients under care keep everything. Returns how many records lost their words.
+    async fn forget_words_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64>;
 
     /// Takes one text from the budget of non-urgent texts for the clock hour starting at
     /// `hour` (at most `budget`, shared by every gateway on this database): `true` when one
@@ -574,8 +582,10 @@ macro_rules! outbox_store_impl {
                 &self,
                 message: &$crate::store::PreparedMessage,
                 audit: &$crate::store::AuditEntry,
+                per_day: u32,
             ) -> $crate::store::Result<()> {
                 let mut tx = self.begin_write().await?;
+                Self::spend_allowance(&mut *tx, audit, 1, per_day).await?;
                 Self::insert_message(&mut *tx, message, audit.at).await?;
                 Self::insert_audit(&mut *tx, audit).await?;
                 tx.commit().await?;
@@ -915,28 +925,137 @@ macro_rules! outbox_store_impl {
                 }
             }
 
-            async fn forget_bodies_before(
+            async fn forget_words_before(
                 &self,
                 cutoff: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<u64> {
-                let cutoff = $crate::store::Ts(cutoff);
+                use $crate::store::retention::{
+                    WORDS_REMOVED, forget_answers, forget_conversation, patient_past_care,
+                    referral_past_need,
+                };
+                let (cutoff, now) = ($crate::store::Ts(cutoff), $crate::store::Ts(now));
                 let mut tx = self.begin_write().await?;
                 let mut forgotten = 0;
+                let referrals: Vec<(String, String)> = sqlx::query_as(concat!(
+                    "SELECT r.id, r.answers FROM referrals r WHERE ",
+                    referral_past_need!(),
+                    " AND (r.words_forgotten_at IS NULL OR r.updated_at > r.words_forgotten_at \
+                     OR EXISTS (SELECT 1 FROM texts t WHERE t.referral_id = r.id AND t.body IS NOT NULL))"
+                ))
+                .bind(cutoff)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (id, answers) in &referrals {
+                    sqlx::query("UPDATE referrals SET answers = $1, words_forgotten_at = $2 WHERE id = $3")
+                        .bind(forget_answers(answers))
+                        .bind(now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let conversations: Vec<(String, String)> =
+                        sqlx::query_as("SELECT id, state FROM conversations WHERE referral_id = $1")
+                            .bind(id)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    for (conversation, state) in conversations {
+                        sqlx::query("UPDATE conversations SET state = $1 WHERE id = $2")
+                            .bind(forget_conversation(&state))
+                            .bind(conversation)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    for statement in [
+                        "UPDATE texts SET body = NULL WHERE referral_id = $1 AND body IS NOT NULL",
+                        "DELETE FROM posted_letters WHERE message_id IN \
+                         (SELECT id FROM messages WHERE referral_id = $1)",
+                        "UPDATE messages SET body = NULL, vars = NULL WHERE referral_id = $1",
+                        "UPDATE audit_log SET note = NULL WHERE referral_id = $1 AND note IS NOT NULL",
+                        "UPDATE audit_log SET note = NULL WHERE note IS NOT NULL AND target IN \
+                         (SELECT 'inbox:' || id FROM inbox_items WHERE referral_id = $1)",
+                    ] {
+                        sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+                    }
+                    sqlx::query(
+                        "UPDATE inbox_items SET body = NULL, note = NULL, summary = $2 \
+                         WHERE referral_id = $1",
+                    )
+                    .bind(id)
+                    .bind(WORDS_REMOVED)
+                    .execute(&mut *tx)
+                    .await?;
+                    forgotten += 1;
+                }
+                let patients: Vec<(String,)> = sqlx::query_as(concat!(
+                    "SELECT p.id FROM patients p WHERE ",
+                    patient_past_care!(),
+                    " AND (p.words_forgotten_at IS NULL OR p.updated_at > p.words_forgotten_at \
+                     OR EXISTS (SELECT 1 FROM texts t WHERE t.patient_id = p.id AND t.body IS NOT NULL) \
+                     OR EXISTS (SELECT 1 FROM messages m WHERE m.patient_id = p.id AND m.body IS NOT NULL) \
+                     OR EXISTS (SELECT 1 FROM safety_plans s WHERE s.patient_id = p.id))"
+                ))
+                .bind(cutoff)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (id,) in &patients {
+                    // Who they were goes with what was said: the passport keeps its choices
+                    // (team, channels, access needs, language, flags) and loses its words.
+                    sqlx::query(
+                        "UPDATE patients SET name = $3, preferred_name = NULL, pronouns = NULL, \
+                         mobile = NULL, landline = NULL, address_lines = '[]', postcode = NULL, \
+                         support_person = NULL, service_animal = NULL, notes = NULL, \
+                         nhs_number = NULL, date_of_birth = NULL, words_forgotten_at = $2 \
+                         WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(now)
+                    .bind(WORDS_REMOVED)
+                    .execute(&mut *tx)
+                    .await?;
+                    for statement in [
+                        "DELETE FROM safety_plans WHERE patient_id = $1",
+                        "UPDATE texts SET body = NULL WHERE patient_id = $1 AND body IS NOT NULL",
+                        "DELETE FROM posted_letters WHERE message_id IN \
+                         (SELECT id FROM messages WHERE patient_id = $1)",
+                        "UPDATE messages SET body = NULL, vars = NULL WHERE patient_id = $1",
+                        "UPDATE audit_log SET note = NULL WHERE target = 'patient:' || $1 \
+                         AND note IS NOT NULL",
+                        "UPDATE audit_log SET note = NULL WHERE note IS NOT NULL AND target IN \
+                         (SELECT 'inbox:' || id FROM inbox_items WHERE patient_id = $1 \
+                          UNION SELECT 'task:' || id FROM tasks WHERE patient_id = $1 \
+                          UNION SELECT 'appointment:' || id FROM appointments WHERE patient_id = $1 \
+                          UNION SELECT 'message:' || id FROM messages WHERE patient_id = $1)",
+                    ] {
+                        sqlx::query(statement).bind(id).execute(&mut *tx).await?;
+                    }
+                    sqlx::query(
+                        "UPDATE tasks SET text = $2, pdf = NULL, note = NULL WHERE patient_id = $1",
+                    )
+                    .bind(id)
+                    .bind(WORDS_REMOVED)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE inbox_items SET body = NULL, note = NULL, summary = $2 \
+                         WHERE patient_id = $1",
+                    )
+                    .bind(id)
+                    .bind(WORDS_REMOVED)
+                    .execute(&mut *tx)
+                    .await?;
+                    forgotten += 1;
+                }
+                // Texts and messages tied to no referral and no patient go by their age.
                 for statement in [
-                    "UPDATE texts SET body = NULL WHERE at < $1 AND body IS NOT NULL",
-                    "UPDATE messages SET body = NULL, vars = NULL \
-                     WHERE created_at < $1 AND (body IS NOT NULL OR vars IS NOT NULL)",
-                    "UPDATE inbox_items SET body = NULL WHERE created_at < $1 AND body IS NOT NULL",
+                    "UPDATE texts SET body = NULL WHERE at < $1 AND body IS NOT NULL \
+                     AND referral_id IS NULL AND patient_id IS NULL",
+                    "UPDATE messages SET body = NULL, vars = NULL WHERE created_at < $1 \
+                     AND (body IS NOT NULL OR vars IS NOT NULL) \
+                     AND referral_id IS NULL AND patient_id IS NULL",
+                    "UPDATE inbox_items SET body = NULL WHERE created_at < $1 AND body IS NOT NULL \
+                     AND referral_id IS NULL AND patient_id IS NULL",
                     // A feedback reply's words go like any text's; its rating stays counted.
                     "UPDATE feedback_requests SET words = NULL WHERE answered_at < $1 AND words IS NOT NULL",
-                    // A letter Notify has long had (or that went to the print list) is not
-                    // needed again.
-                    "DELETE FROM posted_letters WHERE created_at < $1 AND message_id NOT IN \
-                     (SELECT id FROM messages WHERE status IN ('queued', 'sending'))",
-                    // Open tasks keep their words: staff still have to act on them.
-                    "UPDATE tasks SET text = '(words removed after the retention period)', pdf = NULL \
-                     WHERE created_at < $1 AND status = 'done' \
-                     AND (pdf IS NOT NULL OR text <> '(words removed after the retention period)')",
                 ] {
                     forgotten += sqlx::query(statement)
                         .bind(cutoff)

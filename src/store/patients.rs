@@ -413,6 +413,7 @@ pub trait PatientStore {
         plans: &[ReminderPlan],
         notice: Option<&PreparedMessage>,
         audit: &AuditEntry,
+        per_day: u32,
     ) -> Result<Option<Appointment>>;
 
     /// Cancels an appointment: its reminders are withdrawn and the notice queued.
@@ -422,6 +423,7 @@ pub trait PatientStore {
         reason: &str,
         notice: Option<&PreparedMessage>,
         audit: &AuditEntry,
+        per_day: u32,
     ) -> Result<Option<Appointment>>;
 
     async fn reminder_context(&self, reminder_id: &ReminderId) -> Result<Option<ReminderContext>>;
@@ -810,6 +812,7 @@ macro_rules! patient_store_impl {
                 plans: &[$crate::store::ReminderPlan],
                 notice: Option<&$crate::store::PreparedMessage>,
                 audit: &$crate::store::AuditEntry,
+                per_day: u32,
             ) -> $crate::store::Result<Option<$crate::store::Appointment>> {
                 use $crate::store::Ts;
                 let at = audit.at;
@@ -827,7 +830,7 @@ macro_rules! patient_store_impl {
                     return Ok(None);
                 }
                 Self::plan_reminders(&mut *tx, id, plans, at).await?;
-                Self::insert_notice_and_audit(&mut *tx, notice, audit).await?;
+                Self::insert_notice_and_audit(&mut *tx, notice, audit, per_day).await?;
                 tx.commit().await?;
                 self.appointment(id).await
             }
@@ -838,13 +841,14 @@ macro_rules! patient_store_impl {
                 reason: &str,
                 notice: Option<&$crate::store::PreparedMessage>,
                 audit: &$crate::store::AuditEntry,
+                per_day: u32,
             ) -> $crate::store::Result<Option<$crate::store::Appointment>> {
                 let at = audit.at;
                 let mut tx = self.begin_write().await?;
                 if !Self::cancel_appointment_in(&mut *tx, id, reason, at).await? {
                     return Ok(None);
                 }
-                Self::insert_notice_and_audit(&mut *tx, notice, audit).await?;
+                Self::insert_notice_and_audit(&mut *tx, notice, audit, per_day).await?;
                 tx.commit().await?;
                 self.appointment(id).await
             }

@@ -693,7 +693,12 @@ pub trait ReferralStore {
     /// Stores a text back in the referral's transcript and queues it for the provider, with
     /// its audit entry, in one transaction; refused (nothing stored) when the number has
     /// opted out of texts.
-    async fn text_back(&self, text: &TextBack, audit: &AuditEntry) -> Result<TextBackOutcome>;
+    async fn text_back(
+        &self,
+        text: &TextBack,
+        audit: &AuditEntry,
+        per_day: u32,
+    ) -> Result<TextBackOutcome>;
 
     /// A referral staff entered (taken by phone, or from another system): the referral, its
     /// on-call alerts and the audit entry naming who entered it, in one commit. A clash of
@@ -1311,6 +1316,7 @@ macro_rules! referral_store_impl {
                 &self,
                 text: &$crate::store::TextBack,
                 audit: &$crate::store::AuditEntry,
+                per_day: u32,
             ) -> $crate::store::Result<$crate::store::TextBackOutcome> {
                 use $crate::store::{NewMessage, TextBackOutcome};
                 let phone = text.to.e164();
@@ -1338,6 +1344,7 @@ macro_rules! referral_store_impl {
                     to: text.to.clone(),
                     body: text.body.clone(),
                 };
+                Self::spend_allowance(&mut *tx, audit, 1, per_day).await?;
                 let message_id =
                     Self::insert_alert(&mut *tx, &message, Some(&text.referral_id), None, audit.at).await?;
                 sqlx::query(

@@ -152,17 +152,63 @@ macro_rules! shared_impl {
                 Ok(())
             }
 
-            /// The notice to the patient about a staff change (when there is one) and the change's
-            /// audit entry, both at the audit's time.
+            /// The notice to the patient about a staff change (when there is one, counted to
+            /// the actor's day) and the change's audit entry, both at the audit's time.
             pub(super) async fn insert_notice_and_audit(
                 conn: &mut $conn,
                 notice: Option<&$crate::store::PreparedMessage>,
                 audit: &$crate::store::AuditEntry,
+                per_day: u32,
             ) -> $crate::store::Result<()> {
                 if let Some(notice) = notice {
+                    Self::spend_allowance(&mut *conn, audit, 1, per_day).await?;
                     Self::insert_message(&mut *conn, notice, audit.at).await?;
                 }
                 Self::insert_audit(&mut *conn, audit).await
+            }
+
+            /// Counts `n` messages the actor of `audit` (their API token, else their console
+            /// account) queues on the audit's UTC day, in the transaction that queues them,
+            /// and refuses (`StoreError::AllowanceSpent`) past `per_day`: the transaction is
+            /// then dropped, message and count alike. One upsert of one row, so concurrent
+            /// requests on PostgreSQL queue behind its row lock and each sees the others'
+            /// counts. A change with no token or account (the gateway's own) is not counted.
+            pub(super) async fn spend_allowance(
+                conn: &mut $conn,
+                audit: &$crate::store::AuditEntry,
+                n: u32,
+                per_day: u32,
+            ) -> $crate::store::Result<()> {
+                let holder = match (&audit.token_id, &audit.user_id) {
+                    (Some(token), _) => format!("token:{token}"),
+                    (None, Some(user)) => format!("user:{user}"),
+                    (None, None) => return Ok(()),
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                let day = audit.at.date_naive();
+                let queued: i64 = sqlx::query_scalar(
+                    "INSERT INTO message_allowance (holder, day, queued) VALUES ($1, $2, $3) \
+                     ON CONFLICT (holder, day) DO UPDATE \
+                     SET queued = message_allowance.queued + excluded.queued RETURNING queued",
+                )
+                .bind(&holder)
+                .bind(day.format("%Y-%m-%d").to_string())
+                .bind(i64::from(n))
+                .fetch_one(&mut *conn)
+                .await?;
+                if queued > i64::from(per_day) {
+                    let midnight = day
+                        .succ_opt()
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map(|d| d.and_utc())
+                        .unwrap_or(audit.at);
+                    let retry_after_secs =
+                        u64::try_from((midnight - audit.at).num_seconds()).unwrap_or(0).max(1);
+                    return Err($crate::store::StoreError::AllowanceSpent { retry_after_secs });
+                }
+                Ok(())
             }
 
             pub(super) async fn insert_audit(

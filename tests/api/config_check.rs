@@ -357,3 +357,28 @@ fn notify_without_its_template_refuses_to_start_and_config_check_hides_its_secre
     assert!(!output.status.success(), "{text}");
     assert!(text.contains("refusing to start"), "{text}");
 }
+
+/// Bound to every address with a Twilio auth token, the gateway must be told the public
+/// address Twilio calls: made from the bind, every signature would fail. `serve` refuses to
+/// start and `config check` says why; given the address, neither complains of it.
+#[test]
+fn a_public_bind_with_a_twilio_token_needs_the_public_url_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("crht.db").display());
+    let public = twilio_env(
+        &database,
+        &[("CRHT_BIND", "0.0.0.0:0"), ("CRHT_TEAMS_FILE", TEAMS_FILE)],
+    );
+    let (serve, text) = run(&["serve"], &public);
+    assert!(!serve.status.success(), "{text}");
+    assert!(text.contains("CRHT_PUBLIC_URL / public_url"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    let (check, text) = run(&["config", "check"], &public);
+    assert!(!check.status.success(), "{text}");
+    assert!(text.contains("CRHT_PUBLIC_URL / public_url"), "{text}");
+
+    let mut given = public.clone();
+    given.push(("CRHT_PUBLIC_URL", "https://crht.example.nhs.uk"));
+    let (_, text) = run(&["config", "check"], &given);
+    assert!(!text.contains("CRHT_PUBLIC_URL / public_url"), "{text}");
+}

@@ -185,8 +185,30 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
     let referral_id = app.referral_id_of(PHONE).await;
     app.get(&app.admin, &format!("/referrals/{referral_id}"))
         .await;
+    // Only a closed referral's words go (an open one's may still be needed).
+    let (status, body) = app
+        .post_json(
+            &app.clinician,
+            &format!("/referrals/{referral_id}/status"),
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Only a discharged patient's words go; their feedback request follows two days later.
+    let (status, body) = app
+        .post_json(
+            &app.clinician,
+            &format!("/patients/{id}/discharge"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    app.advance(TimeDelta::days(3));
+    app.app.sweep().await.unwrap();
+    app.twilio.wait_for(2).await;
 
-    app.advance(TimeDelta::days(89));
+    // 89 days after the referral closed: still kept.
+    app.advance(TimeDelta::days(86));
     app.app.sweep().await.unwrap();
     let transcript = app.transcript(&referral_id).await;
     assert_eq!(
@@ -194,7 +216,8 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
         "kept within 90 days"
     );
 
-    app.advance(TimeDelta::days(2) + TimeDelta::hours(2));
+    // Past 90 days from the feedback request, the patient's last message.
+    app.advance(TimeDelta::days(5));
     app.app.sweep().await.unwrap();
     let transcript = app.transcript(&referral_id).await;
     let items = transcript["items"].as_array().unwrap();
@@ -203,10 +226,12 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
     assert!(items[0]["provider_id"].is_string() && items[0]["at"].is_string());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let messages = app.messages(id).await;
-    assert_eq!(messages.len(), 1);
-    assert!(messages[0]["body"].is_null());
-    assert_eq!(messages[0]["channel"], "sms");
-    assert!(!messages[0]["history"].as_array().unwrap().is_empty());
+    assert_eq!(messages.len(), 2, "the update and the feedback request");
+    for message in &messages {
+        assert!(message["body"].is_null(), "{message}");
+        assert_eq!(message["channel"], "sms");
+        assert!(!message["history"].as_array().unwrap().is_empty());
+    }
     assert!(
         app.audit_entries()
             .await
@@ -217,7 +242,7 @@ async fn message_words_past_the_retention_period_are_removed_and_metadata_kept(e
     let referral = app.referral(&referral_id).await;
     assert_eq!(
         referral["answers"]["relationship"], "self",
-        "referral answers are kept"
+        "the referral's choices are kept"
     );
     app.stop().await;
 }
