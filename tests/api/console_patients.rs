@@ -21,6 +21,7 @@ on_both_engines!(
     an_appointment_is_booked_with_its_reminders_moved_and_cancelled,
     a_message_is_sent_and_listed_with_its_status,
     an_urgent_patient_is_acknowledged_by_a_clinician,
+    a_clinician_discharges_a_patient_from_the_console,
     reading_a_patient_is_audited_as_the_signed_in_user,
     a_form_without_its_csrf_token_is_refused_and_changes_nothing,
     a_scheduler_does_the_appointment_work_but_never_sees_referral_words,
@@ -608,6 +609,70 @@ async fn a_message_is_sent_and_listed_with_its_status(engine: Engine) {
         .collect();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0]["actor"], SCHEDULER);
+    app.stop().await;
+}
+
+async fn a_clinician_discharges_a_patient_from_the_console(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let id = id_of(
+        &app.create_patient(passport("Sam Taylor", Some(MOBILE)))
+            .await,
+    );
+    let path = format!("/console/patients/{id}");
+    let discharge = format!("{path}/discharge");
+
+    let mut scheduler = Browser::signed_in(&app, SCHEDULER, Role::Scheduler).await;
+    let page = scheduler.get(&path).await;
+    assert!(!page.body.contains("id=\"discharge\""), "not theirs to do");
+    let page = scheduler.post_from(&path, &discharge, &[]).await;
+    assert_eq!(page.status, 403, "{}", page.body);
+    assert!(api_patient(&app, &id).await["discharged_at"].is_null());
+
+    let mut clinician = Browser::signed_in(&app, CLINICIAN, Role::Clinician).await;
+    let page = clinician.get(&path).await;
+    assert!(
+        page.body
+            .contains("Discharge Sam Taylor from the team's care"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("2 days later"), "the setting, in words");
+    let page = clinician
+        .post_from(&path, &discharge, &[("note", "Back with their GP")])
+        .await;
+    let passport = follow(&mut clinician, &page, &path).await;
+    assert!(
+        passport.body.contains("id=\"discharged\""),
+        "{}",
+        passport.body
+    );
+    assert!(passport.body.contains("Discharged from the team's care on"));
+    assert!(
+        !passport.body.contains("id=\"discharge\""),
+        "the form is gone"
+    );
+    assert!(api_patient(&app, &id).await["discharged_at"].is_string());
+    assert_eq!(
+        app.sql_count(&format!(
+            "SELECT COUNT(*) FROM feedback_requests WHERE patient_id = '{id}'"
+        ))
+        .await,
+        1,
+        "their feedback request is planned"
+    );
+    let entries: Vec<Value> = app
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "patient.discharge")
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(entries[0]["actor"], CLINICIAN);
+    assert_eq!(entries[0]["note"], "Back with their GP");
+
+    // Twice is refused, as the API refuses it.
+    let page = clinician.post_from(&path, &discharge, &[]).await;
+    assert_eq!(page.status, 409, "{}", page.body);
     app.stop().await;
 }
 

@@ -1,6 +1,6 @@
 //! Patients in the console: the search (`/console/patients`), a patient's e-Health Passport
 //! with their appointments and messages (`/console/patients/{id}`), acknowledging their
-//! urgent flag; making and editing a passport (`passport`), booking, moving and cancelling
+//! urgent flag, discharging them from the team's care; making and editing a passport (`passport`), booking, moving and cancelling
 //! appointments (`appointments`), sending a message (`messages`). Every read and change goes
 //! through `app::Services` with the signed-in user as the actor, as the JSON API does, so
 //! roles and audit entries are the API's. Times are shown and entered on the UK wall clock.
@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
             get(passport::edit_page).post(passport::update),
         )
         .route("/console/patients/{id}/acknowledge", post(acknowledge))
+        .route("/console/patients/{id}/discharge", post(discharge))
         .route(
             "/console/patients/{id}/appointments/new",
             get(appointments::new_page).post(appointments::book),
@@ -263,6 +264,8 @@ struct PreferenceView {
 #[derive(Serialize)]
 struct PassportView {
     id: String,
+    /// When a clinician discharged them, on the UK clock; none while in the team's care.
+    discharged: Option<String>,
     name: String,
     preferred_name: Option<String>,
     pronouns: Option<String>,
@@ -299,6 +302,7 @@ fn passport_view(app: &AppState, record: &PatientRecord) -> PassportView {
     let preferences = p.contact_preferences.complete();
     PassportView {
         id: p.id.to_string(),
+        discharged: record.discharged_at.map(london_time),
         name: p.name.clone(),
         preferred_name: p.preferred_name.clone(),
         pronouns: p.pronouns.clone(),
@@ -493,6 +497,7 @@ async fn show(
             "messages": messages.items.iter().map(message_view).collect::<Vec<_>>(),
             "more_messages": messages.next_cursor.is_some(),
             "may_acknowledge": signed_in.user.role.may_read_referrals(),
+            "feedback_after": duration_in_words(app.config.feedback_after),
         }),
     )
 }
@@ -521,6 +526,58 @@ async fn acknowledge(
             Redirect::to(&patient_href(&id)).into_response()
         }
         Err(error) => signed_in.failure(Section::Patients, error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DischargeForm {
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /console/patients/{id}/discharge`: a clinician discharges the patient from the
+/// team's care (with an optional note for the audit log); their feedback request is planned.
+async fn discharge(
+    State(app): State<AppState>,
+    signed_in: SignedIn,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<DischargeForm>,
+) -> Response {
+    let id = PatientId::from(id);
+    let input = crate::app::feedback::DischargeIn {
+        note: some(&form.note),
+    };
+    match app
+        .services
+        .discharge_patient(&signed_in.user.actor(), &id, input)
+        .await
+    {
+        Ok(_) => {
+            if let Err(response) =
+                flash(&signed_in.session, "Discharged from the team's care").await
+            {
+                return response;
+            }
+            Redirect::to(&patient_href(&id)).into_response()
+        }
+        Err(error) => signed_in.failure(Section::Patients, error),
+    }
+}
+
+/// A setting's length as a page says it: "2 days", "12 hours", "30 minutes".
+fn duration_in_words(length: std::time::Duration) -> String {
+    let minutes = length.as_secs() / 60;
+    let (n, unit) = if minutes > 0 && minutes.is_multiple_of(24 * 60) {
+        (minutes / (24 * 60), "day")
+    } else if minutes > 0 && minutes.is_multiple_of(60) {
+        (minutes / 60, "hour")
+    } else {
+        (minutes, "minute")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
     }
 }
 
@@ -560,6 +617,16 @@ mod tests {
         assert_eq!(london_time(summer), "1 July 2026 at 10:00");
         let winter = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
         assert_eq!(london_time(winter), "1 December 2026 at 09:00");
+    }
+
+    #[test]
+    fn a_settings_length_is_said_in_its_largest_whole_unit() {
+        let words = |secs| duration_in_words(std::time::Duration::from_secs(secs));
+        assert_eq!(words(2 * 86_400), "2 days");
+        assert_eq!(words(86_400), "1 day");
+        assert_eq!(words(36 * 3_600), "36 hours");
+        assert_eq!(words(90 * 60), "90 minutes");
+        assert_eq!(words(60), "1 minute");
     }
 
     #[test]
