@@ -1329,13 +1329,7 @@ impl TestApp {
     /// Stops the gateway and starts it again on the same database, address, configuration
     /// and clock: as a restarted process would.
     pub async fn restart(&mut self) {
-        self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            let result = tokio::time::timeout(Duration::from_secs(20), server)
-                .await
-                .expect("gateway stops within 20 s");
-            result.expect("server task").expect("server ran cleanly");
-        }
+        self.stop_server().await;
         let config = (*self.app.state.config).clone();
         let listener = TcpListener::bind(config.bind).await.expect("bind again");
         let clock: Arc<dyn Clock> = match &self.clock {
@@ -1363,6 +1357,10 @@ impl TestApp {
 
     /// Stops the gateway gracefully (and checks it did stop).
     pub async fn stop(mut self) {
+        self.stop_server().await;
+    }
+
+    async fn stop_server(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             let result = tokio::time::timeout(Duration::from_secs(20), server)
