@@ -76,9 +76,14 @@ async fn a_staff_write_the_database_cannot_take_now_is_a_503_with_retry_after(en
         Engine::Sqlite => {
             // Another process holds SQLite's write lock past the gateway's busy timeout:
             // SQLITE_BUSY.
-            let mut other = sqlx::SqliteConnection::connect(app.database_url())
-                .await
-                .unwrap();
+            // The lock is taken however long the gateway's own writes hold it on a busy
+            // machine (sqlx's default wait is 5 s).
+            let options: sqlx::sqlite::SqliteConnectOptions = app.database_url().parse().unwrap();
+            let mut other = sqlx::SqliteConnection::connect_with(
+                &options.busy_timeout(std::time::Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
             sqlx::raw_sql("BEGIN IMMEDIATE")
                 .execute(&mut other)
                 .await
