@@ -1167,6 +1167,24 @@ impl TestApp {
         &self._db.url
     }
 
+    /// SQLite only: another connection that has taken the database's write lock
+    /// (`BEGIN IMMEDIATE`), as another process would; `ROLLBACK` on it lets the gateway write
+    /// again. It waits up to a minute for the gateway's own writes, however busy the machine.
+    pub async fn hold_sqlite_write_lock(&self) -> sqlx::SqliteConnection {
+        use sqlx::Connection;
+        let options: sqlx::sqlite::SqliteConnectOptions =
+            self.database_url().parse().expect("a SQLite URL");
+        let mut other =
+            sqlx::SqliteConnection::connect_with(&options.busy_timeout(Duration::from_secs(60)))
+                .await
+                .expect("a second connection");
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .expect("the write lock");
+        other
+    }
+
     /// The engine the test's database runs on.
     pub fn engine(&self) -> &Engine {
         &self.engine

@@ -4,7 +4,6 @@
 //! The errors are real ones raised by the test's own database.
 
 use serde_json::json;
-use sqlx::Connection;
 
 use crate::helpers::{Engine, FakeNotify, TestApp, spawn_app, spawn_app_with_env};
 use crate::on_both_engines;
@@ -76,18 +75,7 @@ async fn a_staff_write_the_database_cannot_take_now_is_a_503_with_retry_after(en
         Engine::Sqlite => {
             // Another process holds SQLite's write lock past the gateway's busy timeout:
             // SQLITE_BUSY.
-            // The lock is taken however long the gateway's own writes hold it on a busy
-            // machine (sqlx's default wait is 5 s).
-            let options: sqlx::sqlite::SqliteConnectOptions = app.database_url().parse().unwrap();
-            let mut other = sqlx::SqliteConnection::connect_with(
-                &options.busy_timeout(std::time::Duration::from_secs(60)),
-            )
-            .await
-            .unwrap();
-            sqlx::raw_sql("BEGIN IMMEDIATE")
-                .execute(&mut other)
-                .await
-                .unwrap();
+            let mut other = app.hold_sqlite_write_lock().await;
             let response = create_patient(&app).await;
             assert_retry_later(&response, "SQLITE_BUSY");
             sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();

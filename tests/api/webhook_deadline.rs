@@ -28,16 +28,7 @@ enum Held {
 
 async fn hold_the_lock(app: &TestApp) -> Held {
     match app.engine() {
-        Engine::Sqlite => {
-            let mut db = sqlx::SqliteConnection::connect(app.database_url())
-                .await
-                .unwrap();
-            sqlx::raw_sql("BEGIN IMMEDIATE")
-                .execute(&mut db)
-                .await
-                .unwrap();
-            Held::Sqlite(db)
-        }
+        Engine::Sqlite => Held::Sqlite(app.hold_sqlite_write_lock().await),
         Engine::Postgres(_) => {
             let mut db = sqlx::PgConnection::connect(app.database_url())
                 .await
