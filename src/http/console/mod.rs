@@ -33,7 +33,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 use self::csrf::CsrfForm;
 use self::pages::{FieldError, message, page};
-pub use self::signed_in::{SignedIn, flash};
+pub use self::signed_in::{SignedIn, done, flash};
 use super::AppState;
 use crate::app::Error;
 use crate::app::staff::{MIN_PASSWORD_CHARS, Password};

@@ -12,14 +12,14 @@ mod passport;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::csrf::CsrfForm;
 use super::pages::{FieldError, Section};
-use super::{SignedIn, flash};
+use super::{SignedIn, done};
 use crate::app::patients::PatientQuery;
 use crate::app::{Error, PageQuery};
 use crate::domain::channel::{AccessNeed, Channel};
@@ -519,12 +519,7 @@ async fn acknowledge(
         .acknowledge_patient(&signed_in.user.actor(), &id)
         .await
     {
-        Ok(_) => {
-            if let Err(response) = flash(&signed_in.session, "Urgent flag acknowledged").await {
-                return response;
-            }
-            Redirect::to(&patient_href(&id)).into_response()
-        }
+        Ok(_) => done(&signed_in, &patient_href(&id), "Urgent flag acknowledged").await,
         Err(error) => signed_in.failure(Section::Patients, error),
     }
 }
@@ -553,12 +548,12 @@ async fn discharge(
         .await
     {
         Ok(_) => {
-            if let Err(response) =
-                flash(&signed_in.session, "Discharged from the team's care").await
-            {
-                return response;
-            }
-            Redirect::to(&patient_href(&id)).into_response()
+            done(
+                &signed_in,
+                &patient_href(&id),
+                "Discharged from the team's care",
+            )
+            .await
         }
         Err(error) => signed_in.failure(Section::Patients, error),
     }

@@ -9,7 +9,7 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::csrf::CsrfForm;
 use super::pages::{FieldError, Section};
-use super::{SignedIn, flash};
+use super::{SignedIn, done};
 use crate::app;
 use crate::app::patients::FromReferralIn;
 use crate::app::referrals::{StatusIn, TEXT_BACK_MAX_CHARS, TextBackIn};
@@ -181,15 +181,6 @@ async fn make_patient(
 
 fn referral_href(id: &ReferralId) -> String {
     format!("/console/referrals/{id}")
-}
-
-/// A change made: said once on the next page, which the browser is sent to (POST, redirect,
-/// GET).
-async fn done(signed_in: &SignedIn, href: &str, text: impl Into<String>) -> Response {
-    match flash(&signed_in.session, text).await {
-        Ok(()) => Redirect::to(href).into_response(),
-        Err(response) => response,
-    }
 }
 
 /// A form the service refused: what staff sent could be put right (422, or 409 when the

@@ -41,6 +41,15 @@ pub async fn flash(session: &Session, text: impl Into<String>) -> Result<(), Res
         .map_err(|e| session_failed(&e))
 }
 
+/// A change made: said once on the next page, which the browser is sent to (POST, redirect,
+/// GET).
+pub async fn done(signed_in: &SignedIn, href: &str, text: impl Into<String>) -> Response {
+    match flash(&signed_in.session, text).await {
+        Ok(()) => axum::response::Redirect::to(href).into_response(),
+        Err(response) => response,
+    }
+}
+
 /// Sent by the live parts of a page (the triage queue's polling): a request that is not
 /// someone using the console, so it does not keep an idle session alive.
 pub const POLL_HEADER: &str = "x-console-poll";

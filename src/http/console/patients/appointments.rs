@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::offset::LocalResult;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
@@ -16,7 +16,7 @@ use crate::domain::id::{AppointmentId, PatientId};
 use crate::http::AppState;
 use crate::http::console::csrf::CsrfForm;
 use crate::http::console::pages::{FieldError, Section};
-use crate::http::console::{SignedIn, flash};
+use crate::http::console::{SignedIn, done};
 use crate::store::{AppointmentKind, AppointmentPlace};
 
 /// The day and time boxes of a form, as typed.
@@ -187,10 +187,7 @@ pub async fn book(
         Ok(input) => match app.services.book_appointment(&actor, &id, input).await {
             Ok(booked) => {
                 let said = format!("Appointment booked for {}", london_time(booked.starts_at));
-                if let Err(response) = flash(&signed_in.session, said).await {
-                    return response;
-                }
-                return Redirect::to(&patient_href(&id)).into_response();
+                return done(&signed_in, &patient_href(&id), said).await;
             }
             Err(error) => match refusal(error) {
                 Ok(error) => error,
@@ -267,10 +264,7 @@ pub async fn reschedule(
         {
             Ok(moved) => {
                 let said = format!("Appointment moved to {}", london_time(moved.starts_at));
-                if let Err(response) = flash(&signed_in.session, said).await {
-                    return response;
-                }
-                return Redirect::to(&patient_href(&moved.patient_id)).into_response();
+                return done(&signed_in, &patient_href(&moved.patient_id), said).await;
             }
             Err(error) => match refusal(error) {
                 Ok(error) => error,
@@ -334,10 +328,7 @@ pub async fn cancel(
         "Appointment on {} cancelled",
         london_time(appointment.starts_at)
     );
-    if let Err(response) = flash(&signed_in.session, said).await {
-        return response;
-    }
-    Redirect::to(&patient_href(&appointment.patient_id)).into_response()
+    done(&signed_in, &patient_href(&appointment.patient_id), said).await
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{patient_href, purpose_text};
@@ -14,7 +14,7 @@ use crate::domain::patient::Purpose;
 use crate::http::AppState;
 use crate::http::console::csrf::CsrfForm;
 use crate::http::console::pages::{FieldError, Section};
-use crate::http::console::{SignedIn, flash};
+use crate::http::console::{SignedIn, done};
 use crate::store::Patient;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -114,10 +114,7 @@ pub async fn send(
                     }
                     None => "Message recorded: no channel could be used".to_owned(),
                 };
-                if let Err(response) = flash(&signed_in.session, said).await {
-                    return response;
-                }
-                return Redirect::to(&format!("{}#messages", patient_href(&id))).into_response();
+                return done(&signed_in, &format!("{}#messages", patient_href(&id)), said).await;
             }
             Err(Error::Invalid(detail)) => {
                 let field = if detail.starts_with("purpose") {

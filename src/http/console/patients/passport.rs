@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Serialize;
 
 use super::{date_from, patient_href, some};
@@ -17,7 +17,7 @@ use crate::domain::patient::{ContactPreferences, Purpose};
 use crate::http::AppState;
 use crate::http::console::csrf::CsrfForm;
 use crate::http::console::pages::{FieldError, Section};
-use crate::http::console::{SignedIn, flash};
+use crate::http::console::{SignedIn, done};
 use crate::store::Patient;
 
 /// Choices a form offers for each purpose's ranked channels.
@@ -461,10 +461,12 @@ pub async fn create(
         .await
     {
         Ok(record) => {
-            if let Err(response) = flash(&signed_in.session, "Patient added").await {
-                return response;
-            }
-            Redirect::to(&patient_href(&record.patient.id)).into_response()
+            done(
+                &signed_in,
+                &patient_href(&record.patient.id),
+                "Patient added",
+            )
+            .await
         }
         Err(error) => match refusal(error) {
             Ok(r) => form_page(&app, &signed_in, r.status, None, &form, &r.errors, r.shared),
@@ -523,12 +525,7 @@ pub async fn update(
         .update_patient(&signed_in.user.actor(), &id, patch)
         .await
     {
-        Ok(_) => {
-            if let Err(response) = flash(&signed_in.session, "Passport saved").await {
-                return response;
-            }
-            Redirect::to(&patient_href(&id)).into_response()
-        }
+        Ok(_) => done(&signed_in, &patient_href(&id), "Passport saved").await,
         Err(error) => match refusal(error) {
             Ok(r) => rejected(r.status, &r.errors, r.shared),
             Err(error) => signed_in.failure(Section::Patients, error),
