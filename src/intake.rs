@@ -30,6 +30,15 @@ use crate::templates::Templates;
 mod entered;
 pub use entered::EnteredDecision;
 
+/// What `Intake::screen` found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screened {
+    /// The risk signals' names; empty when none.
+    pub signals: Vec<String>,
+    /// The language, when confidently one of ours and not English.
+    pub language: Option<Language>,
+}
+
 #[derive(Debug)]
 pub struct Intake {
     pub risk: RiskScreen,
@@ -48,6 +57,18 @@ pub struct Intake {
 }
 
 impl Intake {
+    /// What the text says whoever sent it: its risk signals and its language. The costliest
+    /// part of deciding, and it needs nothing from the store, so the inbound path works it
+    /// out before taking the database's write lock, where every microsecond is spent by one
+    /// writer at a time.
+    pub fn screen(&self, text: &str) -> Screened {
+        Screened {
+            signals: self.risk.screen(text),
+            language: language::detect(text),
+        }
+    }
+
+    /// `decide_screened` with the text screened here.
     pub fn decide(
         &self,
         snapshot: &Snapshot,
@@ -55,17 +76,35 @@ impl Intake {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Decision {
+        self.decide_screened(snapshot, text, &self.screen(text), today, now)
+    }
+
+    /// What one text does, given what the number is to us (`snapshot`) and what `screen`
+    /// found in the same text.
+    pub fn decide_screened(
+        &self,
+        snapshot: &Snapshot,
+        text: &str,
+        screened: &Screened,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Decision {
         // Safety rule 2: screened before anything else, whatever the number is to us.
-        let signals = self.risk.screen(text);
+        let signals = screened.signals.clone();
         let at_risk = !signals.is_empty();
         // A text from a patient's number is not a new referral.
         let mut decision = match pick_patient(&snapshot.patients) {
             Some(patient) => Decision::Patient(Box::new(
                 self.patient_text(snapshot, patient, text, signals),
             )),
-            None => Decision::Referral(Box::new(
-                self.referral_text(snapshot, text, signals, today, now),
-            )),
+            None => Decision::Referral(Box::new(self.referral_text(
+                snapshot,
+                text,
+                signals,
+                screened.language,
+                today,
+                now,
+            ))),
         };
         if snapshot.replies_last_hour >= self.reply_cap_per_hour && !at_risk {
             // A flood from one number: keep everything, say nothing more this hour.
@@ -91,12 +130,12 @@ impl Intake {
         snapshot: &Snapshot,
         text: &str,
         signals: Vec<String>,
+        // Safety rule 9: the language the text is written in, when it is confidently one of
+        // those the team's area texts in (None for English or too little to tell).
+        detected: Option<Language>,
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> ReferralDecision {
-        // Safety rule 9: the language the text is written in, when it is confidently one of
-        // those the team's area texts in (None for English or too little to tell).
-        let detected = language::detect(text);
         let foreign_language = detected.map(Language::code);
         // A conversation that is done (sent, or taken on by staff) keeps its thread open for
         // a while: a text that is not a command joins it; after that a text starts afresh.

@@ -47,13 +47,20 @@ impl Services {
             replies,
         };
         let today = self.clock.today_in_uk();
+        // Screened before the store's transaction: only what depends on the number's record
+        // is decided while the write lock is held.
+        let screened = self.intake.screen(&text.body);
         // The store may decide more than once (a transaction tried again); the last decision
         // is the one it wrote.
         let flagged = AtomicBool::new(false);
         let decide = |snapshot: &Snapshot| {
-            let decision = self
-                .intake
-                .decide(snapshot, &text.body, today, text.received_at);
+            let decision = self.intake.decide_screened(
+                snapshot,
+                &text.body,
+                &screened,
+                today,
+                text.received_at,
+            );
             flagged.store(decision.flagged(), Ordering::Relaxed);
             decision
         };

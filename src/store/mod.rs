@@ -24,6 +24,7 @@ pub(crate) use queue::queues;
 pub use queue::{Delivery, Pool, ReminderJob};
 pub use referrals::*;
 pub use sessions::ConsoleSessions;
+pub use sqlite::GROUP_COMMITTED;
 pub use staff::{ApiTokenRecord, NewApiToken, PasswordLink, Revoked, SessionRow, StaffStore, User};
 
 use std::sync::Arc;

@@ -49,6 +49,21 @@ impl PgStore {
 
     /// Texts from one number are handled one at a time across every replica, so no
     /// conversation step is ever applied twice or out of order.
+    /// A text from a person in a transaction of its own. Texts from different numbers commit
+    /// side by side on the pool's connections, and PostgreSQL's WAL writer already flushes
+    /// commits that arrive together with one write, so they need no batching here.
+    async fn write_inbound(
+        &self,
+        text: &super::InboundText,
+        decide: super::Decide<'_>,
+    ) -> Result<super::InboundOutcome> {
+        let mut tx = self.begin_write().await?;
+        Self::lock_phone(&mut tx, text.from.e164()).await?;
+        let outcome = Self::inbound_in(&mut tx, text, decide).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
     async fn lock_phone(conn: &mut PgConnection, phone: &str) -> Result<()> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
             .bind(phone)
@@ -118,6 +133,7 @@ shared_impl!(PgStore, PgConnection);
 // A name is looked for only in answers PostgreSQL's JSON can read (an escaped U+0000 cannot be).
 referral_store_impl!(
     PgStore,
+    PgConnection,
     name = "(CASE WHEN strpos(answers, '\\u0000') = 0 THEN answers::jsonb ->> 'name' END)"
 );
 patient_store_impl!(PgStore);

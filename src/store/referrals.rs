@@ -718,36 +718,36 @@ pub trait ReferralStore {
 /// Implements `ReferralStore` for an engine's store (see `sqlite.rs` / `postgres.rs`).
 macro_rules! referral_store_impl {
     // `$name`: the SQL for the name in a referral's answers (JSON in a text column).
-    ($store:ty, name = $name:literal) => {
-        #[async_trait::async_trait]
-        impl $crate::store::ReferralStore for $store {
-            async fn record_inbound(
-                &self,
+    ($store:ty, $conn:ty, name = $name:literal) => {
+        impl $store {
+            /// The inbound path's work inside a transaction the engine opened (and holds the
+            /// number's lock in): de-duplicate by provider id, load what the number is to us,
+            /// decide, and store the text, the replies and every consequence. The engine
+            /// commits (`write_inbound`).
+            pub(super) async fn inbound_in(
+                conn: &mut $conn,
                 text: &$crate::store::InboundText,
                 decide: $crate::store::Decide<'_>,
             ) -> $crate::store::Result<$crate::store::InboundOutcome> {
                 use $crate::store::rows::{new_id, to_json_text, CurrentRow, PatientContactRow};
-                use $crate::store::{Decision, InboundOutcome, Snapshot, StoreError, Ts};
+                use $crate::store::{Decision, InboundOutcome, Snapshot, Ts};
 
                 let phone = text.from.e164();
                 let at = text.received_at;
                 let now = Ts(at);
-                let mut tx = self.begin_write().await?;
-                Self::lock_phone(&mut *tx, phone).await?;
 
                 let seen: Option<(String,)> = sqlx::query_as(
                     "SELECT id FROM texts WHERE provider_id = $1 AND direction = 'inbound'",
                 )
                 .bind(&text.provider_id)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
                 if let Some((inbound_id,)) = seen {
                     let replies: Vec<(Option<String>,)> =
                         sqlx::query_as("SELECT body FROM texts WHERE reply_to = $1 ORDER BY seq")
                             .bind(&inbound_id)
-                            .fetch_all(&mut *tx)
+                            .fetch_all(&mut *conn)
                             .await?;
-                    tx.commit().await?;
                     return Ok(InboundOutcome::Duplicate {
                         replies: replies.into_iter().filter_map(|(b,)| b).collect(),
                     });
@@ -758,7 +758,7 @@ macro_rules! referral_store_impl {
                      WHERE mobile = $1 ORDER BY updated_at DESC, id",
                 )
                 .bind(phone)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *conn)
                 .await?;
                 let mut patients = Vec::with_capacity(contacts.len());
                 for contact in contacts {
@@ -769,14 +769,14 @@ macro_rules! referral_store_impl {
                     )
                     .bind(&contact.id)
                     .bind(now)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
                     let plan: Option<$crate::store::rows::SafetyPlanRow> = sqlx::query_as(
                         "SELECT patient_id, sections, updated_at, updated_by FROM safety_plans \
                          WHERE patient_id = $1",
                     )
                     .bind(&contact.id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
                     let feedback: Option<(String, bool)> = sqlx::query_as(
                         "SELECT id, reasked FROM feedback_requests WHERE patient_id = $1 \
@@ -784,7 +784,7 @@ macro_rules! referral_store_impl {
                     )
                     .bind(&contact.id)
                     .bind(Ts(at - $crate::store::FEEDBACK_OPEN_FOR))
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
                     let feedback = feedback
                         .map(|(id, reasked)| $crate::store::OpenFeedback { id, reasked });
@@ -802,13 +802,13 @@ macro_rules! referral_store_impl {
                      WHERE c.phone = $1 AND c.is_current",
                 )
                 .bind(phone)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
                 let current = current.map(CurrentRow::into_current).transpose()?;
                 let opted_out: Option<(bool,)> =
                     sqlx::query_as("SELECT opted_out FROM sms_opt_outs WHERE phone = $1")
                         .bind(phone)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut *conn)
                         .await?;
                 let (replies_last_hour,): (i64,) = sqlx::query_as(
                     "SELECT COUNT(*) FROM texts WHERE phone = $1 AND direction = 'outbound' \
@@ -816,14 +816,14 @@ macro_rules! referral_store_impl {
                 )
                 .bind(phone)
                 .bind(Ts(at - chrono::TimeDelta::hours(1)))
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *conn)
                 .await?;
                 let thread_last_at: Option<(Ts,)> = match &current {
                     Some(current) => sqlx::query_as(
                         "SELECT at FROM texts WHERE referral_id = $1 ORDER BY seq DESC LIMIT 1",
                     )
                     .bind(&current.referral.id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?,
                     None => None,
                 };
@@ -848,7 +848,7 @@ macro_rules! referral_store_impl {
                 let (replies, opt_out) = match decide(&snapshot) {
                     Decision::Referral(decision) => {
                         let (conversation_id, referral_id) = Self::apply_referral_decision(
-                            &mut *tx,
+                            &mut *conn,
                             phone,
                             &snapshot,
                             &decision,
@@ -857,7 +857,7 @@ macro_rules! referral_store_impl {
                         )
                         .await?;
                         Self::insert_exchange(
-                            &mut *tx,
+                            &mut *conn,
                             $crate::store::shared::NewText {
                                 referral_id: Some(&referral_id),
                                 conversation_id: Some(&conversation_id),
@@ -868,7 +868,7 @@ macro_rules! referral_store_impl {
                         )
                         .await?;
                         for alert in &decision.alerts {
-                            Self::insert_alert(&mut *tx, alert, Some(&referral_id), None, at).await?;
+                            Self::insert_alert(&mut *conn, alert, Some(&referral_id), None, at).await?;
                         }
                         if decision.reopen {
                             sqlx::query(
@@ -876,11 +876,11 @@ macro_rules! referral_store_impl {
                                  WHERE id = $1",
                             )
                             .bind(&referral_id)
-                            .execute(&mut *tx)
+                            .execute(&mut *conn)
                             .await?;
                         }
                         for item in &decision.inbox {
-                            Self::insert_inbox_item(&mut *tx, item, None, Some(&referral_id), &inbound_id, at)
+                            Self::insert_inbox_item(&mut *conn, item, None, Some(&referral_id), &inbound_id, at)
                                 .await?;
                         }
                         for action in &decision.events {
@@ -890,7 +890,7 @@ macro_rules! referral_store_impl {
                                 format!("referral:{referral_id}"),
                             )
                             .for_referral(&referral_id);
-                            Self::insert_audit(&mut *tx, &event).await?;
+                            Self::insert_audit(&mut *conn, &event).await?;
                         }
                         (decision.replies, decision.opt_out)
                     }
@@ -924,7 +924,7 @@ macro_rules! referral_store_impl {
                                 .bind(to_json_text(&signals)?)
                                 .bind(now)
                                 .bind(&contact.id)
-                                .execute(&mut *tx)
+                                .execute(&mut *conn)
                                 .await?;
                             }
                         }
@@ -936,16 +936,16 @@ macro_rules! referral_store_impl {
                                 )
                                 .bind(now)
                                 .bind(id)
-                                .execute(&mut *tx)
+                                .execute(&mut *conn)
                                 .await?;
                             }
                             Some($crate::store::AppointmentAction::Cancel(id)) => {
-                                Self::cancel_appointment_in(&mut *tx, id, "cancelled_by_patient", at).await?;
+                                Self::cancel_appointment_in(&mut *conn, id, "cancelled_by_patient", at).await?;
                             }
                             None => {}
                         }
                         Self::insert_exchange(
-                            &mut *tx,
+                            &mut *conn,
                             $crate::store::shared::NewText {
                                 patient_id: Some(patient),
                                 ..$crate::store::shared::NewText::inbound(&inbound_id, phone, text, at)
@@ -955,7 +955,7 @@ macro_rules! referral_store_impl {
                         )
                         .await?;
                         for alert in &decision.alerts {
-                            Self::insert_alert(&mut *tx, alert, None, Some(patient), at).await?;
+                            Self::insert_alert(&mut *conn, alert, None, Some(patient), at).await?;
                         }
                         let filed: Vec<(&$crate::store::NewInboxItem, &$crate::domain::id::PatientId)> = decision
                             .inbox
@@ -963,7 +963,7 @@ macro_rules! referral_store_impl {
                             .flat_map(|item| decision.patient_ids.iter().map(move |p| (item, p)))
                             .collect();
                         for (item, patient) in filed {
-                            Self::insert_inbox_item(&mut *tx, item, Some(patient), None, &inbound_id, at)
+                            Self::insert_inbox_item(&mut *conn, item, Some(patient), None, &inbound_id, at)
                                 .await?;
                         }
                         match &decision.feedback {
@@ -976,7 +976,7 @@ macro_rules! referral_store_impl {
                                 .bind(words)
                                 .bind(now)
                                 .bind(request_id)
-                                .execute(&mut *tx)
+                                .execute(&mut *conn)
                                 .await?;
                             }
                             Some($crate::store::FeedbackAnswer::Reasked { request_id }) => {
@@ -985,7 +985,7 @@ macro_rules! referral_store_impl {
                                 )
                                 .bind(now)
                                 .bind(request_id)
-                                .execute(&mut *tx)
+                                .execute(&mut *conn)
                                 .await?;
                             }
                             None => {}
@@ -996,7 +996,7 @@ macro_rules! referral_store_impl {
                                 (*action).to_owned(),
                                 format!("patient:{patient}"),
                             );
-                            Self::insert_audit(&mut *tx, &event).await?;
+                            Self::insert_audit(&mut *conn, &event).await?;
                         }
                         (decision.replies, decision.opt_out)
                     }
@@ -1007,7 +1007,7 @@ macro_rules! referral_store_impl {
                         .bind(opted_out)
                         .bind(now)
                         .bind(phone)
-                        .execute(&mut *tx)
+                        .execute(&mut *conn)
                         .await?;
                     sqlx::query(
                         "INSERT INTO sms_opt_outs (phone, opted_out, updated_at) VALUES ($1, $2, $3) \
@@ -1017,11 +1017,22 @@ macro_rules! referral_store_impl {
                     .bind(phone)
                     .bind(opted_out)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
                 }
-                tx.commit().await.map_err(StoreError::from)?;
                 Ok(InboundOutcome::Fresh { replies })
+            }
+
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::ReferralStore for $store {
+            async fn record_inbound(
+                &self,
+                text: &$crate::store::InboundText,
+                decide: $crate::store::Decide<'_>,
+            ) -> $crate::store::Result<$crate::store::InboundOutcome> {
+                self.write_inbound(text, decide).await
             }
 
             async fn conversation(

@@ -19,6 +19,7 @@ mod every_text;
 mod failover;
 mod feedback;
 mod find;
+mod group_commit;
 mod hard_moments;
 mod hazard_log;
 mod helpers;

@@ -244,10 +244,12 @@ pub async fn crash(o: &Options) -> anyhow::Result<Report> {
     let settled = settle(&stop, texting, &provider, &staff, &booked, &expected).await?;
     let unexplained = unexplained_duplicates(&provider, &booked, &kills);
     gateway.stop()?;
-    let leaks = traffic::leaks(
-        &read_log(&gateway.log)?,
-        &all_phones(&settled.logs, &booked),
-    );
+    let log = read_log(&gateway.log)?;
+    let leaks = traffic::leaks(&log, &all_phones(&settled.logs, &booked));
+    let groups = log
+        .lines()
+        .filter(|line| line.contains(crht_gateway::store::GROUP_COMMITTED))
+        .count();
     let starts: Vec<f64> = gateway
         .start_times
         .iter()
@@ -264,6 +266,11 @@ pub async fn crash(o: &Options) -> anyhow::Result<Report> {
         dir.display()
     ));
     r.texts(&settled.texts);
+    if matches!(o.engine, Engine::Sqlite) {
+        r.line(format!(
+            "commits that held more than one text (group commit): {groups}"
+        ));
+    }
     r.reminders(&settled.reminders);
     r.line(format!(
         "reminder duplicates explained by a kill between send and commit: {}, unexplained: {unexplained}",
