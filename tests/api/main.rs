@@ -36,6 +36,7 @@ mod outbound;
 mod patient_records;
 mod patient_urgency;
 mod recovery;
+mod reminder_job;
 mod referral_routes;
 mod retention;
 mod safe_defaults;
