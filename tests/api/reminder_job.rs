@@ -189,7 +189,9 @@ async fn a_reminder_past_the_hourly_budget_is_held_for_the_next_hour_as_before(e
     .await;
     let (patient_id, job, ctx) = due_reminder(&app).await;
     // An update takes the hour's only text.
-    let (status, body) = app.send_update(&patient_id, "Your visit is confirmed.").await;
+    let (status, body) = app
+        .send_update(&patient_id, "Your visit is confirmed.")
+        .await;
     assert_eq!(status, 202, "{body}");
     app.twilio.wait_for(1).await;
 
@@ -215,6 +217,10 @@ async fn a_reminder_past_the_hourly_budget_is_held_for_the_next_hour_as_before(e
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.twilio.sent().len(), 1, "nothing more went this hour");
-    assert_eq!(app.messages(&patient_id).await.len(), 2, "one reminder message");
+    assert_eq!(
+        app.messages(&patient_id).await.len(),
+        2,
+        "one reminder message"
+    );
     app.stop().await;
 }
