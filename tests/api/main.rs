@@ -38,6 +38,7 @@ mod patient_records;
 mod patient_urgency;
 mod recovery;
 mod referral_routes;
+mod reminder_job;
 mod retention;
 mod safe_defaults;
 mod safety;
