@@ -1,12 +1,14 @@
 //! Dispatch benchmark: reminders due at one moment, sent through the real job queue and
 //! delivery path to a local fake provider (a real HTTP server, no rate limit), beside a no-op
-//! apalis job on the same database in the same run; then a backlog of reminders scheduled
-//! into the future, with the process's memory and the lateness of reminders due meanwhile.
+//! apalis job on the same database in the same run; then a backlog of reminders booked into
+//! the future through the API's own batch booking (`Services::book_appointments`, 1,000
+//! appointments a call), with the process's memory and the lateness of reminders that fall
+//! due while the backlog is being booked.
 //!
 //! Run:  cargo bench --bench dispatch
-//! Options (environment): DISPATCH_REMINDERS (default 2000), DISPATCH_BACKLOG (reminders
-//! scheduled into the future, default 1000000; 0 skips it), DISPATCH_DATABASE_URL (default a
-//! fresh SQLite file under target/).
+//! Options (environment): DISPATCH_REMINDERS (default 2000; 0 skips part one),
+//! DISPATCH_BACKLOG (reminders booked into the future, default 1000000; 0 skips part two),
+//! DISPATCH_DATABASE_URL (default a fresh SQLite file under target/).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,12 +20,15 @@ use apalis::prelude::{
 use axum::routing::post;
 use chrono::{DateTime, TimeDelta, Utc};
 use crht_gateway::App;
+use crht_gateway::appointments::{AppointmentBatchIn, AppointmentIn, BatchAppointmentIn};
 use crht_gateway::clock::SystemClock;
 use crht_gateway::config::Config;
 use crht_gateway::domain::phone::PhoneNumber;
+use crht_gateway::domain::role::Role;
 use crht_gateway::domain::schedule::{Plan, QuietHours};
 use crht_gateway::store::{
-    Appointment, AppointmentKind, AppointmentPlace, AppointmentStatus, Patient, Pool, ReminderPlan,
+    Actor, Appointment, AppointmentKind, AppointmentPlace, AppointmentStatus, Patient, Pool,
+    ReminderPlan,
 };
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -159,12 +164,68 @@ async fn schedule(
         ));
         if batch.len() == 2000 || i + 1 == appointments {
             app.store()
-                .create_appointments(&batch)
+                .create_appointments(&batch, &[])
                 .await
                 .expect("schedule a batch");
             batch.clear();
         }
     }
+}
+
+/// Books `appointments` appointments starting at `starts_at`, shared among the patients, as
+/// the API's batch booking does: `Services::book_appointments`, 1,000 a call. Each gets the
+/// gateway's reminder offsets (24 h and 2 h before).
+async fn book(
+    app: &App,
+    actor: &Actor,
+    patients: &[Patient],
+    appointments: usize,
+    starts_at: DateTime<Utc>,
+) {
+    let mut booked = 0;
+    while booked < appointments {
+        let n = (appointments - booked).min(1000);
+        let batch = AppointmentBatchIn {
+            appointments: (booked..booked + n)
+                .map(|i| BatchAppointmentIn {
+                    patient_id: patients[i % patients.len()].id.clone(),
+                    appointment: AppointmentIn {
+                        starts_at,
+                        place: AppointmentPlace::Home,
+                        site_name: None,
+                        kind: "review".into(),
+                        staff_name: None,
+                    },
+                })
+                .collect(),
+        };
+        app.services()
+            .book_appointments(actor, batch)
+            .await
+            .expect("book a batch");
+        booked += n;
+    }
+}
+
+/// The database's size on disk, in MiB: SQLite's files, or PostgreSQL's own count.
+async fn database_mib(pool: &Pool, dir: &std::path::Path) -> f64 {
+    let bytes = match pool {
+        Pool::Sqlite(_) => std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0),
+        Pool::Postgres(pool) => {
+            sqlx::query_scalar::<_, i64>("SELECT pg_database_size(current_database())")
+                .fetch_one(pool)
+                .await
+                .map_or(0, |n| n.max(0) as u64)
+        }
+    };
+    bytes as f64 / 1_048_576.0
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -352,100 +413,125 @@ async fn bench() {
     for p in &patients {
         app.store().create_patient(p).await.expect("patient");
     }
-    let (rss_start, _) = memory_mib();
-
-    // 1. Reminders due at one moment, through the whole delivery path.
-    let started = Instant::now();
-    let due = Utc::now() + TimeDelta::seconds(6);
-    schedule(&app, &patients, count, due, &[TimeDelta::seconds(30)]).await;
-    let scheduled_in = started.elapsed();
-    let late = arrivals_after(&arrivals, 0, count, due).await;
-    let span = late.last().copied().unwrap_or(f64::NAN).max(0.001);
-    let sends_per_sec = late.len() as f64 / span;
-
-    // 2. The same number of no-op jobs on the same database.
-    let (noop_per_sec, noop_late) = noop_run(&pool, count, poll).await;
-
     let engine = if database.starts_with("sqlite") {
         "SQLite"
     } else {
         "PostgreSQL"
     };
-    println!(
-        "\ndispatch benchmark: {count} due at once, database: {engine}, poll interval {poll:?}"
-    );
-    println!(
-        "{:<22} {:>10} {:>12} {:>12} {:>8}",
-        "", "per second", "late p50 s", "late p99 s", "done"
-    );
-    println!(
-        "{:<22} {:>10.0} {:>12.3} {:>12.3} {:>8}",
-        "reminders → provider",
-        sends_per_sec,
-        percentile(&late, 0.5),
-        percentile(&late, 0.99),
-        late.len()
-    );
-    println!(
-        "{:<22} {:>10.0} {:>12.3} {:>12.3} {:>8}",
-        "no-op apalis job",
-        noop_per_sec,
-        percentile(&noop_late, 0.5),
-        percentile(&noop_late, 0.99),
-        noop_late.len()
-    );
-    println!(
-        "reminders/no-op throughput ratio: {:.2}   (scheduling {count} took {:.1} s)",
-        sends_per_sec / noop_per_sec,
-        scheduled_in.as_secs_f64()
-    );
 
-    if backlog > 0 {
-        // 3. A backlog of reminders into the future; then reminders due soon, with it there.
+    if count > 0 {
+        // 1. Reminders due at one moment, through the whole delivery path.
         let started = Instant::now();
-        let far = Utc::now() + TimeDelta::days(30);
-        schedule(
-            &app,
-            &patients,
-            backlog,
-            far,
-            &[TimeDelta::hours(24), TimeDelta::hours(2)],
-        )
-        .await;
-        let backlog_in = started.elapsed();
-        let (rss_backlog, hwm) = memory_mib();
-        let before = arrivals.lock().expect("lock").len();
-        let probe = 500;
         let due = Utc::now() + TimeDelta::seconds(6);
-        schedule(&app, &patients, probe, due, &[TimeDelta::seconds(30)]).await;
-        let late = arrivals_after(&arrivals, before, probe, due).await;
-        let (rss_end, hwm_end) = memory_mib();
+        schedule(&app, &patients, count, due, &[TimeDelta::seconds(30)]).await;
+        let scheduled_in = started.elapsed();
+        let late = arrivals_after(&arrivals, 0, count, due).await;
+        let span = late.last().copied().unwrap_or(f64::NAN).max(0.001);
+        let sends_per_sec = late.len() as f64 / span;
+
+        // 2. The same number of no-op jobs on the same database.
+        let (noop_per_sec, noop_late) = noop_run(&pool, count, poll).await;
+
         println!(
-            "\nbacklog: {backlog} reminders scheduled into the future in {:.0} s ({:.0}/s)",
-            backlog_in.as_secs_f64(),
-            backlog as f64 / backlog_in.as_secs_f64()
+            "\ndispatch benchmark: {count} due at once, database: {engine}, poll interval {poll:?}"
         );
         println!(
-            "memory (RSS, MiB): {rss_start:.0} before, {rss_backlog:.0} with the backlog (peak {hwm:.0}), \
-             {rss_end:.0} after {probe} more were sent (peak {hwm_end:.0})"
+            "{:<22} {:>10} {:>12} {:>12} {:>8}",
+            "", "per second", "late p50 s", "late p99 s", "done"
         );
         println!(
-            "{probe} reminders due meanwhile: late p50 {:.3} s, p99 {:.3} s, all sent: {}",
+            "{:<22} {:>10.0} {:>12.3} {:>12.3} {:>8}",
+            "reminders → provider",
+            sends_per_sec,
             percentile(&late, 0.5),
             percentile(&late, 0.99),
+            late.len()
+        );
+        println!(
+            "{:<22} {:>10.0} {:>12.3} {:>12.3} {:>8}",
+            "no-op apalis job",
+            noop_per_sec,
+            percentile(&noop_late, 0.5),
+            percentile(&noop_late, 0.99),
+            noop_late.len()
+        );
+        println!(
+            "reminders/no-op throughput ratio: {:.2}   (scheduling {count} took {:.1} s)",
+            sends_per_sec / noop_per_sec,
+            scheduled_in.as_secs_f64()
+        );
+    }
+
+    if backlog > 0 {
+        // 3. A backlog booked into the future through the API's batch booking, while 500
+        //    reminders booked the same way fall due and must still go on time.
+        let actor = Actor {
+            name: "dispatch benchmark".into(),
+            role: Role::Scheduler,
+            token_id: None,
+            user_id: None,
+        };
+        let (rss_before, _) = memory_mib();
+        let db_before = database_mib(&pool, &dir).await;
+        let before = arrivals.lock().expect("lock").len();
+        let appointments = backlog.div_ceil(2);
+        let far = Utc::now() + TimeDelta::days(30);
+        let started = Instant::now();
+        let booking = {
+            let (app, actor, patients) = (app.clone(), actor.clone(), patients.clone());
+            tokio::spawn(async move {
+                book(&app, &actor, &patients, appointments, far).await;
+                started.elapsed()
+            })
+        };
+        // Booked three seconds into the backlog, due six seconds later: the 2-hour reminder
+        // of an appointment starting in two hours and six seconds (its 24-hour one is past).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let probe = 500;
+        let due = chrono::DurationRound::duration_trunc(
+            Utc::now() + TimeDelta::seconds(6),
+            TimeDelta::seconds(1),
+        )
+        .expect("whole seconds");
+        let due_into_backlog =
+            started.elapsed().as_secs_f64() + (due - Utc::now()).num_milliseconds() as f64 / 1000.0;
+        let probe_booked = Instant::now();
+        book(&app, &actor, &patients, probe, due + TimeDelta::hours(2)).await;
+        let probe_booked_in = probe_booked.elapsed();
+        let late = arrivals_after(&arrivals, before, probe, due).await;
+        let probe_done = started.elapsed();
+        let backlog_in = booking.await.expect("the backlog");
+        let (rss_backlog, hwm) = memory_mib();
+        let reminders = appointments * 2;
+        println!(
+            "\nbacklog ({engine}): {reminders} reminders ({appointments} appointments) booked in batches \
+             of 1,000 through Services::book_appointments in {:.1} s ({:.0}/s)",
+            backlog_in.as_secs_f64(),
+            reminders as f64 / backlog_in.as_secs_f64()
+        );
+        println!(
+            "memory (RSS, MiB): {rss_before:.0} before, {rss_backlog:.0} after (peak {hwm:.0})"
+        );
+        println!(
+            "{probe} reminders due {:.0} s into the backlog (booked in {:.2} s, last sent {:.1} s in; \
+             the backlog {} then): late p50 {:.3} s, p99 {:.3} s, max {:.3} s, all sent: {}",
+            due_into_backlog,
+            probe_booked_in.as_secs_f64(),
+            probe_done.as_secs_f64(),
+            if probe_done < backlog_in {
+                "still running"
+            } else {
+                "already done"
+            },
+            percentile(&late, 0.5),
+            percentile(&late, 0.99),
+            late.last().copied().unwrap_or(f64::NAN),
             late.len() == probe
         );
-        if database.starts_with("sqlite") {
-            let size: u64 = std::fs::read_dir(&dir)
-                .map(|d| {
-                    d.flatten()
-                        .filter_map(|e| e.metadata().ok())
-                        .map(|m| m.len())
-                        .sum()
-                })
-                .unwrap_or(0);
-            println!("database files: {:.0} MiB", size as f64 / 1_048_576.0);
-        }
+        println!(
+            "database: {db_before:.0} MiB before, {:.0} MiB after",
+            database_mib(&pool, &dir).await
+        );
     }
     shutdown.cancel();
 }

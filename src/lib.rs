@@ -39,6 +39,9 @@ pub mod twilio;
 
 /// Staff accounts and tokens, for the command line and tests (the rules live in `app`).
 pub use app::staff;
+/// The application layer and its booking inputs, for the benchmarks that drive it as the
+/// API does.
+pub use app::{Services, appointments};
 
 use std::sync::Arc;
 
@@ -247,6 +250,11 @@ impl App {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.state.store
+    }
+
+    /// The application layer the API's handlers call.
+    pub fn services(&self) -> &Services {
+        &self.state.services
     }
 
     /// One pass of the background sweeps (`sweeps`); `serve` runs them on a timer, tests

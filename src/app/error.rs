@@ -13,6 +13,10 @@ pub enum Error {
     /// What staff sent is well-formed but breaks a rule (a start in the past, a bad postcode).
     #[error("{0}")]
     Invalid(String),
+    /// Items of a batch that break a rule, each named by its place in the batch and its field;
+    /// nothing of the batch was stored.
+    #[error("{}", describe_items(.0))]
+    InvalidItems(Vec<InvalidItem>),
     #[error("{0}")]
     NotFound(String),
     /// The record's state does not allow it (a cancelled appointment, a mobile on another record).
@@ -28,4 +32,26 @@ pub enum Error {
     Outbound(#[from] OutboundError),
     #[error(transparent)]
     Internal(anyhow::Error),
+}
+
+/// One item of a batch that breaks a rule: which one (from 0, in the order sent), which field,
+/// and what is wrong, in the words the single request would have used.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct InvalidItem {
+    pub index: usize,
+    pub field: String,
+    pub detail: String,
+}
+
+/// The bad items of a batch in one sentence, for a problem's `detail`.
+pub fn describe_items(items: &[InvalidItem]) -> String {
+    let named: Vec<String> = items
+        .iter()
+        .map(|item| format!("item {} ({}): {}", item.index, item.field, item.detail))
+        .collect();
+    format!(
+        "{} of the items cannot be booked and nothing was stored: {}",
+        items.len(),
+        named.join("; ")
+    )
 }

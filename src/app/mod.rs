@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-pub use error::Error;
+pub use error::{Error, InvalidItem, describe_items};
 
 use crate::clock::Clock;
 use crate::intake::Intake;

@@ -14,7 +14,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::{AppState, List};
 use crate::app::PageQuery;
-use crate::app::appointments::{AppointmentIn, AppointmentPatch};
+use crate::app::appointments::{AppointmentBatchIn, AppointmentIn, AppointmentPatch};
 use crate::domain::id::{AppointmentId, MessageId, PatientId, ReminderId};
 use crate::store::{Appointment, Reminder, ReminderStatus};
 
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
             "/patients/{id}/appointments",
             post(book_appointment).get(list_appointments),
         )
+        .route("/appointments/batch", post(book_appointments))
         .route(
             "/appointments/{id}",
             get(get_appointment)
@@ -93,6 +94,26 @@ pub async fn book_appointment(
         .book_appointment(&staff.0, &patient_id, input)
         .await?;
     Ok((StatusCode::CREATED, Json((&appointment).into())))
+}
+
+/// Books a clinic's list: up to 1,000 appointments, each checked and planned as a single
+/// booking is, stored together in one transaction or, if any item is invalid or names no
+/// patient, not at all (422 naming each bad item by its index and field).
+#[utoipa::path(post, path = "/api/v1/appointments/batch", tag = "appointments",
+    request_body = AppointmentBatchIn, security(("bearer" = [])),
+    responses((status = 201, body = Vec<AppointmentOut>, description = "The appointments booked, in the order sent"),
+        (status = 413, body = Problem),
+        (status = 422, body = Problem, description = "An item is invalid or names no patient (each named in `errors`), the batch is empty, or it has more than 1,000 items; nothing was stored")))]
+pub async fn book_appointments(
+    State(app): State<AppState>,
+    staff: Staff,
+    ApiJson(input): ApiJson<AppointmentBatchIn>,
+) -> Result<(StatusCode, Json<Vec<AppointmentOut>>), ApiError> {
+    let booked = app.services.book_appointments(&staff.0, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(booked.iter().map(AppointmentOut::from).collect()),
+    ))
 }
 
 /// The patient's appointments, earliest first, a page at a time.

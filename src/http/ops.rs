@@ -245,6 +245,7 @@ pub(super) struct TwilioStatusCallback {
         super::patients::send_safety_plan,
         super::patients::patient_from_referral,
         super::appointments::book_appointment,
+        super::appointments::book_appointments,
         super::appointments::list_appointments,
         super::appointments::get_appointment,
         super::appointments::reschedule_appointment,

@@ -16,6 +16,7 @@ mod shared;
 mod sqlite;
 pub(crate) mod staff;
 mod ts;
+mod values;
 
 pub use feedback::*;
 pub use outbox::*;

@@ -354,6 +354,9 @@ pub trait PatientStore {
     /// Urgent patients first (longest waiting first), then the rest, oldest record first.
     async fn patients(&self, filter: &PatientFilter) -> Result<Vec<Patient>>;
 
+    /// The patients with these ids, in no particular order; an unknown id is left out.
+    async fn patients_by_id(&self, ids: &[PatientId]) -> Result<Vec<Patient>>;
+
     async fn patient_record(&self, id: &PatientId) -> Result<Option<PatientRecord>>;
 
     /// As `patients`, with each one's urgent episode.
@@ -413,8 +416,14 @@ pub trait PatientStore {
         audit: &AuditEntry,
     ) -> Result<()>;
 
-    /// Books many appointments in one transaction (imports, and the dispatch benchmark).
-    async fn create_appointments(&self, batch: &[(Appointment, Vec<ReminderPlan>)]) -> Result<()>;
+    /// Books many new appointments, plans their reminders and writes their audit entries, all
+    /// in one transaction and a few statements per table (a clinic list imported at once);
+    /// returns them as stored, with their reminders, in the order given.
+    async fn create_appointments(
+        &self,
+        batch: &[(Appointment, Vec<ReminderPlan>)],
+        audits: &[AuditEntry],
+    ) -> Result<Vec<Appointment>>;
 
     async fn appointment(&self, id: &AppointmentId) -> Result<Option<Appointment>>;
 
@@ -520,6 +529,29 @@ macro_rules! patient_store_impl {
                     .into_iter()
                     .map(|r| r.patient)
                     .collect())
+            }
+
+            async fn patients_by_id(
+                &self,
+                ids: &[$crate::domain::id::PatientId],
+            ) -> $crate::store::Result<Vec<$crate::store::Patient>> {
+                use $crate::store::values;
+                let mut found = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(values::rows_per_statement("?")) {
+                    let sql = format!(
+                        concat!($crate::store::rows::patient_select!(), " WHERE p.id IN ({})"),
+                        values::rows(chunk.len(), "?")
+                    );
+                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
+                    for id in chunk {
+                        query = query.bind(id);
+                    }
+                    let rows: Vec<$crate::store::rows::PatientRow> = query.fetch_all(&self.pool).await?;
+                    for row in rows {
+                        found.push(row.into_record()?.patient);
+                    }
+                }
+                Ok(found)
             }
 
             async fn patient_record(
@@ -772,13 +804,110 @@ macro_rules! patient_store_impl {
             async fn create_appointments(
                 &self,
                 batch: &[($crate::store::Appointment, Vec<$crate::store::ReminderPlan>)],
-            ) -> $crate::store::Result<()> {
-                let mut tx = self.begin_write().await?;
+                audits: &[$crate::store::AuditEntry],
+            ) -> $crate::store::Result<Vec<$crate::store::Appointment>> {
+                use $crate::domain::schedule::Plan;
+                use $crate::store::queue::reminder_job;
+                use $crate::store::rows::new_id;
+                use $crate::store::{values, Reminder, ReminderStatus, Ts};
+                // Everything is decided before the transaction, so the writer is held only
+                // for the statements themselves.
+                let mut booked = Vec::with_capacity(batch.len());
+                // Each reminder beside its job's id (only those due soon are queued, as in
+                // `plan_reminders`) and when it was written.
+                let mut reminders = Vec::with_capacity(batch.len() * 2);
+                let mut jobs = Vec::new();
                 for (appointment, plans) in batch {
-                    Self::insert_appointment(&mut *tx, appointment, plans).await?;
+                    // Returned as reading them back would give them.
+                    let at = Ts::stored(appointment.created_at);
+                    let mut appointment = $crate::store::Appointment {
+                        starts_at: Ts::stored(appointment.starts_at),
+                        created_at: at,
+                        updated_at: at,
+                        ..appointment.clone()
+                    };
+                    for plan in plans {
+                        let (status, send_at, reason) = match plan.plan {
+                            Plan::SendAt(t) => (ReminderStatus::Pending, Some(Ts::stored(t)), None),
+                            Plan::Skip(why) => (ReminderStatus::Skipped, None, Some(why.as_str().to_owned())),
+                        };
+                        let reminder = Reminder {
+                            id: new_id(),
+                            appointment_id: appointment.id.clone(),
+                            offset_seconds: plan.offset_seconds,
+                            due_at: Ts::stored(plan.due_at),
+                            send_at,
+                            status,
+                            reason,
+                            version: 1,
+                            message_id: None,
+                        };
+                        let job_id = send_at
+                            .filter(|t| *t <= at + $crate::store::queue_horizon())
+                            .map(|_| new_id::<String>());
+                        if let (Some(job_id), Some(send_at)) = (&job_id, send_at) {
+                            jobs.push(reminder_job(job_id, &reminder.id, 1, send_at)?);
+                        }
+                        reminders.push((reminder.clone(), job_id, at));
+                        appointment.reminders.push(reminder);
+                    }
+                    appointment
+                        .reminders
+                        .sort_by_key(|r| std::cmp::Reverse(r.offset_seconds));
+                    booked.push(appointment);
                 }
+
+                let mut tx = self.begin_write().await?;
+                const APPOINTMENT: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                for chunk in booked.chunks(values::rows_per_statement(APPOINTMENT)) {
+                    let sql = format!(
+                        "INSERT INTO appointments (id, patient_id, starts_at, place, site_name, kind, \
+                         staff_name, status, created_at, updated_at) VALUES {}",
+                        values::rows(chunk.len(), APPOINTMENT)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(values::persistent(chunk.len()));
+                    for a in chunk {
+                        query = query
+                            .bind(&a.id)
+                            .bind(&a.patient_id)
+                            .bind(Ts(a.starts_at))
+                            .bind(a.place)
+                            .bind(&a.site_name)
+                            .bind(&a.kind)
+                            .bind(&a.staff_name)
+                            .bind(a.status)
+                            .bind(Ts(a.created_at))
+                            .bind(Ts(a.created_at));
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                const REMINDER: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)";
+                for chunk in reminders.chunks(values::rows_per_statement(REMINDER)) {
+                    let sql = format!(
+                        "INSERT INTO reminders (id, appointment_id, offset_seconds, due_at, send_at, status, \
+                         reason, version, job_id, message_id, updated_at) VALUES {}",
+                        values::rows(chunk.len(), REMINDER)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(values::persistent(chunk.len()));
+                    for (r, job_id, at) in chunk {
+                        query = query
+                            .bind(&r.id)
+                            .bind(&r.appointment_id)
+                            .bind(r.offset_seconds)
+                            .bind(Ts(r.due_at))
+                            .bind(r.send_at.map(Ts))
+                            .bind(r.status)
+                            .bind(&r.reason)
+                            .bind(r.version)
+                            .bind(job_id)
+                            .bind(Ts(*at));
+                    }
+                    query.execute(&mut *tx).await?;
+                }
+                Self::enqueue_many(&mut *tx, &jobs).await?;
+                Self::insert_audits(&mut *tx, audits).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(booked)
             }
 
             async fn appointment(&self, id: &$crate::domain::id::AppointmentId) -> $crate::store::Result<Option<$crate::store::Appointment>> {
@@ -966,33 +1095,52 @@ macro_rules! patient_store_impl {
                 &self,
                 until: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<u64> {
-                use $crate::store::Ts;
-                use $crate::store::rows::new_id;
                 use $crate::store::queue::reminder_job;
+                use $crate::store::rows::new_id;
+                use $crate::store::{values, Ts};
+                const BATCH: usize = 1_000;
+                const ROW: &str = "(?, ?, ?)";
                 let mut queued = 0;
                 loop {
                     let mut tx = self.begin_write().await?;
-                    let due: Vec<(String, i64, Ts)> = sqlx::query_as(
-                        "SELECT id, version, send_at FROM reminders \
+                    let due: Vec<(String, i64)> = sqlx::query_as(
+                        "SELECT id, version FROM reminders \
                          WHERE status = 'pending' AND job_id IS NULL AND send_at <= $1 \
-                         ORDER BY send_at LIMIT 500",
+                         ORDER BY send_at LIMIT $2",
                     )
                     .bind(Ts(until))
+                    .bind(BATCH as i64)
                     .fetch_all(&mut *tx)
                     .await?;
-                    for (id, version, send_at) in &due {
-                        let job_id = new_id::<String>();
-                        sqlx::query("UPDATE reminders SET job_id = $1 WHERE id = $2 AND version = $3")
-                            .bind(&job_id)
-                            .bind(id)
-                            .bind(version)
-                            .execute(&mut *tx)
-                            .await?;
-                        Self::enqueue(&mut *tx, &reminder_job(&job_id, id, *version, send_at.0)?).await?;
+                    if due.is_empty() {
+                        return Ok(queued);
                     }
+                    // One statement gives the lot their jobs. Only a reminder still without a
+                    // job, at the version read, is changed and returned: on PostgreSQL another
+                    // gateway's sweep may have read the same rows, and whichever commits second
+                    // finds `job_id` set (its UPDATE waits for the first's row locks, then
+                    // checks again) and queues nothing for them. The jobs' idempotency keys
+                    // (`reminder-{id}-v{version}`) stay as the second guard.
+                    let sql = format!(
+                        "UPDATE reminders SET job_id = v.column2 FROM (VALUES {}) AS v \
+                         WHERE reminders.id = v.column1 AND reminders.version = v.column3 \
+                         AND reminders.job_id IS NULL AND reminders.status = 'pending' \
+                         RETURNING reminders.id, reminders.version, reminders.job_id, reminders.send_at",
+                        values::rows(due.len(), ROW)
+                    );
+                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).persistent(false);
+                    for (id, version) in &due {
+                        query = query.bind(id).bind(new_id::<String>()).bind(*version);
+                    }
+                    let taken: Vec<(String, i64, String, Ts)> = query.fetch_all(&mut *tx).await?;
+                    let jobs = taken
+                        .iter()
+                        .map(|(id, version, job_id, send_at)| reminder_job(job_id, id, *version, send_at.0))
+                        .collect::<$crate::store::Result<Vec<_>>>()?;
+                    Self::enqueue_many(&mut *tx, &jobs).await?;
                     tx.commit().await?;
-                    queued += due.len() as u64;
-                    if due.len() < 500 {
+                    queued += taken.len() as u64;
+                    if due.len() < BATCH {
                         return Ok(queued);
                     }
                 }

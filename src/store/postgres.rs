@@ -76,6 +76,10 @@ impl PgStore {
         queue::postgres::enqueue(conn, job).await
     }
 
+    async fn enqueue_many(conn: &mut PgConnection, jobs: &[JobInsert]) -> Result<()> {
+        queue::postgres::enqueue_many(conn, jobs).await
+    }
+
     async fn kill_job(conn: &mut PgConnection, job_id: &str) -> Result<()> {
         queue::postgres::kill_job(conn, job_id).await
     }

@@ -140,26 +140,40 @@ pub(super) mod sqlite {
     use sqlx::{SqliteConnection, SqlitePool};
 
     use super::{JobInsert, QUEUES, Result};
+    use crate::store::values;
 
     pub async fn enqueue(conn: &mut SqliteConnection, job: &JobInsert) -> Result<()> {
-        // apalis-sqlite's own insert, with our transaction: the job exists iff the change does.
-        sqlx::query(
-            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
-             last_result, lock_at, lock_by, done_at, priority, metadata, idempotency_key) \
-             VALUES ($1, $2, $3, 'Pending', 0, $4, COALESCE($5, strftime('%s', 'now')), NULL, NULL, NULL, NULL, 0, NULL, $6) \
-             ON CONFLICT (job_type, idempotency_key) DO NOTHING",
-        )
-        .bind(&job.payload)
-        .bind(&job.id)
-        .bind(job.queue)
-        .bind(i64::from(job.max_attempts))
-        .bind(job.run_at.map(|t| {
-            // Whole seconds here: round up, so a job never runs before its time.
-            t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
-        }))
-        .bind(&job.idempotency_key)
-        .execute(conn)
-        .await?;
+        enqueue_many(conn, std::slice::from_ref(job)).await
+    }
+
+    /// apalis-sqlite's own insert, many rows to a statement, with our transaction: each job
+    /// exists iff the change does.
+    pub async fn enqueue_many(conn: &mut SqliteConnection, jobs: &[JobInsert]) -> Result<()> {
+        const ROW: &str = "(?, ?, ?, 'Pending', 0, ?, COALESCE(?, strftime('%s', 'now')), \
+                           NULL, NULL, NULL, NULL, 0, NULL, ?)";
+        for chunk in jobs.chunks(values::rows_per_statement(ROW)) {
+            let sql = format!(
+                "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, \
+                 last_result, lock_at, lock_by, done_at, priority, metadata, idempotency_key) \
+                 VALUES {} ON CONFLICT (job_type, idempotency_key) DO NOTHING",
+                values::rows(chunk.len(), ROW)
+            );
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(values::persistent(chunk.len()));
+            for job in chunk {
+                query = query
+                    .bind(&job.payload)
+                    .bind(&job.id)
+                    .bind(job.queue)
+                    .bind(i64::from(job.max_attempts))
+                    .bind(job.run_at.map(|t| {
+                        // Whole seconds here: round up, so a job never runs before its time.
+                        t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
+                    }))
+                    .bind(&job.idempotency_key);
+            }
+            query.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 
@@ -213,23 +227,36 @@ pub(super) mod postgres {
     use sqlx::{PgConnection, PgPool};
 
     use super::{JobInsert, QUEUES, Result, StoreError, Ts};
+    use crate::store::values;
 
     pub async fn enqueue(conn: &mut PgConnection, job: &JobInsert) -> Result<()> {
-        // apalis-postgres' own insert, with our transaction: the job exists iff the change does.
-        sqlx::query(
-            "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
-             priority, metadata, idempotency_key) \
-             VALUES ($1, $2, $3, 'Pending', 0, $4, COALESCE($5, now()), 0, NULL, $6) \
-             ON CONFLICT (job_type, idempotency_key) DO NOTHING",
-        )
-        .bind(&job.id)
-        .bind(job.queue)
-        .bind(&job.payload)
-        .bind(job.max_attempts)
-        .bind(job.run_at.map(Ts))
-        .bind(&job.idempotency_key)
-        .execute(conn)
-        .await?;
+        enqueue_many(conn, std::slice::from_ref(job)).await
+    }
+
+    /// apalis-postgres' own insert, many rows to a statement, with our transaction: each job
+    /// exists iff the change does.
+    pub async fn enqueue_many(conn: &mut PgConnection, jobs: &[JobInsert]) -> Result<()> {
+        const ROW: &str = "(?, ?, ?, 'Pending', 0, ?, COALESCE(?, now()), 0, NULL, ?)";
+        for chunk in jobs.chunks(values::rows_per_statement(ROW)) {
+            let sql = format!(
+                "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, \
+                 priority, metadata, idempotency_key) \
+                 VALUES {} ON CONFLICT (job_type, idempotency_key) DO NOTHING",
+                values::rows(chunk.len(), ROW)
+            );
+            let mut query =
+                sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(values::persistent(chunk.len()));
+            for job in chunk {
+                query = query
+                    .bind(&job.id)
+                    .bind(job.queue)
+                    .bind(&job.payload)
+                    .bind(job.max_attempts)
+                    .bind(job.run_at.map(Ts))
+                    .bind(&job.idempotency_key);
+            }
+            query.execute(&mut *conn).await?;
+        }
         Ok(())
     }
 

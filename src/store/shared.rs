@@ -234,6 +234,39 @@ macro_rules! shared_impl {
                 Ok(())
             }
 
+            /// Many audit entries in a few statements (a batch of bookings).
+            pub(super) async fn insert_audits(
+                conn: &mut $conn,
+                entries: &[$crate::store::AuditEntry],
+            ) -> $crate::store::Result<()> {
+                use $crate::store::values;
+                const ROW: &str = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                for chunk in entries.chunks(values::rows_per_statement(ROW)) {
+                    let sql = format!(
+                        "INSERT INTO audit_log (at, actor, role, action, target, referral_id, note, \
+                         token_id, user_id, records) VALUES {}",
+                        values::rows(chunk.len(), ROW)
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .persistent(values::persistent(chunk.len()));
+                    for entry in chunk {
+                        query = query
+                            .bind($crate::store::Ts(entry.at))
+                            .bind(&entry.actor)
+                            .bind(&entry.role)
+                            .bind(&entry.action)
+                            .bind(&entry.target)
+                            .bind(&entry.referral_id)
+                            .bind(&entry.note)
+                            .bind(&entry.token_id)
+                            .bind(&entry.user_id)
+                            .bind(&entry.records);
+                    }
+                    query.execute(&mut *conn).await?;
+                }
+                Ok(())
+            }
+
             pub(super) async fn message_event(
                 conn: &mut $conn,
                 message_id: &str,

@@ -264,6 +264,10 @@ impl SqliteStore {
         queue::sqlite::enqueue(conn, job).await
     }
 
+    async fn enqueue_many(conn: &mut SqliteConnection, jobs: &[JobInsert]) -> Result<()> {
+        queue::sqlite::enqueue_many(conn, jobs).await
+    }
+
     async fn kill_job(conn: &mut SqliteConnection, job_id: &str) -> Result<()> {
         queue::sqlite::kill_job(conn, job_id).await
     }

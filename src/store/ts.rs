@@ -12,6 +12,13 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ts(pub DateTime<Utc>);
 
+impl Ts {
+    /// The time as both engines keep it, to the microsecond: what reading it back would give.
+    pub fn stored(t: DateTime<Utc>) -> DateTime<Utc> {
+        chrono::DurationRound::duration_trunc(t, chrono::TimeDelta::microseconds(1)).unwrap_or(t)
+    }
+}
+
 impl From<DateTime<Utc>> for Ts {
     fn from(t: DateTime<Utc>) -> Self {
         Ts(t)

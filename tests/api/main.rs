@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit_reads;
+mod batch_booking;
 mod browser;
 mod cli;
 mod config_check;
