@@ -182,7 +182,6 @@ impl App {
         let reminders = Arc::new(ReminderContext {
             outbound: outbound.clone(),
             clock: clock.clone(),
-            delivery: delivery.clone(),
         });
         let intake = Arc::new(Intake {
             risk,

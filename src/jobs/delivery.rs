@@ -185,8 +185,19 @@ pub async fn deliver_message(
     if message.channel == Some(Channel::Letter) {
         return deliver_letter(ctx, &message).await;
     }
-    let Some((to, body)) = addressed(&message) else {
-        return no_number(ctx, id).await;
+    let to = message
+        .to
+        .as_deref()
+        .and_then(|to| PhoneNumber::parse(to).ok());
+    let (Some(to), Some(body)) = (to, message.body.as_deref()) else {
+        ctx.store
+            .fail_sending(id, Some("no_number"), ctx.clock.now(), &|_, _| {
+                NextStep::Stop
+            })
+            .await?;
+        return Ok(Delivered::Refused {
+            code: Some("no_number".into()),
+        });
     };
     // STOP means stop, everywhere: the number may have opted out since this was queued, or
     // while it was another record's. Only alerts to on-call staff, and the replies the intake
@@ -227,49 +238,6 @@ pub async fn deliver_message(
             return Ok(Delivered::Held { until });
         }
     }
-    send_text(ctx, &message, &to, body).await
-}
-
-/// Sends a text that is already claimed for sending (`sending`, its attempt counted, its
-/// opt-out and budget checked when it was claimed, as `PatientStore::send_reminder` does),
-/// then records how it ended: the same provider path as a delivery job's from there on.
-pub async fn send_claimed(
-    ctx: &DeliveryContext,
-    message: &Message,
-) -> Result<Delivered, DeliveryError> {
-    let Some((to, body)) = addressed(message) else {
-        return no_number(ctx, &message.id).await;
-    };
-    send_text(ctx, message, &to, body).await
-}
-
-/// A text's number and words, when it has both.
-fn addressed(message: &Message) -> Option<(PhoneNumber, &str)> {
-    let to = PhoneNumber::parse(message.to.as_deref()?).ok()?;
-    Some((to, message.body.as_deref()?))
-}
-
-/// A text with no number (or no words) to send cannot go, and nothing follows.
-async fn no_number(ctx: &DeliveryContext, id: &MessageId) -> Result<Delivered, DeliveryError> {
-    ctx.store
-        .fail_sending(id, Some("no_number"), ctx.clock.now(), &|_, _| {
-            NextStep::Stop
-        })
-        .await?;
-    Ok(Delivered::Refused {
-        code: Some("no_number".into()),
-    })
-}
-
-/// Hands a claimed text to the first provider not rested, paced, retrying temporary failures
-/// on the backoff, and records the end: sent, refused (and the fallback), or back in the queue.
-async fn send_text(
-    ctx: &DeliveryContext,
-    message: &Message,
-    to: &PhoneNumber,
-    body: &str,
-) -> Result<Delivered, DeliveryError> {
-    let id = &message.id;
     let sender = sender(message.purpose);
     let first_try = std::sync::atomic::AtomicBool::new(true);
     let attempt = || async {
@@ -278,7 +246,7 @@ async fn send_text(
             && !message.goes_past_opt_out()
             && ctx
                 .store
-                .number_opted_out(to)
+                .number_opted_out(&to)
                 .await
                 .map_err(|e| SendError::Transient(format!("cannot check opt-out: {e}")))?
         {
@@ -298,7 +266,7 @@ async fn send_text(
                 .wait(ctx.store.as_ref(), ctx.clock.as_ref())
                 .await
                 .map_err(|e| SendError::Transient(format!("rate slot unavailable: {e}")))?;
-            let result = route.provider.send(to, body, id, sender).await;
+            let result = route.provider.send(&to, body, id, sender).await;
             let now = tokio::time::Instant::now();
             ctx.sms.report(index, &result, now);
             tried += 1;

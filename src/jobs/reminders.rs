@@ -1,67 +1,38 @@
-//! Turning a due reminder into a message and sending it, exactly once, in one job.
+//! Turning a due reminder into a message, exactly once.
 //!
 //! The job carries the reminder's version; a reschedule or cancellation moves the version on,
 //! so an old job finds itself stale and does nothing. The reminder's row changes from
 //! `pending` to `sent` in the same transaction as its message is stored, so two workers (or
-//! two gateways) racing on one reminder produce one message. A text that may go now is
-//! claimed for sending in that same transaction and sent by this job (`delivery::send_claimed`);
-//! if the job dies before the send is recorded, the queue runs it again and it finds its
-//! reminder sent with the text still `sending`, and sends that text (at least once to the
-//! provider, as any delivery is) — it never composes a second message. Everything else (a
-//! letter, a call, a text held by the budget or to a number that opted out) goes on as any
-//! message does, by its delivery job or task.
+//! two gateways) racing on one reminder produce one message.
 
 use std::sync::Arc;
 
 use apalis::prelude::{BoxDynError, Data};
-use chrono::{DurationRound, TimeDelta};
 
-use super::delivery::{Delivered, DeliveryContext, DeliveryError, deliver_message, send_claimed};
 use crate::clock::Clock;
-use crate::domain::channel::Channel;
 use crate::domain::id::MessageId;
 use crate::domain::patient::Purpose;
 use crate::domain::schedule::{Plan, plan_reminder};
 use crate::outbound::{MessageRequest, Outbound, OutboundError, appointment_vars};
-use crate::store::{
-    AppointmentKind, AppointmentStatus, HourBudget, MessageStatus, ReminderJob, ReminderStatus,
-    ReminderStored, StoreError,
-};
+use crate::store::{AppointmentKind, AppointmentStatus, ReminderJob, ReminderStatus, StoreError};
 
 #[derive(Debug)]
 pub struct ReminderContext {
     pub outbound: Arc<Outbound>,
     pub clock: Arc<dyn Clock>,
-    /// How a reminder's text is sent: the delivery jobs' providers, pace and policy.
-    pub delivery: Arc<DeliveryContext>,
 }
 
 /// What became of one reminder job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reminded {
-    /// Its message was stored and left to its delivery job, task or inbox item.
+    /// Its message was queued.
     Queued { message_id: MessageId },
-    /// Its text was sent by this job (`outcome`: sent, refused and fallen back, or held).
-    Sent {
-        message_id: MessageId,
-        outcome: Delivered,
-    },
     /// Not sent, with the reason recorded on the reminder.
     Skipped(String),
     /// Quiet hours: moved to a later allowed time.
     Moved,
     /// Rescheduled, cancelled or already done: nothing to do.
     Stale,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RemindError {
-    #[error(transparent)]
-    Compose(#[from] OutboundError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Deliver(#[from] DeliveryError),
 }
 
 /// The apalis handler.
@@ -79,19 +50,14 @@ pub async fn remind(job: ReminderJob, ctx: Data<Arc<ReminderContext>>) -> Result
 pub async fn remind_once(
     ctx: &ReminderContext,
     job: &ReminderJob,
-) -> Result<Reminded, RemindError> {
+) -> Result<Reminded, OutboundError> {
     let store = &ctx.outbound.store;
     let Some(found) = store.reminder_context(&job.reminder_id).await? else {
         return Ok(Reminded::Stale);
     };
     let (reminder, appointment, patient) = (&found.reminder, &found.appointment, &found.patient);
-    if reminder.version != job.version {
+    if reminder.version != job.version || reminder.status != ReminderStatus::Pending {
         return Ok(Reminded::Stale);
-    }
-    match (reminder.status, &reminder.message_id) {
-        (ReminderStatus::Pending, _) => {}
-        (ReminderStatus::Sent, Some(message_id)) => return resume(ctx, message_id).await,
-        _ => return Ok(Reminded::Stale),
     }
     let mut now = ctx.clock.now();
     // The queue counts in whole seconds: never send before the reminder's own time.
@@ -161,51 +127,14 @@ pub async fn remind_once(
         .outbound
         .prepare(patient, &request, crate::new_id().into(), Vec::new())?;
     let message_id = prepared.id.clone();
-    // A reminder is a non-urgent text: it takes from the hour's budget when it goes now.
-    let send_now = prepared.purpose.is_non_urgent().then(|| {
-        let hour = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
-        HourBudget {
-            hour,
-            per_hour: ctx.delivery.budget_per_hour.get(),
-        }
-    });
     match store
-        .send_reminder(&job.reminder_id, job.version, &prepared, send_now, now)
+        .send_reminder(&job.reminder_id, job.version, &prepared, now)
         .await
     {
-        Ok(ReminderStored::Claimed) => {
-            let Some(message) = store.message(&message_id).await? else {
-                return Err(StoreError::Corrupt(format!("message {message_id} vanished")).into());
-            };
-            let outcome = send_claimed(&ctx.delivery, &message).await?;
-            Ok(Reminded::Sent {
-                message_id,
-                outcome,
-            })
-        }
-        Ok(ReminderStored::Queued) => Ok(Reminded::Queued { message_id }),
-        Ok(ReminderStored::Stale) => Ok(Reminded::Stale),
+        Ok(true) => Ok(Reminded::Queued { message_id }),
+        Ok(false) => Ok(Reminded::Stale),
         // Another worker stored this reminder's message first.
         Err(StoreError::Conflict(_)) => Ok(Reminded::Stale),
         Err(other) => Err(other.into()),
     }
-}
-
-/// This job stored its reminder's message before and may have died before the text was
-/// sent: a text it claimed and never finished (`sending`) is sent now, through the delivery
-/// job's own path, which claims it again and checks the opt-out and the budget again. A text
-/// still `queued` has a delivery job of its own, and anything else is finished: both are left.
-async fn resume(ctx: &ReminderContext, message_id: &MessageId) -> Result<Reminded, RemindError> {
-    let Some(message) = ctx.outbound.store.message(message_id).await? else {
-        return Ok(Reminded::Stale);
-    };
-    if message.channel != Some(Channel::Sms) || message.status != MessageStatus::Sending {
-        return Ok(Reminded::Stale);
-    }
-    tracing::warn!("the reminder's text was claimed but not recorded as sent; sending it now");
-    let outcome = deliver_message(&ctx.delivery, message_id).await?;
-    Ok(Reminded::Sent {
-        message_id: message_id.clone(),
-        outcome,
-    })
 }

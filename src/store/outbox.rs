@@ -721,8 +721,12 @@ macro_rules! outbox_store_impl {
                 &self,
                 number: &$crate::domain::phone::PhoneNumber,
             ) -> $crate::store::Result<bool> {
-                let mut conn = self.pool.acquire().await?;
-                Self::number_opted_out_in(&mut *conn, number.e164()).await
+                let row: Option<(bool,)> =
+                    sqlx::query_as("SELECT opted_out FROM sms_opt_outs WHERE phone = $1")
+                        .bind(number.e164())
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.is_some_and(|(opted_out,)| opted_out))
             }
 
             async fn tasks(
@@ -1073,7 +1077,25 @@ macro_rules! outbox_store_impl {
             ) -> $crate::store::Result<bool> {
                 use $crate::store::Ts;
                 let mut tx = self.begin_write().await?;
-                if Self::take_budget_in(&mut *tx, hour, budget).await? {
+                // The row for the hour is locked by the upsert until commit, so two gateways
+                // can never both take the last text.
+                let taken: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO sms_budget (hour, used) VALUES ($1, 1) \
+                     ON CONFLICT (hour) DO UPDATE SET used = sms_budget.used + 1 \
+                     WHERE sms_budget.used < $2 RETURNING used",
+                )
+                .bind(Ts(hour))
+                .bind(i64::from(budget))
+                .fetch_optional(&mut *tx)
+                .await?;
+                if taken.is_some_and(|(used,)| used == 1) {
+                    // A new hour: yesterday's counts are of no more use.
+                    sqlx::query("DELETE FROM sms_budget WHERE hour < $1")
+                        .bind(Ts(hour - chrono::TimeDelta::days(1)))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if taken.is_some() {
                     tx.commit().await?;
                     return Ok(true);
                 }

@@ -320,28 +320,6 @@ pub struct ReminderContext {
     pub patient: Patient,
 }
 
-/// The hour's budget of non-urgent texts a reminder's text takes from when it is claimed for
-/// sending in the transaction that stores it (`PatientStore::send_reminder`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HourBudget {
-    /// The start of the clock hour.
-    pub hour: DateTime<Utc>,
-    /// Most non-urgent texts in that hour, every gateway together.
-    pub per_hour: u32,
-}
-
-/// What `PatientStore::send_reminder` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReminderStored {
-    /// Sent already, withdrawn, or moved to another version: nothing stored.
-    Stale,
-    /// Stored, and carried on as any message is (a delivery job, a task, the inbox).
-    Queued,
-    /// Stored as a text already claimed for sending (`sending`, one attempt, one text of the
-    /// hour's budget) and no delivery job: the caller sends it.
-    Claimed,
-}
-
 #[async_trait]
 pub trait PatientStore {
     async fn create_patient(&self, patient: &Patient) -> Result<()>;
@@ -468,19 +446,15 @@ pub trait PatientStore {
         at: DateTime<Utc>,
     ) -> Result<bool>;
 
-    /// Marks a pending reminder sent and stores its message, in one transaction; `Stale` (and
-    /// nothing stored) if it was sent already, withdrawn, or moved to another version. With
-    /// `send_now`, a text whose number has not opted out, and for which the hour's budget has
-    /// room, is claimed for the caller to send (`Claimed`) instead of given a delivery job;
-    /// anything else is queued as before, and its delivery job decides (fallback, holding).
+    /// Marks a pending reminder sent and queues its message, in one transaction; `false` (and
+    /// nothing queued) if it was sent already, withdrawn, or moved to another version.
     async fn send_reminder(
         &self,
         reminder_id: &ReminderId,
         version: i64,
         message: &PreparedMessage,
-        send_now: Option<HourBudget>,
         at: DateTime<Utc>,
-    ) -> Result<ReminderStored>;
+    ) -> Result<bool>;
 
     /// Puts pending reminders due by `until` into the job queue (those planned further ahead
     /// than the queue horizon); returns how many. Safe to run on every gateway at once.
@@ -1058,10 +1032,8 @@ macro_rules! patient_store_impl {
                 reminder_id: &$crate::domain::id::ReminderId,
                 version: i64,
                 message: &$crate::store::PreparedMessage,
-                send_now: Option<$crate::store::HourBudget>,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<$crate::store::ReminderStored> {
-                use $crate::store::{ReminderStored, Route};
+            ) -> $crate::store::Result<bool> {
                 let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE reminders SET status = 'sent', message_id = $1, updated_at = $2 \
@@ -1074,21 +1046,11 @@ macro_rules! patient_store_impl {
                 .execute(&mut *tx)
                 .await?;
                 if done.rows_affected() != 1 {
-                    return Ok(ReminderStored::Stale);
+                    return Ok(false);
                 }
-                // The checks `deliver_message` makes before a send, made here so that a text
-                // that passes them needs no job of its own; the order is the same (opt-out,
-                // then the budget), so a text that fails one is left to its job to handle.
-                let claim = match (&message.route, send_now) {
-                    (Route::Sms { to, .. }, Some(budget)) => {
-                        !Self::number_opted_out_in(&mut *tx, to.e164()).await?
-                            && Self::take_budget_in(&mut *tx, budget.hour, budget.per_hour).await?
-                    }
-                    _ => false,
-                };
-                Self::insert_message_as(&mut *tx, message, at, claim).await?;
+                Self::insert_message(&mut *tx, message, at).await?;
                 tx.commit().await?;
-                Ok(if claim { ReminderStored::Claimed } else { ReminderStored::Queued })
+                Ok(true)
             }
 
             async fn queue_due_reminders(

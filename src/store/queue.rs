@@ -17,7 +17,7 @@ use super::{Result, StoreError, Ts};
 pub mod queues {
     /// Sends one stored message through the provider.
     pub const DELIVERIES: &str = "deliveries";
-    /// Turns one due reminder into a message, and sends it when it is a text that may go now.
+    /// Turns one due reminder into a message.
     pub const REMINDERS: &str = "reminders";
 }
 
@@ -114,7 +114,7 @@ pub(super) fn letter_job(message_id: &str) -> Result<JobInsert> {
     })
 }
 
-/// Compose (and send) one reminder at `send_at`.
+/// Compose one reminder at `send_at`.
 pub(super) fn reminder_job(
     job_id: &str,
     reminder_id: &str,

@@ -544,63 +544,10 @@ macro_rules! shared_impl {
             }
 
             /// A prepared message: its row, then whatever carries it.
-            /// Takes one text from the budget of non-urgent texts for the clock hour starting
-            /// at `hour` (at most `budget` an hour, every gateway together): `true` when one
-            /// was left. The hour's row stays locked by the upsert until commit, so two
-            /// gateways can never both take the last text.
-            pub(super) async fn take_budget_in(
-                conn: &mut $conn,
-                hour: chrono::DateTime<chrono::Utc>,
-                budget: u32,
-            ) -> $crate::store::Result<bool> {
-                use $crate::store::Ts;
-                let taken: Option<(i64,)> = sqlx::query_as(
-                    "INSERT INTO sms_budget (hour, used) VALUES ($1, 1) \
-                     ON CONFLICT (hour) DO UPDATE SET used = sms_budget.used + 1 \
-                     WHERE sms_budget.used < $2 RETURNING used",
-                )
-                .bind(Ts(hour))
-                .bind(i64::from(budget))
-                .fetch_optional(&mut *conn)
-                .await?;
-                if taken.is_some_and(|(used,)| used == 1) {
-                    // A new hour: yesterday's counts are of no more use.
-                    sqlx::query("DELETE FROM sms_budget WHERE hour < $1")
-                        .bind(Ts(hour - chrono::TimeDelta::days(1)))
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                Ok(taken.is_some())
-            }
-
-            /// Whether `e164` has opted out of texts (`OutboxStore::number_opted_out`), as this
-            /// transaction sees it.
-            pub(super) async fn number_opted_out_in(
-                conn: &mut $conn,
-                e164: &str,
-            ) -> $crate::store::Result<bool> {
-                let row: Option<(bool,)> =
-                    sqlx::query_as("SELECT opted_out FROM sms_opt_outs WHERE phone = $1")
-                        .bind(e164)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                Ok(row.is_some_and(|(opted_out,)| opted_out))
-            }
-
             pub(super) async fn insert_message(
                 conn: &mut $conn,
                 message: &$crate::store::PreparedMessage,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<()> {
-                Self::insert_message_as(&mut *conn, message, at, false).await
-            }
-
-            /// `insert_message`, with a text claimed for sending now (`route_message_as`).
-            pub(super) async fn insert_message_as(
-                conn: &mut $conn,
-                message: &$crate::store::PreparedMessage,
-                at: chrono::DateTime<chrono::Utc>,
-                send_now: bool,
             ) -> $crate::store::Result<()> {
                 use $crate::store::rows::to_json_text;
                 sqlx::query(
@@ -622,7 +569,7 @@ macro_rules! shared_impl {
                 .bind($crate::store::Ts(at))
                 .execute(&mut *conn)
                 .await?;
-                Self::route_message_as(&mut *conn, message, at, send_now).await
+                Self::route_message(&mut *conn, message, at).await
             }
 
             /// Points the message at its route (a text, a call, a letter, or nowhere) and
@@ -631,18 +578,6 @@ macro_rules! shared_impl {
                 conn: &mut $conn,
                 message: &$crate::store::PreparedMessage,
                 at: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::Result<()> {
-                Self::route_message_as(&mut *conn, message, at, false).await
-            }
-
-            /// `route_message`, except that with `send_now` a text gets no delivery job: it
-            /// is claimed for sending here (`sending`, its first attempt), as `start_sending`
-            /// would claim it, by a caller that sends it itself once this commits.
-            pub(super) async fn route_message_as(
-                conn: &mut $conn,
-                message: &$crate::store::PreparedMessage,
-                at: chrono::DateTime<chrono::Utc>,
-                send_now: bool,
             ) -> $crate::store::Result<()> {
                 use $crate::store::rows::{new_id, to_json_text};
                 use $crate::store::{Route, Ts};
@@ -693,15 +628,6 @@ macro_rules! shared_impl {
                 };
                 Self::message_event(&mut *conn, &message.id, at, status, Some(channel), detail).await?;
                 match &message.route {
-                    Route::Sms { .. } if send_now => {
-                        sqlx::query(
-                            "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id = $1",
-                        )
-                        .bind(&message.id)
-                        .execute(&mut *conn)
-                        .await?;
-                        Self::message_event(&mut *conn, &message.id, at, "sending", Some(channel), None).await?;
-                    }
                     Route::Sms { .. } => {
                         Self::enqueue(&mut *conn, &$crate::store::queue::delivery_job(&message.id)?).await?;
                     }

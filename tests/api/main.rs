@@ -39,7 +39,6 @@ mod patient_records;
 mod patient_urgency;
 mod recovery;
 mod referral_routes;
-mod reminder_job;
 mod retention;
 mod safe_defaults;
 mod safety;

@@ -869,7 +869,6 @@ async fn no_reminder_is_sent_after_the_appointment_has_started(engine: Engine) {
     let ctx = ReminderContext {
         outbound: app.app.state.outbound.clone(),
         clock: std::sync::Arc::new(clock.clone()),
-        delivery: app.app.workers.delivery.clone(),
     };
     let job = crht_gateway::store::ReminderJob {
         reminder_id: reminder.id.clone(),
