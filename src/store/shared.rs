@@ -215,23 +215,7 @@ macro_rules! shared_impl {
                 conn: &mut $conn,
                 entry: &$crate::store::AuditEntry,
             ) -> $crate::store::Result<()> {
-                sqlx::query(
-                    "INSERT INTO audit_log (at, actor, role, action, target, referral_id, note, \
-                     token_id, user_id, records) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind($crate::store::Ts(entry.at))
-                .bind(&entry.actor)
-                .bind(&entry.role)
-                .bind(&entry.action)
-                .bind(&entry.target)
-                .bind(&entry.referral_id)
-                .bind(&entry.note)
-                .bind(&entry.token_id)
-                .bind(&entry.user_id)
-                .bind(&entry.records)
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
+                Self::insert_audits(conn, std::slice::from_ref(entry)).await
             }
 
             /// Many audit entries in a few statements (a batch of bookings).
